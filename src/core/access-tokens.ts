@@ -1,0 +1,152 @@
+import type { KeyObject } from 'node:crypto';
+import type { Clock } from './clock.ts';
+import { fail, ok, type Result } from './errors.ts';
+import { secureRandom, type RandomSource } from './ids.ts';
+import { decodeSegment, signCompact, verifySignature } from './jws.ts';
+import type { Keyring } from './keys.ts';
+
+/** The claims of a Tokenstile access token (RFC 9068 profile). Times in seconds. */
+export interface AccessClaims {
+  readonly iss: string;
+  readonly aud: string | readonly string[];
+  /** User id. */
+  readonly sub: string;
+  /** Session id. */
+  readonly sid: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly nbf?: number;
+}
+
+export const accessTokenType = 'at+jwt';
+
+/** Longest token we read; longer input is refused before any parsing or crypto. */
+export const maxTokenLength = 8192;
+
+export interface AccessTokenSettings {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Seconds. */
+  readonly accessTtl: number;
+  /** Seconds of leeway for `exp`, `nbf` and `iat`. */
+  readonly clockTolerance: number;
+}
+
+/** Mints access tokens with the keyring's signing key. */
+export function issueAccessToken(
+  keyring: Keyring,
+  settings: AccessTokenSettings,
+  clock: Clock,
+  subject: { userId: string; sessionId: string },
+  random: RandomSource = secureRandom,
+): { token: string; claims: AccessClaims } {
+  const iat = Math.floor(clock.now() / 1000);
+  const claims: AccessClaims = {
+    iss: settings.issuer,
+    aud: settings.audience,
+    sub: subject.userId,
+    sid: subject.sessionId,
+    jti: random(16).toString('base64url'),
+    iat,
+    exp: iat + Math.max(1, Math.round(settings.accessTtl)),
+  };
+  const header = { alg: keyring.alg, kid: keyring.signing.kid, typ: accessTokenType };
+  return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };
+}
+
+const allowedHeaderMembers = new Set(['alg', 'kid', 'typ']);
+const headerCacheLimit = 64;
+
+/**
+ * Verifies access tokens: structure, pinned algorithm, known `kid`, signature, then `typ`,
+ * `iss`, `aud`, `exp`, `nbf`, `iat`. Revocation is checked by the caller. Allocation-light: a
+ * header that passed once (they are the same for every token of one key) is remembered.
+ */
+export class AccessTokenVerifier {
+  readonly #getKeyring: () => Keyring;
+  readonly #settings: AccessTokenSettings;
+  readonly #clock: Clock;
+  #headers = new Map<string, { keyring: Keyring; key: KeyObject }>();
+
+  constructor(getKeyring: () => Keyring, settings: AccessTokenSettings, clock: Clock) {
+    this.#getKeyring = getKeyring;
+    this.#settings = settings;
+    this.#clock = clock;
+  }
+
+  verify(token: string): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
+    if (typeof token !== 'string' || token.length > maxTokenLength) return fail('invalid_token');
+    const dot1 = token.indexOf('.');
+    const dot2 = token.indexOf('.', dot1 + 1);
+    if (dot1 <= 0 || dot2 <= dot1 + 1 || token.indexOf('.', dot2 + 1) !== -1) return fail('invalid_token');
+    const keyring = this.#getKeyring();
+    const headerSegment = token.slice(0, dot1);
+    const key = this.#headerKey(headerSegment, keyring);
+    if (!key) return fail('invalid_token');
+    const signature = decodeSegment(token.slice(dot2 + 1));
+    if (!signature || !verifySignature(keyring.alg, key, token.slice(0, dot2), signature)) return fail('invalid_token');
+    const payload = decodeSegment(token.slice(dot1 + 1, dot2));
+    if (!payload) return fail('invalid_token');
+    let claims: unknown;
+    try {
+      claims = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return fail('invalid_token');
+    }
+    return this.#checkClaims(claims);
+  }
+
+  #headerKey(segment: string, keyring: Keyring): KeyObject | undefined {
+    const cached = this.#headers.get(segment);
+    if (cached && cached.keyring === keyring) return cached.key;
+    const bytes = decodeSegment(segment);
+    if (!bytes) return undefined;
+    let header: unknown;
+    try {
+      header = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined;
+    const h = header as Record<string, unknown>;
+    // Only alg, kid and typ: jku, x5u, jwk, x5c and crit are refused rather than ignored.
+    for (const name of Object.keys(h)) if (!allowedHeaderMembers.has(name)) return undefined;
+    if (h.alg !== keyring.alg || typeof h.kid !== 'string') return undefined;
+    if (typeof h.typ !== 'string' || !isAccessTokenType(h.typ)) return undefined;
+    const key = keyring.verificationKey(h.kid);
+    if (!key) return undefined;
+    if (this.#headers.size >= headerCacheLimit) this.#headers.clear();
+    this.#headers.set(segment, { keyring, key });
+    return key;
+  }
+
+  #checkClaims(value: unknown): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('invalid_token');
+    const c = value as Record<string, unknown>;
+    const { issuer, audience, clockTolerance } = this.#settings;
+    if (c.iss !== issuer) return fail('invalid_token');
+    if (!(c.aud === audience || (Array.isArray(c.aud) && c.aud.includes(audience)))) return fail('invalid_token');
+    if (!isNonEmptyString(c.sub) || !isNonEmptyString(c.sid) || !isNonEmptyString(c.jti)) return fail('invalid_token');
+    if (!isNumericDate(c.exp) || !isNumericDate(c.iat)) return fail('invalid_token');
+    if (c.nbf !== undefined && !isNumericDate(c.nbf)) return fail('invalid_token');
+    const now = this.#clock.now() / 1000;
+    if (c.iat > now + clockTolerance) return fail('invalid_token');
+    if (typeof c.nbf === 'number' && c.nbf > now + clockTolerance) return fail('invalid_token');
+    if (c.exp <= now - clockTolerance) return fail('token_expired');
+    return ok(c as unknown as AccessClaims);
+  }
+}
+
+function isAccessTokenType(typ: string): boolean {
+  const t = typ.toLowerCase();
+  return t === 'at+jwt' || t === 'application/at+jwt';
+}
+
+function isNonEmptyString(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= 256;
+}
+
+function isNumericDate(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}

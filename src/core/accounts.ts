@@ -1,0 +1,113 @@
+import { publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
+import { fail, ok, type Result } from './errors.ts';
+import { uuidv7 } from './ids.ts';
+import { meetsPasswordPolicy, normalizePassword } from './password.ts';
+import { startSession, type AuthInfo } from './sessions.ts';
+import type { UserRecord } from './user-store.ts';
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const maxNameLength = 100;
+
+/** Trims and lower-cases an email; null when it is not a plausible address (max 254 chars). */
+export function normalizeEmail(email: string): string | null {
+  const e = email.trim().toLowerCase();
+  return e.length <= 254 && emailPattern.test(e) ? e : null;
+}
+
+/** Trims a display name; empty means none. Null when too long. */
+function normalizeName(name: string | null | undefined): { value: string | null } | null {
+  if (name === null || name === undefined) return { value: null };
+  const n = name.trim();
+  if ([...n].length > maxNameLength) return null;
+  return { value: n.length > 0 ? n : null };
+}
+
+export interface Registration {
+  readonly email: string;
+  readonly password: string;
+  readonly name?: string | null;
+}
+
+export async function register(
+  ctx: CoreContext,
+  input: Registration,
+): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken'>> {
+  const email = normalizeEmail(input.email);
+  const name = normalizeName(input.name);
+  if (email === null || name === null) return fail('invalid_request');
+  if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
+  const now = ctx.clock.now();
+  const user: UserRecord = {
+    id: uuidv7(now, ctx.random),
+    email,
+    name: name.value,
+    passwordHash: await ctx.hasher.hash(normalizePassword(input.password)),
+    createdAt: now,
+    updatedAt: now,
+    disabledAt: null,
+  };
+  return (await ctx.stores.users.create(user)) ? ok(publicUser(user)) : fail('email_taken');
+}
+
+/**
+ * Checks a password. An unknown email costs the same argon2 verification as a wrong password, and
+ * both give `invalid_credentials`, so neither answer nor timing tells which it was.
+ */
+async function checkCredentials(ctx: CoreContext, email: string, password: string): Promise<UserRecord | null> {
+  const normalized = normalizeEmail(email);
+  const user = normalized === null ? null : await ctx.stores.users.byEmail(normalized);
+  const hash = user?.passwordHash ?? (await ctx.dummyHash);
+  const matches = await ctx.hasher.verify(hash, normalizePassword(password));
+  return user !== null && matches ? user : null;
+}
+
+export async function login(
+  ctx: CoreContext,
+  input: { readonly email: string; readonly password: string },
+  device: DeviceInfo,
+): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled'>> {
+  const user = await checkCredentials(ctx, input.email, input.password);
+  if (!user) return fail('invalid_credentials');
+  if (user.disabledAt !== null) return fail('account_disabled');
+  return ok(await startSession(ctx, user, device));
+}
+
+/** Changes the caller's password and ends every other session of theirs. */
+export async function changePassword(
+  ctx: CoreContext,
+  auth: AuthInfo,
+  input: { readonly currentPassword: string; readonly newPassword: string },
+): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>> {
+  const user = await ctx.stores.users.byId(auth.userId);
+  if (!user) return fail('session_revoked');
+  if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) return fail('invalid_credentials');
+  if (!meetsPasswordPolicy(input.newPassword)) return fail('weak_password');
+  const passwordHash = await ctx.hasher.hash(normalizePassword(input.newPassword));
+  await ctx.stores.users.update(user.id, { passwordHash }, ctx.clock.now());
+  await ctx.revoke({ userId: user.id, exceptSessionId: auth.sessionId });
+  return ok(undefined);
+}
+
+export async function profile(ctx: CoreContext, auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>> {
+  const user = await ctx.stores.users.byId(auth.userId);
+  return user && user.disabledAt === null ? ok(publicUser(user)) : fail('session_revoked');
+}
+
+export async function updateProfile(
+  ctx: CoreContext,
+  auth: AuthInfo,
+  input: { readonly name: string | null },
+): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>> {
+  const name = normalizeName(input.name);
+  if (name === null) return fail('invalid_request');
+  const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
+  return user ? ok(publicUser(user)) : fail('session_revoked');
+}
+
+/** Disables an account and ends all its sessions (administrative). */
+export async function disableUser(ctx: CoreContext, userId: string): Promise<Result<void, 'not_found'>> {
+  const user = await ctx.stores.users.update(userId, { disabledAt: ctx.clock.now() }, ctx.clock.now());
+  if (!user) return fail('not_found');
+  await ctx.revoke({ userId });
+  return ok(undefined);
+}

@@ -1,0 +1,113 @@
+import type { Clock } from './clock.ts';
+import { parseDuration } from './duration.ts';
+import { ConfigError } from './errors.ts';
+import type { RandomSource } from './ids.ts';
+import { signingAlgorithms, type SigningAlgorithm } from './keys.ts';
+import type { PasswordHasher } from './password.ts';
+import type { Stores } from './stores.ts';
+
+/** A duration: seconds as a number, or text such as `90s`, `15m`, `1h`, `7d`. */
+export type Duration = string | number;
+
+/** The minimal logger Tokenstile writes to (pino's and Fastify's loggers fit). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Options of `createTokenstile`; every field but `stores` and `issuer` has a default. */
+export interface TokenstileOptions {
+  /** The opened backend (see `openStores`). */
+  readonly stores: Stores;
+  /** `iss` of every token; an absolute http(s) URL, e.g. `https://auth.example.com`. */
+  readonly issuer: string;
+  /** `aud` of access tokens. Default `tokenstile`. */
+  readonly audience?: string;
+  /** Access-token lifetime. Default `15m`; between 1s and 24h. */
+  readonly accessTokenTtl?: Duration;
+  /** Session (refresh-token) lifetime, sliding: every refresh renews it. Default `7d`. */
+  readonly refreshTokenTtl?: Duration;
+  /** Default `ES256`; also `EdDSA` or `RS256`. Tokens with another `alg` are always refused. */
+  readonly signingAlgorithm?: SigningAlgorithm;
+  /** Leeway for `exp`, `nbf` and `iat`. Default `5s`; at most `5m`. */
+  readonly clockTolerance?: Duration;
+  /** Window in which a retry with the just-spent refresh token gets the same successor. Default `10s`; at most `5m`. */
+  readonly refreshGrace?: Duration;
+  /** How often the store is polled for revocations made elsewhere (another process, the CLI). Default `1s`. */
+  readonly revocationPollInterval?: Duration;
+  /** How often, at most, expired sessions and revocations are purged (on the back of requests). Default `1h`. */
+  readonly purgeInterval?: Duration;
+  /** Default: argon2id at OWASP parameters. */
+  readonly passwordHasher?: PasswordHasher;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: `crypto.randomFillSync`. */
+  readonly random?: RandomSource;
+  /** Where warnings (a failed poll or purge) go. Default: silent. */
+  readonly logger?: Logger;
+}
+
+/** Validated settings; durations in seconds unless named `…Ms`. */
+export interface TokenstileConfig {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly accessTtl: number;
+  readonly refreshTtl: number;
+  readonly signingAlgorithm: SigningAlgorithm;
+  readonly clockTolerance: number;
+  readonly refreshGrace: number;
+  readonly revocationPollIntervalMs: number;
+  readonly purgeIntervalMs: number;
+  /** How long a revocation entry must live: any token it covers has expired by then. */
+  readonly revocationLifetimeMs: number;
+}
+
+/** Headroom on revocation lifetime for a token signed a moment after its session ended. */
+const revocationMarginMs = 60_000;
+
+function bounded(value: Duration, what: string, min: number, max: number): number {
+  const seconds = parseDuration(value, what);
+  if (seconds < min || seconds > max) {
+    throw new ConfigError(`${what} must be between ${min}s and ${max}s, got ${JSON.stringify(value)}`);
+  }
+  return seconds;
+}
+
+/** Checks options once, at startup, with messages that name the field, and freezes the result. */
+export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): TokenstileConfig {
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(options.issuer);
+  } catch {
+    throw new ConfigError(`issuer must be an absolute URL, got ${JSON.stringify(options.issuer)}`);
+  }
+  if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') {
+    throw new ConfigError(`issuer must be an http(s) URL, got ${JSON.stringify(options.issuer)}`);
+  }
+  const audience = options.audience ?? 'tokenstile';
+  if (typeof audience !== 'string' || audience.length === 0) throw new ConfigError('audience must be a non-empty string');
+  const signingAlgorithm = options.signingAlgorithm ?? 'ES256';
+  if (!signingAlgorithms.includes(signingAlgorithm)) {
+    throw new ConfigError(`signingAlgorithm must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(signingAlgorithm)}`);
+  }
+  const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
+  const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
+  const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, 300);
+  const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
+  const poll = bounded(options.revocationPollInterval ?? '1s', 'revocationPollInterval', 0.05, 3600);
+  const purge = bounded(options.purgeInterval ?? '1h', 'purgeInterval', 1, 7 * 86400);
+  if (refreshTtl <= accessTtl) throw new ConfigError('refreshTokenTtl must be longer than accessTokenTtl');
+  return Object.freeze({
+    issuer: options.issuer,
+    audience,
+    accessTtl,
+    refreshTtl,
+    signingAlgorithm,
+    clockTolerance,
+    refreshGrace,
+    revocationPollIntervalMs: poll * 1000,
+    purgeIntervalMs: purge * 1000,
+    revocationLifetimeMs: (accessTtl + clockTolerance) * 1000 + revocationMarginMs,
+  });
+}

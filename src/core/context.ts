@@ -1,0 +1,58 @@
+import type { AccessTokenVerifier } from './access-tokens.ts';
+import type { Clock } from './clock.ts';
+import type { Logger, TokenstileConfig } from './config.ts';
+import type { RandomSource } from './ids.ts';
+import type { Keyring } from './keys.ts';
+import type { PasswordHasher } from './password.ts';
+import type { RefreshTokenCodec } from './refresh-tokens.ts';
+import type { Revocation } from './revocation.ts';
+import type { RevocationList } from './revocation-list.ts';
+import type { RevokeTarget } from './session-store.ts';
+import type { Stores } from './stores.ts';
+
+/** What the core's operations share. Internal. */
+export interface CoreContext {
+  readonly config: TokenstileConfig;
+  readonly stores: Stores;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly hasher: PasswordHasher;
+  readonly keyring: Keyring;
+  readonly codec: RefreshTokenCodec;
+  readonly verifier: AccessTokenVerifier;
+  readonly revocations: RevocationList;
+  readonly logger: Logger | undefined;
+  /** A hash of a random password, verified against when the email is unknown (equal timing). */
+  readonly dummyHash: Promise<string>;
+  /** Ends sessions in the store and in memory, at once. */
+  revoke(target: RevokeTarget): Promise<Revocation[]>;
+  /** Runs the purge in the background when it is due. */
+  maybePurge(): void;
+}
+
+/** A user as shown to clients. */
+export interface PublicUser {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string | null;
+}
+
+/** Who made a request: the device's user agent and IP, kept on the session. */
+export interface DeviceInfo {
+  readonly userAgent?: string | null;
+  readonly ip?: string | null;
+}
+
+/** What login and refresh hand out. Durations in seconds. */
+export interface IssuedTokens {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly refreshToken: string;
+  readonly refreshExpiresIn: number;
+  readonly session: { readonly id: string };
+  readonly user: PublicUser;
+}
+
+export function publicUser(u: { id: string; email: string; name: string | null }): PublicUser {
+  return { id: u.id, email: u.email, name: u.name };
+}

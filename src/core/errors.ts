@@ -1,0 +1,84 @@
+/**
+ * Every failure Tokenstile reports has a stable string `code`. Core functions return expected
+ * failures as values (`{ ok: false, code }`); the HTTP layer and the SDKs turn a code into one of
+ * the error classes below. Messages never contain a token, password or secret.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'weak_password'
+  | 'invalid_credentials'
+  | 'account_disabled'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'session_revoked'
+  | 'invalid_refresh_token'
+  | 'refresh_token_reused'
+  | 'csrf_failed'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'email_taken'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  | 'service_unavailable'
+  | 'internal_error';
+
+/** A success carrying `value`, or an expected failure carrying its code. */
+export type Result<T, C extends ErrorCode = ErrorCode> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly code: C };
+
+export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
+  return { ok: true, value };
+}
+
+export function fail<C extends ErrorCode>(code: C): { readonly ok: false; readonly code: C } {
+  return { ok: false, code };
+}
+
+/** Base class of every error Tokenstile throws. */
+export class TokenstileError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The request is malformed: bad JSON, wrong types, missing or unknown fields. */
+export class InvalidRequestError extends TokenstileError {
+  constructor(message = 'The request is malformed.', options?: { cause?: unknown }) {
+    super('invalid_request', message, options);
+  }
+}
+
+/** Startup configuration is invalid; thrown once, before anything is served. */
+export class ConfigError extends TokenstileError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_request', message, options);
+  }
+}
+
+/** Human-readable default messages, one per code (safe to show to end users). */
+export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  invalid_request: 'The request is malformed.',
+  weak_password:
+    'The password does not meet the policy: 8 to 256 characters, not all of one kind (letters, digits, symbols).',
+  invalid_credentials: 'The email or password is wrong.',
+  account_disabled: 'This account is disabled.',
+  invalid_token: 'The access token is missing, malformed or not valid here.',
+  token_expired: 'The access token has expired; refresh it.',
+  session_revoked: 'The session of this token has ended; sign in again.',
+  invalid_refresh_token: 'The refresh token is unknown, expired or revoked.',
+  refresh_token_reused: 'A spent refresh token was presented again; the whole session has been revoked.',
+  csrf_failed: 'The CSRF check failed.',
+  not_found: 'Not found.',
+  method_not_allowed: 'Method not allowed.',
+  email_taken: 'An account with this email already exists.',
+  payload_too_large: 'The request body is too large.',
+  unsupported_media_type: 'The request body must be application/json.',
+  too_many_requests: 'Too many requests; retry later.',
+  service_unavailable: 'A store Tokenstile depends on is unavailable; retry later.',
+  internal_error: 'An internal error occurred.',
+});

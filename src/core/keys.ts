@@ -1,0 +1,91 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+
+/** The JWS algorithms Tokenstile signs with. One is configured; tokens with any other are refused. */
+export const signingAlgorithms = ['ES256', 'EdDSA', 'RS256'] as const;
+export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+
+/** A signing key pair as kept in the key store (private part as a JWK). */
+export interface StoredSigningKey {
+  /** RFC 7638 thumbprint of the public key. */
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly privateJwk: JsonWebKey;
+  readonly publicJwk: JsonWebKey;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  /** When the key stopped signing; it stays published until its tokens have expired. */
+  readonly retiredAt: number | null;
+}
+
+/** A public key as published in the JWKS (RFC 7517). */
+export interface PublicJwk extends JsonWebKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  use: 'sig';
+}
+
+/** Generates a fresh key pair for `alg`. RSA keys are 2048-bit, ECDSA keys P-256. */
+export function generateSigningKey(alg: SigningAlgorithm, now: number): StoredSigningKey {
+  const pair =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicJwk = pair.publicKey.export({ format: 'jwk' });
+  const privateJwk = pair.privateKey.export({ format: 'jwk' });
+  return { kid: jwkThumbprint(publicJwk), alg, privateJwk, publicJwk, createdAt: now, retiredAt: null };
+}
+
+/** RFC 7638 JWK thumbprint (SHA-256, base64url) over the required members in lexical order. */
+export function jwkThumbprint(jwk: JsonWebKey): string {
+  const members =
+    jwk.kty === 'EC'
+      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+      : jwk.kty === 'OKP'
+        ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x }
+        : { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/**
+ * The keys in use: one signs, the published ones verify. Only keys of the configured algorithm
+ * are ever used, so a token cannot choose its own algorithm.
+ */
+export class Keyring {
+  readonly alg: SigningAlgorithm;
+  readonly signing: { readonly kid: string; readonly key: KeyObject };
+  readonly #verify = new Map<string, KeyObject>();
+  readonly #jwks: { keys: PublicJwk[] };
+
+  /**
+   * @param keys every stored key
+   * @param publishUntil a retired key stays usable for verification until `retiredAt + publishFor`
+   */
+  constructor(keys: readonly StoredSigningKey[], alg: SigningAlgorithm, now: number, publishFor: number) {
+    this.alg = alg;
+    const usable = keys
+      .filter((k) => k.alg === alg && (k.retiredAt === null || k.retiredAt + publishFor > now))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.kid < b.kid ? -1 : 1));
+    // The oldest live key signs, so every instance picks the same one without coordination.
+    const active = usable.find((k) => k.retiredAt === null);
+    if (!active) throw new Error(`no active ${alg} signing key`);
+    this.signing = { kid: active.kid, key: createPrivateKey({ key: active.privateJwk, format: 'jwk' }) };
+    const published: PublicJwk[] = [];
+    for (const k of usable) {
+      this.#verify.set(k.kid, createPublicKey({ key: k.publicJwk, format: 'jwk' }));
+      published.push({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' });
+    }
+    this.#jwks = Object.freeze({ keys: published });
+  }
+
+  /** The public key for `kid`, or undefined when `kid` is not one of ours. */
+  verificationKey(kid: string): KeyObject | undefined {
+    return this.#verify.get(kid);
+  }
+
+  /** The RFC 7517 key set to publish. */
+  jwks(): { keys: PublicJwk[] } {
+    return this.#jwks;
+  }
+}

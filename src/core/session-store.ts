@@ -1,0 +1,77 @@
+import type { Revocation } from './revocation.ts';
+
+/**
+ * A session: one login on one device. It carries the rotation state of its refresh token, so the
+ * table holds one row per session however many times it is refreshed. Times in ms since epoch.
+ */
+export interface SessionRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  /** The session ends here unless refreshed (sliding: every refresh moves it). */
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  /** Generation of the current refresh token; starts at 0 and grows by one per rotation. */
+  readonly generation: number;
+  /** SHA-256 of the current refresh token's secret. */
+  readonly refreshHash: string;
+  /** SHA-256 of the token spent by the last rotation, for the grace window. */
+  readonly previousHash: string | null;
+  readonly rotatedAt: number | null;
+  /** The current token, sealed under the previous one (see `sealSuccessor`). */
+  readonly graceBox: string | null;
+}
+
+/** What a successful rotation writes. */
+export interface Rotation {
+  readonly generation: number;
+  readonly refreshHash: string;
+  readonly previousHash: string;
+  readonly rotatedAt: number;
+  readonly graceBox: string;
+  readonly expiresAt: number;
+}
+
+/** Which sessions a revocation ends. */
+export type RevokeTarget =
+  /** One session; with `userId`, only if it belongs to that user. */
+  | { readonly sessionId: string; readonly userId?: string }
+  /** Every live session of the user, or all but `exceptSessionId`. */
+  | { readonly userId: string; readonly exceptSessionId?: string };
+
+/** Durable storage of sessions and of the revocations derived from ending them. */
+export interface SessionStore {
+  create(session: SessionRecord): Promise<void>;
+  get(id: string): Promise<SessionRecord | null>;
+  /** The user's sessions that are neither revoked nor expired at `now`, newest first. */
+  listLive(userId: string, now: number): Promise<SessionRecord[]>;
+  /**
+   * Consume exactly once: replaces the refresh state of session `id` if and only if, in one
+   * atomic step, the session is not revoked, not expired at `now`, and is still at generation
+   * `fromGeneration`. Of any number of concurrent callers with the same `fromGeneration`, exactly
+   * one gets true.
+   */
+  rotate(id: string, fromGeneration: number, next: Rotation, now: number): Promise<boolean>;
+  /**
+   * Ends the target's live sessions at `at` and, in the same transaction, records and returns the
+   * revocations (each kept until `expiresAt`). Sessions already ended produce nothing. For a whole
+   * user (no `exceptSessionId`), one `user` revocation is written and only sessions created at or
+   * before `at` are ended, matching what that entry refuses.
+   */
+  revoke(target: RevokeTarget, at: number, expiresAt: number): Promise<Revocation[]>;
+  /** Revocations not yet expired at `now`, oldest first. */
+  liveRevocations(now: number): Promise<Revocation[]>;
+  /**
+   * Revocations recorded after `cursor` (null: from now on), for instances that poll the store;
+   * returns the cursor to pass next time.
+   */
+  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }>;
+  /**
+   * Deletes sessions expired before `now`, sessions revoked before `revokedBefore`, and expired
+   * revocation entries. Returns how many rows of each went.
+   */
+  purge(now: number, revokedBefore: number): Promise<{ sessions: number; revocations: number }>;
+}

@@ -1,0 +1,170 @@
+import { issueAccessToken, type AccessClaims } from './access-tokens.ts';
+import { publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
+import { fail, ok, type Result } from './errors.ts';
+import { isUuidv7, uuidv7 } from './ids.ts';
+import { hashesEqual, hashRefreshSecret, openSuccessor, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
+import type { SessionRecord } from './session-store.ts';
+import type { UserRecord } from './user-store.ts';
+
+/** The authenticated caller of a protected operation. */
+export interface AuthInfo {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly claims: AccessClaims;
+}
+
+export type LogoutScope = 'local' | 'global' | 'others';
+
+/** A session as shown to its owner. Times as ISO 8601. */
+export interface SessionView {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string;
+  readonly expiresAt: string;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  readonly current: boolean;
+}
+
+const maxDeviceField = 512;
+
+function clip(value: string | null | undefined): string | null {
+  return typeof value === 'string' && value.length > 0 ? value.slice(0, maxDeviceField) : null;
+}
+
+function tokens(ctx: CoreContext, user: UserRecord, sessionId: string, refreshToken: string, refreshExpiresAt: number): IssuedTokens {
+  const access = issueAccessToken(ctx.keyring, ctx.config, ctx.clock, { userId: user.id, sessionId }, ctx.random);
+  return {
+    accessToken: access.token,
+    expiresIn: access.claims.exp - access.claims.iat,
+    refreshToken,
+    refreshExpiresIn: Math.max(0, Math.floor((refreshExpiresAt - ctx.clock.now()) / 1000)),
+    session: { id: sessionId },
+    user: publicUser(user),
+  };
+}
+
+/** Starts a session for `user` on a device and hands out its first tokens. */
+export async function startSession(ctx: CoreContext, user: UserRecord, device: DeviceInfo): Promise<IssuedTokens> {
+  const now = ctx.clock.now();
+  // A session must be younger than the user's "log out everywhere" cutoff, even within its millisecond.
+  const cutoff = ctx.revocations.userCutoff(user.id);
+  const createdAt = cutoff !== undefined && cutoff >= now ? cutoff + 1 : now;
+  const id = uuidv7(createdAt, ctx.random);
+  const refresh = ctx.codec.mint(id, 0);
+  const expiresAt = now + ctx.config.refreshTtl * 1000;
+  await ctx.stores.sessions.create({
+    id,
+    userId: user.id,
+    createdAt,
+    lastUsedAt: now,
+    expiresAt,
+    revokedAt: null,
+    userAgent: clip(device.userAgent),
+    ip: clip(device.ip),
+    generation: 0,
+    refreshHash: refresh.hash,
+    previousHash: null,
+    rotatedAt: null,
+    graceBox: null,
+  });
+  ctx.maybePurge();
+  return tokens(ctx, user, id, refresh.token, expiresAt);
+}
+
+function isLive(s: SessionRecord, now: number): boolean {
+  return s.revokedAt === null && s.expiresAt > now;
+}
+
+/**
+ * Rotates a refresh token: the presented one is spent and a successor minted, atomically. A retry
+ * with the just-spent token inside the grace window gets the same successor; any other spent
+ * token revokes the whole session (theft detection).
+ */
+export async function refresh(
+  ctx: CoreContext,
+  presented: unknown,
+): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
+  const parts = ctx.codec.parse(presented);
+  if (!parts) return fail('invalid_refresh_token');
+  const { sessions, users } = ctx.stores;
+  let session = await sessions.get(parts.sessionId);
+  const now = ctx.clock.now();
+  if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
+  const user = await users.byId(session.userId);
+  if (!user || user.disabledAt !== null) return fail('invalid_refresh_token');
+  const hash = hashRefreshSecret(parts.secret);
+
+  if (parts.generation === session.generation && hashesEqual(session.refreshHash, hash)) {
+    const next = ctx.codec.mint(session.id, session.generation + 1);
+    const expiresAt = now + ctx.config.refreshTtl * 1000;
+    const won = await sessions.rotate(
+      session.id,
+      session.generation,
+      {
+        generation: session.generation + 1,
+        refreshHash: next.hash,
+        previousHash: hash,
+        rotatedAt: now,
+        graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random),
+        expiresAt,
+      },
+      now,
+    );
+    if (won) return ok(tokens(ctx, user, session.id, next.token, expiresAt));
+    // Another request spent this token first: answer as its retry.
+    session = await sessions.get(parts.sessionId);
+    if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
+  }
+  return spentToken(ctx, user, session, parts, hash, now);
+}
+
+async function spentToken(
+  ctx: CoreContext,
+  user: UserRecord,
+  session: SessionRecord,
+  parts: RefreshTokenParts,
+  hash: string,
+  now: number,
+): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
+  if (parts.generation === session.generation - 1 && hashesEqual(session.previousHash, hash)) {
+    const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
+    if (inGrace && session.graceBox !== null) {
+      const successor = openSuccessor(parts.secret, session.id, session.graceBox);
+      if (successor !== null) return ok(tokens(ctx, user, session.id, successor, session.expiresAt));
+    }
+  }
+  if (parts.generation < session.generation) {
+    // The tag proves we issued this token, and it was spent: someone replayed it.
+    await ctx.revoke({ sessionId: session.id });
+    return fail('refresh_token_reused');
+  }
+  return fail('invalid_refresh_token');
+}
+
+/** Ends this session (`local`), every session of the user (`global`), or all but this one (`others`). */
+export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScope): Promise<void> {
+  if (scope === 'local') await ctx.revoke({ sessionId: auth.sessionId });
+  else if (scope === 'global') await ctx.revoke({ userId: auth.userId });
+  else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId });
+}
+
+export async function listSessions(ctx: CoreContext, auth: AuthInfo): Promise<SessionView[]> {
+  const live = await ctx.stores.sessions.listLive(auth.userId, ctx.clock.now());
+  return live.map((s) => ({
+    id: s.id,
+    createdAt: new Date(s.createdAt).toISOString(),
+    lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+    expiresAt: new Date(s.expiresAt).toISOString(),
+    userAgent: s.userAgent,
+    ip: s.ip,
+    current: s.id === auth.sessionId,
+  }));
+}
+
+/** Ends one of the caller's own live sessions; `not_found` for any other id. */
+export async function revokeOwnSession(ctx: CoreContext, auth: AuthInfo, sessionId: string): Promise<Result<void, 'not_found'>> {
+  if (!isUuidv7(sessionId)) return fail('not_found');
+  const ended = await ctx.revoke({ sessionId, userId: auth.userId });
+  return ended.length > 0 ? ok(undefined) : fail('not_found');
+}

@@ -1,0 +1,17 @@
+import type { KeyStore } from './key-store.ts';
+import type { SessionStore } from './session-store.ts';
+import type { UserStore } from './user-store.ts';
+
+/** One backend's stores, opened and migrated. */
+export interface Stores {
+  /** A short name for logs and /readyz, such as `sqlite`. */
+  readonly kind: string;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly keys: KeyStore;
+  /** Resolves when the backend answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Applies pending schema migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}

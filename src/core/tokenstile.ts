@@ -1,0 +1,175 @@
+import { AccessTokenVerifier } from './access-tokens.ts';
+import * as accounts from './accounts.ts';
+import { systemClock } from './clock.ts';
+import { resolveConfig, type TokenstileConfig, type TokenstileOptions } from './config.ts';
+import type { CoreContext, DeviceInfo, IssuedTokens, PublicUser } from './context.ts';
+import { fail, ok, type Result } from './errors.ts';
+import { secureRandom } from './ids.ts';
+import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
+import { createArgon2Hasher } from './password.ts';
+import { RefreshTokenCodec } from './refresh-tokens.ts';
+import type { Revocation } from './revocation.ts';
+import { RevocationList } from './revocation-list.ts';
+import type { RevokeTarget } from './session-store.ts';
+import * as sessions from './sessions.ts';
+import type { AuthInfo, LogoutScope, SessionView } from './sessions.ts';
+import type { Stores } from './stores.ts';
+
+/**
+ * The Tokenstile core: accounts, sessions, tokens and revocation, with no HTTP in sight.
+ * Expected failures come back as `{ ok: false, code }`.
+ */
+export interface Tokenstile {
+  readonly config: TokenstileConfig;
+  readonly stores: Stores;
+  register(input: accounts.Registration): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken'>>;
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled'>>;
+  refresh(refreshToken: unknown): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>>;
+  /**
+   * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
+   * free of I/O; this is the protected-request hot path.
+   */
+  authenticate(accessToken: string): Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked'>;
+  logout(auth: AuthInfo, scope?: LogoutScope): Promise<void>;
+  listSessions(auth: AuthInfo): Promise<SessionView[]>;
+  revokeSession(auth: AuthInfo, sessionId: string): Promise<Result<void, 'not_found'>>;
+  changePassword(auth: AuthInfo, input: { currentPassword: string; newPassword: string }): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>>;
+  profile(auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>>;
+  updateProfile(auth: AuthInfo, input: { name: string | null }): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>>;
+  /** Administrative: ends sessions by id or by user, as the CLI does. */
+  revoke(target: RevokeTarget): Promise<Revocation[]>;
+  disableUser(userId: string): Promise<Result<void, 'not_found'>>;
+  /** Deletes expired sessions and revocation entries now. */
+  purge(): Promise<{ sessions: number; revocations: number }>;
+  /** Reads revocations made by other processes now (it also happens every poll interval). */
+  syncRevocations(): Promise<void>;
+  /** The public keys (RFC 7517). */
+  jwks(): { keys: PublicJwk[] };
+  /** Number of live entries in the in-memory revocation list. */
+  readonly revocationCount: number;
+  /** Stops background work. Does not close the stores (their opener does). */
+  close(): Promise<void>;
+}
+
+async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number): Promise<Keyring> {
+  const publishFor = config.revocationLifetimeMs;
+  let keys = await stores.keys.listSigningKeys();
+  if (!keys.some((k) => k.alg === config.signingAlgorithm && k.retiredAt === null)) {
+    await stores.keys.addSigningKey(generateSigningKey(config.signingAlgorithm, now));
+    keys = await stores.keys.listSigningKeys();
+  }
+  return new Keyring(keys, config.signingAlgorithm, now, publishFor);
+}
+
+/**
+ * Opens the core on `options.stores`: loads or generates the signing key and the refresh-token
+ * MAC key, loads live revocations, and starts polling the store for revocations made elsewhere.
+ */
+export async function createTokenstile(options: TokenstileOptions): Promise<Tokenstile> {
+  const config = resolveConfig(options);
+  const { stores } = options;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? secureRandom;
+  const hasher = options.passwordHasher ?? createArgon2Hasher();
+  const logger = options.logger;
+  const keyring = await loadKeyring(stores, config, clock.now());
+  const macKey = await stores.keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
+  const list = new RevocationList();
+
+  // Cursor first, then the snapshot: anything in between is seen twice, never missed.
+  let cursor = (await stores.sessions.revocationsSince(null, clock.now())).cursor;
+  for (const r of await stores.sessions.liveRevocations(clock.now())) list.add(r, clock.now());
+
+  let nextPurge = 0;
+  let purging: Promise<unknown> | null = null;
+  const purge = () =>
+    stores.sessions.purge(clock.now(), clock.now() - config.revocationLifetimeMs);
+
+  const dummyHash = hasher.hash(random(24).toString('base64url'));
+  dummyHash.catch(() => {});
+
+  const ctx: CoreContext = {
+    config,
+    stores,
+    clock,
+    random,
+    hasher,
+    keyring,
+    codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
+    verifier: new AccessTokenVerifier(() => keyring, config, clock),
+    revocations: list,
+    logger,
+    dummyHash,
+    async revoke(target) {
+      const at = clock.now();
+      const written = await stores.sessions.revoke(target, at, at + config.revocationLifetimeMs);
+      for (const r of written) list.add(r, clock.now());
+      return written;
+    },
+    maybePurge() {
+      const now = clock.now();
+      if (now < nextPurge || purging) return;
+      nextPurge = now + config.purgeIntervalMs;
+      purging = purge()
+        .catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'))
+        .finally(() => {
+          purging = null;
+        });
+    },
+  };
+
+  let syncing: Promise<void> | null = null;
+  const syncRevocations = (): Promise<void> => {
+    syncing ??= (async () => {
+      try {
+        const since = await stores.sessions.revocationsSince(cursor, clock.now());
+        for (const r of since.revocations) list.add(r, clock.now());
+        cursor = since.cursor;
+      } finally {
+        syncing = null;
+      }
+    })();
+    return syncing;
+  };
+  const timer = setInterval(() => {
+    syncRevocations().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
+  }, config.revocationPollIntervalMs);
+  timer.unref();
+  ctx.maybePurge();
+
+  return {
+    config,
+    stores,
+    register: (input) => accounts.register(ctx, input),
+    login: (input, device = {}) => accounts.login(ctx, input, device),
+    refresh: (token) => sessions.refresh(ctx, token),
+    authenticate(accessToken) {
+      const verified = ctx.verifier.verify(accessToken);
+      if (!verified.ok) return verified;
+      const claims = verified.value;
+      if (list.isRevoked(claims.sid, claims.sub)) return fail('session_revoked');
+      return ok({ userId: claims.sub, sessionId: claims.sid, claims });
+    },
+    logout: (auth, scope = 'local') => sessions.logout(ctx, auth, scope),
+    listSessions: (auth) => sessions.listSessions(ctx, auth),
+    revokeSession: (auth, id) => sessions.revokeOwnSession(ctx, auth, id),
+    changePassword: (auth, input) => accounts.changePassword(ctx, auth, input),
+    profile: (auth) => accounts.profile(ctx, auth),
+    updateProfile: (auth, input) => accounts.updateProfile(ctx, auth, input),
+    revoke: (target) => ctx.revoke(target),
+    disableUser: (userId) => accounts.disableUser(ctx, userId),
+    purge: async () => {
+      list.purge(clock.now());
+      return purge();
+    },
+    syncRevocations,
+    jwks: () => keyring.jwks(),
+    get revocationCount() {
+      return list.size;
+    },
+    async close() {
+      clearInterval(timer);
+      await Promise.allSettled([purging, syncing]);
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IssuedTokens } from '../core/context.ts';
+import type { LogoutScope } from '../core/sessions.ts';
+import type { Tokenstile } from '../core/tokenstile.ts';
+import type { AuthenticateHook } from './authenticate.ts';
+import { sendProblem } from './problem.ts';
+import * as s from './schemas.ts';
+
+const tags = ['auth'];
+const security = [{ bearerAuth: [] }];
+
+function tokenResponse(t: IssuedTokens) {
+  return { tokenType: 'Bearer' as const, ...t };
+}
+
+function device(request: FastifyRequest) {
+  return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null };
+}
+
+/** `request.auth` on a route that ran the authenticate hook. */
+function authOf(request: FastifyRequest) {
+  if (!request.auth) throw new Error('route is missing the authenticate hook');
+  return request.auth;
+}
+
+function errors(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((n) => [n, s.problemResponse]));
+}
+
+/** `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/me`, `/auth/password`. */
+export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook }): Promise<void> {
+  const { core, authenticate } = opts;
+
+  app.post<{ Body: { email: string; password: string; name?: string | null } }>(
+    '/auth/register',
+    { schema: { tags, summary: 'Create an account', body: s.registerBody, response: { 201: s.userResponse, ...errors(400, 409, 413) } } },
+    async (request, reply) => {
+      const r = await core.register(request.body);
+      if (!r.ok) return sendProblem(reply, r.code);
+      return reply.code(201).send({ user: r.value });
+    },
+  );
+
+  app.post<{ Body: { email: string; password: string } }>(
+    '/auth/login',
+    { schema: { tags, summary: 'Sign in: a new session with its first tokens', body: s.loginBody, response: { 200: s.tokenResponse, ...errors(400, 401, 403) } } },
+    async (request, reply) => {
+      const r = await core.login(request.body, device(request));
+      if (!r.ok) return sendProblem(reply, r.code);
+      return tokenResponse(r.value);
+    },
+  );
+
+  app.post<{ Body: { refreshToken: string } }>(
+    '/auth/refresh',
+    { schema: { tags, summary: 'Rotate a refresh token', body: s.refreshBody, response: { 200: s.tokenResponse, ...errors(400, 401) } } },
+    async (request, reply) => {
+      const r = await core.refresh(request.body.refreshToken);
+      if (!r.ok) return sendProblem(reply, r.code);
+      return tokenResponse(r.value);
+    },
+  );
+
+  app.post<{ Body: { scope?: LogoutScope } | undefined }>(
+    '/auth/logout',
+    {
+      schema: { tags, security, summary: 'End this session, all sessions, or all others', body: s.logoutBody, response: { 204: s.noContent, ...errors(400, 401) } },
+      onRequest: authenticate,
+      // The body is optional: no body means scope "local".
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request, reply) => {
+      await core.logout(authOf(request), request.body?.scope ?? 'local');
+      return reply.code(204).send();
+    },
+  );
+
+  const me = async (request: FastifyRequest, reply: FastifyReply, user: { ok: true; value: { id: string; email: string; name: string | null } } | { ok: false; code: 'invalid_request' | 'session_revoked' }) => {
+    if (!user.ok) return sendProblem(reply, user.code);
+    return { ...user.value, sessionId: authOf(request).sessionId };
+  };
+
+  app.get(
+    '/auth/me',
+    { schema: { tags, security, summary: 'The signed-in user', response: { 200: s.meResponse, ...errors(401) } }, onRequest: authenticate },
+    async (request, reply) => me(request, reply, await core.profile(authOf(request))),
+  );
+
+  app.patch<{ Body: { name: string | null } }>(
+    '/auth/me',
+    { schema: { tags, security, summary: 'Change the display name', body: s.updateMeBody, response: { 200: s.meResponse, ...errors(400, 401) } }, onRequest: authenticate },
+    async (request, reply) => me(request, reply, await core.updateProfile(authOf(request), request.body)),
+  );
+
+  app.post<{ Body: { currentPassword: string; newPassword: string } }>(
+    '/auth/password',
+    {
+      schema: { tags, security, summary: 'Change the password; every other session ends', body: s.passwordBody, response: { 204: s.noContent, ...errors(400, 401) } },
+      onRequest: authenticate,
+    },
+    async (request, reply) => {
+      const r = await core.changePassword(authOf(request), request.body);
+      if (!r.ok) return sendProblem(reply, r.code);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,34 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Tokenstile } from '../core/tokenstile.ts';
+import { sendProblem } from './problem.ts';
+
+/** The token of an `Authorization: Bearer …` header (scheme case-insensitive), or null. */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined || header.length < 8) return null;
+  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
+  const token = header.slice(7).trim();
+  return token.length > 0 ? token : null;
+}
+
+/** An `onRequest`/`preHandler` hook: sets `request.auth` or answers 401 problem+json. */
+export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
+ * Builds the hook that guards protected routes. It does no I/O: the signature, the claims and the
+ * in-memory revocation list decide.
+ */
+export function createAuthenticate(core: Tokenstile): AuthenticateHook {
+  return async function authenticate(request, reply) {
+    const token = bearerToken(request.headers.authorization);
+    if (token === null) {
+      await sendProblem(reply, 'invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>.' });
+      return;
+    }
+    const result = core.authenticate(token);
+    if (!result.ok) {
+      await sendProblem(reply, result.code);
+      return;
+    }
+    request.auth = result.value;
+  };
+}

@@ -1,0 +1,4 @@
+/** `tokenstile/fastify`: embed Tokenstile in your own Fastify app. */
+export { tokenstile, type TokenstilePluginOptions } from './plugin.ts';
+export { bearerToken, type AuthenticateHook } from './authenticate.ts';
+export type { AuthInfo } from '../core/sessions.ts';

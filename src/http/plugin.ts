@@ -1,0 +1,107 @@
+import { Ajv } from 'ajv';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { TokenstileOptions } from '../core/config.ts';
+import type { AuthInfo } from '../core/sessions.ts';
+import type { Stores } from '../core/stores.ts';
+import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
+import { openStores } from '../stores/open-stores.ts';
+import { authRoutes } from './auth-routes.ts';
+import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
+import { problemErrorHandler } from './problem.ts';
+import { sessionRoutes, wellKnownRoutes } from './session-routes.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set by `fastify.authenticate`, null on routes that do not use it. */
+    auth: AuthInfo | null;
+  }
+  interface FastifyInstance {
+    /** The Tokenstile core behind the routes. */
+    tokenstile: Tokenstile;
+    /** Hook for your own routes: `{ onRequest: app.authenticate }` sets `request.auth` or answers 401. */
+    authenticate: AuthenticateHook;
+  }
+}
+
+/** Options of the Fastify plugin: a ready core, or what it takes to open one. */
+export type TokenstilePluginOptions =
+  | { readonly tokenstile: Tokenstile; readonly routes?: boolean }
+  | (Omit<TokenstileOptions, 'stores' | 'logger'> & {
+      /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
+      readonly stores?: Stores;
+      /** Default `sqlite:./data/tokenstile.db`. */
+      readonly databaseUrl?: string;
+      /** Mount `/auth/*` and `/.well-known/jwks.json`. Default true. */
+      readonly routes?: boolean;
+    });
+
+/** Request bodies are small; anything larger is refused with 413 before parsing. */
+export const bodyLimit = 16 * 1024;
+
+// Strict validation whatever the host app configured: unknown fields are refused, not stripped,
+// and types are not coerced ("123" is not a number).
+const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
+
+async function routes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook }): Promise<void> {
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  app.setErrorHandler(problemErrorHandler);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // JSON only: text/plain and form bodies (which a browser may send cross-site without a
+  // preflight) are refused with 415 rather than parsed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    // Token responses must never be cached (RFC 6749 §5.1); nothing here is cacheable anyway.
+    reply.header('cache-control', 'no-store');
+  });
+  await app.register(authRoutes, opts);
+  await app.register(sessionRoutes, opts);
+}
+
+const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
+  let core: Tokenstile;
+  if ('tokenstile' in options) {
+    core = options.tokenstile;
+  } else {
+    const { stores: given, databaseUrl, routes: _routes, ...coreOptions } = options;
+    const stores = given ?? (await openStores(databaseUrl));
+    try {
+      core = await createTokenstile({ ...coreOptions, stores, logger: app.log });
+    } catch (err) {
+      if (!given) await stores.close();
+      throw err;
+    }
+    app.addHook('onClose', async () => {
+      await core.close();
+      if (!given) await stores.close();
+    });
+  }
+  const authenticate = createAuthenticate(core);
+  app.decorate('tokenstile', core);
+  app.decorate('authenticate', authenticate);
+  app.decorateRequest('auth', null);
+  if (options.routes !== false) {
+    await app.register(routes, { core, authenticate });
+    await app.register(wellKnownRoutes, { core });
+  }
+};
+
+/**
+ * Adds Tokenstile to a Fastify app: the `/auth/*` routes and the JWKS, `app.tokenstile`, and
+ * `app.authenticate` for your own routes, which then see `request.auth`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { tokenstile } from 'tokenstile/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(tokenstile, { issuer: 'https://auth.example.com', databaseUrl: 'sqlite:./auth.db' });
+ * app.get('/orders', { onRequest: app.authenticate }, async (request) => listOrders(request.auth!.userId));
+ * ```
+ */
+export const tokenstile = fp(plugin, { fastify: '5.x', name: 'tokenstile' });

@@ -1,0 +1,119 @@
+/** JSON Schemas of Tokenstile's request and response bodies (also the source of the OpenAPI document). */
+
+const user = {
+  type: 'object',
+  required: ['id', 'email', 'name'],
+  properties: { id: { type: 'string' }, email: { type: 'string' }, name: { type: ['string', 'null'] } },
+} as const;
+
+export const emailField = { type: 'string', minLength: 1, maxLength: 320 } as const;
+/** The policy (8–256) is checked by core so that it answers `weak_password`; this only bounds input. */
+export const passwordField = { type: 'string', maxLength: 4096 } as const;
+export const nameField = { type: ['string', 'null'], maxLength: 100 } as const;
+
+export const registerBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['email', 'password'],
+  properties: { email: emailField, password: passwordField, name: nameField },
+} as const;
+
+export const loginBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['email', 'password'],
+  properties: { email: emailField, password: passwordField },
+} as const;
+
+export const refreshBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['refreshToken'],
+  properties: { refreshToken: { type: 'string', maxLength: 1024 } },
+} as const;
+
+export const logoutBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { scope: { type: 'string', enum: ['local', 'global', 'others'], default: 'local' } },
+} as const;
+
+export const updateMeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: nameField },
+} as const;
+
+export const passwordBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['currentPassword', 'newPassword'],
+  properties: { currentPassword: passwordField, newPassword: passwordField },
+} as const;
+
+export const sessionParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+
+export const userResponse = { type: 'object', required: ['user'], properties: { user } } as const;
+
+export const tokenResponse = {
+  type: 'object',
+  required: ['tokenType', 'accessToken', 'expiresIn', 'refreshToken', 'refreshExpiresIn', 'session', 'user'],
+  properties: {
+    tokenType: { type: 'string', enum: ['Bearer'] },
+    accessToken: { type: 'string' },
+    expiresIn: { type: 'integer', description: 'seconds' },
+    refreshToken: { type: 'string' },
+    refreshExpiresIn: { type: 'integer', description: 'seconds' },
+    session: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+    user,
+  },
+} as const;
+
+export const meResponse = {
+  type: 'object',
+  required: ['id', 'email', 'name', 'sessionId'],
+  properties: { ...user.properties, sessionId: { type: 'string' } },
+} as const;
+
+export const sessionsResponse = {
+  type: 'object',
+  required: ['sessions'],
+  properties: {
+    sessions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'createdAt', 'lastUsedAt', 'expiresAt', 'userAgent', 'ip', 'current'],
+        properties: {
+          id: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          lastUsedAt: { type: 'string', format: 'date-time' },
+          expiresAt: { type: 'string', format: 'date-time' },
+          userAgent: { type: ['string', 'null'] },
+          ip: { type: ['string', 'null'] },
+          current: { type: 'boolean' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const problemResponse = {
+  description: 'RFC 9457 problem details',
+  type: 'object',
+  required: ['type', 'title', 'status', 'code', 'detail'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    detail: { type: 'string' },
+  },
+} as const;
+
+export const noContent = { description: 'No content', type: 'null' } as const;

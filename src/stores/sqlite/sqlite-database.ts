@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { sqliteMigrations } from './sqlite-migrations.ts';
+
+/** Opens (creating if needed) a SQLite database with the settings Tokenstile relies on. */
+export function openSqliteDatabase(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  // WAL lets the CLI read and write while the server runs; NORMAL sync in WAL mode survives a
+  // process crash (a power cut may lose the last commits). busy_timeout rides out the CLI's writes.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  return db;
+}
+
+/** Runs `fn` in an IMMEDIATE transaction (the write lock is taken up front). */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+/** Applies pending migrations; returns the names applied. */
+export function migrateSqlite(db: DatabaseSync): string[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
+  const applied: string[] = [];
+  for (const m of sqliteMigrations) {
+    transaction(db, () => {
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE name = ?').get(m.name)) return;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(m.name, Date.now());
+      applied.push(m.name);
+    });
+  }
+  return applied;
+}

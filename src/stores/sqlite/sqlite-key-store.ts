@@ -1,0 +1,44 @@
+import type { DatabaseSync } from 'node:sqlite';
+import type { KeyStore } from '../../core/key-store.ts';
+import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
+
+export class SqliteKeyStore implements KeyStore {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const rows = this.#db.prepare('SELECT * FROM signing_keys ORDER BY created_at, kid').all();
+    return rows.map((r) => ({
+      kid: r.kid as string,
+      alg: r.alg as SigningAlgorithm,
+      privateJwk: JSON.parse(r.private_jwk as string),
+      publicJwk: JSON.parse(r.public_jwk as string),
+      createdAt: r.created_at as number,
+      retiredAt: (r.retired_at as number | null) ?? null,
+    }));
+  }
+
+  async addSigningKey(k: StoredSigningKey): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
+      )
+      .run(k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt);
+  }
+
+  async retireSigningKey(kid: string, at: number): Promise<void> {
+    this.#db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL').run(at, kid);
+  }
+
+  async secret(name: string, create: () => string): Promise<string> {
+    this.#db
+      .prepare('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
+      .run(name, create(), Date.now());
+    const row = this.#db.prepare('SELECT value FROM secrets WHERE name = ?').get(name);
+    return row?.value as string;
+  }
+}

@@ -1,0 +1,62 @@
+/** Schema migrations, applied in order, each once, each in its own transaction. Never edit one that shipped. */
+export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly sql: string }> = [
+  {
+    name: '0001_initial',
+    sql: `
+      CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,
+        name          TEXT,
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        disabled_at   INTEGER
+      ) STRICT;
+
+      -- One row per login; refresh-token rotation state lives on the row, so it does not grow with use.
+      CREATE TABLE sessions (
+        id            TEXT PRIMARY KEY,
+        user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at    INTEGER NOT NULL,
+        last_used_at  INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        revoked_at    INTEGER,
+        user_agent    TEXT,
+        ip            TEXT,
+        generation    INTEGER NOT NULL,
+        refresh_hash  TEXT NOT NULL,
+        previous_hash TEXT,
+        rotated_at    INTEGER,
+        grace_box     TEXT
+      ) STRICT;
+      CREATE INDEX sessions_by_user ON sessions (user_id, created_at);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+      -- seq is AUTOINCREMENT so that it never goes back: pollers use it as their cursor.
+      CREATE TABLE revocations (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL CHECK (kind IN ('session', 'user')),
+        subject    TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX revocations_by_expiry ON revocations (expires_at);
+
+      CREATE TABLE signing_keys (
+        kid         TEXT PRIMARY KEY,
+        alg         TEXT NOT NULL,
+        private_jwk TEXT NOT NULL,
+        public_jwk  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        retired_at  INTEGER
+      ) STRICT;
+
+      CREATE TABLE secrets (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+];
