@@ -1,0 +1,79 @@
+import { isUuidv7 } from '../core/ids.ts';
+import type { Tokenstile } from '../core/tokenstile.ts';
+import type { UserRecord } from '../core/user-store.ts';
+import { normalizeEmail } from '../core/accounts.ts';
+
+/** Where a command writes, and what it reads; injectable for tests. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  readStdin(): Promise<string>;
+}
+
+/** A failure the user can fix; printed without a stack, exit code 1. */
+export class CliError extends Error {}
+
+/** Finds a user by id or email. */
+export async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
+  const email = normalizeEmail(ref);
+  const user = isUuidv7(ref) ? await core.stores.users.byId(ref) : email ? await core.stores.users.byEmail(email) : null;
+  if (!user) throw new CliError(`no user ${JSON.stringify(ref)} (give an email or a user id)`);
+  return user;
+}
+
+function print(io: CliIo, json: boolean, value: unknown, text: string): void {
+  io.out(json ? JSON.stringify(value) : text);
+}
+
+export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: string; password?: string; passwordStdin?: boolean; name?: string; json: boolean }): Promise<void> {
+  let password = o.password;
+  if (o.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
+  else if (password !== undefined) io.err('warning: --password is visible to other users of this machine; prefer --password-stdin');
+  if (password === undefined) throw new CliError('a password is needed: --password-stdin (recommended) or --password');
+  const r = await core.register({ email: o.email, password, name: o.name ?? null });
+  if (!r.ok) {
+    const why = { invalid_request: 'the email or name is not valid', weak_password: 'the password does not meet the policy (8-256 characters, not all of one kind)', email_taken: 'an account with this email already exists' }[r.code];
+    throw new CliError(`cannot create user: ${why}`);
+  }
+  print(io, o.json, { user: r.value }, `created user ${r.value.id} <${r.value.email}>`);
+}
+
+export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
+  const user = await findUser(core, o.user);
+  await core.disableUser(user.id);
+  print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${user.email}>; all of their sessions ended`);
+}
+
+export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
+  const user = await findUser(core, o.user);
+  const sessions = await core.stores.sessions.listLive(user.id, Date.now());
+  const views = sessions.map((s) => ({
+    id: s.id,
+    createdAt: new Date(s.createdAt).toISOString(),
+    lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+    expiresAt: new Date(s.expiresAt).toISOString(),
+    userAgent: s.userAgent,
+    ip: s.ip,
+  }));
+  if (o.json) return io.out(JSON.stringify({ user: user.id, sessions: views }));
+  if (views.length === 0) return io.out(`no live sessions for ${user.email}`);
+  for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${v.userAgent ?? '-'}`);
+}
+
+export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: string; user?: string; json: boolean }): Promise<void> {
+  if ((o.id === undefined) === (o.user === undefined)) throw new CliError('give exactly one of --id SESSION_ID or --user EMAIL|ID');
+  if (o.id !== undefined) {
+    if (!isUuidv7(o.id)) throw new CliError(`${JSON.stringify(o.id)} is not a session id`);
+    const ended = await core.revoke({ sessionId: o.id });
+    if (ended.length === 0) throw new CliError(`no live session ${o.id}`);
+    return print(io, o.json, { revoked: [o.id] }, `revoked session ${o.id}`);
+  }
+  const user = await findUser(core, o.user!);
+  await core.revoke({ userId: user.id });
+  print(io, o.json, { revokedUser: user.id }, `revoked every session of ${user.email}`);
+}
+
+export async function purge(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
+  const r = await core.purge();
+  print(io, o.json, r, `purged ${r.sessions} expired or ended sessions and ${r.revocations} expired revocation entries`);
+}

@@ -1,0 +1,83 @@
+import { ConfigError } from '../core/errors.ts';
+import { signingAlgorithms, type SigningAlgorithm } from '../core/keys.ts';
+import type { BuildAppOptions } from '../http/app.ts';
+import { defaultDatabaseUrl } from '../stores/open-stores.ts';
+
+/** The server's settings as read from the environment (see CONTRACT.md). */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly logLevel: string;
+  readonly app: Omit<BuildAppOptions, 'stores' | 'logger'>;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/**
+ * Reads `HOST`, `PORT` and the `TOKENSTILE_*` variables. Throws `ConfigError` naming the variable
+ * on a bad value, and for settings this version does not provide rather than ignoring them.
+ */
+export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
+  const host = value(env, 'HOST') ?? '127.0.0.1';
+  const portText = value(env, 'PORT') ?? '3000';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(portText)}`);
+  const alg = value(env, 'TOKENSTILE_SIGNING_ALG') ?? 'ES256';
+  if (!(signingAlgorithms as readonly string[]).includes(alg)) {
+    throw new ConfigError(`TOKENSTILE_SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(alg)}`);
+  }
+  const unsupported: Array<[string, string | undefined, string]> = [
+    ['TOKENSTILE_REDIS_URL', value(env, 'TOKENSTILE_REDIS_URL'), 'Redis is not supported by this version yet; unset it to run on the embedded store'],
+    ['TOKENSTILE_ACCESS_TOKEN_FORMAT', value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT') === 'jwt' ? undefined : value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT'), 'only "jwt" is supported by this version'],
+    ['TOKENSTILE_REVOCATION_CHECK', value(env, 'TOKENSTILE_REVOCATION_CHECK') === 'pushed' ? undefined : value(env, 'TOKENSTILE_REVOCATION_CHECK'), 'only "pushed" is supported by this version'],
+    ['TOKENSTILE_CLIENTS', value(env, 'TOKENSTILE_CLIENTS'), 'the /oauth endpoints are not in this version yet; unset it'],
+  ];
+  for (const [name, v, why] of unsupported) if (v !== undefined) throw new ConfigError(`${name}: ${why}`);
+  const durations = {
+    accessTokenTtl: ['TOKENSTILE_ACCESS_TTL', '15m'],
+    refreshTokenTtl: ['TOKENSTILE_REFRESH_TTL', '7d'],
+    clockTolerance: ['TOKENSTILE_CLOCK_TOLERANCE', '5s'],
+    refreshGrace: ['TOKENSTILE_REFRESH_GRACE', '10s'],
+  } as const;
+  const app: Record<string, unknown> = {
+    issuer: value(env, 'TOKENSTILE_ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    audience: value(env, 'TOKENSTILE_AUDIENCE') ?? 'tokenstile',
+    signingAlgorithm: alg as SigningAlgorithm,
+    trustProxy: parseTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY')),
+  };
+  for (const [field, [name, fallback]] of Object.entries(durations)) app[field] = value(env, name) ?? fallback;
+  return {
+    host,
+    port,
+    databaseUrl: value(env, 'TOKENSTILE_DATABASE_URL') ?? defaultDatabaseUrl,
+    logLevel: value(env, 'TOKENSTILE_LOG_LEVEL') ?? 'info',
+    app: app as unknown as ServerConfig['app'],
+  };
+}
+
+function parseTrustProxy(v: string | undefined): boolean | string {
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  return v; // an address list or CIDR, as Fastify's trustProxy takes it
+}
+
+/** Names the variables, for `--help`. */
+export const envHelp = `Environment:
+  HOST                          listen address (default 127.0.0.1)
+  PORT                          listen port (default 3000)
+  TOKENSTILE_DATABASE_URL       sqlite:PATH or sqlite::memory: (default ${defaultDatabaseUrl})
+  TOKENSTILE_ISSUER             iss of every token (default http://HOST:PORT)
+  TOKENSTILE_AUDIENCE           aud of access tokens (default tokenstile)
+  TOKENSTILE_ACCESS_TTL         access-token lifetime (default 15m)
+  TOKENSTILE_REFRESH_TTL        session lifetime, renewed by each refresh (default 7d)
+  TOKENSTILE_SIGNING_ALG        ES256 | EdDSA | RS256 (default ES256)
+  TOKENSTILE_CLOCK_TOLERANCE    leeway for exp/nbf/iat (default 5s)
+  TOKENSTILE_REFRESH_GRACE      retry window for a just-spent refresh token (default 10s)
+  TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)
+  TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug (default info)`;

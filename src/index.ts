@@ -1,0 +1,29 @@
+/**
+ * Tokenstile: JWT login with real logout.
+ *
+ * @example
+ * ```ts
+ * import { buildApp } from 'tokenstile';
+ * const app = buildApp({ issuer: 'https://auth.example.com', databaseUrl: 'sqlite:./data/auth.db' });
+ * await app.listen({ port: 3000 });
+ * ```
+ */
+export { buildApp, type BuildAppOptions } from './http/app.ts';
+export { createTokenstile, type Tokenstile } from './core/tokenstile.ts';
+export type { Duration, Logger, TokenstileConfig, TokenstileOptions } from './core/config.ts';
+export type { DeviceInfo, IssuedTokens, PublicUser } from './core/context.ts';
+export type { AuthInfo, LogoutScope, SessionView } from './core/sessions.ts';
+export type { AccessClaims } from './core/access-tokens.ts';
+export type { Revocation } from './core/revocation.ts';
+export type { SigningAlgorithm, PublicJwk, StoredSigningKey } from './core/keys.ts';
+export type { Clock } from './core/clock.ts';
+export type { Result, ErrorCode } from './core/errors.ts';
+export { TokenstileError, InvalidRequestError, ConfigError, errorMessages } from './core/errors.ts';
+export { createArgon2Hasher, owaspArgon2Params, type PasswordHasher, type Argon2Params } from './core/password.ts';
+export type { Stores } from './core/stores.ts';
+export type { UserStore, UserRecord, UserPatch } from './core/user-store.ts';
+export type { SessionStore, SessionRecord, Rotation, RevokeTarget } from './core/session-store.ts';
+export type { KeyStore } from './core/key-store.ts';
+export { openStores, defaultDatabaseUrl } from './stores/open-stores.ts';
+export { openSqliteStores } from './stores/sqlite/sqlite-stores.ts';
+export { problem, statusOf, type Problem } from './http/problem.ts';
