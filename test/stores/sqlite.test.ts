@@ -1,0 +1,134 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { generateSigningKey } from '../../src/core/keys.ts';
+import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
+import { tempDir } from '../helpers.ts';
+import { describeStoreConformance, selectedBackends, sessionRecord, userRecord } from './conformance.ts';
+
+const t0 = Date.UTC(2026, 0, 1);
+const day = 86_400_000;
+const backends = selectedBackends();
+const skip = backends.includes('sqlite')
+  ? false
+  : `TOKENSTILE_TEST_BACKENDS=${process.env.TOKENSTILE_TEST_BACKENDS ?? ''} does not include sqlite`;
+if (skip) console.log(`# skipping SQLite store tests: ${skip}`);
+
+const dir = tempDir();
+after(() => dir.cleanup());
+let files = 0;
+/** A path for a new database file in this run's temporary folder. */
+const freshFile = () => join(dir.path, `stores-${++files}.db`);
+
+describe('SQLite stores', { skip }, () => {
+  describeStoreConformance('sqlite :memory:', async () => openSqliteStores(':memory:'));
+  describeStoreConformance('sqlite file', async () => openSqliteStores(freshFile()));
+
+  test('data survives closing and reopening the file', async () => {
+    const path = freshFile();
+    const first = openSqliteStores(path);
+    const user = userRecord('persist@example.com');
+    const session = sessionRecord(user.id, t0);
+    const key = generateSigningKey('ES256', t0);
+    try {
+      await first.users.create(user);
+      await first.sessions.create(session);
+      await first.sessions.revoke({ sessionId: session.id }, t0 + 1, t0 + day);
+      await first.keys.addSigningKey(key);
+      await first.keys.secret('mac', () => 'kept');
+    } finally {
+      await first.close();
+    }
+    const reopened = openSqliteStores(path);
+    try {
+      assert.deepEqual(await reopened.migrate(), []);
+      assert.deepEqual(await reopened.users.byId(user.id), user);
+      assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
+      assert.equal((await reopened.sessions.liveRevocations(t0 + 2)).length, 1);
+      assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
+      assert.equal(await reopened.keys.secret('mac', () => 'new'), 'kept');
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('migrate applies the schema once when opened without migrating', async () => {
+    const stores = openSqliteStores(freshFile(), { migrate: false });
+    try {
+      const applied = await stores.migrate();
+      assert.ok(applied.length > 0);
+      assert.ok(applied.includes('0001_initial'));
+      assert.deepEqual(await stores.migrate(), []);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  describe('two instances on one file (the CLI beside the server)', () => {
+    async function pair() {
+      const path = freshFile();
+      const server = openSqliteStores(path);
+      const cli = openSqliteStores(path);
+      return { server, cli, close: async () => { await cli.close(); await server.close(); } };
+    }
+
+    test('each sees the writes of the other', async () => {
+      const { server, cli, close } = await pair();
+      try {
+        const user = userRecord('shared@example.com');
+        assert.equal(await cli.users.create(user), true);
+        assert.deepEqual(await server.users.byEmail('shared@example.com'), user);
+        assert.equal(await server.users.create(userRecord('shared@example.com', t0 + 1)), false);
+        await server.users.update(user.id, { name: 'Set by server' }, t0 + 5);
+        assert.equal((await cli.users.byId(user.id))?.name, 'Set by server');
+        assert.equal(await cli.keys.secret('mac', () => 'cli'), 'cli');
+        assert.equal(await server.keys.secret('mac', () => 'server'), 'cli');
+      } finally {
+        await close();
+      }
+    });
+
+    test('revocationsSince on one instance sees revocations written by the other', async () => {
+      const { server, cli, close } = await pair();
+      try {
+        const user = userRecord('poll@example.com');
+        await server.users.create(user);
+        const before = sessionRecord(user.id, t0);
+        const a = sessionRecord(user.id, t0 + 1);
+        const b = sessionRecord(user.id, t0 + 2);
+        for (const s of [before, a, b]) await server.sessions.create(s);
+        await cli.sessions.revoke({ sessionId: before.id }, t0 + 10, t0 + day);
+        const start = await server.sessions.revocationsSince(null, t0 + 10);
+        assert.deepEqual(start.revocations, []);
+        const byCli = await cli.sessions.revoke({ sessionId: a.id }, t0 + 20, t0 + day);
+        const seen = await server.sessions.revocationsSince(start.cursor, t0 + 20);
+        assert.deepEqual(seen.revocations, byCli);
+        const everywhere = await cli.sessions.revoke({ userId: user.id }, t0 + 30, t0 + day);
+        const next = await server.sessions.revocationsSince(seen.cursor, t0 + 30);
+        assert.deepEqual(next.revocations, everywhere);
+        assert.equal((await server.sessions.get(b.id))?.revokedAt, t0 + 30);
+      } finally {
+        await close();
+      }
+    });
+
+    test('of rotations raced through both instances exactly one succeeds', async () => {
+      const { server, cli, close } = await pair();
+      try {
+        const user = userRecord('race@example.com');
+        await server.users.create(user);
+        const session = sessionRecord(user.id, t0);
+        await server.sessions.create(session);
+        const now = t0 + 1000;
+        const next = (i: number) => ({ generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + day });
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? server : cli).sessions.rotate(session.id, 0, next(i), now)),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await cli.sessions.get(session.id))?.refreshHash, `h${results.indexOf(true)}`);
+      } finally {
+        await close();
+      }
+    });
+  });
+});
