@@ -119,7 +119,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
       case 'migrate': {
         noMore(1);
         const config = serverConfigFromEnv(env);
-        const stores = await openStores(config.databaseUrl);
+        const stores = await openStores(config.databaseUrl, { migrate: false });
         try {
           const applied = await stores.migrate();
           io.out(json ? JSON.stringify({ applied }) : `${redactUrl(config.databaseUrl)}: ${applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`}`);

@@ -58,29 +58,48 @@ export function issueAccessToken(
 const allowedHeaderMembers = new Set(['alg', 'kid', 'typ']);
 const headerCacheLimit = 64;
 
+/** How many verified tokens `AccessTokenVerifier` remembers by default. */
+export const defaultVerifiedCacheSize = 10_000;
+
 /**
  * Verifies access tokens: structure, pinned algorithm, known `kid`, signature, then `typ`,
- * `iss`, `aud`, `exp`, `nbf`, `iat`. Revocation is checked by the caller. Allocation-light: a
- * header that passed once (they are the same for every token of one key) is remembered.
+ * `iss`, `aud`, `exp`, `nbf`, `iat`. Revocation is checked by the caller.
+ *
+ * The signature check dominates the cost (ECDSA P-256: ~75 µs), and a client sends the same token
+ * for its whole lifetime, so tokens whose signature and static claims passed are remembered
+ * (bounded, oldest dropped first, keyed by the exact token text). Only genuinely signed tokens get
+ * in, so forged input cannot fill the cache; time claims are checked again on every call; a new
+ * keyring empties it. A header that passed once is remembered too (one per key).
  */
 export class AccessTokenVerifier {
   readonly #getKeyring: () => Keyring;
   readonly #settings: AccessTokenSettings;
   readonly #clock: Clock;
+  readonly #verifiedLimit: number;
   #headers = new Map<string, { keyring: Keyring; key: KeyObject }>();
+  #verified = new Map<string, AccessClaims>();
+  #verifiedFor: Keyring | null = null;
 
-  constructor(getKeyring: () => Keyring, settings: AccessTokenSettings, clock: Clock) {
+  /** @param verifiedCacheSize how many verified tokens to remember; 0 turns the cache off. */
+  constructor(getKeyring: () => Keyring, settings: AccessTokenSettings, clock: Clock, verifiedCacheSize = defaultVerifiedCacheSize) {
     this.#getKeyring = getKeyring;
     this.#settings = settings;
     this.#clock = clock;
+    this.#verifiedLimit = verifiedCacheSize;
   }
 
   verify(token: string): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
     if (typeof token !== 'string' || token.length > maxTokenLength) return fail('invalid_token');
+    const keyring = this.#getKeyring();
+    if (this.#verifiedFor !== keyring) {
+      this.#verified.clear();
+      this.#verifiedFor = keyring;
+    }
+    const known = this.#verified.get(token);
+    if (known !== undefined) return this.#checkTimes(known);
     const dot1 = token.indexOf('.');
     const dot2 = token.indexOf('.', dot1 + 1);
     if (dot1 <= 0 || dot2 <= dot1 + 1 || token.indexOf('.', dot2 + 1) !== -1) return fail('invalid_token');
-    const keyring = this.#getKeyring();
     const headerSegment = token.slice(0, dot1);
     const key = this.#headerKey(headerSegment, keyring);
     if (!key) return fail('invalid_token');
@@ -94,7 +113,13 @@ export class AccessTokenVerifier {
     } catch {
       return fail('invalid_token');
     }
-    return this.#checkClaims(claims);
+    const checked = this.#checkStaticClaims(claims);
+    if (checked === null) return fail('invalid_token');
+    if (this.#verifiedLimit > 0) {
+      if (this.#verified.size >= this.#verifiedLimit) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, checked);
+    }
+    return this.#checkTimes(checked);
   }
 
   #headerKey(segment: string, keyring: Keyring): KeyObject | undefined {
@@ -121,20 +146,26 @@ export class AccessTokenVerifier {
     return key;
   }
 
-  #checkClaims(value: unknown): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('invalid_token');
+  /** The claims that do not change with time; null when any is wrong. */
+  #checkStaticClaims(value: unknown): AccessClaims | null {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
     const c = value as Record<string, unknown>;
-    const { issuer, audience, clockTolerance } = this.#settings;
-    if (c.iss !== issuer) return fail('invalid_token');
-    if (!(c.aud === audience || (Array.isArray(c.aud) && c.aud.includes(audience)))) return fail('invalid_token');
-    if (!isNonEmptyString(c.sub) || !isNonEmptyString(c.sid) || !isNonEmptyString(c.jti)) return fail('invalid_token');
-    if (!isNumericDate(c.exp) || !isNumericDate(c.iat)) return fail('invalid_token');
-    if (c.nbf !== undefined && !isNumericDate(c.nbf)) return fail('invalid_token');
+    const { issuer, audience } = this.#settings;
+    if (c.iss !== issuer) return null;
+    if (!(c.aud === audience || (Array.isArray(c.aud) && c.aud.includes(audience)))) return null;
+    if (!isNonEmptyString(c.sub) || !isNonEmptyString(c.sid) || !isNonEmptyString(c.jti)) return null;
+    if (!isNumericDate(c.exp) || !isNumericDate(c.iat)) return null;
+    if (c.nbf !== undefined && !isNumericDate(c.nbf)) return null;
+    return Object.freeze(c) as unknown as AccessClaims;
+  }
+
+  #checkTimes(c: AccessClaims): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
     const now = this.#clock.now() / 1000;
+    const { clockTolerance } = this.#settings;
     if (c.iat > now + clockTolerance) return fail('invalid_token');
-    if (typeof c.nbf === 'number' && c.nbf > now + clockTolerance) return fail('invalid_token');
+    if (c.nbf !== undefined && c.nbf > now + clockTolerance) return fail('invalid_token');
     if (c.exp <= now - clockTolerance) return fail('token_expired');
-    return ok(c as unknown as AccessClaims);
+    return ok(c);
   }
 }
 

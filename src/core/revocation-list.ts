@@ -19,7 +19,11 @@ export class RevocationList {
     if (r.expiresAt <= now) return;
     if (r.kind === 'session') {
       const prev = this.#sessions.get(r.id);
-      if (prev === undefined || prev < r.expiresAt) this.#sessions.set(r.id, r.expiresAt);
+      if (prev === undefined || prev < r.expiresAt) {
+        // Re-inserted at the back, so the Map stays in expiry order for purge().
+        this.#sessions.delete(r.id);
+        this.#sessions.set(r.id, r.expiresAt);
+      }
     } else {
       const prev = this.#users.get(r.id);
       if (prev === undefined || prev.cutoff < r.revokedAt) {

@@ -62,7 +62,7 @@ export interface SessionStore {
    * before `at` are ended, matching what that entry refuses.
    */
   revoke(target: RevokeTarget, at: number, expiresAt: number): Promise<Revocation[]>;
-  /** Revocations not yet expired at `now`, oldest first. */
+  /** Revocations not yet expired at `now`, in order of expiry (soonest first). */
   liveRevocations(now: number): Promise<Revocation[]>;
   /**
    * Revocations recorded after `cursor` (null: from now on), for instances that poll the store;

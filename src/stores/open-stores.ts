@@ -6,13 +6,14 @@ export const defaultDatabaseUrl = 'sqlite:./data/tokenstile.db';
 
 /**
  * Opens the stores named by a database URL: `sqlite:PATH` (a file, created with its folder) or
- * `sqlite::memory:`. Throws `ConfigError` with the accepted forms for anything else.
+ * `sqlite::memory:`. Migrations run on open unless `migrate: false`. Throws `ConfigError` with
+ * the accepted forms for anything else.
  */
-export async function openStores(url: string = defaultDatabaseUrl): Promise<Stores> {
+export async function openStores(url: string = defaultDatabaseUrl, options: { migrate?: boolean } = {}): Promise<Stores> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new ConfigError('sqlite database URL needs a path: sqlite:./data/tokenstile.db or sqlite::memory:');
-    return openSqliteStores(path);
+    return openSqliteStores(path, options);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     throw new ConfigError('PostgreSQL is not supported by this version yet; use sqlite:PATH (the embedded default)');

@@ -48,6 +48,7 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
+    assert.deepEqual(JSON.parse(first.out), { applied: ['0001_initial'] });
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });
   });

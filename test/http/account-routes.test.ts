@@ -185,6 +185,11 @@ describe('DELETE /auth/sessions/:id', () => {
     assert.equal((await me(mine.accessToken)).statusCode, 200);
   });
 
+  test('404 (not 400) for a garbage id longer than 64 characters: it is not one of the caller\'s sessions', async () => {
+    const mine = await t.signUp();
+    expectProblem(await inject('DELETE', `/auth/sessions/${'x'.repeat(100)}`, mine.accessToken), 404, 'not_found');
+  });
+
   test('404 for a session already ended', async () => {
     const first = await t.signUp();
     const second = await loginAgain(first);

@@ -35,10 +35,13 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async secret(name: string, create: () => string): Promise<string> {
+    const select = this.#db.prepare('SELECT value FROM secrets WHERE name = ?');
+    const existing = select.get(name);
+    if (existing) return existing.value as string;
+    // Another process may insert first; whichever row was written first is everyone's answer.
     this.#db
       .prepare('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
       .run(name, create(), Date.now());
-    const row = this.#db.prepare('SELECT value FROM secrets WHERE name = ?').get(name);
-    return row?.value as string;
+    return select.get(name)?.value as string;
   }
 }

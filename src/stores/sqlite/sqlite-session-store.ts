@@ -111,8 +111,10 @@ export class SqliteSessionStore implements SessionStore {
           .all(at, target.userId, target.exceptSessionId, at) as Row[];
       } else {
         this.#db
-          .prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND created_at <= ?')
-          .run(at, target.userId, at);
+          .prepare(
+            'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND created_at <= ?',
+          )
+          .run(at, target.userId, at, at);
         this.#record.run('user', target.userId, target.userId, at, expiresAt);
         out.push({ kind: 'user', id: target.userId, userId: target.userId, revokedAt: at, expiresAt });
         return out;

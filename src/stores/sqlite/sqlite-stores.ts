@@ -11,11 +11,22 @@ import { SqliteUserStore } from './sqlite-user-store.ts';
 export function openSqliteStores(path: string, options: { migrate?: boolean } = {}): Stores {
   const db = openSqliteDatabase(path);
   if (options.migrate !== false) migrateSqlite(db);
+  // The stores prepare their statements when built, which needs the schema: build them on first
+  // use, so that a database opened with `migrate: false` can still be migrated.
+  let users: SqliteUserStore | undefined;
+  let sessions: SqliteSessionStore | undefined;
+  let keys: SqliteKeyStore | undefined;
   return {
     kind: 'sqlite',
-    users: new SqliteUserStore(db),
-    sessions: new SqliteSessionStore(db),
-    keys: new SqliteKeyStore(db),
+    get users() {
+      return (users ??= new SqliteUserStore(db));
+    },
+    get sessions() {
+      return (sessions ??= new SqliteSessionStore(db));
+    },
+    get keys() {
+      return (keys ??= new SqliteKeyStore(db));
+    },
     async ping() {
       db.prepare('SELECT 1').get();
     },
