@@ -234,4 +234,33 @@ describe('revocations are durable and shared', () => {
       }
     });
   }
+
+  test('a login made after a global logout on another instance (whose clock runs 200 ms ahead) keeps working', async () => {
+    const dir = tempDir();
+    const options = { databaseUrl: `sqlite:${dir.path}/t.db`, revocationPollInterval: '1h' };
+    const a = await testApp(options);
+    try {
+      const b = await testApp(options);
+      try {
+        b.clock.set(a.clock.now() + 200);
+        const s = await a.signUp();
+        assert.equal((await logout(b, s.accessToken, 'global')).statusCode, 204);
+        a.clock.advance(50); // later in real time, still behind B's clock
+        const again = await loginAgain(a, s);
+        await a.app.tokenstile.syncRevocations();
+        // The store holds this session as live (its refresh token still rotates)...
+        const stored = await a.app.tokenstile.stores.sessions.get(again.session.id);
+        assert.equal(stored?.revokedAt, null);
+        const next = await rotate(a, again.refreshToken);
+        // ...so its access tokens must be accepted, not refused as session_revoked.
+        assert.equal((await me(a, again.accessToken)).statusCode, 200, 'fresh login refused after sync');
+        assert.equal((await me(a, next.accessToken)).statusCode, 200, 'refreshed token refused after sync');
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await a.close();
+      dir.cleanup();
+    }
+  });
 });

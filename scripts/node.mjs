@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs `node <args>` on a Node new enough for Tokenstile's sources (22.18+: runs .ts files and has
+// node:sqlite). On an older Node it says so and runs the same arguments on Node 24 LTS fetched from
+// the npm registry with npx, so `npm start` and `npm test` work on a fresh machine as written.
+// Signals are passed on, so Ctrl-C and SIGTERM stop the server gracefully either way.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+const modern = major > 22 || (major === 22 && minor >= 18);
+const args = process.argv.slice(2);
+
+let child;
+if (modern) {
+  child = spawn(process.execPath, args, { stdio: 'inherit' });
+} else {
+  process.stderr.write(
+    `Node ${process.version} is older than Tokenstile needs (22.18+, 24 LTS recommended);\n` +
+      'running on node@24 from the npm registry instead (install it for good with `npm install -g node@24`).\n',
+  );
+  child = spawn('npx', ['--yes', 'node@24', ...args], { stdio: 'inherit' });
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.on('error', (err) => {
+  process.stderr.write(`could not start node: ${err.message}\n`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
