@@ -1,11 +1,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
 import { healthRoutes } from './health-routes.ts';
 import { bodyLimit, tokenstile } from './plugin.ts';
-import { problemErrorHandler, sendProblem } from './problem.ts';
+import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
 export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'> {
@@ -22,6 +23,24 @@ export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'log
 }
 
 /**
+ * Answers what Node's HTTP parser refuses before Fastify sees it (oversized headers, garbage)
+ * with problem+json too, instead of Fastify's plain JSON.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({ ...problem('invalid_request', tooLarge ? 'Request headers are too large.' : 'The HTTP request is malformed.'), status });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
  * The complete Tokenstile server as a Fastify instance, not yet listening: the contract's
  * routes, `/healthz`, `/readyz`, and OpenAPI at `/docs`. Tests call `app.inject()`.
  */
@@ -33,6 +52,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     bodyLimit,
     // Fastify's default serializers log method, URL and status: never bodies or the Authorization header.
     return503OnClosing: true,
+    clientErrorHandler,
   });
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not_found', { detail: `No route ${request.method} ${request.url.split('?')[0]}.` }));

@@ -149,6 +149,12 @@ describe('GET /auth/sessions', () => {
     assert.equal(byId.get(first.session.id)?.userAgent, 'Phone/1.0');
   });
 
+  test('records the peer address, not a spoofable X-Forwarded-For (no trustProxy by default)', async () => {
+    const s = await t.signUp(undefined, undefined, { 'x-forwarded-for': '203.0.113.9' });
+    const { sessions } = (await inject('GET', '/auth/sessions', s.accessToken)).json() as { sessions: Array<{ ip: string }> };
+    assert.deepEqual(sessions.map((x) => x.ip), ['127.0.0.1']);
+  });
+
   test('an ended session is no longer listed', async () => {
     const first = await t.signUp();
     const second = await loginAgain(first);

@@ -58,6 +58,12 @@ describe('POST /auth/register', () => {
     expectProblem(await post('/auth/register', { email: email.toUpperCase(), password: goodPassword }), 409, 'email_taken');
   });
 
+  test('of two racing registrations with one email, exactly one wins', async () => {
+    const email = uniqueEmail();
+    const results = await Promise.all([1, 2, 3].map(() => post('/auth/register', { email, password: goodPassword })));
+    assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409, 409]);
+  });
+
   const weak: Array<[string, string]> = [
     ['shorter than 8 characters', 'ab1!xyz'],
     ['all letters', 'abcdefghijklmnop'],
@@ -142,6 +148,24 @@ describe('POST /auth/refresh', () => {
     // Past the grace window the old token is refused (as a replay).
     t.clock.advance(11_000);
     expectProblem(await refresh(s.refreshToken), 401, 'refresh_token_reused');
+  });
+});
+
+describe('refresh tokens at rest', () => {
+  test('the store keeps neither the refresh token nor its secret, only a hash', async () => {
+    const s = await t.signUp();
+    const next = (await refresh(s.refreshToken)).json() as TokenBody;
+    const stored = JSON.stringify(await t.app.tokenstile.stores.sessions.get(s.session.id));
+    assert.ok(stored.length > 2);
+    for (const token of [s.refreshToken, next.refreshToken]) {
+      const raw = Buffer.from(token.replace(/^[a-z]+_/, ''), 'base64url');
+      // Any 32-byte window of the token's bytes (the secret is one of them) must be absent.
+      for (let i = 0; i + 32 <= raw.length; i++) {
+        const window = raw.subarray(i, i + 32);
+        assert.ok(!stored.includes(window.toString('base64url')) && !stored.includes(window.toString('hex')), 'secret stored in the clear');
+      }
+      assert.ok(!stored.includes(token));
+    }
   });
 });
 

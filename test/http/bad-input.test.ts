@@ -98,6 +98,17 @@ describe('request bodies: always a 4xx problem, never a 500', () => {
     });
   }
 
+  test('the body limit is 16 KiB: one byte over is 413, the limit itself is read', async () => {
+    const sized = (n: number) => {
+      const head = '{"email":"a@example.com","password":"';
+      return head + 'x'.repeat(n - head.length - 2) + '"}';
+    };
+    assert.equal(Buffer.byteLength(sized(16 * 1024)), 16 * 1024);
+    expectProblem(await raw('POST', '/auth/login', sized(16 * 1024 + 1)), 413, 'payload_too_large');
+    // Read and judged on its content: a password over 4096 characters is refused as a bad request.
+    expectProblem(await raw('POST', '/auth/login', sized(16 * 1024)), 400, 'invalid_request');
+  });
+
   test('an empty body on login is 400 invalid_request, with or without a content type', async () => {
     expectProblem(await t.app.inject({ method: 'POST', url: '/auth/login' }), 400, 'invalid_request');
     expectProblem(await t.app.inject({ method: 'POST', url: '/auth/login', headers: json, payload: '' }), 400, 'invalid_request');
