@@ -1,12 +1,17 @@
 /**
- * A revocation as stored and as pushed to every verifier.
- * - `session`: the session `id` is over; every access token with `sid = id` is refused.
- * - `user`: every session of user `id` created at or before `revokedAt` is over ("log out
- *   everywhere" in one entry, however many sessions the user has).
- * An entry is kept only until `expiresAt`, after which every token it covers has expired anyway.
+ * A revocation as stored and as pushed to every verifier: session `id` is over, and every access
+ * token with `sid = id` is refused. An entry is kept only until `expiresAt`, after which every token
+ * of that session has expired anyway.
+ *
+ * Ending all of a user's sessions writes one entry per session it ended (the store knows exactly
+ * which). A per-user "sessions created before T" cutoff would be smaller, but it compares the clocks
+ * of the instance that created a session and the one that ended it: a revoker whose clock runs
+ * behind misses sessions, one whose clock runs ahead refuses fresh logins.
+ * `kind` leaves room for other kinds of entry in later versions of the feed.
  */
 export interface Revocation {
-  readonly kind: 'session' | 'user';
+  readonly kind: 'session';
+  /** The session id. */
   readonly id: string;
   readonly userId: string;
   /** Milliseconds since the epoch. */

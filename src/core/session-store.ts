@@ -56,10 +56,10 @@ export interface SessionStore {
    */
   rotate(id: string, fromGeneration: number, next: Rotation, now: number): Promise<boolean>;
   /**
-   * Ends the target's live sessions at `at` and, in the same transaction, records and returns the
-   * revocations (each kept until `expiresAt`). Sessions already ended produce nothing. For a whole
-   * user (no `exceptSessionId`), one `user` revocation is written and only sessions created at or
-   * before `at` are ended, matching what that entry refuses.
+   * Ends the target's live sessions (not revoked, not expired at `at`) and, in the same
+   * transaction, records and returns one revocation per session ended (kept until `expiresAt`).
+   * Sessions already ended produce nothing. No clock other than `at` is compared, so instances
+   * with skewed clocks agree on what was ended.
    */
   revoke(target: RevokeTarget, at: number, expiresAt: number): Promise<Revocation[]>;
   /** Revocations not yet expired at `now`, in order of expiry (soonest first). */

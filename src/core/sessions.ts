@@ -47,16 +47,13 @@ function tokens(ctx: CoreContext, user: UserRecord, sessionId: string, refreshTo
 /** Starts a session for `user` on a device and hands out its first tokens. */
 export async function startSession(ctx: CoreContext, user: UserRecord, device: DeviceInfo): Promise<IssuedTokens> {
   const now = ctx.clock.now();
-  // A session must be younger than the user's "log out everywhere" cutoff, even within its millisecond.
-  const cutoff = ctx.revocations.userCutoff(user.id);
-  const createdAt = cutoff !== undefined && cutoff >= now ? cutoff + 1 : now;
-  const id = uuidv7(createdAt, ctx.random);
+  const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
   const expiresAt = now + ctx.config.refreshTtl * 1000;
   await ctx.stores.sessions.create({
     id,
     userId: user.id,
-    createdAt,
+    createdAt: now,
     lastUsedAt: now,
     expiresAt,
     revokedAt: null,

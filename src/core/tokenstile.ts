@@ -147,7 +147,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       const verified = ctx.verifier.verify(accessToken);
       if (!verified.ok) return verified;
       const claims = verified.value;
-      if (list.isRevoked(claims.sid, claims.sub)) return fail('session_revoked');
+      if (list.isRevoked(claims.sid)) return fail('session_revoked');
       return ok({ userId: claims.sub, sessionId: claims.sid, claims });
     },
     logout: (auth, scope = 'local') => sessions.logout(ctx, auth, scope),

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IssuedTokens } from '../core/context.ts';
+import type { IssuedTokens, PublicUser } from '../core/context.ts';
+import type { Result } from '../core/errors.ts';
 import type { LogoutScope } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { AuthenticateHook } from './authenticate.ts';
@@ -77,10 +78,9 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
     },
   );
 
-  const me = async (request: FastifyRequest, reply: FastifyReply, user: { ok: true; value: { id: string; email: string; name: string | null } } | { ok: false; code: 'invalid_request' | 'session_revoked' }) => {
-    if (!user.ok) return sendProblem(reply, user.code);
-    return { ...user.value, sessionId: authOf(request).sessionId };
-  };
+  /** The `/auth/me` body: the user plus the caller's session id. */
+  const me = (request: FastifyRequest, reply: FastifyReply, user: Result<PublicUser, 'invalid_request' | 'session_revoked'>) =>
+    user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code);
 
   app.get(
     '/auth/me',

@@ -55,7 +55,8 @@ export const passwordBody = {
 export const sessionParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  // No length limit: any id that is not one of the caller's live sessions is a 404 (contract).
+  properties: { id: { type: 'string' } },
 } as const;
 
 export const userResponse = { type: 'object', required: ['user'], properties: { user } } as const;

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { bearer, issuer, testApp, type TestApp, type TokenBody } from '../helpers.ts';
+import { issuer, testApp, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
 
 let t: TestApp;

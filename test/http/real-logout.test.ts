@@ -145,7 +145,7 @@ describe('refresh-token reuse', () => {
       // Hold the first two session reads until both have happened, so the two requests truly race.
       const sessions = t.app.tokenstile.stores.sessions;
       const get = sessions.get.bind(sessions);
-      const rotate = sessions.rotate.bind(sessions);
+      const rotateInStore = sessions.rotate.bind(sessions);
       const held: Array<() => void> = [];
       const rotations: boolean[] = [];
       sessions.get = async (id) => {
@@ -159,7 +159,7 @@ describe('refresh-token reuse', () => {
         return record;
       };
       sessions.rotate = async (...args) => {
-        const won = await rotate(...args);
+        const won = await rotateInStore(...args);
         rotations.push(won);
         return won;
       };

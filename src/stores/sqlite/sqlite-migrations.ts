@@ -35,7 +35,7 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       -- seq is AUTOINCREMENT so that it never goes back: pollers use it as their cursor.
       CREATE TABLE revocations (
         seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind       TEXT NOT NULL CHECK (kind IN ('session', 'user')),
+        kind       TEXT NOT NULL CHECK (kind IN ('session')),
         subject    TEXT NOT NULL,
         user_id    TEXT NOT NULL,
         revoked_at INTEGER NOT NULL,

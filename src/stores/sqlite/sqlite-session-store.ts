@@ -101,23 +101,14 @@ export class SqliteSessionStore implements SessionStore {
               RETURNING id, user_id`,
           )
           .all(at, target.sessionId, target.userId ?? null, target.userId ?? null, at) as Row[];
-      } else if (target.exceptSessionId !== undefined) {
+      } else {
         ended = this.#db
           .prepare(
             `UPDATE sessions SET revoked_at = ?
-              WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?
+              WHERE user_id = ? AND (? IS NULL OR id <> ?) AND revoked_at IS NULL AND expires_at > ?
               RETURNING id, user_id`,
           )
-          .all(at, target.userId, target.exceptSessionId, at) as Row[];
-      } else {
-        this.#db
-          .prepare(
-            'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND created_at <= ?',
-          )
-          .run(at, target.userId, at, at);
-        this.#record.run('user', target.userId, target.userId, at, expiresAt);
-        out.push({ kind: 'user', id: target.userId, userId: target.userId, revokedAt: at, expiresAt });
-        return out;
+          .all(at, target.userId, target.exceptSessionId ?? null, target.exceptSessionId ?? null, at) as Row[];
       }
       for (const row of ended) {
         this.#record.run('session', row.id as string, row.user_id as string, at, expiresAt);
