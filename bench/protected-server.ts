@@ -1,7 +1,8 @@
-// One server process for bench/protected-route.ts. argv: MODE REVOKED
+// One server process for bench/protected-route.ts. argv: MODE REVOKED CACHE
 //   tokenstile  the protected route behind app.authenticate: signature, claims, revocation list
 //   ceiling     the same Fastify route doing only the signature and claims check (no revocation)
 //   bare        the same route with no authentication at all
+// CACHE is the verified-token cache size (0: every request pays the ECDSA check).
 // Prints one JSON line {port, token, revocations} once listening on a free loopback port.
 import Fastify from 'fastify';
 import { AccessTokenVerifier } from '../src/core/access-tokens.ts';
@@ -12,9 +13,10 @@ import { createTokenstile } from '../src/core/tokenstile.ts';
 import { tokenstile } from '../src/http/plugin.ts';
 import { openSqliteStores } from '../src/stores/sqlite/sqlite-stores.ts';
 
-const [mode = 'tokenstile', revokedText = '0'] = process.argv.slice(2);
+const [mode = 'tokenstile', revokedText = '0', cacheText = '10000'] = process.argv.slice(2);
+const verifiedTokenCacheSize = Number(cacheText);
 const stores = openSqliteStores(':memory:');
-const core = await createTokenstile({ stores, issuer: 'http://127.0.0.1' });
+const core = await createTokenstile({ stores, issuer: 'http://127.0.0.1', verifiedTokenCacheSize });
 await core.register({ email: 'bench@example.com', password: 'bench password 1' });
 const login = await core.login({ email: 'bench@example.com', password: 'bench password 1' });
 if (!login.ok) throw new Error(login.code);
@@ -22,12 +24,13 @@ if (!login.ok) throw new Error(login.code);
 // Other sessions ended through the real path (store transaction, then the in-memory list), as on
 // a server where many people have logged out in the last 15 minutes.
 const now = Date.now();
+const { passwordHash } = (await stores.users.byId(login.value.user.id))!;
 for (let i = 0; i < Number(revokedText); i++) {
   const id = uuidv7(now - i);
   await stores.sessions.create({
-    id, userId: login.value.user.id, createdAt: now - i, lastUsedAt: now, expiresAt: now + 3_600_000, revokedAt: null,
-    userAgent: null, ip: null, generation: 0, refreshHash: 'bench', previousHash: null, rotatedAt: null, graceBox: null,
-  });
+    id, userId: login.value.user.id, createdAt: now - i, lastUsedAt: now, expiresAt: now + 3_600_000, accessExpiresAt: now + 900_000,
+    revokedAt: null, userAgent: null, ip: null, generation: 0, refreshHash: 'bench', previousHash: null, rotatedAt: null, graceBox: null,
+  }, passwordHash);
   await core.revoke({ sessionId: id });
 }
 
@@ -38,7 +41,7 @@ if (mode === 'tokenstile') {
   app.get('/protected', { onRequest: app.authenticate }, async () => body);
 } else if (mode === 'ceiling') {
   const keyring = new Keyring(await stores.keys.listSigningKeys(), core.config.signingAlgorithm, now, 0);
-  const verifier = new AccessTokenVerifier(() => keyring, core.config, systemClock);
+  const verifier = new AccessTokenVerifier(() => keyring, core.config, systemClock, verifiedTokenCacheSize);
   app.get('/protected', async (request, reply) => {
     const r = verifier.verify((request.headers.authorization ?? '').slice(7));
     return r.ok ? body : reply.code(401).send({ code: r.code });

@@ -1,7 +1,6 @@
 import { isUuidv7 } from '../core/ids.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
-import { normalizeEmail } from '../core/accounts.ts';
 
 /** Where a command writes, and what it reads; injectable for tests. */
 export interface CliIo {
@@ -13,10 +12,9 @@ export interface CliIo {
 /** A failure the user can fix; printed without a stack, exit code 1. */
 export class CliError extends Error {}
 
-/** Finds a user by id or email. */
-export async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
-  const email = normalizeEmail(ref);
-  const user = isUuidv7(ref) ? await core.stores.users.byId(ref) : email ? await core.stores.users.byEmail(email) : null;
+/** Finds a user by id or email, or fails with a message that says what to give. */
+async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
+  const user = await core.findUser(ref);
   if (!user) throw new CliError(`no user ${JSON.stringify(ref)} (give an email or a user id)`);
   return user;
 }
@@ -25,6 +23,7 @@ function print(io: CliIo, json: boolean, value: unknown, text: string): void {
   io.out(json ? JSON.stringify(value) : text);
 }
 
+/** `users create`: adds an account, the password from stdin (or `--password`). */
 export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: string; password?: string; passwordStdin?: boolean; name?: string; json: boolean }): Promise<void> {
   let password = o.password;
   if (o.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
@@ -38,15 +37,17 @@ export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: strin
   print(io, o.json, { user: r.value }, `created user ${r.value.id} <${r.value.email}>`);
 }
 
+/** `users disable`: blocks sign-in and ends every session. */
 export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
   await core.disableUser(user.id);
   print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${user.email}>; all of their sessions ended`);
 }
 
+/** `sessions list`: the user's live sessions. */
 export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
-  const sessions = await core.stores.sessions.listLive(user.id, Date.now());
+  const sessions = await core.listUserSessions(user.id);
   const views = sessions.map((s) => ({
     id: s.id,
     createdAt: new Date(s.createdAt).toISOString(),
@@ -60,6 +61,7 @@ export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: strin
   for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${v.userAgent ?? '-'}`);
 }
 
+/** `sessions revoke`: one session by id, or every session of a user. */
 export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: string; user?: string; json: boolean }): Promise<void> {
   if ((o.id === undefined) === (o.user === undefined)) throw new CliError('give exactly one of --id SESSION_ID or --user EMAIL|ID');
   if (o.id !== undefined) {
@@ -73,6 +75,7 @@ export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: stri
   print(io, o.json, { revokedUser: user.id }, `revoked every session of ${user.email}`);
 }
 
+/** `purge`: housekeeping now. */
 export async function purge(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
   const r = await core.purge();
   print(io, o.json, r, `purged ${r.sessions} expired or ended sessions and ${r.revocations} expired revocation entries`);

@@ -88,6 +88,7 @@ export class AccessTokenVerifier {
     this.#verifiedLimit = verifiedCacheSize;
   }
 
+  /** The token's claims, or why it is refused. Revocation is the caller's check. */
   verify(token: string): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
     if (typeof token !== 'string' || token.length > maxTokenLength) return fail('invalid_token');
     const keyring = this.#getKeyring();

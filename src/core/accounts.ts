@@ -1,6 +1,6 @@
 import { publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
-import { uuidv7 } from './ids.ts';
+import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
 import { startSession, type AuthInfo } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
@@ -28,6 +28,7 @@ export interface Registration {
   readonly name?: string | null;
 }
 
+/** Creates an account; `email_taken` when the (normalized) email exists. */
 export async function register(
   ctx: CoreContext,
   input: Registration,
@@ -61,6 +62,7 @@ async function checkCredentials(ctx: CoreContext, email: string, password: strin
   return user !== null && matches ? user : null;
 }
 
+/** Checks email and password and starts a session on `device`. */
 export async function login(
   ctx: CoreContext,
   input: { readonly email: string; readonly password: string },
@@ -69,7 +71,9 @@ export async function login(
   const user = await checkCredentials(ctx, input.email, input.password);
   if (!user) return fail('invalid_credentials');
   if (user.disabledAt !== null) return fail('account_disabled');
-  return ok(await startSession(ctx, user, device));
+  // Null: the password changed or the account was disabled while we were checking it.
+  const issued = await startSession(ctx, user, device);
+  return issued ? ok(issued) : fail('invalid_credentials');
 }
 
 /** Changes the caller's password and ends every other session of theirs. */
@@ -88,11 +92,13 @@ export async function changePassword(
   return ok(undefined);
 }
 
+/** The caller's account; `session_revoked` once it is disabled. */
 export async function profile(ctx: CoreContext, auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>> {
   const user = await ctx.stores.users.byId(auth.userId);
   return user && user.disabledAt === null ? ok(publicUser(user)) : fail('session_revoked');
 }
 
+/** Changes the caller's display name (trimmed; empty clears it; at most 100 characters). */
 export async function updateProfile(
   ctx: CoreContext,
   auth: AuthInfo,
@@ -110,4 +116,11 @@ export async function disableUser(ctx: CoreContext, userId: string): Promise<Res
   if (!user) return fail('not_found');
   await ctx.revoke({ userId });
   return ok(undefined);
+}
+
+/** A user by id or by (not yet normalized) email; null when there is none. */
+export async function findUser(ctx: CoreContext, ref: string): Promise<UserRecord | null> {
+  if (isUuidv7(ref)) return ctx.stores.users.byId(ref);
+  const email = normalizeEmail(ref);
+  return email === null ? null : ctx.stores.users.byEmail(email);
 }

@@ -36,7 +36,7 @@ export interface TokenstileOptions {
   readonly refreshGrace?: Duration;
   /** How often the store is polled for revocations made elsewhere (another process, the CLI). Default `1s`. */
   readonly revocationPollInterval?: Duration;
-  /** How often, at most, expired sessions and revocations are purged (on the back of requests). Default `1h`. */
+  /** How often expired sessions and revocations are purged, in the background. Default `1h`. */
   readonly purgeInterval?: Duration;
   /** Default: argon2id at OWASP parameters. */
   readonly passwordHasher?: PasswordHasher;
@@ -44,6 +44,12 @@ export interface TokenstileOptions {
   readonly clock?: Clock;
   /** Default: `crypto.randomFillSync`. */
   readonly random?: RandomSource;
+  /**
+   * How many verified access tokens to remember, so that a client's next request with the same
+   * token skips the signature check (expiry and revocation are still checked every time).
+   * Default 10000; 0 turns it off.
+   */
+  readonly verifiedTokenCacheSize?: number;
   /** Where warnings (a failed poll or purge) go. Default: silent. */
   readonly logger?: Logger;
 }
@@ -59,12 +65,20 @@ export interface TokenstileConfig {
   readonly refreshGrace: number;
   readonly revocationPollIntervalMs: number;
   readonly purgeIntervalMs: number;
-  /** How long a revocation entry must live: any token it covers has expired by then. */
-  readonly revocationLifetimeMs: number;
+  readonly verifiedTokenCacheSize: number;
+  /** How long a retired signing key stays published: until every token it signed has expired. */
+  readonly keyPublishMs: number;
 }
 
-/** Headroom on revocation lifetime for a token signed a moment after its session ended. */
-const revocationMarginMs = 60_000;
+/** The largest clock tolerance any process may be configured with, in seconds. */
+export const maxClockTolerance = 300;
+
+/**
+ * A revocation outlives the last access token of its session by this much: the largest clock
+ * tolerance any verifier may use, plus a minute. Fixed, so that the lifetime of an entry does not
+ * depend on the configuration of the process that wrote it.
+ */
+export const revocationHeadroomMs = (maxClockTolerance + 60) * 1000;
 
 function bounded(value: Duration, what: string, min: number, max: number): number {
   const seconds = parseDuration(value, what);
@@ -93,11 +107,15 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   }
   const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
   const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
-  const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, 300);
+  const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, maxClockTolerance);
   const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
   const poll = bounded(options.revocationPollInterval ?? '1s', 'revocationPollInterval', 0.05, 3600);
   const purge = bounded(options.purgeInterval ?? '1h', 'purgeInterval', 1, 7 * 86400);
   if (refreshTtl <= accessTtl) throw new ConfigError('refreshTokenTtl must be longer than accessTokenTtl');
+  const cacheSize = options.verifiedTokenCacheSize ?? 10_000;
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+    throw new ConfigError(`verifiedTokenCacheSize must be a whole number ≥ 0, got ${JSON.stringify(cacheSize)}`);
+  }
   return Object.freeze({
     issuer: options.issuer,
     audience,
@@ -108,6 +126,7 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     refreshGrace,
     revocationPollIntervalMs: poll * 1000,
     purgeIntervalMs: purge * 1000,
-    revocationLifetimeMs: (accessTtl + clockTolerance) * 1000 + revocationMarginMs,
+    verifiedTokenCacheSize: cacheSize,
+    keyPublishMs: (accessTtl + maxClockTolerance) * 1000 + 60_000,
   });
 }

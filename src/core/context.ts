@@ -1,12 +1,11 @@
 import type { AccessTokenVerifier } from './access-tokens.ts';
 import type { Clock } from './clock.ts';
-import type { Logger, TokenstileConfig } from './config.ts';
+import type { TokenstileConfig } from './config.ts';
 import type { RandomSource } from './ids.ts';
 import type { Keyring } from './keys.ts';
 import type { PasswordHasher } from './password.ts';
 import type { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
-import type { RevocationList } from './revocation-list.ts';
 import type { RevokeTarget } from './session-store.ts';
 import type { Stores } from './stores.ts';
 
@@ -20,14 +19,10 @@ export interface CoreContext {
   readonly keyring: Keyring;
   readonly codec: RefreshTokenCodec;
   readonly verifier: AccessTokenVerifier;
-  readonly revocations: RevocationList;
-  readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
   readonly dummyHash: Promise<string>;
   /** Ends sessions in the store and in memory, at once. */
   revoke(target: RevokeTarget): Promise<Revocation[]>;
-  /** Runs the purge in the background when it is due. */
-  maybePurge(): void;
 }
 
 /** A user as shown to clients. */
@@ -53,6 +48,7 @@ export interface IssuedTokens {
   readonly user: PublicUser;
 }
 
+/** The fields of a user that clients may see. */
 export function publicUser(u: { id: string; email: string; name: string | null }): PublicUser {
   return { id: u.id, email: u.email, name: u.name };
 }

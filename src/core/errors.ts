@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'too_many_requests'
   | 'service_unavailable'
+  | 'invalid_config'
   | 'internal_error';
 
 /** A success carrying `value`, or an expected failure carrying its code. */
@@ -28,10 +29,12 @@ export type Result<T, C extends ErrorCode = ErrorCode> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly code: C };
 
+/** A success. */
 export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
   return { ok: true, value };
 }
 
+/** An expected failure. */
 export function fail<C extends ErrorCode>(code: C): { readonly ok: false; readonly code: C } {
   return { ok: false, code };
 }
@@ -46,17 +49,10 @@ export class TokenstileError extends Error {
   }
 }
 
-/** The request is malformed: bad JSON, wrong types, missing or unknown fields. */
-export class InvalidRequestError extends TokenstileError {
-  constructor(message = 'The request is malformed.', options?: { cause?: unknown }) {
-    super('invalid_request', message, options);
-  }
-}
-
 /** Startup configuration is invalid; thrown once, before anything is served. */
 export class ConfigError extends TokenstileError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('invalid_request', message, options);
+    super('invalid_config', message, options);
   }
 }
 
@@ -80,5 +76,6 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze(
   unsupported_media_type: 'The request body must be application/json.',
   too_many_requests: 'Too many requests; retry later.',
   service_unavailable: 'A store Tokenstile depends on is unavailable; retry later.',
+  invalid_config: 'The server is misconfigured.',
   internal_error: 'An internal error occurred.',
 });

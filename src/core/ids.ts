@@ -8,9 +8,8 @@ export const secureRandom: RandomSource = (bytes) => randomFillSync(Buffer.alloc
 const hex = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /**
- * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then randomness. Session ids are
- * UUIDv7 so that the session's creation time can be read from the `sid` claim of a token, which
- * lets one "every session created up to T is over" entry revoke all of a user's sessions.
+ * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids sort by
+ * creation time, which keeps the primary-key index append-mostly.
  */
 export function uuidv7(ms: number, random: RandomSource = secureRandom): string {
   const bytes = random(16);
@@ -22,6 +21,7 @@ export function uuidv7(ms: number, random: RandomSource = secureRandom): string 
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** True for a UUID version 7 in canonical lower-case form. */
 export function isUuidv7(value: string): boolean {
   return value.length === 36 && hex.test(value);
 }
@@ -37,6 +37,7 @@ export function uuidToBytes(id: string): Buffer {
   return Buffer.from(id.replaceAll('-', ''), 'hex');
 }
 
+/** The canonical text of 16 raw UUID bytes. */
 export function bytesToUuid(bytes: Buffer): string {
   const h = bytes.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;

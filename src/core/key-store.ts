@@ -5,8 +5,6 @@ export interface KeyStore {
   listSigningKeys(): Promise<StoredSigningKey[]>;
   /** Adds a key; a key with the same `kid` is left as it is. */
   addSigningKey(key: StoredSigningKey): Promise<void>;
-  /** Marks a key retired at `at` (it stays published until its tokens expire). */
-  retireSigningKey(kid: string, at: number): Promise<void>;
   /**
    * The secret called `name`, created with `create()` when absent. Concurrent first calls (two
    * instances starting together) all get the value that was written first.

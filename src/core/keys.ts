@@ -60,7 +60,7 @@ export class Keyring {
 
   /**
    * @param keys every stored key
-   * @param publishUntil a retired key stays usable for verification until `retiredAt + publishFor`
+   * @param publishFor a retired key stays usable for verification until `retiredAt + publishFor` (ms)
    */
   constructor(keys: readonly StoredSigningKey[], alg: SigningAlgorithm, now: number, publishFor: number) {
     this.alg = alg;

@@ -22,6 +22,7 @@ export interface RefreshTokenParts {
   readonly secret: Buffer;
 }
 
+/** Mints refresh tokens and recognises the ones we issued (MAC checked in constant time). */
 export class RefreshTokenCodec {
   readonly #macKey: Buffer;
   readonly #random: RandomSource;

@@ -11,6 +11,8 @@ export interface SessionRecord {
   readonly lastUsedAt: number;
   /** The session ends here unless refreshed (sliding: every refresh moves it). */
   readonly expiresAt: number;
+  /** The latest expiry of any access token issued for this session. */
+  readonly accessExpiresAt: number;
   readonly revokedAt: number | null;
   readonly userAgent: string | null;
   readonly ip: string | null;
@@ -33,6 +35,8 @@ export interface Rotation {
   readonly rotatedAt: number;
   readonly graceBox: string;
   readonly expiresAt: number;
+  /** Expiry of the access token issued with this rotation. */
+  readonly accessExpiresAt: number;
 }
 
 /** Which sessions a revocation ends. */
@@ -44,7 +48,12 @@ export type RevokeTarget =
 
 /** Durable storage of sessions and of the revocations derived from ending them. */
 export interface SessionStore {
-  create(session: SessionRecord): Promise<void>;
+  /**
+   * Inserts `session` if, in the same atomic step, its user exists, is not disabled and still has
+   * password hash `passwordHash` (the one the login just checked). False, writing nothing,
+   * otherwise: a login racing a password change or a disable cannot leave a session behind.
+   */
+  create(session: SessionRecord, passwordHash: string): Promise<boolean>;
   get(id: string): Promise<SessionRecord | null>;
   /** The user's sessions that are neither revoked nor expired at `now`, newest first. */
   listLive(userId: string, now: number): Promise<SessionRecord[]>;
@@ -52,16 +61,22 @@ export interface SessionStore {
    * Consume exactly once: replaces the refresh state of session `id` if and only if, in one
    * atomic step, the session is not revoked, not expired at `now`, and is still at generation
    * `fromGeneration`. Of any number of concurrent callers with the same `fromGeneration`, exactly
-   * one gets true.
+   * one gets true. Sets `lastUsedAt` to `rotatedAt`; `accessExpiresAt` only grows.
    */
   rotate(id: string, fromGeneration: number, next: Rotation, now: number): Promise<boolean>;
   /**
-   * Ends the target's live sessions (not revoked, not expired at `at`) and, in the same
-   * transaction, records and returns one revocation per session ended (kept until `expiresAt`).
-   * Sessions already ended produce nothing. No clock other than `at` is compared, so instances
-   * with skewed clocks agree on what was ended.
+   * Records that an access token valid until `accessExpiresAt` is about to be issued for session
+   * `id` (a grace retry). False when the session is revoked: then no token may be issued.
    */
-  revoke(target: RevokeTarget, at: number, expiresAt: number): Promise<Revocation[]>;
+  extendAccess(id: string, accessExpiresAt: number): Promise<boolean>;
+  /**
+   * Ends the target's sessions that are not yet revoked and still matter at `at` (not expired, or
+   * with an access token that may still be valid) and, in the same transaction, records and
+   * returns one revocation per session ended. Each revocation lives until its session's
+   * `accessExpiresAt + headroomMs`: long enough for every token of that session, whatever the
+   * configuration of the process that revokes it. Sessions already ended produce nothing.
+   */
+  revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]>;
   /** Revocations not yet expired at `now`, in order of expiry (soonest first). */
   liveRevocations(now: number): Promise<Revocation[]>;
   /**
@@ -70,8 +85,9 @@ export interface SessionStore {
    */
   revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }>;
   /**
-   * Deletes sessions expired before `now`, sessions revoked before `revokedBefore`, and expired
-   * revocation entries. Returns how many rows of each went.
+   * Housekeeping, in small batches: deletes sessions that are expired or revoked and whose access
+   * tokens are all past `accessExpiresAt + headroomMs`, deletes expired revocations, and clears
+   * grace boxes older than `graceMs`. Returns how many sessions and revocations went.
    */
-  purge(now: number, revokedBefore: number): Promise<{ sessions: number; revocations: number }>;
+  purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }>;
 }

@@ -32,30 +32,43 @@ function clip(value: string | null | undefined): string | null {
   return typeof value === 'string' && value.length > 0 ? value.slice(0, maxDeviceField) : null;
 }
 
-function tokens(ctx: CoreContext, user: UserRecord, sessionId: string, refreshToken: string, refreshExpiresAt: number): IssuedTokens {
-  const access = issueAccessToken(ctx.keyring, ctx.config, ctx.clock, { userId: user.id, sessionId }, ctx.random);
+/** When an access token issued at `now` expires, in ms (its `exp` is never later). */
+function accessExpiry(ctx: CoreContext, now: number): number {
+  return now + Math.max(1, Math.round(ctx.config.accessTtl)) * 1000;
+}
+
+/**
+ * The tokens to hand out. The access token is minted as of `now`, the instant whose expiry the
+ * store recorded in `accessExpiresAt`, so a revocation always outlives it.
+ */
+function tokens(ctx: CoreContext, now: number, user: UserRecord, sessionId: string, refreshToken: string, refreshExpiresAt: number): IssuedTokens {
+  const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId }, ctx.random);
   return {
     accessToken: access.token,
     expiresIn: access.claims.exp - access.claims.iat,
     refreshToken,
-    refreshExpiresIn: Math.max(0, Math.floor((refreshExpiresAt - ctx.clock.now()) / 1000)),
+    refreshExpiresIn: Math.max(0, Math.floor((refreshExpiresAt - now) / 1000)),
     session: { id: sessionId },
     user: publicUser(user),
   };
 }
 
-/** Starts a session for `user` on a device and hands out its first tokens. */
-export async function startSession(ctx: CoreContext, user: UserRecord, device: DeviceInfo): Promise<IssuedTokens> {
+/**
+ * Starts a session for `user` on a device and hands out its first tokens. Null when the user's
+ * password changed or the account was disabled since `user` was read.
+ */
+export async function startSession(ctx: CoreContext, user: UserRecord, device: DeviceInfo): Promise<IssuedTokens | null> {
   const now = ctx.clock.now();
   const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
   const expiresAt = now + ctx.config.refreshTtl * 1000;
-  await ctx.stores.sessions.create({
+  const created = await ctx.stores.sessions.create({
     id,
     userId: user.id,
     createdAt: now,
     lastUsedAt: now,
     expiresAt,
+    accessExpiresAt: accessExpiry(ctx, now),
     revokedAt: null,
     userAgent: clip(device.userAgent),
     ip: clip(device.ip),
@@ -64,9 +77,8 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
     previousHash: null,
     rotatedAt: null,
     graceBox: null,
-  });
-  ctx.maybePurge();
-  return tokens(ctx, user, id, refresh.token, expiresAt);
+  }, user.passwordHash);
+  return created ? tokens(ctx, now, user, id, refresh.token, expiresAt) : null;
 }
 
 function isLive(s: SessionRecord, now: number): boolean {
@@ -105,10 +117,11 @@ export async function refresh(
         rotatedAt: now,
         graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random),
         expiresAt,
+        accessExpiresAt: accessExpiry(ctx, now),
       },
       now,
     );
-    if (won) return ok(tokens(ctx, user, session.id, next.token, expiresAt));
+    if (won) return ok(tokens(ctx, now, user, session.id, next.token, expiresAt));
     // Another request spent this token first: answer as its retry.
     session = await sessions.get(parts.sessionId);
     if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
@@ -128,7 +141,11 @@ async function spentToken(
     const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
     if (inGrace && session.graceBox !== null) {
       const successor = openSuccessor(parts.secret, session.id, session.graceBox);
-      if (successor !== null) return ok(tokens(ctx, user, session.id, successor, session.expiresAt));
+      if (successor !== null) {
+        // Record the new access token's expiry first; a session revoked meanwhile gets none.
+        if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
+        return ok(tokens(ctx, now, user, session.id, successor, session.expiresAt));
+      }
     }
   }
   if (parts.generation < session.generation) {
@@ -146,6 +163,7 @@ export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScop
   else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId });
 }
 
+/** The caller's live sessions, newest first, the current one marked. */
 export async function listSessions(ctx: CoreContext, auth: AuthInfo): Promise<SessionView[]> {
   const live = await ctx.stores.sessions.listLive(auth.userId, ctx.clock.now());
   return live.map((s) => ({

@@ -1,7 +1,7 @@
 import { AccessTokenVerifier } from './access-tokens.ts';
 import * as accounts from './accounts.ts';
 import { systemClock } from './clock.ts';
-import { resolveConfig, type TokenstileConfig, type TokenstileOptions } from './config.ts';
+import { resolveConfig, revocationHeadroomMs, type TokenstileConfig, type TokenstileOptions } from './config.ts';
 import type { CoreContext, DeviceInfo, IssuedTokens, PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
@@ -10,7 +10,8 @@ import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationList } from './revocation-list.ts';
-import type { RevokeTarget } from './session-store.ts';
+import type { RevokeTarget, SessionRecord } from './session-store.ts';
+import type { UserRecord } from './user-store.ts';
 import * as sessions from './sessions.ts';
 import type { AuthInfo, LogoutScope, SessionView } from './sessions.ts';
 import type { Stores } from './stores.ts';
@@ -38,32 +39,62 @@ export interface Tokenstile {
   updateProfile(auth: AuthInfo, input: { name: string | null }): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>>;
   /** Administrative: ends sessions by id or by user, as the CLI does. */
   revoke(target: RevokeTarget): Promise<Revocation[]>;
+  /** Administrative: disables an account and ends all its sessions. */
   disableUser(userId: string): Promise<Result<void, 'not_found'>>;
-  /** Deletes expired sessions and revocation entries now. */
+  /** Administrative: a user by id or by email. */
+  findUser(ref: string): Promise<UserRecord | null>;
+  /** Administrative: a user's live sessions, newest first. */
+  listUserSessions(userId: string): Promise<SessionRecord[]>;
+  /** Deletes expired sessions and revocation entries now; returns how many of each went. */
   purge(): Promise<{ sessions: number; revocations: number }>;
+  /**
+   * One round of the background work that otherwise runs every `revocationPollInterval`: read new
+   * revocations from the store, and purge when `purgeInterval` has passed. For tests and hosts
+   * that drive time themselves.
+   */
+  tick(): void;
   /** Reads revocations made by other processes now (it also happens every poll interval). */
   syncRevocations(): Promise<void>;
   /** The public keys (RFC 7517). */
   jwks(): { keys: PublicJwk[] };
   /** Number of live entries in the in-memory revocation list. */
   readonly revocationCount: number;
-  /** Stops background work. Does not close the stores (their opener does). */
+  /** Stops background work, waiting for a run under way. Does not close the stores (their opener does). */
   close(): Promise<void>;
 }
 
 async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number): Promise<Keyring> {
-  const publishFor = config.revocationLifetimeMs;
   let keys = await stores.keys.listSigningKeys();
   if (!keys.some((k) => k.alg === config.signingAlgorithm && k.retiredAt === null)) {
     await stores.keys.addSigningKey(generateSigningKey(config.signingAlgorithm, now));
     keys = await stores.keys.listSigningKeys();
   }
-  return new Keyring(keys, config.signingAlgorithm, now, publishFor);
+  return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
+}
+
+/**
+ * Wraps `task` so that at most one run is under way: calling while it runs returns that run.
+ * `idle()` waits for the current run, if any, without starting one.
+ */
+function single(task: () => Promise<void>): { run: () => Promise<void>; idle: () => Promise<void> } {
+  let running: Promise<void> | null = null;
+  const run = () => {
+    if (running) return running;
+    const p = Promise.resolve().then(task);
+    running = p;
+    // Cleared on settling whatever happens, so one failure cannot wedge later runs.
+    p.finally(() => {
+      if (running === p) running = null;
+    }).catch(() => {});
+    return p;
+  };
+  return { run, idle: async () => void (await running?.catch(() => {})) };
 }
 
 /**
  * Opens the core on `options.stores`: loads or generates the signing key and the refresh-token
  * MAC key, loads live revocations, and starts polling the store for revocations made elsewhere.
+ * The same timer purges expired rows every `purgeInterval`.
  */
 export async function createTokenstile(options: TokenstileOptions): Promise<Tokenstile> {
   const config = resolveConfig(options);
@@ -80,11 +111,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let cursor = (await stores.sessions.revocationsSince(null, clock.now())).cursor;
   for (const r of await stores.sessions.liveRevocations(clock.now())) list.add(r, clock.now());
 
-  let nextPurge = 0;
-  let purging: Promise<unknown> | null = null;
-  const purge = () =>
-    stores.sessions.purge(clock.now(), clock.now() - config.revocationLifetimeMs);
-
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
 
@@ -96,46 +122,36 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     hasher,
     keyring,
     codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
-    verifier: new AccessTokenVerifier(() => keyring, config, clock),
-    revocations: list,
-    logger,
+    verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
     dummyHash,
     async revoke(target) {
-      const at = clock.now();
-      const written = await stores.sessions.revoke(target, at, at + config.revocationLifetimeMs);
+      const written = await stores.sessions.revoke(target, clock.now(), revocationHeadroomMs);
       for (const r of written) list.add(r, clock.now());
       return written;
     },
-    maybePurge() {
-      const now = clock.now();
-      if (now < nextPurge || purging) return;
-      nextPurge = now + config.purgeIntervalMs;
-      purging = purge()
-        .catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'))
-        .finally(() => {
-          purging = null;
-        });
-    },
   };
 
-  let syncing: Promise<void> | null = null;
-  const syncRevocations = (): Promise<void> => {
-    syncing ??= (async () => {
-      try {
-        const since = await stores.sessions.revocationsSince(cursor, clock.now());
-        for (const r of since.revocations) list.add(r, clock.now());
-        cursor = since.cursor;
-      } finally {
-        syncing = null;
-      }
-    })();
-    return syncing;
+  let lastCounts = { sessions: 0, revocations: 0 };
+  const purge = single(async () => {
+    list.purge(clock.now());
+    lastCounts = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
+  });
+  const syncRevocations = single(async () => {
+    const since = await stores.sessions.revocationsSince(cursor, clock.now());
+    for (const r of since.revocations) list.add(r, clock.now());
+    cursor = since.cursor;
+  });
+
+  let nextPurge = clock.now();
+  const tick = () => {
+    syncRevocations.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
+    if (clock.now() >= nextPurge) {
+      nextPurge = clock.now() + config.purgeIntervalMs;
+      purge.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'));
+    }
   };
-  const timer = setInterval(() => {
-    syncRevocations().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
-  }, config.revocationPollIntervalMs);
+  const timer = setInterval(tick, config.revocationPollIntervalMs);
   timer.unref();
-  ctx.maybePurge();
 
   return {
     config,
@@ -158,18 +174,21 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     updateProfile: (auth, input) => accounts.updateProfile(ctx, auth, input),
     revoke: (target) => ctx.revoke(target),
     disableUser: (userId) => accounts.disableUser(ctx, userId),
+    findUser: (ref) => accounts.findUser(ctx, ref),
+    listUserSessions: (userId) => stores.sessions.listLive(userId, clock.now()),
     purge: async () => {
-      list.purge(clock.now());
-      return purge();
+      await purge.run();
+      return lastCounts;
     },
-    syncRevocations,
+    tick,
+    syncRevocations: syncRevocations.run,
     jwks: () => keyring.jwks(),
     get revocationCount() {
       return list.size;
     },
     async close() {
       clearInterval(timer);
-      await Promise.allSettled([purging, syncing]);
+      await Promise.all([purge.idle(), syncRevocations.idle()]);
     },
   };
 }

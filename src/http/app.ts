@@ -53,6 +53,10 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     // Fastify's default serializers log method, URL and status: never bodies or the Authorization header.
     return503OnClosing: true,
     clientErrorHandler,
+    // Errors Fastify answers before any handler runs (bad URL encoding, an over-long path
+    // parameter) get problem+json too; a parameter too long to be any id simply matches nothing.
+    frameworkErrors: (err, _request, reply) =>
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' }),
   });
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not_found', { detail: `No route ${request.method} ${request.url.split('?')[0]}.` }));

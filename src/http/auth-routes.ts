@@ -3,7 +3,7 @@ import type { IssuedTokens, PublicUser } from '../core/context.ts';
 import type { Result } from '../core/errors.ts';
 import type { LogoutScope } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
-import type { AuthenticateHook } from './authenticate.ts';
+import { authOf, type AuthenticateHook } from './authenticate.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
@@ -16,12 +16,6 @@ function tokenResponse(t: IssuedTokens) {
 
 function device(request: FastifyRequest) {
   return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null };
-}
-
-/** `request.auth` on a route that ran the authenticate hook. */
-function authOf(request: FastifyRequest) {
-  if (!request.auth) throw new Error('route is missing the authenticate hook');
-  return request.auth;
 }
 
 function errors(...statuses: number[]) {

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthInfo } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { sendProblem } from './problem.ts';
 
@@ -8,6 +9,12 @@ export function bearerToken(header: string | undefined): string | null {
   if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
   const token = header.slice(7).trim();
   return token.length > 0 ? token : null;
+}
+
+/** `request.auth` on a route guarded by the authenticate hook (a programming error otherwise). */
+export function authOf(request: FastifyRequest): AuthInfo {
+  if (!request.auth) throw new Error('route is missing the authenticate hook');
+  return request.auth;
 }
 
 /** An `onRequest`/`preHandler` hook: sets `request.auth` or answers 401 problem+json. */

@@ -3,7 +3,7 @@ import { sendProblem } from './problem.ts';
 
 /** `/healthz` (the process is up) and `/readyz` (its stores answer). */
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
-  const schema = { tags: ['health'], hide: false };
+  const schema = { tags: ['health'] };
   app.get('/healthz', { schema: { ...schema, summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { ...schema, summary: 'Readiness: the stores answer' } }, async (request, reply) => {
     try {

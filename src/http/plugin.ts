@@ -9,7 +9,8 @@ import { openStores } from '../stores/open-stores.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
 import { problemErrorHandler } from './problem.ts';
-import { sessionRoutes, wellKnownRoutes } from './session-routes.ts';
+import { sessionRoutes } from './session-routes.ts';
+import { wellKnownRoutes } from './well-known-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

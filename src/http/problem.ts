@@ -20,6 +20,7 @@ export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
   unsupported_media_type: 415,
   too_many_requests: 429,
   service_unavailable: 503,
+  invalid_config: 500,
   internal_error: 500,
 });
 
@@ -36,6 +37,7 @@ export interface Problem {
   detail: string;
 }
 
+/** The problem details for `code`; `detail` defaults to the code's standard message. */
 export function problem(code: ErrorCode, detail?: string): Problem {
   return { type: `urn:tokenstile:error:${code}`, title: errorMessages[code], status: statusOf[code], code, detail: detail ?? errorMessages[code] };
 }

@@ -7,9 +7,10 @@ const user = {
 } as const;
 
 export const emailField = { type: 'string', minLength: 1, maxLength: 320 } as const;
-/** The policy (8–256) is checked by core so that it answers `weak_password`; this only bounds input. */
-export const passwordField = { type: 'string', maxLength: 4096 } as const;
-export const nameField = { type: ['string', 'null'], maxLength: 100 } as const;
+// Lengths are not limited here: core checks the password policy (8–256, so that it answers
+// `weak_password`) and the name (100 code points after trimming); the 16 KiB body limit bounds both.
+export const passwordField = { type: 'string' } as const;
+export const nameField = { type: ['string', 'null'] } as const;
 
 export const registerBody = {
   type: 'object',

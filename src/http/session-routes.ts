@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Tokenstile } from '../core/tokenstile.ts';
-import type { AuthenticateHook } from './authenticate.ts';
+import { authOf, type AuthenticateHook } from './authenticate.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
@@ -14,7 +14,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { core: Tokensti
   app.get(
     '/auth/sessions',
     { schema: { tags, security, summary: "The caller's live sessions (devices)", response: { 200: s.sessionsResponse, 401: s.problemResponse } }, onRequest: authenticate },
-    async (request) => ({ sessions: await core.listSessions(request.auth!) }),
+    async (request) => ({ sessions: await core.listSessions(authOf(request)) }),
   );
 
   app.delete<{ Params: { id: string } }>(
@@ -24,22 +24,9 @@ export async function sessionRoutes(app: FastifyInstance, opts: { core: Tokensti
       onRequest: authenticate,
     },
     async (request, reply) => {
-      const r = await core.revokeSession(request.auth!, request.params.id);
+      const r = await core.revokeSession(authOf(request), request.params.id);
       if (!r.ok) return sendProblem(reply, r.code, { detail: 'No live session of yours has this id.' });
       return reply.code(204).send();
-    },
-  );
-}
-
-/** `GET /.well-known/jwks.json`. */
-export async function wellKnownRoutes(app: FastifyInstance, opts: { core: Tokenstile }): Promise<void> {
-  app.get(
-    '/.well-known/jwks.json',
-    { schema: { tags: ['keys'], summary: 'Public signing keys (RFC 7517)' } },
-    async (_request, reply) => {
-      // Short caching: a rotated-in key must reach verifiers well before it signs.
-      reply.header('cache-control', 'public, max-age=300');
-      return opts.core.jwks();
     },
   );
 }

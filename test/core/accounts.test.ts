@@ -60,7 +60,7 @@ describe('login does not reveal which emails exist', () => {
 });
 
 describe('purging without a cron job', () => {
-  test('expired sessions and revocation entries go on the back of a login once the interval has passed', async () => {
+  test('expired sessions and revocation entries go in the background once the purge interval has passed', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const { ts, stores, close } = await core({ clock, purgeInterval: '1h' });
     try {
@@ -70,19 +70,83 @@ describe('purging without a cron job', () => {
       assert.ok(a.ok && b.ok);
       await ts.revoke({ sessionId: b.value.session.id });
       assert.equal(ts.revocationCount, 1);
+      ts.tick(); // the first tick after start purges (nothing is due yet)
+      await ts.close();
+      assert.ok(await stores.sessions.get(b.value.session.id), 'a revoked session stays while its access token could be valid');
       clock.advance(8 * 86_400_000); // past the 7-day session lifetime and the revocation's
-      assert.ok(await stores.sessions.get(a.value.session.id), 'nothing is deleted before a request comes');
       const c = await ts.login({ email: 'p@example.com', password: goodPassword });
       assert.ok(c.ok);
-      await ts.close(); // waits for the background purge
+      assert.ok(await stores.sessions.get(a.value.session.id), 'nothing is deleted until the purge comes round');
+      ts.tick();
+      await ts.close(); // waits for the purge under way
       assert.equal(await stores.sessions.get(a.value.session.id), null);
       assert.equal(await stores.sessions.get(b.value.session.id), null);
       assert.ok(await stores.sessions.get(c.value.session.id));
-      assert.deepEqual(await stores.sessions.liveRevocations(clock.now() - 8 * 86_400_000), []);
+      assert.deepEqual(await stores.sessions.liveRevocations(0), []);
+      assert.equal(ts.revocationCount, 0);
+      assert.deepEqual(await ts.purge(), { sessions: 0, revocations: 0 }, 'nothing left for an explicit purge');
     } finally {
       await close();
     }
   });
+});
+
+/** A hasher whose next verification waits until `release()` is called. */
+function gatedHasher() {
+  let gate: Promise<void> | null = null;
+  let release = () => {};
+  let entered = () => {};
+  return {
+    hash: (p: string) => fastHasher.hash(p),
+    async verify(hash: string, p: string) {
+      const result = await fastHasher.verify(hash, p);
+      if (gate) {
+        const g = gate;
+        gate = null;
+        entered();
+        await g;
+      }
+      return result;
+    },
+    /** Arms the gate; resolves once a verification is held at it. */
+    arm(): Promise<void> {
+      gate = new Promise((r) => (release = r));
+      return new Promise((r) => (entered = r));
+    },
+    release: () => release(),
+  };
+}
+
+describe('sessions cannot outlive a credential change they raced', () => {
+  for (const change of ['password change', 'disable'] as const) {
+    test(`a login whose password check passed just before a ${change} gets no session`, async () => {
+      const hasher = gatedHasher();
+      const { ts, close } = await core({ hasher });
+      try {
+        await ts.register({ email: 'race@example.com', password: goodPassword });
+        const first = await ts.login({ email: 'race@example.com', password: goodPassword });
+        assert.ok(first.ok);
+        const held = hasher.arm();
+        const racing = ts.login({ email: 'race@example.com', password: goodPassword });
+        await held; // the racing login has checked the old password and waits
+        if (change === 'password change') {
+          const auth = ts.authenticate(first.value.accessToken);
+          assert.ok(auth.ok);
+          const changed = await ts.changePassword(auth.value, { currentPassword: goodPassword, newPassword: 'brand new pass 9' });
+          assert.ok(changed.ok);
+        } else {
+          const user = await ts.findUser('race@example.com');
+          assert.ok((await ts.disableUser(user!.id)).ok);
+        }
+        hasher.release();
+        assert.deepEqual(await racing, { ok: false, code: 'invalid_credentials' });
+        const left = await ts.listUserSessions((await ts.findUser('race@example.com'))!.id);
+        assert.deepEqual(left.map((x) => x.id), change === 'disable' ? [] : [first.value.session.id], 'only the caller of the change keeps a session');
+      } finally {
+        await close();
+      }
+    });
+  }
 });
 
 describe('signing keys', () => {

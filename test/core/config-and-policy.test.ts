@@ -23,7 +23,8 @@ describe('resolveConfig', () => {
       refreshGrace: 10,
       revocationPollIntervalMs: 1000,
       purgeIntervalMs: 3_600_000,
-      revocationLifetimeMs: (900 + 5) * 1000 + 60_000,
+      verifiedTokenCacheSize: 10_000,
+      keyPublishMs: (900 + 300) * 1000 + 60_000,
     });
   });
 
@@ -47,7 +48,8 @@ describe('resolveConfig', () => {
     assert.equal(config.refreshGrace, 30);
     assert.equal(config.revocationPollIntervalMs, 250);
     assert.equal(config.purgeIntervalMs, 7_200_000);
-    assert.equal(config.revocationLifetimeMs, 300_000 + 60_000);
+    assert.equal(config.keyPublishMs, (300 + 300) * 1000 + 60_000, 'a retired key outlives its tokens under any tolerance');
+    assert.equal(config.verifiedTokenCacheSize, 10_000);
   });
 
   test('returns a frozen object', () => {

@@ -105,8 +105,8 @@ describe('request bodies: always a 4xx problem, never a 500', () => {
     };
     assert.equal(Buffer.byteLength(sized(16 * 1024)), 16 * 1024);
     expectProblem(await raw('POST', '/auth/login', sized(16 * 1024 + 1)), 413, 'payload_too_large');
-    // Read and judged on its content: a password over 4096 characters is refused as a bad request.
-    expectProblem(await raw('POST', '/auth/login', sized(16 * 1024)), 400, 'invalid_request');
+    // Read and judged on its content: a 16 KB password is just a wrong password at login.
+    expectProblem(await raw('POST', '/auth/login', sized(16 * 1024)), 401, 'invalid_credentials');
   });
 
   test('an empty body on login is 400 invalid_request, with or without a content type', async () => {
@@ -138,6 +138,20 @@ describe('unknown routes', () => {
       expectProblem(await t.app.inject({ method, url }), 404, 'not_found');
     });
   }
+});
+
+describe('URLs Fastify refuses before any handler', () => {
+  test('a path parameter too long for any id is a 404 problem, with the caller authenticated', async () => {
+    const res = await t.app.inject({ method: 'DELETE', url: `/auth/sessions/${'x'.repeat(500)}`, headers: bearer(s.accessToken) });
+    expectProblem(res, 404, 'not_found');
+    assertNoStack(res.body);
+  });
+
+  test('a malformed percent-encoding is a 400 problem', async () => {
+    const res = await t.app.inject({ method: 'DELETE', url: '/auth/sessions/%zz', headers: bearer(s.accessToken) });
+    expectProblem(res, 400, 'invalid_request');
+    assert.doesNotMatch(res.body, /%zz/, 'the URL is not echoed');
+  });
 });
 
 describe('POST /auth/refresh with garbage tokens', () => {

@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { generateSigningKey } from '../../src/core/keys.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { tempDir } from '../helpers.ts';
+import { describeSessionConformance } from './conformance-sessions.ts';
 import { describeStoreConformance, selectedBackends, sessionRecord, userRecord } from './conformance.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
+const minute = 60_000;
 const day = 86_400_000;
+const headroom = 5 * minute;
 const backends = selectedBackends();
 const skip = backends.includes('sqlite')
   ? false
@@ -23,6 +26,8 @@ const freshFile = () => join(dir.path, `stores-${++files}.db`);
 describe('SQLite stores', { skip }, () => {
   describeStoreConformance('sqlite :memory:', async () => openSqliteStores(':memory:'));
   describeStoreConformance('sqlite file', async () => openSqliteStores(freshFile()));
+  describeSessionConformance('sqlite :memory:', async () => openSqliteStores(':memory:'));
+  describeSessionConformance('sqlite file', async () => openSqliteStores(freshFile()));
 
   test('data survives closing and reopening the file', async () => {
     const path = freshFile();
@@ -32,8 +37,8 @@ describe('SQLite stores', { skip }, () => {
     const key = generateSigningKey('ES256', t0);
     try {
       await first.users.create(user);
-      await first.sessions.create(session);
-      await first.sessions.revoke({ sessionId: session.id }, t0 + 1, t0 + day);
+      assert.equal(await first.sessions.create(session, user.passwordHash), true);
+      await first.sessions.revoke({ sessionId: session.id }, t0 + 1, headroom);
       await first.keys.addSigningKey(key);
       await first.keys.secret('mac', () => 'kept');
     } finally {
@@ -44,7 +49,9 @@ describe('SQLite stores', { skip }, () => {
       assert.deepEqual(await reopened.migrate(), []);
       assert.deepEqual(await reopened.users.byId(user.id), user);
       assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
-      assert.equal((await reopened.sessions.liveRevocations(t0 + 2)).length, 1);
+      assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
+        { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
+      ]);
       assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
       assert.equal(await reopened.keys.secret('mac', () => 'new'), 'kept');
     } finally {
@@ -96,14 +103,14 @@ describe('SQLite stores', { skip }, () => {
         const before = sessionRecord(user.id, t0);
         const a = sessionRecord(user.id, t0 + 1);
         const b = sessionRecord(user.id, t0 + 2);
-        for (const s of [before, a, b]) await server.sessions.create(s);
-        await cli.sessions.revoke({ sessionId: before.id }, t0 + 10, t0 + day);
+        for (const s of [before, a, b]) assert.equal(await server.sessions.create(s, user.passwordHash), true);
+        await cli.sessions.revoke({ sessionId: before.id }, t0 + 10, headroom);
         const start = await server.sessions.revocationsSince(null, t0 + 10);
         assert.deepEqual(start.revocations, []);
-        const byCli = await cli.sessions.revoke({ sessionId: a.id }, t0 + 20, t0 + day);
+        const byCli = await cli.sessions.revoke({ sessionId: a.id }, t0 + 20, headroom);
         const seen = await server.sessions.revocationsSince(start.cursor, t0 + 20);
         assert.deepEqual(seen.revocations, byCli);
-        const everywhere = await cli.sessions.revoke({ userId: user.id }, t0 + 30, t0 + day);
+        const everywhere = await cli.sessions.revoke({ userId: user.id }, t0 + 30, headroom);
         const next = await server.sessions.revocationsSince(seen.cursor, t0 + 30);
         assert.deepEqual(next.revocations, everywhere);
         assert.equal((await server.sessions.get(b.id))?.revokedAt, t0 + 30);
@@ -118,14 +125,51 @@ describe('SQLite stores', { skip }, () => {
         const user = userRecord('race@example.com');
         await server.users.create(user);
         const session = sessionRecord(user.id, t0);
-        await server.sessions.create(session);
+        assert.equal(await server.sessions.create(session, user.passwordHash), true);
         const now = t0 + 1000;
-        const next = (i: number) => ({ generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + day });
+        const next = (i: number) => ({
+          generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute,
+        });
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? server : cli).sessions.rotate(session.id, 0, next(i), now)),
         );
         assert.equal(results.filter(Boolean).length, 1);
         assert.equal((await cli.sessions.get(session.id))?.refreshHash, `h${results.indexOf(true)}`);
+      } finally {
+        await close();
+      }
+    });
+
+    test('a login on one instance fails once the other has disabled the user or changed the password', async () => {
+      const { server, cli, close } = await pair();
+      try {
+        const user = userRecord('locked@example.com');
+        await server.users.create(user);
+        await cli.users.update(user.id, { passwordHash: 'reset-by-cli' }, t0 + 1);
+        const stale = sessionRecord(user.id, t0 + 2);
+        assert.equal(await server.sessions.create(stale, user.passwordHash), false);
+        assert.equal(await cli.sessions.get(stale.id), null);
+        await cli.users.update(user.id, { disabledAt: t0 + 3 }, t0 + 3);
+        const blocked = sessionRecord(user.id, t0 + 4);
+        assert.equal(await server.sessions.create(blocked, 'reset-by-cli'), false);
+        assert.equal(await cli.sessions.get(blocked.id), null);
+      } finally {
+        await close();
+      }
+    });
+
+    test('a revocation written by one instance stops extendAccess on the other', async () => {
+      const { server, cli, close } = await pair();
+      try {
+        const user = userRecord('extend@example.com');
+        await server.users.create(user);
+        const session = sessionRecord(user.id, t0);
+        assert.equal(await server.sessions.create(session, user.passwordHash), true);
+        assert.equal(await server.sessions.extendAccess(session.id, t0 + 20 * minute), true);
+        const [revocation] = await cli.sessions.revoke({ sessionId: session.id }, t0 + minute, headroom);
+        assert.equal(revocation?.expiresAt, t0 + 20 * minute + headroom, 'the other instance\'s extension is honoured');
+        assert.equal(await server.sessions.extendAccess(session.id, t0 + 30 * minute), false);
+        assert.equal((await cli.sessions.get(session.id))?.accessExpiresAt, t0 + 20 * minute);
       } finally {
         await close();
       }

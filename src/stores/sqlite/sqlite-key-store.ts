@@ -2,6 +2,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { KeyStore } from '../../core/key-store.ts';
 import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
 
+/** Signing keys and server secrets in SQLite. */
 export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
 
@@ -28,10 +29,6 @@ export class SqliteKeyStore implements KeyStore {
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
       )
       .run(k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt);
-  }
-
-  async retireSigningKey(kid: string, at: number): Promise<void> {
-    this.#db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL').run(at, kid);
   }
 
   async secret(name: string, create: () => string): Promise<string> {

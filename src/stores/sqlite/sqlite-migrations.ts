@@ -20,6 +20,8 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
         created_at    INTEGER NOT NULL,
         last_used_at  INTEGER NOT NULL,
         expires_at    INTEGER NOT NULL,
+        -- Latest exp of any access token issued for the session: a revocation must outlive it.
+        access_expires_at INTEGER NOT NULL,
         revoked_at    INTEGER,
         user_agent    TEXT,
         ip            TEXT,

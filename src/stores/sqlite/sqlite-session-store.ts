@@ -12,6 +12,7 @@ function toSession(r: Row): SessionRecord {
     createdAt: r.created_at as number,
     lastUsedAt: r.last_used_at as number,
     expiresAt: r.expires_at as number,
+    accessExpiresAt: r.access_expires_at as number,
     revokedAt: (r.revoked_at as number | null) ?? null,
     userAgent: (r.user_agent as string | null) ?? null,
     ip: (r.ip as string | null) ?? null,
@@ -25,7 +26,7 @@ function toSession(r: Row): SessionRecord {
 
 function toRevocation(r: Row): Revocation {
   return {
-    kind: r.kind as Revocation['kind'],
+    kind: 'session',
     id: r.subject as string,
     userId: r.user_id as string,
     revokedAt: r.revoked_at as number,
@@ -33,20 +34,34 @@ function toRevocation(r: Row): Revocation {
   };
 }
 
+/** Rows deleted per statement by purge, so that no single statement holds the write lock long. */
+const purgeBatch = 500;
+
+/** A session "matters" while it can be refreshed or one of its access tokens can still be valid. */
+const matters = 'revoked_at IS NULL AND (expires_at > $at OR access_expires_at > $at)';
+
+/** Sessions and their revocations in SQLite; rotation and revocation are single statements or one transaction. */
 export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #insert;
   readonly #get;
   readonly #listLive;
   readonly #rotate;
+  readonly #extend;
+  readonly #revokeOne;
+  readonly #revokeUser;
   readonly #record;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    // The user check and the insert are one statement: a password change or disable committed
+    // first makes the insert a no-op; one committed after sees the session and ends it.
     this.#insert = db.prepare(
-      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip,
-                             generation, refresh_hash, previous_hash, rotated_at, grace_box)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+       SELECT $id, $userId, $createdAt, $lastUsedAt, $expiresAt, $accessExpiresAt, $revokedAt,
+              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox
+         FROM users WHERE id = $userId AND password_hash = $passwordHash AND disabled_at IS NULL`,
     );
     this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
     this.#listLive = db.prepare(
@@ -56,20 +71,32 @@ export class SqliteSessionStore implements SessionStore {
     // One statement: the WHERE clause is the compare and the SET the swap.
     this.#rotate = db.prepare(
       `UPDATE sessions
-          SET generation = ?, refresh_hash = ?, previous_hash = ?, rotated_at = ?, grace_box = ?,
-              expires_at = ?, last_used_at = ?
-        WHERE id = ? AND generation = ? AND revoked_at IS NULL AND expires_at > ?`,
+          SET generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
+              rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
+              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt)
+        WHERE id = $id AND generation = $from AND revoked_at IS NULL AND expires_at > $now`,
+    );
+    this.#extend = db.prepare(
+      `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
+    );
+    this.#revokeOne = db.prepare(
+      `UPDATE sessions SET revoked_at = $at
+        WHERE id = $id AND ($userId IS NULL OR user_id = $userId) AND ${matters}
+        RETURNING id, user_id, access_expires_at`,
+    );
+    this.#revokeUser = db.prepare(
+      `UPDATE sessions SET revoked_at = $at
+        WHERE user_id = $userId AND ($except IS NULL OR id <> $except) AND ${matters}
+        RETURNING id, user_id, access_expires_at`,
     );
     this.#record = db.prepare(
-      'INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      "INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at) VALUES ('session', ?, ?, ?, ?)",
     );
   }
 
-  async create(s: SessionRecord): Promise<void> {
-    this.#insert.run(
-      s.id, s.userId, s.createdAt, s.lastUsedAt, s.expiresAt, s.revokedAt, s.userAgent, s.ip,
-      s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox,
-    );
+  async create(s: SessionRecord, passwordHash: string): Promise<boolean> {
+    const r = this.#insert.run({ ...s, passwordHash });
+    return r.changes === 1;
   }
 
   async get(id: string): Promise<SessionRecord | null> {
@@ -82,39 +109,31 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
-    const r = this.#rotate.run(
-      n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.rotatedAt,
-      id, fromGeneration, now,
-    );
-    return r.changes === 1;
+    return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
   }
 
-  async revoke(target: RevokeTarget, at: number, expiresAt: number): Promise<Revocation[]> {
+  async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {
+    return this.#extend.run(accessExpiresAt, id).changes === 1;
+  }
+
+  async revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]> {
     return transaction(this.#db, () => {
-      const out: Revocation[] = [];
-      let ended: Row[];
-      if ('sessionId' in target) {
-        ended = this.#db
-          .prepare(
-            `UPDATE sessions SET revoked_at = ?
-              WHERE id = ? AND (? IS NULL OR user_id = ?) AND revoked_at IS NULL AND expires_at > ?
-              RETURNING id, user_id`,
-          )
-          .all(at, target.sessionId, target.userId ?? null, target.userId ?? null, at) as Row[];
-      } else {
-        ended = this.#db
-          .prepare(
-            `UPDATE sessions SET revoked_at = ?
-              WHERE user_id = ? AND (? IS NULL OR id <> ?) AND revoked_at IS NULL AND expires_at > ?
-              RETURNING id, user_id`,
-          )
-          .all(at, target.userId, target.exceptSessionId ?? null, target.exceptSessionId ?? null, at) as Row[];
-      }
-      for (const row of ended) {
-        this.#record.run('session', row.id as string, row.user_id as string, at, expiresAt);
-        out.push({ kind: 'session', id: row.id as string, userId: row.user_id as string, revokedAt: at, expiresAt });
-      }
-      return out;
+      const ended = (
+        'sessionId' in target
+          ? this.#revokeOne.all({ at, id: target.sessionId, userId: target.userId ?? null })
+          : this.#revokeUser.all({ at, userId: target.userId, except: target.exceptSessionId ?? null })
+      ) as Row[];
+      return ended.map((row) => {
+        const r: Revocation = {
+          kind: 'session',
+          id: row.id as string,
+          userId: row.user_id as string,
+          revokedAt: at,
+          expiresAt: (row.access_expires_at as number) + headroomMs,
+        };
+        this.#record.run(r.id, r.userId, r.revokedAt, r.expiresAt);
+        return r;
+      });
     });
   }
 
@@ -138,14 +157,31 @@ export class SqliteSessionStore implements SessionStore {
     };
   }
 
-  async purge(now: number, revokedBefore: number): Promise<{ sessions: number; revocations: number }> {
-    return transaction(this.#db, () => ({
-      sessions: Number(
-        this.#db
-          .prepare('DELETE FROM sessions WHERE expires_at <= ? OR (revoked_at IS NOT NULL AND revoked_at < ?)')
-          .run(now, revokedBefore).changes,
-      ),
-      revocations: Number(this.#db.prepare('DELETE FROM revocations WHERE expires_at <= ?').run(now).changes),
-    }));
+  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }> {
+    // node:sqlite is synchronous: yield to the event loop between batches so requests keep flowing.
+    const batch = async (sql: string, ...params: number[]): Promise<number> => {
+      const statement = this.#db.prepare(sql);
+      let total = 0;
+      for (;;) {
+        const n = Number(statement.run(...params, purgeBatch).changes);
+        total += n;
+        if (n < purgeBatch) return total;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const sessions = await batch(
+      `DELETE FROM sessions WHERE id IN (
+         SELECT id FROM sessions
+          WHERE (revoked_at IS NOT NULL OR expires_at <= ?) AND access_expires_at + ? <= ? LIMIT ?)`,
+      now, options.headroomMs, now,
+    );
+    const revocations = await batch('DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= ? LIMIT ?)', now);
+    // A grace box is only needed inside the grace window; past it, it only helps a thief.
+    await batch(
+      `UPDATE sessions SET grace_box = NULL WHERE id IN (
+         SELECT id FROM sessions WHERE grace_box IS NOT NULL AND rotated_at < ? LIMIT ?)`,
+      now - options.graceMs,
+    );
+    return { sessions, revocations };
   }
 }

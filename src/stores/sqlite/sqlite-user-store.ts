@@ -16,6 +16,7 @@ function toUser(row: Row | undefined): UserRecord | null {
   };
 }
 
+/** Accounts in SQLite; emails unique by index. */
 export class SqliteUserStore implements UserStore {
   readonly #db: DatabaseSync;
   readonly #insert;

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SessionStore } from '../../src/core/session-store.ts';
+import type { Stores } from '../../src/core/stores.ts';
+import { createTokenstile } from '../../src/core/tokenstile.ts';
+import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
+import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
+
+/** The stores, with a session store whose revocationsSince throws synchronously while `broken`. */
+function flaky(stores: Stores, state: { broken: boolean }): Stores {
+  const sessions = stores.sessions;
+  const revocationsSince: SessionStore['revocationsSince'] = (cursor, now) => {
+    if (state.broken && cursor !== null) throw new Error('store is down (thrown synchronously)');
+    return sessions.revocationsSince(cursor, now);
+  };
+  const wrapped = new Proxy(sessions, {
+    get: (target, prop) => (prop === 'revocationsSince' ? revocationsSince : Reflect.get(target, prop, target).bind(target)),
+  });
+  return new Proxy(stores, { get: (target, prop) => (prop === 'sessions' ? wrapped : Reflect.get(target, prop, target)) });
+}
+
+test('a poll that fails, even by throwing synchronously, does not stop later polls', async () => {
+  const dir = tempDir();
+  const path = `${dir.path}/t.db`;
+  const state = { broken: false };
+  const serverStores = openSqliteStores(path);
+  const otherStores = openSqliteStores(path);
+  const server = await createTokenstile({ stores: flaky(serverStores, state), issuer, passwordHasher: fastHasher });
+  const other = await createTokenstile({ stores: otherStores, issuer, passwordHasher: fastHasher });
+  try {
+    await server.register({ email: 'poll@example.com', password: goodPassword });
+    const login = await server.login({ email: 'poll@example.com', password: goodPassword });
+    assert.ok(login.ok);
+    state.broken = true;
+    await assert.rejects(server.syncRevocations(), /store is down/);
+    await assert.rejects(server.syncRevocations(), /store is down/);
+    await other.revoke({ sessionId: login.value.session.id });
+    state.broken = false;
+    await server.syncRevocations();
+    assert.deepEqual(server.authenticate(login.value.accessToken), { ok: false, code: 'session_revoked' });
+  } finally {
+    await server.close();
+    await other.close();
+    await serverStores.close();
+    await otherStores.close();
+    dir.cleanup();
+  }
+});
