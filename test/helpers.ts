@@ -81,3 +81,26 @@ export function problemOf(res: LightMyRequestResponse): { code: string; status: 
   if (!type.startsWith('application/problem+json')) throw new Error(`expected problem+json, got ${type}: ${res.body}`);
   return res.json();
 }
+
+/**
+ * Two app instances on one SQLite file (as two servers on one database), `b`'s clock `skewMs`
+ * ahead of `a`'s, with a long poll interval so only an explicit `syncRevocations()` delivers
+ * revocations. Both are closed and the file removed afterwards.
+ */
+export async function withTwoInstances(skewMs: number, fn: (a: TestApp, b: TestApp) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const options = { databaseUrl: `sqlite:${dir.path}/t.db`, revocationPollInterval: '1h' };
+  const a = await testApp(options);
+  try {
+    const b = await testApp(options);
+    try {
+      b.clock.set(a.clock.now() + skewMs);
+      await fn(a, b);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
+    dir.cleanup();
+  }
+}

@@ -1,4 +1,5 @@
 import { isUuidv7 } from '../core/ids.ts';
+import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
 
@@ -47,15 +48,10 @@ export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: strin
 /** `sessions list`: the user's live sessions. */
 export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
-  const sessions = await core.listUserSessions(user.id);
-  const views = sessions.map((s) => ({
-    id: s.id,
-    createdAt: new Date(s.createdAt).toISOString(),
-    lastUsedAt: new Date(s.lastUsedAt).toISOString(),
-    expiresAt: new Date(s.expiresAt).toISOString(),
-    userAgent: s.userAgent,
-    ip: s.ip,
-  }));
+  const views = (await core.listUserSessions(user.id)).map((s) => {
+    const { current: _, ...view } = toSessionView(s, null);
+    return view;
+  });
   if (o.json) return io.out(JSON.stringify({ user: user.id, sessions: views }));
   if (views.length === 0) return io.out(`no live sessions for ${user.email}`);
   for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${v.userAgent ?? '-'}`);

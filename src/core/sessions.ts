@@ -163,18 +163,23 @@ export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScop
   else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId });
 }
 
-/** The caller's live sessions, newest first, the current one marked. */
-export async function listSessions(ctx: CoreContext, auth: AuthInfo): Promise<SessionView[]> {
-  const live = await ctx.stores.sessions.listLive(auth.userId, ctx.clock.now());
-  return live.map((s) => ({
+/** A session as its owner sees it; `currentSessionId` marks the caller's own. */
+export function toSessionView(s: SessionRecord, currentSessionId: string | null): SessionView {
+  return {
     id: s.id,
     createdAt: new Date(s.createdAt).toISOString(),
     lastUsedAt: new Date(s.lastUsedAt).toISOString(),
     expiresAt: new Date(s.expiresAt).toISOString(),
     userAgent: s.userAgent,
     ip: s.ip,
-    current: s.id === auth.sessionId,
-  }));
+    current: s.id === currentSessionId,
+  };
+}
+
+/** The caller's live sessions, newest first, the current one marked. */
+export async function listSessions(ctx: CoreContext, auth: AuthInfo): Promise<SessionView[]> {
+  const live = await ctx.stores.sessions.listLive(auth.userId, ctx.clock.now());
+  return live.map((s) => toSessionView(s, auth.sessionId));
 }
 
 /** Ends one of the caller's own live sessions; `not_found` for any other id. */

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearer, goodPassword, tempDir, testApp, type TestApp, type TokenBody } from '../helpers.ts';
+import { bearer, goodPassword, withTwoInstances, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
 
 /*
@@ -8,26 +8,6 @@ import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
  * clocks do. "Log out everywhere" must end exactly the sessions that existed when it was asked
  * for, whichever instance created them and whichever ends them.
  */
-
-/** Instances `a` and `b` on one SQLite file, `b`'s clock `skewMs` ahead of `a`'s; both closed afterwards. */
-async function withTwoInstances(skewMs: number, fn: (a: TestApp, b: TestApp) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  // A long poll interval, so only the explicit sync delivers revocations.
-  const options = { databaseUrl: `sqlite:${dir.path}/t.db`, revocationPollInterval: '1h' };
-  const a = await testApp(options);
-  try {
-    const b = await testApp(options);
-    try {
-      b.clock.set(a.clock.now() + skewMs);
-      await fn(a, b);
-    } finally {
-      await b.close();
-    }
-  } finally {
-    await a.close();
-    dir.cleanup();
-  }
-}
 
 const me = (t: TestApp, token: string) => t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(token) });
 const refresh = (t: TestApp, refreshToken: string) => t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } });

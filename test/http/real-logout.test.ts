@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearer, goodPassword, tempDir, testApp, type TestApp, type TokenBody } from '../helpers.ts';
+import { bearer, goodPassword, tempDir, testApp, type TestApp, type TokenBody, withTwoInstances } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
 
 /** Runs `fn` with a fresh app (its own database and clock) and always closes it. */
@@ -242,30 +242,17 @@ describe('revocations are durable and shared', () => {
   });
 
   for (const scope of ['local', 'global'] as const) {
-    test(`a ${scope} logout on another instance reaches this one on syncRevocations()`, async () => {
-      const dir = tempDir();
-      // A long poll interval, so only the explicit sync can deliver the revocation.
-      const options = { databaseUrl: `sqlite:${dir.path}/t.db`, revocationPollInterval: '1h' };
-      const a = await testApp(options);
-      try {
-        const b = await testApp(options);
-        try {
-          const s = await a.signUp();
-          const bystander = await a.signUp();
-          assert.equal((await me(a, s.accessToken)).statusCode, 200);
-          // Instance B shares the keys, so it accepts A's token and ends its session.
-          assert.equal((await logout(b, s.accessToken, scope)).statusCode, 204);
-          expectTokenRefused(await me(b, s.accessToken), 'session_revoked');
-          await a.app.tokenstile.syncRevocations();
-          expectTokenRefused(await me(a, s.accessToken), 'session_revoked');
-          assert.equal((await me(a, bystander.accessToken)).statusCode, 200);
-        } finally {
-          await b.close();
-        }
-      } finally {
-        await a.close();
-        dir.cleanup();
-      }
-    });
+    test(`a ${scope} logout on another instance reaches this one on syncRevocations()`, () =>
+      withTwoInstances(0, async (a, b) => {
+        const s = await a.signUp();
+        const bystander = await a.signUp();
+        assert.equal((await me(a, s.accessToken)).statusCode, 200);
+        // Instance B shares the keys, so it accepts A's token and ends its session.
+        assert.equal((await logout(b, s.accessToken, scope)).statusCode, 204);
+        expectTokenRefused(await me(b, s.accessToken), 'session_revoked');
+        await a.app.tokenstile.syncRevocations();
+        expectTokenRefused(await me(a, s.accessToken), 'session_revoked');
+        assert.equal((await me(a, bystander.accessToken)).statusCode, 200);
+      }));
   }
 });
