@@ -45,7 +45,11 @@ export function uniqueEmail(): string {
 
 export const goodPassword = 'correct horse 42';
 
-/** Builds the app on an in-memory SQLite database with a manual clock (real time by default). */
+/**
+ * Builds the app on an in-memory SQLite database with a manual clock (real time by default).
+ * Rate limits are off (the suites sign up hundreds of users from one IP); their own tests turn
+ * them on.
+ */
 export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<TestApp> {
   const clock = new ManualClock(Date.now());
   const app = buildApp({
@@ -54,6 +58,7 @@ export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<T
     passwordHasher: fastHasher,
     clock,
     docs: false,
+    rateLimits: false,
     ...options,
   });
   await app.ready();

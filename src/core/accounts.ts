@@ -1,4 +1,4 @@
-import { publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
+import { cacheTtlMs, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
@@ -32,7 +32,13 @@ export interface Registration {
 export async function register(
   ctx: CoreContext,
   input: Registration,
-): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken'>> {
+  device: DeviceInfo = {},
+): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>> {
+  const limited = await ctx.limits.check('registerPerIp', device.ip, ctx.clock.now());
+  if (!limited.ok) {
+    ctx.emit({ type: 'rate_limited', rule: 'registerPerIp' });
+    return limited;
+  }
   const email = normalizeEmail(input.email);
   const name = normalizeName(input.name);
   if (email === null || name === null) return fail('invalid_request');
@@ -47,7 +53,9 @@ export async function register(
     updatedAt: now,
     disabledAt: null,
   };
-  return (await ctx.stores.users.create(user)) ? ok(publicUser(user)) : fail('email_taken');
+  if (!(await ctx.stores.users.create(user))) return fail('email_taken');
+  ctx.emit({ type: 'registered', userId: user.id });
+  return ok(publicUser(user));
 }
 
 /**
@@ -67,13 +75,36 @@ export async function login(
   ctx: CoreContext,
   input: { readonly email: string; readonly password: string },
   device: DeviceInfo,
-): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled'>> {
+): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>> {
+  // Limits come before the password check, and apply alike to emails that exist and that don't.
+  const account = input.email.trim().toLowerCase();
+  const now = ctx.clock.now();
+  for (const [rule, subject] of [['loginPerIp', device.ip], ['loginPerAccount', account]] as const) {
+    const limited = await ctx.limits.check(rule, subject, now);
+    if (!limited.ok) {
+      ctx.emit({ type: 'rate_limited', rule });
+      ctx.emit({ type: 'login_failed', reason: 'too_many_requests' });
+      return limited;
+    }
+  }
   const user = await checkCredentials(ctx, input.email, input.password);
-  if (!user) return fail('invalid_credentials');
-  if (user.disabledAt !== null) return fail('account_disabled');
+  if (!user) {
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials' });
+    return fail('invalid_credentials');
+  }
+  if (user.disabledAt !== null) {
+    ctx.emit({ type: 'login_failed', reason: 'account_disabled' });
+    return fail('account_disabled');
+  }
   // Null: the password changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, device);
-  return issued ? ok(issued) : fail('invalid_credentials');
+  if (!issued) {
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials' });
+    return fail('invalid_credentials');
+  }
+  await ctx.limits.reset('loginPerAccount', account);
+  ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id });
+  return ok(issued);
 }
 
 /** Changes the caller's password and ends every other session of theirs. */
@@ -89,13 +120,24 @@ export async function changePassword(
   const passwordHash = await ctx.hasher.hash(normalizePassword(input.newPassword));
   await ctx.stores.users.update(user.id, { passwordHash }, ctx.clock.now());
   await ctx.revoke({ userId: user.id, exceptSessionId: auth.sessionId });
+  await ctx.dropCache(user.id);
   return ok(undefined);
 }
 
 /** The caller's account; `session_revoked` once it is disabled. */
 export async function profile(ctx: CoreContext, auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>> {
+  const scope = { userId: auth.userId };
+  const cache = ctx.cache;
+  // Any cache failure is a miss: the store answers.
+  const hit = await cache.get(scope, 'profile').catch(() => null);
+  if (hit !== null) return ok(JSON.parse(hit) as PublicUser);
+  // The version is read before the store, so a drop in between makes this write unreadable.
+  const version = await cache.version(scope).catch(() => null);
   const user = await ctx.stores.users.byId(auth.userId);
-  return user && user.disabledAt === null ? ok(publicUser(user)) : fail('session_revoked');
+  if (!user || user.disabledAt !== null) return fail('session_revoked');
+  const view = publicUser(user);
+  if (version !== null) await cache.set(scope, version, 'profile', JSON.stringify(view), cacheTtlMs).catch(() => {});
+  return ok(view);
 }
 
 /** Changes the caller's display name (trimmed; empty clears it; at most 100 characters). */
@@ -107,7 +149,9 @@ export async function updateProfile(
   const name = normalizeName(input.name);
   if (name === null) return fail('invalid_request');
   const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
-  return user ? ok(publicUser(user)) : fail('session_revoked');
+  if (!user) return fail('session_revoked');
+  await ctx.dropCache(user.id);
+  return ok(publicUser(user));
 }
 
 /** Disables an account and ends all its sessions (administrative). */
@@ -115,6 +159,7 @@ export async function disableUser(ctx: CoreContext, userId: string): Promise<Res
   const user = await ctx.stores.users.update(userId, { disabledAt: ctx.clock.now() }, ctx.clock.now());
   if (!user) return fail('not_found');
   await ctx.revoke({ userId });
+  await ctx.dropCache(userId);
   return ok(undefined);
 }
 

@@ -3,7 +3,12 @@ import { parseDuration } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import type { RandomSource } from './ids.ts';
 import { signingAlgorithms, type SigningAlgorithm } from './keys.ts';
+import type { AuthEventListener } from './events.ts';
 import type { PasswordHasher } from './password.ts';
+import { resolveRateLimits, type RateLimitOptions, type ResolvedRateLimits } from './rate-limits.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import type { RevocationFeed } from './revocation-feed.ts';
+import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
 
 /** A duration: seconds as a number, or text such as `90s`, `15m`, `1h`, `7d`. */
@@ -52,6 +57,19 @@ export interface TokenstileOptions {
   readonly verifiedTokenCacheSize?: number;
   /** Where warnings (a failed poll or purge) go. Default: silent. */
   readonly logger?: Logger;
+  /**
+   * Pushes revocations to every instance (Redis). Without one, this process is assumed to be the
+   * only server; revocations by other processes (the CLI) arrive with the store poll.
+   */
+  readonly feed?: RevocationFeed;
+  /** Counts attempts for the rate limits; shared (Redis) across instances. Default: in this process. */
+  readonly rateLimiter?: RateLimiter;
+  /** Caches profiles and app data per user and session; shared (Redis) across instances. Default: in this process. */
+  readonly sessionCache?: SessionCache;
+  /** Limits on sign-in, registration and refresh attempts; `false` turns them all off. */
+  readonly rateLimits?: RateLimitOptions | false;
+  /** Told of every login, refresh, revocation and so on (metrics, logs). Must not throw. */
+  readonly onEvent?: AuthEventListener;
 }
 
 /** Validated settings; durations in seconds unless named `…Ms`. */
@@ -66,6 +84,7 @@ export interface TokenstileConfig {
   readonly revocationPollIntervalMs: number;
   readonly purgeIntervalMs: number;
   readonly verifiedTokenCacheSize: number;
+  readonly rateLimits: ResolvedRateLimits;
   /** How long a retired signing key stays published: until every token it signed has expired. */
   readonly keyPublishMs: number;
 }
@@ -127,6 +146,7 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     revocationPollIntervalMs: poll * 1000,
     purgeIntervalMs: purge * 1000,
     verifiedTokenCacheSize: cacheSize,
+    rateLimits: resolveRateLimits(options.rateLimits),
     keyPublishMs: (accessTtl + maxClockTolerance) * 1000 + 60_000,
   });
 }

@@ -1,6 +1,9 @@
 import type { AccessTokenVerifier } from './access-tokens.ts';
 import type { Clock } from './clock.ts';
-import type { TokenstileConfig } from './config.ts';
+import type { Logger, TokenstileConfig } from './config.ts';
+import type { AuthEvent } from './events.ts';
+import type { RateLimits } from './rate-limits.ts';
+import type { SessionCache } from './session-cache.ts';
 import type { RandomSource } from './ids.ts';
 import type { Keyring } from './keys.ts';
 import type { PasswordHasher } from './password.ts';
@@ -19,11 +22,21 @@ export interface CoreContext {
   readonly keyring: Keyring;
   readonly codec: RefreshTokenCodec;
   readonly verifier: AccessTokenVerifier;
+  readonly limits: RateLimits;
+  readonly cache: SessionCache;
+  readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
   readonly dummyHash: Promise<string>;
-  /** Ends sessions in the store and in memory, at once. */
+  /** Ends sessions in the store, in memory and on every instance, and drops their cache. */
   revoke(target: RevokeTarget): Promise<Revocation[]>;
+  /** Reports an event to the observers. */
+  emit(event: AuthEvent): void;
+  /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
+  dropCache(userId: string, sessionId?: string): Promise<void>;
 }
+
+/** How long a cached profile may be served: the bound on staleness if a drop is ever lost. */
+export const cacheTtlMs = 60_000;
 
 /** A user as shown to clients. */
 export interface PublicUser {

@@ -27,16 +27,16 @@ export type ErrorCode =
 /** A success carrying `value`, or an expected failure carrying its code. */
 export type Result<T, C extends ErrorCode = ErrorCode> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: C };
+  | { readonly ok: false; readonly code: C; readonly retryAfterMs?: number };
 
 /** A success. */
 export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
   return { ok: true, value };
 }
 
-/** An expected failure. */
-export function fail<C extends ErrorCode>(code: C): { readonly ok: false; readonly code: C } {
-  return { ok: false, code };
+/** An expected failure; `retryAfterMs` with `too_many_requests` and `service_unavailable`. */
+export function fail<C extends ErrorCode>(code: C, retryAfterMs?: number): { readonly ok: false; readonly code: C; readonly retryAfterMs?: number } {
+  return retryAfterMs === undefined ? { ok: false, code } : { ok: false, code, retryAfterMs };
 }
 
 /** Base class of every error Tokenstile throws. */

@@ -93,7 +93,21 @@ function isLive(s: SessionRecord, now: number): boolean {
 export async function refresh(
   ctx: CoreContext,
   presented: unknown,
-): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
+  device: DeviceInfo = {},
+): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>> {
+  const limited = await ctx.limits.check('refreshPerIp', device.ip, ctx.clock.now());
+  if (!limited.ok) {
+    ctx.emit({ type: 'rate_limited', rule: 'refreshPerIp' });
+    ctx.emit({ type: 'refresh_failed', reason: 'too_many_requests' });
+    return limited;
+  }
+  const result = await rotate(ctx, presented);
+  if (result.ok) ctx.emit({ type: 'refreshed', sessionId: result.value.session.id });
+  else if (result.code === 'invalid_refresh_token') ctx.emit({ type: 'refresh_failed', reason: result.code });
+  return result;
+}
+
+async function rotate(ctx: CoreContext, presented: unknown): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   const parts = ctx.codec.parse(presented);
   if (!parts) return fail('invalid_refresh_token');
   const { sessions, users } = ctx.stores;
@@ -121,7 +135,11 @@ export async function refresh(
       },
       now,
     );
-    if (won) return ok(tokens(ctx, now, user, session.id, next.token, expiresAt));
+    if (won) {
+      // What was cached for the session under its old token is dropped with it.
+      await ctx.dropCache(user.id, session.id);
+      return ok(tokens(ctx, now, user, session.id, next.token, expiresAt));
+    }
     // Another request spent this token first: answer as its retry.
     session = await sessions.get(parts.sessionId);
     if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
@@ -151,6 +169,7 @@ async function spentToken(
   if (parts.generation < session.generation) {
     // The tag proves we issued this token, and it was spent: someone replayed it.
     await ctx.revoke({ sessionId: session.id });
+    ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id });
     return fail('refresh_token_reused');
   }
   return fail('invalid_refresh_token');

@@ -2,14 +2,19 @@ import { AccessTokenVerifier } from './access-tokens.ts';
 import * as accounts from './accounts.ts';
 import { systemClock } from './clock.ts';
 import { resolveConfig, revocationHeadroomMs, type TokenstileConfig, type TokenstileOptions } from './config.ts';
-import type { CoreContext, DeviceInfo, IssuedTokens, PublicUser } from './context.ts';
+import { cacheTtlMs, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
-import { RevocationList } from './revocation-list.ts';
+import { RevocationSync } from './revocation-sync.ts';
+import type { AuthEvent } from './events.ts';
+import type { SessionCache } from './session-cache.ts';
+import { MemoryRateLimiter } from '../stores/memory/memory-rate-limiter.ts';
+import { MemorySessionCache } from '../stores/memory/memory-session-cache.ts';
+import { RateLimits } from './rate-limits.ts';
 import type { RevokeTarget, SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
 import * as sessions from './sessions.ts';
@@ -20,17 +25,23 @@ import type { Stores } from './stores.ts';
  * The Tokenstile core: accounts, sessions, tokens and revocation, with no HTTP in sight.
  * Expected failures come back as `{ ok: false, code }`.
  */
+/** What `authenticate` answers. */
+export type AuthResult = Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable'>;
+
 export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
-  register(input: accounts.Registration): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken'>>;
-  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled'>>;
-  refresh(refreshToken: unknown): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>>;
+  register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>>;
+  refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
-   * free of I/O; this is the protected-request hot path.
+   * free of I/O while the revocation feed is healthy (the protected-request hot path); while it is
+   * not, a promise that also asks the store, `service_unavailable` if the store cannot answer.
    */
-  authenticate(accessToken: string): Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked'>;
+  authenticate(accessToken: string): AuthResult | Promise<AuthResult>;
+  /** True while the feed is down or catching up, so that `authenticate` asks the store. */
+  readonly degraded: boolean;
   logout(auth: AuthInfo, scope?: LogoutScope): Promise<void>;
   listSessions(auth: AuthInfo): Promise<SessionView[]>;
   revokeSession(auth: AuthInfo, sessionId: string): Promise<Result<void, 'not_found'>>;
@@ -91,10 +102,21 @@ function single(task: () => Promise<void>): { run: () => Promise<void>; idle: ()
   return { run, idle: async () => void (await running?.catch(() => {})) };
 }
 
+/** A cache that holds nothing: every read misses, every write is dropped. */
+const bypassedCache: SessionCache = {
+  kind: 'bypassed',
+  version: async () => 'bypassed',
+  get: async () => null,
+  set: async () => {},
+  dropUser: async () => {},
+  dropSession: async () => {},
+  close: async () => {},
+};
+
 /**
  * Opens the core on `options.stores`: loads or generates the signing key and the refresh-token
- * MAC key, loads live revocations, and starts polling the store for revocations made elsewhere.
- * The same timer purges expired rows every `purgeInterval`.
+ * MAC key, loads live revocations, starts the revocation feed if there is one, and starts a timer
+ * that polls the store for revocations made elsewhere and purges expired rows.
  */
 export async function createTokenstile(options: TokenstileOptions): Promise<Tokenstile> {
   const config = resolveConfig(options);
@@ -103,13 +125,20 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const random = options.random ?? secureRandom;
   const hasher = options.passwordHasher ?? createArgon2Hasher();
   const logger = options.logger;
+  const listener = options.onEvent;
+  const emit = (event: AuthEvent) => {
+    try {
+      listener?.(event);
+    } catch {
+      // An observer's failure must not fail a login.
+    }
+  };
   const keyring = await loadKeyring(stores, config, clock.now());
   const macKey = await stores.keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
-  const list = new RevocationList();
-
-  // Cursor first, then the snapshot: anything in between is seen twice, never missed.
-  let cursor = (await stores.sessions.revocationsSince(null, clock.now())).cursor;
-  for (const r of await stores.sessions.liveRevocations(clock.now())) list.add(r, clock.now());
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger });
+  await sync.start();
+  const cache = options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() });
+  let cacheBypassUntil = 0;
 
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
@@ -123,28 +152,39 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     keyring,
     codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
+    limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
+    get cache(): SessionCache {
+      // After a failed drop this instance cannot tell stale entries from fresh: read the store.
+      return clock.now() < cacheBypassUntil ? bypassedCache : cache;
+    },
+    logger,
     dummyHash,
+    emit,
     async revoke(target) {
-      const written = await stores.sessions.revoke(target, clock.now(), revocationHeadroomMs);
-      for (const r of written) list.add(r, clock.now());
+      const written = await sync.revoke(target, revocationHeadroomMs);
+      if (written.length > 0) emit({ type: 'sessions_revoked', count: written.length });
+      await Promise.all(written.map((r) => ctx.dropCache(r.userId, r.id)));
       return written;
+    },
+    async dropCache(userId, sessionId) {
+      try {
+        await (sessionId === undefined ? cache.dropUser(userId) : cache.dropSession(userId, sessionId));
+      } catch (err) {
+        cacheBypassUntil = clock.now() + cacheTtlMs;
+        logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: cache drop failed; bypassing the cache until its entries expire');
+      }
     },
   };
 
   let lastCounts = { sessions: 0, revocations: 0 };
   const purge = single(async () => {
-    list.purge(clock.now());
+    sync.list.purge(clock.now());
     lastCounts = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
-  });
-  const syncRevocations = single(async () => {
-    const since = await stores.sessions.revocationsSince(cursor, clock.now());
-    for (const r of since.revocations) list.add(r, clock.now());
-    cursor = since.cursor;
   });
 
   let nextPurge = clock.now();
   const tick = () => {
-    syncRevocations.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
+    sync.poll().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
     if (clock.now() >= nextPurge) {
       nextPurge = clock.now() + config.purgeIntervalMs;
       purge.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'));
@@ -153,19 +193,26 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const timer = setInterval(tick, config.revocationPollIntervalMs);
   timer.unref();
 
+  const authenticate = (accessToken: string): AuthResult | Promise<AuthResult> => {
+    const verified = ctx.verifier.verify(accessToken);
+    if (!verified.ok) return verified;
+    const claims = verified.value;
+    if (sync.list.isRevoked(claims.sid)) return fail('session_revoked');
+    const auth = ok({ userId: claims.sub, sessionId: claims.sid, claims });
+    if (!sync.degraded) return auth;
+    // The feed is down: the list may miss a revocation, so the store decides (slower, still right).
+    return sync.checkStore(claims.sid).then((state) =>
+      state === 'live' ? auth : state === 'revoked' ? fail('session_revoked') : fail('service_unavailable', 1000),
+    );
+  };
+
   return {
     config,
     stores,
-    register: (input) => accounts.register(ctx, input),
+    register: (input, device = {}) => accounts.register(ctx, input, device),
     login: (input, device = {}) => accounts.login(ctx, input, device),
-    refresh: (token) => sessions.refresh(ctx, token),
-    authenticate(accessToken) {
-      const verified = ctx.verifier.verify(accessToken);
-      if (!verified.ok) return verified;
-      const claims = verified.value;
-      if (list.isRevoked(claims.sid)) return fail('session_revoked');
-      return ok({ userId: claims.sub, sessionId: claims.sid, claims });
-    },
+    refresh: (token, device = {}) => sessions.refresh(ctx, token, device),
+    authenticate,
     logout: (auth, scope = 'local') => sessions.logout(ctx, auth, scope),
     listSessions: (auth) => sessions.listSessions(ctx, auth),
     revokeSession: (auth, id) => sessions.revokeOwnSession(ctx, auth, id),
@@ -181,14 +228,17 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       return lastCounts;
     },
     tick,
-    syncRevocations: syncRevocations.run,
+    syncRevocations: () => sync.poll(),
     jwks: () => keyring.jwks(),
     get revocationCount() {
-      return list.size;
+      return sync.list.size;
+    },
+    get degraded() {
+      return sync.degraded;
     },
     async close() {
       clearInterval(timer);
-      await Promise.all([purge.idle(), syncRevocations.idle()]);
+      await Promise.all([purge.idle(), sync.close()]);
     },
   };
 }

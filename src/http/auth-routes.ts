@@ -28,30 +28,30 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
 
   app.post<{ Body: { email: string; password: string; name?: string | null } }>(
     '/auth/register',
-    { schema: { tags, summary: 'Create an account', body: s.registerBody, response: { 201: s.userResponse, ...errors(400, 409, 413) } } },
+    { schema: { tags, summary: 'Create an account', body: s.registerBody, response: { 201: s.userResponse, ...errors(400, 409, 413, 429) } } },
     async (request, reply) => {
-      const r = await core.register(request.body);
-      if (!r.ok) return sendProblem(reply, r.code);
+      const r = await core.register(request.body, device(request));
+      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
       return reply.code(201).send({ user: r.value });
     },
   );
 
   app.post<{ Body: { email: string; password: string } }>(
     '/auth/login',
-    { schema: { tags, summary: 'Sign in: a new session with its first tokens', body: s.loginBody, response: { 200: s.tokenResponse, ...errors(400, 401, 403) } } },
+    { schema: { tags, summary: 'Sign in: a new session with its first tokens', body: s.loginBody, response: { 200: s.tokenResponse, ...errors(400, 401, 403, 429) } } },
     async (request, reply) => {
       const r = await core.login(request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code);
+      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
       return tokenResponse(r.value);
     },
   );
 
   app.post<{ Body: { refreshToken: string } }>(
     '/auth/refresh',
-    { schema: { tags, summary: 'Rotate a refresh token', body: s.refreshBody, response: { 200: s.tokenResponse, ...errors(400, 401) } } },
+    { schema: { tags, summary: 'Rotate a refresh token', body: s.refreshBody, response: { 200: s.tokenResponse, ...errors(400, 401, 429) } } },
     async (request, reply) => {
-      const r = await core.refresh(request.body.refreshToken);
-      if (!r.ok) return sendProblem(reply, r.code);
+      const r = await core.refresh(request.body.refreshToken, device(request));
+      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
       return tokenResponse(r.value);
     },
   );

@@ -31,9 +31,11 @@ export function createAuthenticate(core: Tokenstile): AuthenticateHook {
       await sendProblem(reply, 'invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>.' });
       return;
     }
-    const result = core.authenticate(token);
+    const answer = core.authenticate(token);
+    // A promise only while the revocation feed is down (the store is asked); plain otherwise.
+    const result = answer instanceof Promise ? await answer : answer;
     if (!result.ok) {
-      await sendProblem(reply, result.code);
+      await sendProblem(reply, result.code, { retryAfterMs: result.retryAfterMs });
       return;
     }
     request.auth = result.value;

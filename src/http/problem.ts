@@ -46,8 +46,13 @@ export function problem(code: ErrorCode, detail?: string): Problem {
  * Sends a problem+json answer. 401s carry an RFC 6750 challenge: with `error="invalid_token"`
  * for a bad access token, and without an error code when no token was sent at all (RFC 6750 §3.1).
  */
-export function sendProblem(reply: FastifyReply, code: ErrorCode, options: { detail?: string; tokenMissing?: boolean } = {}): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  code: ErrorCode,
+  options: { detail?: string; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
+): FastifyReply {
   const body = problem(code, options.detail);
+  if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
   if (body.status === 401) {
     const challenge =
       accessTokenCodes.has(code) && !options.tokenMissing

@@ -130,7 +130,7 @@ describe('sessions cannot outlive a credential change they raced', () => {
         const racing = ts.login({ email: 'race@example.com', password: goodPassword });
         await held; // the racing login has checked the old password and waits
         if (change === 'password change') {
-          const auth = ts.authenticate(first.value.accessToken);
+          const auth = await ts.authenticate(first.value.accessToken);
           assert.ok(auth.ok);
           const changed = await ts.changePassword(auth.value, { currentPassword: goodPassword, newPassword: 'brand new pass 9' });
           assert.ok(changed.ok);

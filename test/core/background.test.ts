@@ -37,7 +37,7 @@ test('a poll that fails, even by throwing synchronously, does not stop later pol
     await other.revoke({ sessionId: login.value.session.id });
     state.broken = false;
     await server.syncRevocations();
-    assert.deepEqual(server.authenticate(login.value.accessToken), { ok: false, code: 'session_revoked' });
+    assert.deepEqual(await server.authenticate(login.value.accessToken), { ok: false, code: 'session_revoked' });
   } finally {
     await server.close();
     await other.close();

@@ -1,0 +1,90 @@
+import type { Logger } from './config.ts';
+import { parseDuration } from './duration.ts';
+import { ConfigError, fail, ok, type Result } from './errors.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+
+/** At most `limit` attempts per `window` (a duration such as `15m`). */
+export interface RateLimit {
+  readonly limit: number;
+  readonly window: string | number;
+}
+
+/** Which attempts are limited, and how much; `false` turns a rule off. */
+export interface RateLimitOptions {
+  /** Sign-in attempts per account (by email, existing or not). Default 10 per 15m; reset by a success. */
+  readonly loginPerAccount?: RateLimit | false;
+  /** Sign-in attempts per client IP. Default 100 per 15m. */
+  readonly loginPerIp?: RateLimit | false;
+  /** Registrations per client IP. Default 20 per 1h. */
+  readonly registerPerIp?: RateLimit | false;
+  /** Refreshes per client IP. Default 600 per 1m. */
+  readonly refreshPerIp?: RateLimit | false;
+}
+
+export type RateLimitRule = keyof RateLimitOptions;
+
+const defaults: Record<RateLimitRule, RateLimit> = {
+  loginPerAccount: { limit: 10, window: '15m' },
+  loginPerIp: { limit: 100, window: '15m' },
+  registerPerIp: { limit: 20, window: '1h' },
+  refreshPerIp: { limit: 600, window: '1m' },
+};
+
+/** Resolved rules: limit and window in ms, or null when off. */
+export type ResolvedRateLimits = Readonly<Record<RateLimitRule, { limit: number; windowMs: number } | null>>;
+
+/** Validates rate-limit options (`false` turns every rule off). */
+export function resolveRateLimits(options: RateLimitOptions | false | undefined): ResolvedRateLimits {
+  const out = {} as Record<RateLimitRule, { limit: number; windowMs: number } | null>;
+  for (const rule of Object.keys(defaults) as RateLimitRule[]) {
+    const given = options === false ? false : (options?.[rule] ?? defaults[rule]);
+    if (given === false) {
+      out[rule] = null;
+      continue;
+    }
+    if (!Number.isInteger(given.limit) || given.limit < 1) throw new ConfigError(`rateLimits.${rule}.limit must be a whole number ≥ 1`);
+    const windowMs = parseDuration(given.window, `rateLimits.${rule}.window`) * 1000;
+    if (windowMs < 1000) throw new ConfigError(`rateLimits.${rule}.window must be at least 1s`);
+    out[rule] = { limit: given.limit, windowMs };
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * Applies the rules through a limiter. When the limiter fails (Redis down), the attempt is
+ * counted by an in-process fallback instead, so limits hold per instance rather than vanish.
+ */
+export class RateLimits {
+  readonly #rules: ResolvedRateLimits;
+  readonly #limiter: RateLimiter;
+  readonly #fallback: RateLimiter;
+  readonly #logger: Logger | undefined;
+
+  constructor(rules: ResolvedRateLimits, limiter: RateLimiter, fallback: RateLimiter, logger?: Logger) {
+    this.#rules = rules;
+    this.#limiter = limiter;
+    this.#fallback = fallback;
+    this.#logger = logger;
+  }
+
+  /** Counts an attempt under `rule` for `subject` (an IP, an email); `too_many_requests` when over. */
+  async check(rule: RateLimitRule, subject: string | null | undefined, now: number): Promise<Result<void, 'too_many_requests'>> {
+    const r = this.#rules[rule];
+    if (!r || !subject) return ok(undefined);
+    const key = `${rule}:${subject}`;
+    let decision;
+    try {
+      decision = await this.#limiter.hit(key, r.limit, r.windowMs, now);
+    } catch (err) {
+      this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: shared rate limiter failed; counting in this process');
+      decision = await this.#fallback.hit(key, r.limit, r.windowMs, now);
+    }
+    return decision.allowed ? ok(undefined) : fail('too_many_requests', decision.retryAfterMs);
+  }
+
+  /** Clears `rule` for `subject` (after a successful sign-in). Best effort. */
+  async reset(rule: RateLimitRule, subject: string): Promise<void> {
+    const key = `${rule}:${subject}`;
+    await Promise.allSettled([this.#limiter.reset(key), this.#fallback.reset(key)]);
+  }
+}

@@ -1,0 +1,141 @@
+import type { Clock } from './clock.ts';
+import type { Logger } from './config.ts';
+import type { AuthEventListener } from './events.ts';
+import type { Revocation } from './revocation.ts';
+import type { RevocationFeed } from './revocation-feed.ts';
+import { RevocationList } from './revocation-list.ts';
+import type { RevokeTarget } from './session-store.ts';
+import type { Stores } from './stores.ts';
+
+/** How a session stands according to the store, for requests served while the feed is down. */
+export type StoreCheck = 'live' | 'revoked' | 'unavailable';
+
+/**
+ * Keeps the in-memory revocation list current and says when it can be trusted.
+ *
+ * Sources: the store (loaded at start, then polled), and the feed when there is one (pushed by
+ * every instance). With a feed, the list is trusted only while the feed is healthy: from the
+ * moment it is not, `degraded` is true and callers check the store for each request, until the
+ * feed is healthy again AND a catch-up read of the store has completed. Without a feed (one
+ * process), the list is always trusted: this process writes every revocation it must know at once,
+ * and other processes' (the CLI's) arrive with the next poll.
+ */
+export class RevocationSync {
+  readonly list = new RevocationList();
+  readonly #stores: Stores;
+  readonly #clock: Clock;
+  readonly #feed: RevocationFeed | undefined;
+  readonly #emit: AuthEventListener;
+  readonly #logger: Logger | undefined;
+  #cursor: string | null = null;
+  #trusted: boolean;
+  #polling: Promise<void> | null = null;
+
+  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger }) {
+    this.#stores = options.stores;
+    this.#clock = options.clock;
+    this.#feed = options.feed;
+    this.#emit = options.emit;
+    this.#logger = options.logger;
+    this.#trusted = this.#feed === undefined;
+  }
+
+  /** True while protected requests must check the store (the feed is down or catching up). */
+  get degraded(): boolean {
+    return !this.#trusted;
+  }
+
+  /** Loads live revocations and starts the feed. */
+  async start(): Promise<void> {
+    // Cursor first, then the snapshot: anything in between is seen twice, never missed.
+    this.#cursor = (await this.#stores.sessions.revocationsSince(null, this.#clock.now())).cursor;
+    this.#addAll(await this.#stores.sessions.liveRevocations(this.#clock.now()));
+    if (!this.#feed) return;
+    await this.#feed.start({
+      onRevocations: (revocations) => {
+        const now = this.#clock.now();
+        this.#addAll(revocations);
+        const lagMs = Math.max(0, ...revocations.map((r) => now - r.revokedAt));
+        this.#emit({ type: 'revocations_received', count: revocations.length, lagMs });
+      },
+      onHealth: (healthy) => this.#onHealth(healthy),
+    });
+    if (this.#feed.healthy) this.#onHealth(true);
+  }
+
+  #onHealth(healthy: boolean): void {
+    this.#emit({ type: 'feed_health', healthy });
+    if (!healthy) {
+      if (this.#trusted) this.#logger?.warn({ feed: this.#feed?.kind }, 'tokenstile: revocation feed unhealthy; checking the store per request');
+      this.#trusted = false;
+      return;
+    }
+    // Trust the list again only once what was missed while the feed was down has been read.
+    this.poll().then(
+      () => {
+        if (this.#feed?.healthy && !this.#trusted) {
+          this.#trusted = true;
+          this.#logger?.info({ feed: this.#feed.kind }, 'tokenstile: revocation feed healthy; list caught up');
+        }
+      },
+      (err: unknown) => this.#logger?.warn({ err }, 'tokenstile: catch-up after feed recovery failed'),
+    );
+  }
+
+  #addAll(revocations: readonly Revocation[]): void {
+    const now = this.#clock.now();
+    for (const r of revocations) this.list.add(r, now);
+  }
+
+  /** Ends sessions in the store, then in this list, then tells every other instance. */
+  async revoke(target: RevokeTarget, headroomMs: number): Promise<Revocation[]> {
+    const written = await this.#stores.sessions.revoke(target, this.#clock.now(), headroomMs);
+    this.#addAll(written);
+    if (written.length > 0 && this.#feed) {
+      // Durable already; if the feed is down, other instances are degraded and check the store.
+      await this.#feed.publish(written).catch((err: unknown) => this.#logger?.warn({ err }, 'tokenstile: publishing revocations failed'));
+    }
+    return written;
+  }
+
+  /** Reads revocations recorded since the last poll (by anyone) into the list. */
+  poll(): Promise<void> {
+    if (this.#polling) return this.#polling;
+    const p = (async () => {
+      const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
+      this.#addAll(since.revocations);
+      this.#cursor = since.cursor;
+    })();
+    this.#polling = p;
+    // Cleared on settling whatever happens, so one failure cannot wedge later polls.
+    p.finally(() => {
+      if (this.#polling === p) this.#polling = null;
+    }).catch(() => {});
+    return p;
+  }
+
+  /** Waits for a poll under way, if any. */
+  async idle(): Promise<void> {
+    await this.#polling?.catch(() => {});
+  }
+
+  /** The store's word on a session, for requests served while degraded. */
+  async checkStore(sessionId: string): Promise<StoreCheck> {
+    let outcome: StoreCheck;
+    try {
+      const session = await this.#stores.sessions.get(sessionId);
+      // Unknown: purged after its end, or never ours (the signature says it was ours).
+      outcome = session === null || session.revokedAt !== null ? 'revoked' : 'live';
+    } catch (err) {
+      this.#logger?.warn({ err }, 'tokenstile: store check failed while the feed is down');
+      outcome = 'unavailable';
+    }
+    this.#emit({ type: 'store_check', outcome });
+    return outcome;
+  }
+
+  /** Waits for work under way. The feed is closed by whoever opened it. */
+  async close(): Promise<void> {
+    await this.idle();
+  }
+}

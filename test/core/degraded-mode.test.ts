@@ -1,0 +1,130 @@
+// What an instance does when its revocation feed is unhealthy: it must never accept a revoked
+// token, so it asks the store per request (or answers 503 when the store cannot answer either),
+// and trusts its list again only after catching up. The feed here is an in-process one whose
+// health the test controls; the Redis feed's own tests kill real connections.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Revocation } from '../../src/core/revocation.ts';
+import type { RevocationFeed } from '../../src/core/revocation-feed.ts';
+import type { Stores } from '../../src/core/stores.ts';
+import { createTokenstile, type Tokenstile } from '../../src/core/tokenstile.ts';
+import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
+import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
+
+/** Feeds connected through one in-process hub; `up = false` drops messages and reports unhealthy. */
+class Hub {
+  up = true;
+  readonly feeds = new Set<HubFeed>();
+  setUp(up: boolean): void {
+    this.up = up;
+    for (const f of this.feeds) f.handlers?.onHealth(up);
+  }
+}
+class HubFeed implements RevocationFeed {
+  readonly kind = 'hub';
+  handlers: { onRevocations(r: Revocation[]): void; onHealth(h: boolean): void } | undefined;
+  readonly #hub: Hub;
+  constructor(hub: Hub) {
+    this.#hub = hub;
+    hub.feeds.add(this);
+  }
+  get healthy(): boolean {
+    return this.#hub.up;
+  }
+  async publish(revocations: readonly Revocation[]): Promise<void> {
+    if (!this.#hub.up) throw new Error('feed down');
+    for (const f of this.#hub.feeds) f.handlers?.onRevocations([...revocations]);
+  }
+  async start(handlers: HubFeed['handlers'] & object): Promise<void> {
+    this.handlers = handlers;
+  }
+  async close(): Promise<void> {
+    this.#hub.feeds.delete(this);
+  }
+}
+
+/** A store whose sessions.get fails while `down`. */
+function breakable(stores: Stores, state: { down: boolean }): Stores {
+  const sessions = new Proxy(stores.sessions, {
+    get: (target, prop) =>
+      prop === 'get' ? (id: string) => (state.down ? Promise.reject(new Error('connection refused')) : target.get(id)) : Reflect.get(target, prop, target).bind(target),
+  });
+  return new Proxy(stores, { get: (target, prop) => (prop === 'sessions' ? sessions : Reflect.get(target, prop, target)) });
+}
+
+async function twoInstances(fn: (a: Tokenstile, b: Tokenstile, hub: Hub, storeState: { down: boolean }) => Promise<void>) {
+  const dir = tempDir();
+  const hub = new Hub();
+  const storeState = { down: false };
+  const sa = openSqliteStores(`${dir.path}/t.db`);
+  const sb = openSqliteStores(`${dir.path}/t.db`);
+  // A long poll interval: only the feed (or an explicit catch-up) can carry revocations.
+  const options = { issuer, passwordHasher: fastHasher, revocationPollInterval: '1h', rateLimits: false } as const;
+  const a = await createTokenstile({ ...options, stores: breakable(sa, storeState), feed: new HubFeed(hub) });
+  const b = await createTokenstile({ ...options, stores: sb, feed: new HubFeed(hub) });
+  try {
+    await fn(a, b, hub, storeState);
+  } finally {
+    await a.close();
+    await b.close();
+    await sa.close();
+    await sb.close();
+    dir.cleanup();
+  }
+}
+
+async function signIn(core: Tokenstile, email: string) {
+  await core.register({ email, password: goodPassword });
+  const r = await core.login({ email, password: goodPassword });
+  assert.ok(r.ok);
+  return r.value;
+}
+
+test('with a healthy feed, a revocation on one instance reaches the other at once, and checks stay synchronous', () =>
+  twoInstances(async (a, b) => {
+    const s = await signIn(a, 'x@example.com');
+    const before = a.authenticate(s.accessToken);
+    assert.equal(before instanceof Promise, false, 'no I/O on the hot path');
+    assert.ok(!(before instanceof Promise) && before.ok);
+    await b.revoke({ sessionId: s.session.id });
+    assert.deepEqual(a.authenticate(s.accessToken), { ok: false, code: 'session_revoked' });
+  }));
+
+test('with the feed down, a revocation it could not carry is still enforced: the store is asked', () =>
+  twoInstances(async (a, b, hub) => {
+    const revoked = await signIn(a, 'r@example.com');
+    const live = await signIn(a, 'l@example.com');
+    hub.setUp(false);
+    assert.equal(a.degraded, true);
+    await b.revoke({ sessionId: revoked.session.id }); // the publish fails; the store has it
+    const answer = a.authenticate(revoked.accessToken);
+    assert.ok(answer instanceof Promise, 'degraded checks go to the store');
+    assert.deepEqual(await answer, { ok: false, code: 'session_revoked' });
+    const ok = await a.authenticate(live.accessToken);
+    assert.ok(ok.ok);
+  }));
+
+test('with the feed and the store both down, the answer is 503-worthy, never an acceptance', () =>
+  twoInstances(async (a, _b, hub, store) => {
+    const s = await signIn(a, 'd@example.com');
+    hub.setUp(false);
+    store.down = true;
+    const r = await a.authenticate(s.accessToken);
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok && r.code === 'service_unavailable' && r.retryAfterMs !== undefined);
+    store.down = false;
+    assert.ok((await a.authenticate(s.accessToken)).ok);
+  }));
+
+test('when the feed recovers, the list is caught up from the store before it is trusted again', () =>
+  twoInstances(async (a, b, hub) => {
+    const s = await signIn(a, 'c@example.com');
+    hub.setUp(false);
+    await b.revoke({ sessionId: s.session.id }); // missed by a's list
+    hub.setUp(true);
+    for (let i = 0; i < 50 && a.degraded; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(a.degraded, false);
+    const answer = a.authenticate(s.accessToken);
+    assert.equal(answer instanceof Promise, false, 'back on the in-memory list');
+    assert.deepEqual(answer, { ok: false, code: 'session_revoked' }, 'the missed revocation was caught up');
+  }));
