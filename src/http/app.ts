@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
 import { healthRoutes } from './health-routes.ts';
+import { Metrics } from './metrics.ts';
 import { bodyLimit, tokenstile } from './plugin.ts';
 import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 
@@ -20,6 +21,8 @@ export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'log
   readonly trustProxy?: FastifyServerOptions['trustProxy'];
   /** Serve the OpenAPI document and its viewer at `/docs`. Default true. */
   readonly docs?: boolean;
+  /** Serve Prometheus metrics at `/metrics`. Default true; restrict the path at your proxy. */
+  readonly metrics?: boolean;
 }
 
 /**
@@ -45,7 +48,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  * routes, `/healthz`, `/readyz`, and OpenAPI at `/docs`. Tests call `app.inject()`.
  */
 export function buildApp(options: BuildAppOptions): FastifyInstance {
-  const { logger = false, trustProxy = false, docs = true, ...rest } = options;
+  const { logger = false, trustProxy = false, docs = true, metrics: withMetrics = true, onEvent, ...rest } = options;
   const app = Fastify({
     logger,
     trustProxy,
@@ -70,7 +73,22 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     });
     app.register(swaggerUi, { routePrefix: '/docs' });
   }
-  app.register(tokenstile, rest);
+  const metrics = new Metrics(() => (app.hasDecorator('tokenstile') ? app.tokenstile.revocationCount : 0));
+  app.register(tokenstile, {
+    ...rest,
+    onEvent: (event) => {
+      metrics.onEvent(event);
+      onEvent?.(event);
+    },
+    storeObserver: metrics.onStoreOperation,
+  });
   app.register(healthRoutes);
+  if (withMetrics) {
+    metrics.instrument(app);
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
   return app;
 }

@@ -5,6 +5,7 @@ import type { TokenstileOptions } from '../core/config.ts';
 import type { AuthInfo } from '../core/sessions.ts';
 import type { Stores } from '../core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
+import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';
 import { openStores } from '../stores/open-stores.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
@@ -35,6 +36,8 @@ export type TokenstilePluginOptions =
       readonly databaseUrl?: string;
       /** Mount `/auth/*` and `/.well-known/jwks.json`. Default true. */
       readonly routes?: boolean;
+      /** Told of every store operation's duration (metrics). */
+      readonly storeObserver?: StoreObserver;
     });
 
 /** Request bodies are small; anything larger is refused with 413 before parsing. */
@@ -68,12 +71,14 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   if ('tokenstile' in options) {
     core = options.tokenstile;
   } else {
-    const { stores: given, databaseUrl, routes: _routes, ...coreOptions } = options;
-    const stores = given ?? (await openStores(databaseUrl));
+    const { stores: given, databaseUrl, routes: _routes, storeObserver, ...coreOptions } = options;
+    const opened = given ?? (await openStores(databaseUrl));
+    // Timed, and any backend failure becomes a 503 problem rather than a 500.
+    const stores = instrumentStores(opened, storeObserver ?? (() => {}));
     try {
       core = await createTokenstile({ ...coreOptions, stores, logger: app.log });
     } catch (err) {
-      if (!given) await stores.close();
+      if (!given) await opened.close();
       throw err;
     }
     app.addHook('onClose', async () => {

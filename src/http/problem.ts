@@ -88,7 +88,10 @@ function fastifyErrorCode(err: FastifyError): ErrorCode {
  * the nearest code, anything else to a 500 whose body says nothing about the cause.
  */
 export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (err instanceof TokenstileError) return sendProblem(reply, err.code, { detail: err.message });
+  if (err instanceof TokenstileError) {
+    if (err.code === 'service_unavailable') request.log.warn({ err: { message: err.message, cause: (err.cause as Error | undefined)?.message } }, 'tokenstile: store unavailable');
+    return sendProblem(reply, err.code, { detail: err.message, retryAfterMs: err.code === 'service_unavailable' ? 1000 : undefined });
+  }
   const code = fastifyErrorCode(err);
   if (code === 'internal_error') {
     request.log.error({ err: { type: err.name, message: err.message, code: err.code } }, 'tokenstile: unexpected error');

@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuthEvent } from '../core/events.ts';
+import type { StoreObserver } from '../stores/instrumented-stores.ts';
+
+/** Tokenstile's Prometheus metrics, in a registry of their own (not prom-client's global one). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({ name: 'tokenstile_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly #duration = new Histogram({ name: 'tokenstile_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  readonly #logins = new Counter({ name: 'tokenstile_logins_total', help: 'Sign-in attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly #refreshes = new Counter({ name: 'tokenstile_refreshes_total', help: 'Refresh attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly #reuse = new Counter({ name: 'tokenstile_refresh_reuse_detected_total', help: 'Spent refresh tokens presented again (sessions revoked for theft)', registers: [this.registry] });
+  readonly #revoked = new Counter({ name: 'tokenstile_sessions_revoked_total', help: 'Sessions ended by this instance', registers: [this.registry] });
+  readonly #limited = new Counter({ name: 'tokenstile_rate_limited_total', help: 'Attempts refused by a rate limit', labelNames: ['rule'], registers: [this.registry] });
+  readonly #feedLag = new Histogram({ name: 'tokenstile_revocation_feed_lag_seconds', help: 'Time from a revocation to its arrival here through the feed', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
+  readonly #feedHealthy = new Gauge({ name: 'tokenstile_revocation_feed_healthy', help: '1 while the revocation feed is healthy (or there is none)', registers: [this.registry] });
+  readonly #storeChecks = new Counter({ name: 'tokenstile_degraded_store_checks_total', help: 'Per-request store checks made while the feed was unhealthy', labelNames: ['outcome'], registers: [this.registry] });
+  readonly #storeLatency = new Histogram({ name: 'tokenstile_store_operation_seconds', help: 'Store operation latency', labelNames: ['operation', 'ok'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
+
+  constructor(revocationCount: () => number) {
+    this.#feedHealthy.set(1);
+    new Gauge({ name: 'tokenstile_revocation_list_entries', help: 'Live entries in the in-memory revocation list', registers: [this.registry], collect() { this.set(revocationCount()); } });
+  }
+
+  /** The core's event listener. */
+  readonly onEvent = (e: AuthEvent): void => {
+    switch (e.type) {
+      case 'login_succeeded': this.#logins.inc({ outcome: 'ok' }); break;
+      case 'login_failed': this.#logins.inc({ outcome: e.reason }); break;
+      case 'refreshed': this.#refreshes.inc({ outcome: 'ok' }); break;
+      case 'refresh_failed': this.#refreshes.inc({ outcome: e.reason }); break;
+      case 'refresh_reuse_detected': this.#reuse.inc(); this.#refreshes.inc({ outcome: 'refresh_token_reused' }); break;
+      case 'sessions_revoked': this.#revoked.inc(e.count); break;
+      case 'rate_limited': this.#limited.inc({ rule: e.rule }); break;
+      case 'revocations_received': this.#feedLag.observe(e.lagMs / 1000); break;
+      case 'feed_health': this.#feedHealthy.set(e.healthy ? 1 : 0); break;
+      case 'store_check': this.#storeChecks.inc({ outcome: e.outcome }); break;
+      default: break;
+    }
+  };
+
+  /** The stores' observer. */
+  readonly onStoreOperation: StoreObserver = (operation, seconds, ok) => {
+    this.#storeLatency.observe({ operation, ok: ok ? 'true' : 'false' }, seconds);
+  };
+
+  /** Counts and times every request, labelled by route pattern (never by raw URL). */
+  instrument(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      this.#requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      this.#duration.observe({ route }, reply.elapsedTime / 1000);
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { TokenstileError } from '../core/errors.ts';
+import type { Stores } from '../core/stores.ts';
+
+/** A store operation failed (the database is down, unreachable, or refused): HTTP 503. */
+export class StoreUnavailableError extends TokenstileError {
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super('service_unavailable', `The store failed during ${operation}; retry later.`, options);
+  }
+}
+
+/** Told how long each store operation took and whether it succeeded. */
+export type StoreObserver = (operation: string, seconds: number, ok: boolean) => void;
+
+function wrap<T extends object>(target: T, group: string, observe: StoreObserver): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      const operation = `${group}.${prop}`;
+      return async (...args: unknown[]) => {
+        const started = process.hrtime.bigint();
+        try {
+          const result = await value.apply(t, args);
+          observe(operation, Number(process.hrtime.bigint() - started) / 1e9, true);
+          return result;
+        } catch (err) {
+          observe(operation, Number(process.hrtime.bigint() - started) / 1e9, false);
+          throw err instanceof TokenstileError ? err : new StoreUnavailableError(operation, { cause: err });
+        }
+      };
+    },
+  });
+}
+
+/**
+ * The same stores, timing every operation for metrics and turning any failure of the backend
+ * into a `StoreUnavailableError` (503 problem+json, never a 500 with a driver message).
+ */
+export function instrumentStores(stores: Stores, observe: StoreObserver): Stores {
+  const users = wrap(stores.users, 'users', observe);
+  const sessions = wrap(stores.sessions, 'sessions', observe);
+  const keys = wrap(stores.keys, 'keys', observe);
+  return {
+    kind: stores.kind,
+    users,
+    sessions,
+    keys,
+    ping: () => stores.ping(),
+    migrate: () => stores.migrate(),
+    close: () => stores.close(),
+  };
+}
