@@ -33,7 +33,6 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     throw new ConfigError(`TOKENSTILE_SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(alg)}`);
   }
   const unsupported: Array<[string, string | undefined, string]> = [
-    ['TOKENSTILE_REDIS_URL', value(env, 'TOKENSTILE_REDIS_URL'), 'Redis is not supported by this version yet; unset it to run on the embedded store'],
     ['TOKENSTILE_ACCESS_TOKEN_FORMAT', value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT') === 'jwt' ? undefined : value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT'), 'only "jwt" is supported by this version'],
     ['TOKENSTILE_REVOCATION_CHECK', value(env, 'TOKENSTILE_REVOCATION_CHECK') === 'pushed' ? undefined : value(env, 'TOKENSTILE_REVOCATION_CHECK'), 'only "pushed" is supported by this version'],
     ['TOKENSTILE_CLIENTS', value(env, 'TOKENSTILE_CLIENTS'), 'the /oauth endpoints are not in this version yet; unset it'],
@@ -50,6 +49,10 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     audience: value(env, 'TOKENSTILE_AUDIENCE') ?? 'tokenstile',
     signingAlgorithm: alg as SigningAlgorithm,
     trustProxy: parseTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY')),
+    redisUrl: value(env, 'TOKENSTILE_REDIS_URL'),
+    redisKeyPrefix: value(env, 'TOKENSTILE_REDIS_PREFIX'),
+    rateLimits: parseRateLimitsSwitch(value(env, 'TOKENSTILE_RATE_LIMITS')),
+    metrics: value(env, 'TOKENSTILE_METRICS') !== 'off',
   };
   for (const [field, [name, fallback]] of Object.entries(durations)) app[field] = value(env, name) ?? fallback;
   return {
@@ -59,6 +62,12 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     logLevel: value(env, 'TOKENSTILE_LOG_LEVEL') ?? 'info',
     app: app as unknown as ServerConfig['app'],
   };
+}
+
+function parseRateLimitsSwitch(v: string | undefined): false | undefined {
+  if (v === undefined || v === 'on') return undefined;
+  if (v === 'off') return false;
+  throw new ConfigError(`TOKENSTILE_RATE_LIMITS must be on or off, got ${JSON.stringify(v)}`);
 }
 
 function parseTrustProxy(v: string | undefined): boolean | string {
@@ -71,7 +80,7 @@ function parseTrustProxy(v: string | undefined): boolean | string {
 export const envHelp = `Environment:
   HOST                          listen address (default 127.0.0.1)
   PORT                          listen port (default 3000)
-  TOKENSTILE_DATABASE_URL       sqlite:PATH or sqlite::memory: (default ${defaultDatabaseUrl})
+  TOKENSTILE_DATABASE_URL       sqlite:PATH, sqlite::memory: or postgres://… (default ${defaultDatabaseUrl})
   TOKENSTILE_ISSUER             iss of every token (default http://HOST:PORT)
   TOKENSTILE_AUDIENCE           aud of access tokens (default tokenstile)
   TOKENSTILE_ACCESS_TTL         access-token lifetime (default 15m)
@@ -79,5 +88,10 @@ export const envHelp = `Environment:
   TOKENSTILE_SIGNING_ALG        ES256 | EdDSA | RS256 (default ES256)
   TOKENSTILE_CLOCK_TOLERANCE    leeway for exp/nbf/iat (default 5s)
   TOKENSTILE_REFRESH_GRACE      retry window for a just-spent refresh token (default 10s)
+  TOKENSTILE_REDIS_URL          redis://, rediss://, redis+sentinel://, redis+cluster:// (default unset:
+                                one instance, everything in the database and this process)
+  TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)
+  TOKENSTILE_RATE_LIMITS        on | off (default on)
+  TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
   TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)
   TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug (default info)`;

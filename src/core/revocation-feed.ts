@@ -15,9 +15,10 @@ export interface RevocationFeed {
    */
   publish(revocations: readonly Revocation[]): Promise<void>;
   /**
-   * Starts delivery. `onRevocations` receives what any instance published; `onHealth` is told
-   * when the feed becomes unhealthy (disconnected, or silent beyond its bound) and when it is
-   * healthy again (reconnected and heard from).
+   * Starts delivery; rejects when the feed cannot be reached at all. `onRevocations` receives
+   * what any instance published; `onHealth` is told when the feed becomes unhealthy
+   * (disconnected, or silent beyond its bound) and when it is healthy again (reconnected and heard
+   * from). Errors thrown by the handlers are swallowed: delivery goes on.
    */
   start(handlers: { onRevocations(revocations: Revocation[]): void; onHealth(healthy: boolean): void }): Promise<void>;
   /** True while messages are known to arrive. */

@@ -8,6 +8,8 @@
  *   drop moves the version on. A write that raced a drop lands under the old version and is never
  *   read, so a slow writer cannot bring back what a logout or an update dropped.
  * - Callers treat any error as a miss and read the store (fail closed).
+ * - A version must outlive every value written under an older one (implementations cap value TTLs
+ *   and keep versions longer), or a reset version could make old entries readable again.
  */
 export interface SessionCache {
   /** A short name for logs and metrics, such as `memory` or `redis`. */
@@ -22,6 +24,7 @@ export interface SessionCache {
   dropUser(userId: string): Promise<void>;
   /** Makes every entry of one session unreadable. */
   dropSession(userId: string, sessionId: string): Promise<void>;
+  /** Releases what the cache itself holds (a shared connection stays with its opener). */
   close(): Promise<void>;
 }
 

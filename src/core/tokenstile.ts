@@ -77,6 +77,7 @@ export interface Tokenstile {
 async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number): Promise<Keyring> {
   let keys = await stores.keys.listSigningKeys();
   if (!keys.some((k) => k.alg === config.signingAlgorithm && k.retiredAt === null)) {
+    // Instances starting together may all try; the store lets exactly one key in.
     await stores.keys.addSigningKey(generateSigningKey(config.signingAlgorithm, now));
     keys = await stores.keys.listSigningKeys();
   }

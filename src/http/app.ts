@@ -13,8 +13,12 @@ import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'> {
   /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
   readonly stores?: Stores;
-  /** Default `sqlite:./data/tokenstile.db`. */
+  /** Default `sqlite:./data/tokenstile.db`; `postgres://…` for several instances. */
   readonly databaseUrl?: string;
+  /** Redis for the revocation feed, shared rate limits and cache (see the plugin's option). */
+  readonly redisUrl?: string;
+  /** Prefix of every Redis key and channel. Default `tokenstile:`. */
+  readonly redisKeyPrefix?: string;
   /** Fastify's logger option. Default false. Tokens and passwords are never logged. */
   readonly logger?: FastifyServerOptions['logger'];
   /** Trust `X-Forwarded-*` from a proxy (Fastify's `trustProxy`). Default false. */

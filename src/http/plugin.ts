@@ -7,6 +7,7 @@ import type { Stores } from '../core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';
 import { openStores } from '../stores/open-stores.ts';
+import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-backends.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
 import { problemErrorHandler } from './problem.ts';
@@ -34,6 +35,13 @@ export type TokenstilePluginOptions =
       readonly stores?: Stores;
       /** Default `sqlite:./data/tokenstile.db`. */
       readonly databaseUrl?: string;
+      /**
+       * Redis for the revocation feed, shared rate-limit counters and the shared cache, opened and
+       * closed with the app: `redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`.
+       */
+      readonly redisUrl?: string;
+      /** Prefix of every Redis key and channel. Default `tokenstile:`. */
+      readonly redisKeyPrefix?: string;
       /** Mount `/auth/*` and `/.well-known/jwks.json`. Default true. */
       readonly routes?: boolean;
       /** Told of every store operation's duration (metrics). */
@@ -71,18 +79,27 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   if ('tokenstile' in options) {
     core = options.tokenstile;
   } else {
-    const { stores: given, databaseUrl, routes: _routes, storeObserver, ...coreOptions } = options;
+    const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, routes: _routes, storeObserver, ...coreOptions } = options;
     const opened = given ?? (await openStores(databaseUrl));
     // Timed, and any backend failure becomes a 503 problem rather than a 500.
     const stores = instrumentStores(opened, storeObserver ?? (() => {}));
+    let redis: RedisBackends | undefined;
     try {
-      core = await createTokenstile({ ...coreOptions, stores, logger: app.log });
+      if (redisUrl !== undefined) redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, logger: app.log });
+      core = await createTokenstile({
+        ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache }),
+        ...coreOptions,
+        stores,
+        logger: app.log,
+      });
     } catch (err) {
+      await redis?.close();
       if (!given) await opened.close();
       throw err;
     }
     app.addHook('onClose', async () => {
       await core.close();
+      await redis?.close();
       if (!given) await stores.close();
     });
   }

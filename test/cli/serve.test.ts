@@ -57,7 +57,8 @@ test('a malformed HTTP request gets 400 problem+json', async () => {
 test('configuration errors name the variable', () => {
   assert.throws(() => serverConfigFromEnv({ PORT: 'eighty' }), /PORT must be a port number/);
   assert.throws(() => serverConfigFromEnv({ TOKENSTILE_SIGNING_ALG: 'HS256' }), /TOKENSTILE_SIGNING_ALG must be one of ES256, EdDSA, RS256/);
-  assert.throws(() => serverConfigFromEnv({ TOKENSTILE_REDIS_URL: 'redis://127.0.0.1' }), /TOKENSTILE_REDIS_URL/);
+  assert.equal(serverConfigFromEnv({ TOKENSTILE_REDIS_URL: 'redis://127.0.0.1:6379' }).app.redisUrl, 'redis://127.0.0.1:6379');
+  assert.throws(() => serverConfigFromEnv({ TOKENSTILE_RATE_LIMITS: 'sometimes' }), /TOKENSTILE_RATE_LIMITS must be on or off/);
   assert.throws(() => serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'opaque' }), /TOKENSTILE_ACCESS_TOKEN_FORMAT/);
   assert.equal(serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'jwt' }).app.issuer, 'http://127.0.0.1:3000');
   assert.equal(serverConfigFromEnv({ HOST: '::1', PORT: '8080' }).app.issuer, 'http://[::1]:8080');

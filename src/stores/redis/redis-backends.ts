@@ -1,0 +1,46 @@
+import type { Logger } from '../../core/config.ts';
+import type { RateLimiter } from '../../core/rate-limiter.ts';
+import type { RevocationFeed } from '../../core/revocation-feed.ts';
+import type { SessionCache } from '../../core/session-cache.ts';
+import { checkEvictionPolicy, connectRedis } from './redis-client.ts';
+import { RedisRateLimiter } from './redis-rate-limiter.ts';
+import { RedisRevocationFeed } from './redis-revocation-feed.ts';
+import { RedisSessionCache } from './redis-session-cache.ts';
+
+/** What Redis provides to every instance: the revocation feed, rate-limit counters, the cache. */
+export interface RedisBackends {
+  readonly feed: RevocationFeed;
+  readonly rateLimiter: RateLimiter;
+  readonly sessionCache: SessionCache;
+  /** The URL with its password replaced. */
+  readonly target: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to Redis (`redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`) and builds
+ * the three shared backends on one connection (plus the feed's subscriber). Warns through
+ * `logger` when Redis may evict keys (`maxmemory-policy`), which would drop rate-limit counters
+ * and cache versions. Rejects when Redis cannot be reached.
+ */
+export async function openRedisBackends(url: string, options: { keyPrefix?: string; logger?: Logger } = {}): Promise<RedisBackends> {
+  const redis = await connectRedis(url, { keyPrefix: options.keyPrefix ?? 'tokenstile:' });
+  try {
+    const warning = await checkEvictionPolicy(redis.client);
+    if (warning) options.logger?.warn({ redis: redis.target }, `tokenstile: ${warning}`);
+    const feed = new RedisRevocationFeed(redis);
+    return {
+      feed,
+      rateLimiter: new RedisRateLimiter(redis),
+      sessionCache: new RedisSessionCache(redis),
+      target: redis.target,
+      async close() {
+        await feed.close();
+        await redis.close();
+      },
+    };
+  } catch (err) {
+    await redis.close();
+    throw err;
+  }
+}

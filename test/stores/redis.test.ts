@@ -1,0 +1,249 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../../src/core/errors.ts';
+import type { RateLimiter } from '../../src/core/rate-limiter.ts';
+import type { Revocation } from '../../src/core/revocation.ts';
+import type { CacheScope, SessionCache } from '../../src/core/session-cache.ts';
+import { MemoryRateLimiter } from '../../src/stores/memory/memory-rate-limiter.ts';
+import { MemorySessionCache } from '../../src/stores/memory/memory-session-cache.ts';
+import { connectRedis } from '../../src/stores/redis/redis-client.ts';
+import type { RedisConnection } from '../../src/stores/redis/redis-client.ts';
+import { RedisRateLimiter } from '../../src/stores/redis/redis-rate-limiter.ts';
+import { RedisRevocationFeed } from '../../src/stores/redis/redis-revocation-feed.ts';
+import { RedisSessionCache } from '../../src/stores/redis/redis-session-cache.ts';
+
+const redisUrl = process.env.TOKENSTILE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `tstest:${process.pid}:${randomBytes(4).toString('hex')}:`;
+const uid = () => randomBytes(6).toString('hex');
+const t0 = Date.UTC(2026, 0, 1);
+const minute = 60_000;
+
+const opened: RedisConnection[] = [];
+/** A new connection with this run's key prefix, closed after the run. */
+async function connect(url = redisUrl, connectionName?: string): Promise<RedisConnection> {
+  const conn = await connectRedis(url, { keyPrefix: prefix, connectionName });
+  opened.push(conn);
+  return conn;
+}
+let skip: string | false = false;
+const redis = await connect().catch((err: Error) => {
+  if (process.env.CI === 'true') throw err;
+  console.log(`# SKIPPED redis backend: ${(skip = err.message)}`);
+});
+after(async () => {
+  for (let cursor = '0', keys: string[]; redis; ) {
+    [cursor, keys] = await redis.client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.client.del(...keys);
+    if (cursor === '0') break;
+  }
+  for (const conn of opened) await conn.close();
+});
+
+/** The RateLimiter contract, for one backend; `make` returns a limiter with no history. */
+function describeRateLimiter(name: string, make: () => RateLimiter, skip: string | false = false): void {
+  describe(`RateLimiter conformance: ${name}`, { skip }, () => {
+    test('allows `limit` attempts in a window, refuses the next; the window slides and retryAfterMs says when', async () => {
+      const [limiter, key] = [make(), uid()];
+      const hit = (at: number) => limiter.hit(key, 3, minute, t0 + at);
+      for (const [at, remaining] of [[0, 2], [10_000, 1], [20_000, 0]] as const) assert.deepEqual(await hit(at), { allowed: true, remaining, retryAfterMs: 0 });
+      assert.deepEqual(await hit(30_000), { allowed: false, remaining: 0, retryAfterMs: 30_000 });
+      assert.deepEqual(await hit(59_999), { allowed: false, remaining: 0, retryAfterMs: 1 });
+      assert.deepEqual(await hit(60_000), { allowed: true, remaining: 0, retryAfterMs: 0 });
+      assert.deepEqual(await hit(65_000), { allowed: false, remaining: 0, retryAfterMs: 5_000 });
+      assert.deepEqual(await hit(200_000), { allowed: true, remaining: 2, retryAfterMs: 0 });
+    });
+
+    test('reset forgets one key; other keys are independent', async () => {
+      const [limiter, a, b] = [make(), uid(), uid()];
+      for (const key of [a, a, b, b]) await limiter.hit(key, 1, minute, t0);
+      await limiter.reset(a);
+      assert.deepEqual(await limiter.hit(a, 1, minute, t0), { allowed: true, remaining: 0, retryAfterMs: 0 });
+      assert.deepEqual(await limiter.hit(b, 1, minute, t0), { allowed: false, remaining: 0, retryAfterMs: minute });
+      assert.equal((await limiter.hit(uid(), 1, minute, t0)).allowed, true);
+    });
+
+    test('50 concurrent attempts on one key are all counted', async () => {
+      const [limiter, key, wide] = [make(), uid(), uid()];
+      const decisions = await Promise.all(Array.from({ length: 50 }, () => limiter.hit(key, 20, minute, t0)));
+      const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining);
+      assert.deepEqual(remaining.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+      await Promise.all(Array.from({ length: 50 }, () => limiter.hit(wide, 100, minute, t0)));
+      assert.equal((await limiter.hit(wide, 100, minute, t0)).remaining, 49);
+    });
+  });
+}
+
+/** The SessionCache contract, for one backend; `make` returns an empty cache and a way to let its time pass. */
+function describeSessionCache(name: string, make: () => { cache: SessionCache; pass(ms: number): Promise<void> }, skip: string | false = false): void {
+  describe(`SessionCache conformance: ${name}`, { skip }, () => {
+    const scopes = (userId = uid()) => ({ user: { userId }, a: { userId, sessionId: uid() }, b: { userId, sessionId: uid() }, other: { userId: uid() } });
+    const put = async (cache: SessionCache, scope: CacheScope, value = 'v', ttlMs = minute) => cache.set(scope, await cache.version(scope), 'k', value, ttlMs);
+    const read = (cache: SessionCache, ...list: CacheScope[]) => Promise.all(list.map((scope) => cache.get(scope, 'k')));
+
+    test('get returns what set stored, per scope and key', async () => {
+      const { cache } = make();
+      const { user, a, b, other } = scopes();
+      await Promise.all([put(cache, user, 'u'), put(cache, a, 'a')]);
+      assert.deepEqual(await read(cache, user, a, b, other), ['u', 'a', null, null]);
+      assert.equal(await cache.get(user, 'other-key'), null);
+      await put(cache, user, 'u2');
+      assert.equal(await cache.get(user, 'k'), 'u2');
+    });
+
+    test('an entry is gone once its ttl has passed', async () => {
+      const { cache, pass } = make();
+      const { user, a } = scopes();
+      await put(cache, user, 'short', 50);
+      await put(cache, a, 'long', minute);
+      assert.deepEqual(await read(cache, user, a), ['short', 'long']);
+      await pass(80);
+      assert.deepEqual(await read(cache, user, a), [null, 'long']);
+    });
+
+    test('dropUser makes the user scope and all of its sessions unreadable', async () => {
+      const { cache } = make();
+      const { user, a, b, other } = scopes();
+      for (const scope of [user, a, b, other]) await put(cache, scope);
+      const before = await cache.version(a);
+      await cache.dropUser(user.userId);
+      assert.deepEqual(await read(cache, user, a, b, other), [null, null, null, 'v']);
+      assert.notEqual(await cache.version(a), before);
+      await put(cache, a, 'fresh');
+      assert.equal(await cache.get(a, 'k'), 'fresh');
+    });
+
+    test('dropSession makes only that session unreadable', async () => {
+      const { cache } = make();
+      const { user, a, b } = scopes();
+      for (const scope of [user, a, b]) await put(cache, scope);
+      await cache.dropSession(a.userId, a.sessionId);
+      assert.deepEqual(await read(cache, user, a, b), ['v', null, 'v']);
+    });
+
+    test('a set with a version read before a drop is never readable', async () => {
+      const { cache } = make();
+      const { user, a } = scopes();
+      const [userVersion, sessionVersion] = [await cache.version(user), await cache.version(a)];
+      await cache.dropUser(user.userId);
+      await cache.set(user, userVersion, 'k', 'stale', minute);
+      await cache.set(a, sessionVersion, 'k', 'stale', minute);
+      const beforeSessionDrop = await cache.version(a);
+      await cache.dropSession(a.userId, a.sessionId);
+      await cache.set(a, beforeSessionDrop, 'k', 'stale', minute);
+      assert.deepEqual(await read(cache, user, a), [null, null]);
+    });
+
+    test('a set racing a drop is never readable, whichever lands first', async () => {
+      const { cache } = make();
+      for (let i = 0; i < 20; i++) {
+        const { user, a } = scopes();
+        const [userVersion, sessionVersion] = [await cache.version(user), await cache.version(a)];
+        await Promise.all([cache.set(user, userVersion, 'k', 'v', minute), cache.set(a, sessionVersion, 'k', 'v', minute), cache.dropUser(user.userId)]);
+        assert.deepEqual(await read(cache, user, a), [null, null]);
+      }
+    });
+  });
+}
+
+describeRateLimiter('memory', () => new MemoryRateLimiter());
+describeRateLimiter('redis', () => new RedisRateLimiter(redis!), skip);
+const clock = { now: t0 };
+describeSessionCache('memory', () => ({ cache: new MemorySessionCache({ now: () => clock.now }), pass: async (ms) => void (clock.now += ms) }));
+// Redis expires keys on its own clock: the one place these tests wait for real.
+describeSessionCache('redis', () => ({ cache: new RedisSessionCache(redis!), pass: (ms) => sleep(ms) }), skip);
+
+describe('RedisSessionCache', { skip }, () => {
+  test('stores nothing under a stale version, and keeps a version key at least as long as its values', async () => {
+    const [cache, user] = [new RedisSessionCache(redis!), { userId: uid() }];
+    const stale = await cache.version(user);
+    await cache.dropUser(user.userId);
+    await cache.set(user, stale, 'k', 'stale', minute);
+    const versionKey = `${prefix}cache:{u:${user.userId}}:v`;
+    assert.deepEqual(await redis!.client.keys(`${prefix}cache:{u:${user.userId}}:*`), [versionKey]);
+    assert.ok((await redis!.client.pttl(versionKey)) > 86_000_000);
+    await redis!.client.pexpire(versionKey, 100);
+    await cache.set(user, await cache.version(user), 'k', 'v', minute);
+    assert.ok((await redis!.client.pttl(versionKey)) > minute - 1_000);
+  });
+});
+
+/** Records what a feed delivers; `until` resolves as soon as a condition holds. */
+class FeedProbe {
+  readonly revocations: Revocation[] = [];
+  readonly health: boolean[] = [];
+  readonly #waiters = new Set<() => void>();
+  readonly handlers = {
+    onRevocations: (list: Revocation[]) => (this.revocations.push(...list), this.#waiters.forEach((wake) => wake())),
+    onHealth: (healthy: boolean) => (this.health.push(healthy), this.#waiters.forEach((wake) => wake())),
+  };
+  until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => (this.#waiters.delete(wake), reject(new Error(`timed out waiting for ${what}`))), ms);
+      const wake = () => check() && (clearTimeout(timer), this.#waiters.delete(wake), resolve());
+      this.#waiters.add(wake);
+      wake();
+    });
+  }
+}
+
+describe('RedisRevocationFeed', { skip }, () => {
+  const revocation = (): Revocation => ({ kind: 'session', id: uid(), userId: uid(), revokedAt: t0, expiresAt: t0 + 15 * minute });
+  /** A started feed on its own connections, once healthy. */
+  async function started(connectionName = `tstest-${uid()}`) {
+    const [conn, probe] = [await connect(), new FeedProbe()];
+    const feed = new RedisRevocationFeed(conn, { heartbeatMs: 50, staleAfterMs: 400, connectionName });
+    await feed.start(probe.handlers);
+    await probe.until(() => feed.healthy, 'a healthy feed');
+    return { conn, feed, probe, connectionName };
+  }
+
+  test('what one instance publishes, every instance receives', async () => {
+    const [a, b] = [await started(), await started()];
+    const sent = [revocation(), revocation()];
+    await a.feed.publish(sent);
+    await Promise.all([a, b].map(({ probe }) => probe.until(() => probe.revocations.length === 2, 'both revocations')));
+    assert.deepEqual(b.probe.revocations, sent);
+    assert.deepEqual(a.probe.health, [true]);
+    await Promise.all([a.feed.close(), b.feed.close()]);
+    assert.equal(a.feed.healthy, false);
+    await assert.rejects(a.feed.publish(sent));
+  });
+
+  test('the feed is unhealthy as soon as its subscriber is killed, healthy once back, unhealthy after staleAfterMs of silence', async () => {
+    const { conn, feed, probe, connectionName } = await started();
+    const clients = [...String(await redis!.client.client('LIST')).matchAll(/id=(\d+) .*name=(\S+)/g)];
+    const ids = clients.filter((m) => m[2] === connectionName).map((m) => m[1]!);
+    assert.equal(ids.length, 1);
+    await redis!.client.client('KILL', 'ID', ids[0]!);
+    await probe.until(() => probe.health.length === 2, 'the loss, before staleAfterMs', 300);
+    await probe.until(() => feed.healthy, 'recovery');
+    // Only the publishing connection goes: heartbeats stop while the subscriber stays connected.
+    conn.client.disconnect();
+    await probe.until(() => !feed.healthy, 'staleness', 2_000);
+    assert.deepEqual(probe.health, [true, false, true, false]);
+    await feed.close();
+  });
+
+  test('garbage on the channel is ignored', async () => {
+    const { feed, probe } = await started();
+    const garbage = ['not json', 'null', '"text"', '[1]', '{}', '{"r":"x"}', '{"r":[["session",1]]}', '{"r":[["other","i","u",1,2]]}', '{"r":[null,["session","i","u","1",2]]}'];
+    for (const message of garbage) await redis!.client.publish(`${prefix}revocations`, message);
+    const sent = revocation();
+    await feed.publish([sent]);
+    await probe.until(() => probe.revocations.length > 0, 'the valid revocation');
+    assert.deepEqual(probe.revocations, [sent]);
+    assert.equal(feed.healthy, true);
+    await feed.close();
+  });
+});
+
+describe('connectRedis', () => {
+  test('other URLs are a ConfigError, an unreachable Redis fails at connect; neither message shows the password', async () => {
+    for (const url of ['http://h:1', 'redis://', 'redis://a:1,b:2', 'redis://h:1/x', 'redis+sentinel://h:1', 'redis+cluster://h:1/0', 'redis://:s3cret@h:99999', 'redis://:s3/cret@h:1/x?tls=1']) {
+      await assert.rejects(connectRedis(url), (err: Error) => err instanceof ConfigError && !err.message.includes('cret'), url);
+    }
+    await assert.rejects(connectRedis('redis://:s3cret@127.0.0.1:1'), (err: Error) => /cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1:/.test(err.message) && !err.message.includes('s3cret'));
+  });
+});
