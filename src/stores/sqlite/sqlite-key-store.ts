@@ -22,13 +22,15 @@ export class SqliteKeyStore implements KeyStore {
     }));
   }
 
-  async addSigningKey(k: StoredSigningKey): Promise<void> {
-    this.#db
+  async addSigningKey(k: StoredSigningKey): Promise<boolean> {
+    // No conflict target: a taken kid and an already active key of the algorithm both skip.
+    const r = this.#db
       .prepare(
         `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       )
       .run(k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt);
+    return r.changes === 1;
   }
 
   async secret(name: string, create: () => string): Promise<string> {

@@ -53,6 +53,9 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
         created_at  INTEGER NOT NULL,
         retired_at  INTEGER
       ) STRICT;
+      -- One active key per algorithm: of instances starting together on an empty database, one
+      -- key wins and every instance signs with it.
+      CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (alg) WHERE retired_at IS NULL;
 
       CREATE TABLE secrets (
         name       TEXT PRIMARY KEY,
