@@ -1,13 +1,15 @@
 import { ConfigError } from '../core/errors.ts';
 import type { Stores } from '../core/stores.ts';
+import { openPostgresStores } from './postgres/postgres-stores.ts';
 import { openSqliteStores } from './sqlite/sqlite-stores.ts';
 
 export const defaultDatabaseUrl = 'sqlite:./data/tokenstile.db';
 
 /**
- * Opens the stores named by a database URL: `sqlite:PATH` (a file, created with its folder) or
- * `sqlite::memory:`. Migrations run on open unless `migrate: false`. Throws `ConfigError` with
- * the accepted forms for anything else.
+ * Opens the stores named by a database URL: `sqlite:PATH` (a file, created with its folder),
+ * `sqlite::memory:`, or `postgres://` / `postgresql://` (a PostgreSQL server, libpq URL syntax).
+ * Migrations run on open unless `migrate: false`. Throws `ConfigError` with the accepted forms for
+ * anything else.
  */
 export async function openStores(url: string = defaultDatabaseUrl, options: { migrate?: boolean } = {}): Promise<Stores> {
   if (url.startsWith('sqlite:')) {
@@ -15,10 +17,10 @@ export async function openStores(url: string = defaultDatabaseUrl, options: { mi
     if (path.length === 0) throw new ConfigError('sqlite database URL needs a path: sqlite:./data/tokenstile.db or sqlite::memory:');
     return openSqliteStores(path, options);
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new ConfigError('PostgreSQL is not supported by this version yet; use sqlite:PATH (the embedded default)');
-  }
-  throw new ConfigError(`database URL must be sqlite:PATH or sqlite::memory:, got ${JSON.stringify(redactUrl(url))}`);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStores(...postgresOptions(url, options));
+  throw new ConfigError(
+    `database URL must be sqlite:PATH, sqlite::memory: or postgres://USER@HOST/DB, got ${JSON.stringify(redactUrl(url))}`,
+  );
 }
 
 /** A URL with any password replaced, for messages and logs. */
@@ -30,4 +32,26 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
+}
+
+/**
+ * Reads Tokenstile's own parameters off a PostgreSQL URL: `schema` (tables live there; created if
+ * missing) and `max` (pool size, default 10). The rest of the URL goes to the driver as it is.
+ */
+function postgresOptions(url: string, options: { migrate?: boolean }): [string, { schema?: string; max?: number; migrate?: boolean }] {
+  const parsed = new URL(url);
+  const out: { schema?: string; max?: number; migrate?: boolean } = { ...options };
+  const schema = parsed.searchParams.get('schema');
+  if (schema !== null) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`database URL: schema must be a plain SQL identifier, got ${JSON.stringify(schema)}`);
+    out.schema = schema;
+    parsed.searchParams.delete('schema');
+  }
+  const max = parsed.searchParams.get('max');
+  if (max !== null) {
+    if (!/^\d+$/.test(max) || Number(max) < 1 || Number(max) > 1000) throw new ConfigError(`database URL: max must be a pool size from 1 to 1000, got ${JSON.stringify(max)}`);
+    out.max = Number(max);
+    parsed.searchParams.delete('max');
+  }
+  return [parsed.toString(), out];
 }

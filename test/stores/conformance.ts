@@ -1,16 +1,74 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
+import pg from 'pg';
 import { uuidv7 } from '../../src/core/ids.ts';
 import { generateSigningKey } from '../../src/core/keys.ts';
 import type { SessionRecord } from '../../src/core/session-store.ts';
 import type { Stores } from '../../src/core/stores.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
 
-/** Backends named by TOKENSTILE_TEST_BACKENDS, a comma list; `sqlite` when unset. */
+/** The PostgreSQL server the tests use: TOKENSTILE_TEST_POSTGRES_URL, or a local one with trust auth. */
+export const testPostgresUrl = process.env.TOKENSTILE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * How to tell whether each backend's server answers; resolves when it does, rejects with the
+ * reason otherwise. Embedded backends always answer. A new backend adds its probe here.
+ */
+const probes: Readonly<Record<string, () => Promise<void>>> = {
+  sqlite: async () => {},
+  postgres: async () => {
+    const client = new pg.Client({ connectionString: testPostgresUrl, connectionTimeoutMillis: 1000, query_timeout: 1000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+};
+
+/**
+ * Backends named by TOKENSTILE_TEST_BACKENDS, a comma list. When it is unset, every backend this
+ * suite knows, each run if its server answers (see `backendGate`).
+ */
 export function selectedBackends(): string[] {
-  const raw = process.env.TOKENSTILE_TEST_BACKENDS ?? 'sqlite';
+  const raw = process.env.TOKENSTILE_TEST_BACKENDS;
+  if (raw === undefined) return Object.keys(probes);
   return raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
+}
+
+/** Whether `name`'s server answers: `{ ok: false, reason }` when it does not, or when no probe is known. */
+export async function backendReachable(name: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const probe = probes[name];
+  if (!probe) return { ok: false, reason: `no probe for a backend called ${JSON.stringify(name)}` };
+  try {
+    await probe();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error && err.message ? err.message : String(err) };
+  }
+}
+
+/**
+ * Whether to run `name`'s tests: `run`; `skip` with a reason (printed loudly here) when it was not
+ * selected, or when it was only selected by default and its server does not answer; or `fail` with
+ * a reason when it was asked for by name, or CI=true, and its server does not answer. The caller
+ * turns `fail` into a failing test, so a missing server can never pass a CI run unnoticed.
+ */
+export async function backendGate(name: string): Promise<{ run: true } | { run: false; skip: string } | { run: false; fail: string }> {
+  if (!selectedBackends().includes(name)) {
+    const skip = `TOKENSTILE_TEST_BACKENDS=${process.env.TOKENSTILE_TEST_BACKENDS ?? ''} does not include ${name}`;
+    console.log(`# SKIPPED ${name} backend: ${skip}`);
+    return { run: false, skip };
+  }
+  const reachable = await backendReachable(name);
+  if (reachable.ok) return { run: true };
+  const reason = `${name} is unreachable: ${reachable.reason}`;
+  if (process.env.CI === 'true' || process.env.TOKENSTILE_TEST_BACKENDS !== undefined) return { run: false, fail: reason };
+  console.log(`# SKIPPED ${name} backend: ${reason}`);
+  return { run: false, skip: reason };
 }
 
 export const t0 = Date.UTC(2026, 0, 1);

@@ -1,0 +1,64 @@
+import type { JsonWebKey } from 'node:crypto';
+import type { KeyStore } from '../../core/key-store.ts';
+import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+interface KeyRow {
+  kid: string;
+  alg: SigningAlgorithm;
+  private_jwk: JsonWebKey;
+  public_jwk: JsonWebKey;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** Signing keys and server secrets in PostgreSQL. */
+export class PostgresKeyStore implements KeyStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const { rows } = await this.#db.query<KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid');
+    return rows.map((r) => ({
+      kid: r.kid,
+      alg: r.alg,
+      privateJwk: r.private_jwk,
+      publicJwk: r.public_jwk,
+      createdAt: r.created_at,
+      retiredAt: r.retired_at,
+    }));
+  }
+
+  async addSigningKey(k: StoredSigningKey): Promise<boolean> {
+    // No conflict target: a taken kid and an already active key of the algorithm (the partial
+    // unique index) both make it a no-op; a racing insert is waited for, then conflicts.
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt],
+    );
+    return rowCount === 1;
+  }
+
+  async secret(name: string, create: () => string): Promise<string> {
+    const read = async () => {
+      const { rows } = await this.#db.query<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]);
+      return rows[0]?.value;
+    };
+    const existing = await read();
+    if (existing !== undefined) return existing;
+    // A racing insert of the same name makes this one wait for it to commit, then do nothing; the
+    // SELECT after it (a new statement, so a new snapshot) sees the row that was written first.
+    await this.#db.query('INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+      name,
+      create(),
+      Date.now(),
+    ]);
+    const value = await read();
+    if (value === undefined) throw new Error(`secret ${JSON.stringify(name)} vanished right after it was written`);
+    return value;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The PostgreSQL schema: the same tables as SQLite, times as BIGINT milliseconds since the epoch,
+ * ids as text. Migrations are applied in order, each once, each in its own transaction. Never edit
+ * one that shipped.
+ */
+export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly sql: string }> = [
+  {
+    name: '0001_initial',
+    sql: `
+      CREATE TABLE users (
+        id            text PRIMARY KEY,
+        email         text NOT NULL,
+        name          text,
+        password_hash text NOT NULL,
+        created_at    bigint NOT NULL,
+        updated_at    bigint NOT NULL,
+        disabled_at   bigint
+      );
+      -- The atomic "email taken" check: registrations insert with ON CONFLICT (email) DO NOTHING.
+      CREATE UNIQUE INDEX users_by_email ON users (email);
+
+      -- One row per login; refresh-token rotation state lives on the row, so it does not grow with use.
+      CREATE TABLE sessions (
+        id                text PRIMARY KEY,
+        user_id           text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at        bigint NOT NULL,
+        last_used_at      bigint NOT NULL,
+        expires_at        bigint NOT NULL,
+        -- Latest exp of any access token issued for the session: a revocation must outlive it.
+        access_expires_at bigint NOT NULL,
+        revoked_at        bigint,
+        user_agent        text,
+        ip                text,
+        generation        integer NOT NULL,
+        refresh_hash      text NOT NULL,
+        previous_hash     text,
+        rotated_at        bigint,
+        grace_box         text
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id, created_at);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+      CREATE INDEX sessions_by_access_expiry ON sessions (access_expires_at);
+      CREATE INDEX sessions_with_grace_box ON sessions (rotated_at) WHERE grace_box IS NOT NULL;
+
+      -- seq orders the feed that pollers follow. Sequence values are handed out at insert and
+      -- become visible at commit, so they can appear out of order: see postgres-revocation-feed.ts.
+      CREATE TABLE revocations (
+        seq        bigserial PRIMARY KEY,
+        kind       text NOT NULL CHECK (kind IN ('session')),
+        subject    text NOT NULL,
+        user_id    text NOT NULL,
+        revoked_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX revocations_by_expiry ON revocations (expires_at);
+
+      CREATE TABLE signing_keys (
+        kid         text PRIMARY KEY,
+        alg         text NOT NULL,
+        private_jwk jsonb NOT NULL,
+        public_jwk  jsonb NOT NULL,
+        created_at  bigint NOT NULL,
+        retired_at  bigint
+      );
+      -- One active key per algorithm: of instances starting together on an empty database, one
+      -- key wins and every instance signs with it.
+      CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (alg) WHERE retired_at IS NULL;
+
+      CREATE TABLE secrets (
+        name       text PRIMARY KEY,
+        value      text NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
+];
+
+/** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */
+export function bootstrapSql(quotedSchema: string | null): string {
+  const schema = quotedSchema === null ? '' : `CREATE SCHEMA IF NOT EXISTS ${quotedSchema};`;
+  return `${schema}
+    CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL);`;
+}
+
+/**
+ * Serializes migrations across every process migrating the same schema: a transaction-scoped
+ * advisory lock, released by COMMIT or ROLLBACK (so a crashed starter cannot leave it held).
+ */
+export const migrationLockSql = 'SELECT pg_advisory_xact_lock(hashtext($1))';
+
+export const appliedMigrationsSql = 'SELECT name FROM schema_migrations';
+export const recordMigrationSql = 'INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)';

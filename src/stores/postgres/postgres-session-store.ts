@@ -1,0 +1,187 @@
+import type { Revocation } from '../../core/revocation.ts';
+import type { RevokeTarget, Rotation, SessionRecord, SessionStore } from '../../core/session-store.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+import { revocationsSince } from './postgres-revocation-feed.ts';
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  access_expires_at: number;
+  revoked_at: number | null;
+  user_agent: string | null;
+  ip: string | null;
+  generation: number;
+  refresh_hash: string;
+  previous_hash: string | null;
+  rotated_at: number | null;
+  grace_box: string | null;
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    expiresAt: r.expires_at,
+    accessExpiresAt: r.access_expires_at,
+    revokedAt: r.revoked_at,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    generation: r.generation,
+    refreshHash: r.refresh_hash,
+    previousHash: r.previous_hash,
+    rotatedAt: r.rotated_at,
+    graceBox: r.grace_box,
+  };
+}
+
+/** Rows deleted or updated per statement by purge, so that no statement holds many row locks for long. */
+const purgeBatch = 500;
+
+/** A session "matters" at $1 while it can be refreshed or one of its access tokens can still be valid. */
+const matters = 'revoked_at IS NULL AND (expires_at > $1 OR access_expires_at > $1)';
+
+/**
+ * Sessions and their revocations in PostgreSQL, under READ COMMITTED: every compare-and-swap is one
+ * UPDATE whose WHERE clause Postgres re-checks against the latest row version after waiting for
+ * a concurrent writer, so no read-then-write is ever needed.
+ */
+export class PostgresSessionStore implements SessionStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  async create(s: SessionRecord, passwordHash: string): Promise<boolean> {
+    // FOR SHARE: a password change or disable in flight makes this wait, then re-check the user
+    // row as committed (and insert nothing); one that comes later waits for this insert to
+    // commit, and then finds the session to end.
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+       SELECT $1::text, users.id, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint,
+              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text
+         FROM users WHERE users.id = $2 AND password_hash = $15 AND disabled_at IS NULL
+          FOR SHARE`,
+      [s.id, s.userId, s.createdAt, s.lastUsedAt, s.expiresAt, s.accessExpiresAt, s.revokedAt,
+        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, passwordHash],
+    );
+    return rowCount === 1;
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    const { rows } = await this.#db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
+    return rows[0] ? toSession(rows[0]) : null;
+  }
+
+  async listLive(userId: string, now: number): Promise<SessionRecord[]> {
+    const { rows } = await this.#db.query<SessionRow>(
+      `SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+        ORDER BY created_at DESC, id DESC`,
+      [userId, now],
+    );
+    return rows.map(toSession);
+  }
+
+  async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
+    // The WHERE clause is the compare and the SET the swap; a racer blocked on the row lock
+    // re-checks `generation` against the winner's version and matches nothing.
+    const { rowCount } = await this.#db.query(
+      `UPDATE sessions
+          SET generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
+              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9)
+        WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $10`,
+      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now],
+    );
+    return rowCount === 1;
+  }
+
+  async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      'UPDATE sessions SET access_expires_at = GREATEST(access_expires_at, $2) WHERE id = $1 AND revoked_at IS NULL',
+      [id, accessExpiresAt],
+    );
+    return rowCount === 1;
+  }
+
+  async revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]> {
+    return this.#db.transaction(async (query) => {
+      const returning = 'RETURNING id, user_id, access_expires_at';
+      const { rows } =
+        'sessionId' in target
+          ? await query<SessionRow>(
+              `UPDATE sessions SET revoked_at = $1
+                WHERE id = $2 AND ($3::text IS NULL OR user_id = $3) AND ${matters} ${returning}`,
+              [at, target.sessionId, target.userId ?? null],
+            )
+          : await query<SessionRow>(
+              `UPDATE sessions SET revoked_at = $1
+                WHERE user_id = $2 AND ($3::text IS NULL OR id <> $3) AND ${matters} ${returning}`,
+              [at, target.userId, target.exceptSessionId ?? null],
+            );
+      if (rows.length === 0) return [];
+      const ended = rows.map(
+        (r): Revocation => ({ kind: 'session', id: r.id, userId: r.user_id, revokedAt: at, expiresAt: r.access_expires_at + headroomMs }),
+      );
+      // Last statement before COMMIT: the seqs it draws become visible moments later (see the feed).
+      await query(
+        `INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at)
+         SELECT 'session', e.subject, e.user_id, $1, e.expires_at
+           FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS e (subject, user_id, expires_at, n)
+          ORDER BY e.n`,
+        [at, ended.map((r) => r.id), ended.map((r) => r.userId), ended.map((r) => r.expiresAt)],
+      );
+      return ended;
+    });
+  }
+
+  async liveRevocations(now: number): Promise<Revocation[]> {
+    const { rows } = await this.#db.query<{ subject: string; user_id: string; revoked_at: number; expires_at: number }>(
+      'SELECT subject, user_id, revoked_at, expires_at FROM revocations WHERE expires_at > $1 ORDER BY expires_at, seq',
+      [now],
+    );
+    return rows.map((r) => ({ kind: 'session', id: r.subject, userId: r.user_id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
+  }
+
+  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }> {
+    return revocationsSince(this.#db.query, cursor, now);
+  }
+
+  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }> {
+    // Each batch is its own short statement, so its row locks go at once and requests keep
+    // flowing in between. SKIP LOCKED leaves rows a request (or another instance's purge) holds
+    // to a later run instead of queueing behind it.
+    const batches = async (sql: string, ...params: number[]): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const { rowCount } = await this.#db.query(sql, [purgeBatch, ...params]);
+        total += rowCount;
+        if (rowCount < purgeBatch) return total;
+      }
+    };
+    const sessions = await batches(
+      `DELETE FROM sessions WHERE id IN (
+         SELECT id FROM sessions
+          WHERE (revoked_at IS NOT NULL OR expires_at <= $2) AND access_expires_at <= $3
+          LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      now,
+      now - options.headroomMs,
+    );
+    const revocations = await batches(
+      'DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= $2 LIMIT $1 FOR UPDATE SKIP LOCKED)',
+      now,
+    );
+    // A grace box is only needed inside the grace window; past it, it only helps a thief.
+    await batches(
+      `UPDATE sessions SET grace_box = NULL WHERE id IN (
+         SELECT id FROM sessions WHERE grace_box IS NOT NULL AND rotated_at < $2 LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      now - options.graceMs,
+    );
+    return { sessions, revocations };
+  }
+}

@@ -1,0 +1,68 @@
+import type { UserPatch, UserRecord, UserStore } from '../../core/user-store.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+  disabled_at: number | null;
+}
+
+function toUser(row: UserRow | undefined): UserRecord | null {
+  if (!row) return null;
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    passwordHash: row.password_hash,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    disabledAt: row.disabled_at,
+  };
+}
+
+/** Accounts in PostgreSQL; emails unique by index. */
+export class PostgresUserStore implements UserStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  async create(u: UserRecord): Promise<boolean> {
+    // The unique index is the check: of racing inserts one lands, the others do nothing.
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO users (id, email, name, password_hash, created_at, updated_at, disabled_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+      [u.id, u.email, u.name, u.passwordHash, u.createdAt, u.updatedAt, u.disabledAt],
+    );
+    return rowCount === 1;
+  }
+
+  async byId(id: string): Promise<UserRecord | null> {
+    const { rows } = await this.#db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    return toUser(rows[0]);
+  }
+
+  async byEmail(email: string): Promise<UserRecord | null> {
+    const { rows } = await this.#db.query<UserRow>('SELECT * FROM users WHERE email = $1', [email]);
+    return toUser(rows[0]);
+  }
+
+  async update(id: string, patch: UserPatch, now: number): Promise<UserRecord | null> {
+    const values: Array<string | number | null> = [id, now];
+    const sets = ['updated_at = $2'];
+    const set = (column: string, value: string | number | null) => {
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    if (patch.name !== undefined) set('name', patch.name);
+    if (patch.passwordHash !== undefined) set('password_hash', patch.passwordHash);
+    if (patch.disabledAt !== undefined) set('disabled_at', patch.disabledAt);
+    const { rows } = await this.#db.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
+    return toUser(rows[0]);
+  }
+}
