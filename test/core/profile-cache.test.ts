@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SessionCache } from '../../src/core/session-cache.ts';
-import { MemorySessionCache } from '../../src/stores/memory/memory-session-cache.ts';
+import { MemorySessionCache } from '../../src/core/memory-session-cache.ts';
 import { bearer, testApp } from '../helpers.ts';
 
 test('GET /auth/me is served from the cache, and PATCH /auth/me drops every cached copy', async () => {

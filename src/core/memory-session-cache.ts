@@ -1,4 +1,4 @@
-import type { CacheScope, SessionCache } from '../../core/session-cache.ts';
+import type { CacheScope, SessionCache } from './session-cache.ts';
 
 /**
  * The session cache in this process's memory (one instance), with the same versioned-drop

@@ -1,4 +1,4 @@
-import type { RateLimitDecision, RateLimiter } from '../../core/rate-limiter.ts';
+import type { RateLimitDecision, RateLimiter } from './rate-limiter.ts';
 
 /**
  * A sliding-window limiter in this process's memory: exact (a log of the last `limit` attempt
