@@ -216,3 +216,36 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     });
   });
 }
+
+/**
+ * Writes a user, a revoked session, a signing key and a secret through `open()`, closes, opens the
+ * same database again with `open()`, and checks that all of it reads back unchanged.
+ */
+export async function assertDataSurvivesReopen(open: () => Promise<Stores>, headroom: number): Promise<void> {
+  const first = await open();
+  const user = userRecord('persist@example.com');
+  const session = sessionRecord(user.id, t0);
+  const key = generateSigningKey('ES256', t0);
+  try {
+    await first.users.create(user);
+    assert.equal(await first.sessions.create(session, user.passwordHash), true);
+    await first.sessions.revoke({ sessionId: session.id }, t0 + 1, headroom);
+    await first.keys.addSigningKey(key);
+    await first.keys.secret('mac', () => 'kept');
+  } finally {
+    await first.close();
+  }
+  const reopened = await open();
+  try {
+    assert.deepEqual(await reopened.migrate(), []);
+    assert.deepEqual(await reopened.users.byId(user.id), user);
+    assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
+    assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
+      { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
+    ]);
+    assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
+    assert.equal(await reopened.keys.secret('mac', () => 'new'), 'kept');
+  } finally {
+    await reopened.close();
+  }
+}

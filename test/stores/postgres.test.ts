@@ -10,7 +10,7 @@ import { gapPatienceMs } from '../../src/stores/postgres/postgres-revocation-fee
 import { openPostgresStores } from '../../src/stores/postgres/postgres-stores.ts';
 import { openStores } from '../../src/stores/open-stores.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
-import { backendGate, day, describeStoreConformance, minute, sessionRecord, t0, testPostgresUrl, userRecord } from './conformance.ts';
+import { backendGate, day, describeStoreConformance, minute, sessionRecord, t0, testPostgresUrl, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const headroom = 5 * minute;
 const gate = await backendGate('postgres');
@@ -270,31 +270,9 @@ if (!gate.run && 'fail' in gate) {
 
       test('data survives closing and reopening the pool', async () => {
         const schema = freshSchema();
-        const user = userRecord('persist@example.com');
-        const session = sessionRecord(user.id, t0);
-        const key = generateSigningKey('ES256', t0);
-        const first = await openPostgresStores(testPostgresUrl, { schema });
         try {
-          await first.users.create(user);
-          assert.equal(await first.sessions.create(session, user.passwordHash), true);
-          await first.sessions.revoke({ sessionId: session.id }, t0 + 1, headroom);
-          await first.keys.addSigningKey(key);
-          await first.keys.secret('mac', () => 'kept');
+          await assertDataSurvivesReopen(() => openPostgresStores(testPostgresUrl, { schema }), headroom);
         } finally {
-          await first.close();
-        }
-        const reopened = await openPostgresStores(testPostgresUrl, { schema });
-        try {
-          assert.deepEqual(await reopened.migrate(), []);
-          assert.deepEqual(await reopened.users.byId(user.id), user);
-          assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
-          assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
-            { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
-          ]);
-          assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
-          assert.equal(await reopened.keys.secret('mac', () => 'new'), 'kept');
-        } finally {
-          await reopened.close();
           await dropSchema(schema);
         }
       });

@@ -5,7 +5,7 @@ import { generateSigningKey } from '../../src/core/keys.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { tempDir } from '../helpers.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
-import { describeStoreConformance, selectedBackends, sessionRecord, userRecord } from './conformance.ts';
+import { describeStoreConformance, selectedBackends, sessionRecord, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
 const minute = 60_000;
@@ -31,32 +31,7 @@ describe('SQLite stores', { skip }, () => {
 
   test('data survives closing and reopening the file', async () => {
     const path = freshFile();
-    const first = openSqliteStores(path);
-    const user = userRecord('persist@example.com');
-    const session = sessionRecord(user.id, t0);
-    const key = generateSigningKey('ES256', t0);
-    try {
-      await first.users.create(user);
-      assert.equal(await first.sessions.create(session, user.passwordHash), true);
-      await first.sessions.revoke({ sessionId: session.id }, t0 + 1, headroom);
-      await first.keys.addSigningKey(key);
-      await first.keys.secret('mac', () => 'kept');
-    } finally {
-      await first.close();
-    }
-    const reopened = openSqliteStores(path);
-    try {
-      assert.deepEqual(await reopened.migrate(), []);
-      assert.deepEqual(await reopened.users.byId(user.id), user);
-      assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
-      assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
-        { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
-      ]);
-      assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
-      assert.equal(await reopened.keys.secret('mac', () => 'new'), 'kept');
-    } finally {
-      await reopened.close();
-    }
+    await assertDataSurvivesReopen(async () => openSqliteStores(path), headroom);
   });
 
   test('migrate applies the schema once when opened without migrating', async () => {
