@@ -64,8 +64,8 @@ export class RevocationSync {
   }
 
   #onHealth(healthy: boolean): void {
-    this.#emit({ type: 'feed_health', healthy });
     if (!healthy) {
+      this.#emit({ type: 'feed_health', healthy: false });
       if (this.#trusted) this.#logger?.warn({ feed: this.#feed?.kind }, 'tokenstile: revocation feed unhealthy; checking the store per request');
       this.#trusted = false;
       return;
@@ -75,6 +75,8 @@ export class RevocationSync {
       () => {
         if (this.#feed?.healthy && !this.#trusted) {
           this.#trusted = true;
+          // Reported healthy only now that the list is caught up and trusted again.
+          this.#emit({ type: 'feed_health', healthy: true });
           this.#logger?.info({ feed: this.#feed.kind }, 'tokenstile: revocation feed healthy; list caught up');
         }
       },

@@ -57,12 +57,15 @@ export async function connectRedis(url: string, options: { keyPrefix?: string; c
     disconnectTimeout: 500,
     lazyConnect: true,
   };
+  // Commands fail at once while disconnected, and within a second on a half-open connection, so
+  // a logout never waits on Redis: callers fall back (the store, a local limiter, no cache).
+  const failFast = { enableOfflineQueue: false, commandTimeout: 1_000 };
   let client: RedisClient;
   let makeSubscriber: (name: string) => RedisClient;
   if (scheme === 'redis+cluster') {
     if (path !== '') throw new ConfigError(`a Redis Cluster has no databases; remove the path from ${JSON.stringify(target)}`);
     const clusterOptions: ClusterOptions = { redisOptions: common, lazyConnect: true };
-    client = new Cluster(hosts, clusterOptions);
+    client = new Cluster(hosts, { ...clusterOptions, ...failFast, redisOptions: { ...common, commandTimeout: failFast.commandTimeout } });
     makeSubscriber = (name) => new Cluster(hosts, { ...clusterOptions, redisOptions: { ...common, connectionName: name }, shardedSubscribers: true, lazyConnect: false });
   } else {
     const parts = path === '' ? [] : path.split('/');
@@ -71,9 +74,10 @@ export async function connectRedis(url: string, options: { keyPrefix?: string; c
     const db = parts.length === 0 ? 0 : Number(parts[0]);
     if (parts.length > 1 || !Number.isInteger(db) || db < 0) throw new ConfigError(`Redis database must be a number in ${JSON.stringify(target)}`);
     const where: RedisOptions = scheme === 'redis+sentinel' ? { sentinels: hosts, name } : { ...hosts[0], tls: scheme === 'rediss' ? {} : undefined };
-    const redis = new Redis({ ...common, ...where, db });
+    const redis = new Redis({ ...common, ...where, db, ...failFast });
     client = redis;
-    makeSubscriber = (name) => redis.duplicate({ connectionName: name, lazyConnect: false });
+    // The subscriber keeps ioredis' offline queue: it resubscribes by itself after a reconnect.
+    makeSubscriber = (name) => redis.duplicate({ connectionName: name, lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
   }
   // Errors also reject the command that met them; without a listener ioredis would print them.
   client.on('error', () => {});
