@@ -27,31 +27,44 @@ export class RevocationSync {
   readonly #feed: RevocationFeed | undefined;
   readonly #emit: AuthEventListener;
   readonly #logger: Logger | undefined;
+  readonly #staleAfterMs: number;
   #cursor: string | null = null;
   #trusted: boolean;
   #polling: Promise<void> | null = null;
+  /** Bumped on every health change, so a catch-up started before a flap cannot grant trust. */
+  #epoch = 0;
+  #catchingUp = false;
+  /** Monotonic time of the last successful poll (real time: it is about timers, not tokens). */
+  #lastPollOk = performance.now();
 
-  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger }) {
+  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; pollIntervalMs: number }) {
     this.#stores = options.stores;
     this.#clock = options.clock;
     this.#feed = options.feed;
     this.#emit = options.emit;
     this.#logger = options.logger;
     this.#trusted = this.#feed === undefined;
+    this.#staleAfterMs = Math.max(3 * options.pollIntervalMs, 3000);
   }
 
-  /** True while protected requests must check the store (the feed is down or catching up). */
+  /**
+   * True while protected requests must check the store: with a feed, while it is down or catching
+   * up; without one, while polls have failed for three intervals (revocations by other processes
+   * could be missing).
+   */
   get degraded(): boolean {
-    return !this.#trusted;
+    if (this.#feed) return !this.#trusted;
+    return performance.now() - this.#lastPollOk > this.#staleAfterMs;
   }
 
-  /** Loads live revocations and starts the feed. */
+  /** Loads live revocations and starts the feed (rejecting if it does not start in 10 s). */
   async start(): Promise<void> {
     // Cursor first, then the snapshot: anything in between is seen twice, never missed.
     this.#cursor = (await this.#stores.sessions.revocationsSince(null, this.#clock.now())).cursor;
     this.#addAll(await this.#stores.sessions.liveRevocations(this.#clock.now()));
+    this.#lastPollOk = performance.now();
     if (!this.#feed) return;
-    await this.#feed.start({
+    const started = this.#feed.start({
       onRevocations: (revocations) => {
         const now = this.#clock.now();
         this.#addAll(revocations);
@@ -60,28 +73,58 @@ export class RevocationSync {
       },
       onHealth: (healthy) => this.#onHealth(healthy),
     });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the ${this.#feed!.kind} revocation feed did not start within 10 s`)), 10_000);
+    });
+    try {
+      await Promise.race([started, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
     if (this.#feed.healthy) this.#onHealth(true);
   }
 
   #onHealth(healthy: boolean): void {
+    this.#epoch += 1;
     if (!healthy) {
       this.#emit({ type: 'feed_health', healthy: false });
       if (this.#trusted) this.#logger?.warn({ feed: this.#feed?.kind }, 'tokenstile: revocation feed unhealthy; checking the store per request');
       this.#trusted = false;
       return;
     }
-    // Trust the list again only once what was missed while the feed was down has been read.
-    this.poll().then(
-      () => {
-        if (this.#feed?.healthy && !this.#trusted) {
-          this.#trusted = true;
-          // Reported healthy only now that the list is caught up and trusted again.
-          this.#emit({ type: 'feed_health', healthy: true });
-          this.#logger?.info({ feed: this.#feed.kind }, 'tokenstile: revocation feed healthy; list caught up');
-        }
-      },
-      (err: unknown) => this.#logger?.warn({ err }, 'tokenstile: catch-up after feed recovery failed'),
-    );
+    void this.#catchUp();
+  }
+
+  /**
+   * Reads what was missed while the feed was down, with a poll that starts after the feed came
+   * back (a poll already running may have read the store before the last missed revocation was
+   * written), then trusts the list again unless the feed flapped meanwhile.
+   */
+  async #catchUp(): Promise<void> {
+    const epoch = this.#epoch;
+    this.#catchingUp = true;
+    try {
+      await this.idle();
+      await this.poll();
+    } catch (err) {
+      this.#logger?.warn({ err }, 'tokenstile: catch-up after feed recovery failed; retrying with the next poll');
+      return;
+    } finally {
+      this.#catchingUp = false;
+    }
+    if (epoch === this.#epoch && this.#feed?.healthy && !this.#trusted) {
+      this.#trusted = true;
+      // Reported healthy only now that the list is caught up and trusted again.
+      this.#emit({ type: 'feed_health', healthy: true });
+      this.#logger?.info({ feed: this.#feed.kind }, 'tokenstile: revocation feed healthy; list caught up');
+    }
+  }
+
+  /** The timer's round: poll the store, and finish a catch-up that failed. */
+  tick(): void {
+    this.poll().catch((err: unknown) => this.#logger?.warn({ err }, 'tokenstile: revocation poll failed'));
+    if (this.#feed?.healthy && !this.#trusted && !this.#catchingUp) void this.#catchUp();
   }
 
   #addAll(revocations: readonly Revocation[]): void {
@@ -94,7 +137,8 @@ export class RevocationSync {
     const written = await this.#stores.sessions.revoke(target, this.#clock.now(), headroomMs);
     this.#addAll(written);
     if (written.length > 0 && this.#feed) {
-      // Durable already; if the feed is down, other instances are degraded and check the store.
+      // Durable already. Instances that miss the message read it from the store within a poll
+      // interval, and an instance whose feed is down checks the store per request meanwhile.
       await this.#feed.publish(written).catch((err: unknown) => this.#logger?.warn({ err }, 'tokenstile: publishing revocations failed'));
     }
     return written;
@@ -107,6 +151,7 @@ export class RevocationSync {
       const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
       this.#addAll(since.revocations);
       this.#cursor = since.cursor;
+      this.#lastPollOk = performance.now();
     })();
     this.#polling = p;
     // Cleared on settling whatever happens, so one failure cannot wedge later polls.
@@ -129,7 +174,7 @@ export class RevocationSync {
       // Unknown: purged after its end, or never ours (the signature says it was ours).
       outcome = session === null || session.revokedAt !== null ? 'revoked' : 'live';
     } catch (err) {
-      this.#logger?.warn({ err }, 'tokenstile: store check failed while the feed is down');
+      this.#logger?.warn({ err }, 'tokenstile: store check failed while degraded');
       outcome = 'unavailable';
     }
     this.#emit({ type: 'store_check', outcome });

@@ -136,7 +136,10 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   };
   const keyring = await loadKeyring(stores, config, clock.now());
   const macKey = await stores.keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
+  if (!options.feed && stores.kind !== 'sqlite') {
+    logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
+  }
   await sync.start();
   const cache = options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() });
   let cacheBypassUntil = 0;
@@ -185,7 +188,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
 
   let nextPurge = clock.now();
   const tick = () => {
-    sync.poll().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: revocation poll failed'));
+    sync.tick();
     if (clock.now() >= nextPurge) {
       nextPurge = clock.now() + config.purgeIntervalMs;
       purge.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'));

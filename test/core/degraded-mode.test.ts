@@ -43,19 +43,42 @@ class HubFeed implements RevocationFeed {
   }
 }
 
-/** A store whose sessions.get fails while `down`. */
-function breakable(stores: Stores, state: { down: boolean }): Stores {
+/**
+ * A store whose sessions.get fails while `down`, and whose revocationsSince, while `gate` is set,
+ * reads the store and then waits for the gate before answering (a slow poll that read early).
+ */
+function breakable(stores: Stores, state: StoreState): Stores {
   const sessions = new Proxy(stores.sessions, {
-    get: (target, prop) =>
-      prop === 'get' ? (id: string) => (state.down ? Promise.reject(new Error('connection refused')) : target.get(id)) : Reflect.get(target, prop, target).bind(target),
+    get: (target, prop) => {
+      if (prop === 'get') return (id: string) => (state.down ? Promise.reject(new Error('connection refused')) : target.get(id));
+      if (prop === 'revocationsSince') {
+        return async (cursor: string | null, now: number) => {
+          if (state.pollFails) throw new Error('poll failed');
+          const result = await target.revocationsSince(cursor, now);
+          if (state.gate) await state.gate;
+          return result;
+        };
+      }
+      return Reflect.get(target, prop, target).bind(target);
+    },
   });
   return new Proxy(stores, { get: (target, prop) => (prop === 'sessions' ? sessions : Reflect.get(target, prop, target)) });
 }
 
-async function twoInstances(fn: (a: Tokenstile, b: Tokenstile, hub: Hub, storeState: { down: boolean }) => Promise<void>) {
+interface StoreState {
+  down: boolean;
+  pollFails?: boolean;
+  gate?: Promise<void> | undefined;
+}
+
+const settle = async (until: () => boolean) => {
+  for (let i = 0; i < 100 && !until(); i++) await new Promise((r) => setImmediate(r));
+};
+
+async function twoInstances(fn: (a: Tokenstile, b: Tokenstile, hub: Hub, storeState: StoreState) => Promise<void>) {
   const dir = tempDir();
   const hub = new Hub();
-  const storeState = { down: false };
+  const storeState: StoreState = { down: false };
   const sa = openSqliteStores(`${dir.path}/t.db`);
   const sb = openSqliteStores(`${dir.path}/t.db`);
   // A long poll interval: only the feed (or an explicit catch-up) can carry revocations.
@@ -122,9 +145,57 @@ test('when the feed recovers, the list is caught up from the store before it is 
     hub.setUp(false);
     await b.revoke({ sessionId: s.session.id }); // missed by a's list
     hub.setUp(true);
-    for (let i = 0; i < 50 && a.degraded; i++) await new Promise((r) => setImmediate(r));
+    await settle(() => !a.degraded);
     assert.equal(a.degraded, false);
     const answer = a.authenticate(s.accessToken);
     assert.equal(answer instanceof Promise, false, 'back on the in-memory list');
     assert.deepEqual(answer, { ok: false, code: 'session_revoked' }, 'the missed revocation was caught up');
+  }));
+
+test('a poll that read the store before a missed revocation does not count as the catch-up', () =>
+  twoInstances(async (a, b, hub, store) => {
+    const s = await signIn(a, 'early@example.com');
+    hub.setUp(false);
+    let release = () => {};
+    store.gate = new Promise<void>((r) => (release = r));
+    const early = a.syncRevocations(); // reads now, answers when the gate opens
+    await new Promise((r) => setImmediate(r));
+    await b.revoke({ sessionId: s.session.id }); // written after that read; the feed misses it
+    hub.setUp(true); // the catch-up must not reuse the early poll
+    store.gate = undefined;
+    release();
+    await early;
+    await settle(() => !a.degraded);
+    assert.equal(a.degraded, false);
+    assert.deepEqual(await a.authenticate(s.accessToken), { ok: false, code: 'session_revoked' });
+  }));
+
+test('a flap during the catch-up keeps the instance degraded', () =>
+  twoInstances(async (a, _b, hub, store) => {
+    hub.setUp(false);
+    let release = () => {};
+    store.gate = new Promise<void>((r) => (release = r));
+    hub.setUp(true); // catch-up starts and waits at the gate
+    await new Promise((r) => setImmediate(r));
+    hub.setUp(false); // the feed drops again before the catch-up finishes
+    store.gate = undefined;
+    release();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(a.degraded, true);
+  }));
+
+test('a catch-up that failed is finished by the next poll round', () =>
+  twoInstances(async (a, b, hub, store) => {
+    const s = await signIn(a, 'retry@example.com');
+    hub.setUp(false);
+    await b.revoke({ sessionId: s.session.id });
+    store.pollFails = true;
+    hub.setUp(true);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(a.degraded, true, 'not trusted while it could not catch up');
+    store.pollFails = false;
+    a.tick();
+    await settle(() => !a.degraded);
+    assert.equal(a.degraded, false);
+    assert.deepEqual(await a.authenticate(s.accessToken), { ok: false, code: 'session_revoked' });
   }));
