@@ -77,7 +77,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     });
     app.register(swaggerUi, { routePrefix: '/docs' });
   }
-  const metrics = new Metrics(() => (app.hasDecorator('tokenstile') ? app.tokenstile.revocationCount : 0));
+  const core = () => (app.hasDecorator('tokenstile') ? app.tokenstile : null);
+  const metrics = new Metrics(() => core()?.revocationCount ?? 0, () => core()?.degraded ?? true);
   app.register(tokenstile, {
     ...rest,
     onEvent: (event) => {

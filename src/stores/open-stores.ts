@@ -23,14 +23,21 @@ export async function openStores(url: string = defaultDatabaseUrl, options: { mi
   );
 }
 
-/** A URL with any password replaced, for messages and logs. */
+/**
+ * A URL with every password replaced, for messages and logs: the user-info part and libpq's
+ * `password=` / `sslpassword=` parameters. Unparseable text keeps only what precedes `//`.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const name of [...u.searchParams.keys()]) if (/password/i.test(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
+    const at = url.lastIndexOf('@');
+    const scheme = url.indexOf('//');
+    const hidden = at > scheme && scheme >= 0 ? `${url.slice(0, scheme + 2)}***${url.slice(at)}` : url;
+    return hidden.replace(/(password=)[^&]*/gi, '$1***');
   }
 }
 

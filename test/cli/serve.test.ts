@@ -63,3 +63,18 @@ test('configuration errors name the variable', () => {
   assert.equal(serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'jwt' }).app.issuer, 'http://127.0.0.1:3000');
   assert.equal(serverConfigFromEnv({ HOST: '::1', PORT: '8080' }).app.issuer, 'http://[::1]:8080');
 });
+
+test('database URLs are shown without any password', async () => {
+  const { redactUrl } = await import('../../src/stores/open-stores.ts');
+  const cases: Array<[string, string]> = [
+    ['postgres://app:s3cret@db:5432/auth', 's3cret'],
+    ['postgres://app:s3cr/t@db:5432/auth?password=other', 'other'],
+    ['postgres://app@db/auth?sslpassword=keypass&schema=x', 'keypass'],
+    ['postgres://app:p%40ss@db/auth', 'p%40ss'],
+  ];
+  for (const [url, secret] of cases) {
+    const shown = redactUrl(url);
+    assert.equal(shown.includes(secret), false, `${shown} still shows ${secret}`);
+    assert.match(shown, /db/);
+  }
+});

@@ -60,3 +60,19 @@ test('if dropping fails, this instance stops trusting the cache until its entrie
     await t.close();
   }
 });
+
+test('the in-process cache forgets versions once nothing written under them can be alive', async () => {
+  let now = 0;
+  const cache = new MemorySessionCache({ maxTtlMs: 60_000, now: () => now });
+  for (let i = 0; i < 1000; i++) await cache.dropSession('u', `s${i}`);
+  assert.equal(cache.trackedScopes, 1000);
+  // A value written before a drop, under the old version, stays unreadable after the sweep too.
+  const scope = { userId: 'u', sessionId: 's-late' };
+  const old = await cache.version(scope);
+  await cache.set(scope, old, 'k', '"old"', 10 * 60_000); // capped to a minute
+  await cache.dropSession('u', 's-late');
+  now += 60_001 + 10_000;
+  await cache.dropSession('u', 'trigger');
+  assert.equal(cache.trackedScopes, 1, 'only the fresh drop is remembered');
+  assert.equal(await cache.get(scope, 'k'), null, 'the old value expired with its capped TTL');
+});

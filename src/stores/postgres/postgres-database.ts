@@ -76,6 +76,11 @@ export class PostgresDatabase {
       types,
       // pg waits forever for a connection by default; /readyz and startup should fail instead.
       connectionTimeoutMillis: connectTimeoutMs,
+      // A hung query must not hang a poll, a request or close(): every statement is bounded, and
+      // dead peers are noticed by TCP keepalive.
+      query_timeout: 10_000,
+      statement_timeout: 10_000,
+      keepAlive: true,
       ...(options.max === undefined ? {} : { max: options.max }),
       // A startup parameter, so every connection has it before its first query, with no extra round trip.
       ...(schema === null ? {} : { options: `-c search_path=${escapeIdentifier(schema)}` }),
