@@ -4,6 +4,7 @@ import type { AuthEventListener } from './events.ts';
 import type { Revocation } from './revocation.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
 import { RevocationList } from './revocation-list.ts';
+import { single } from './single.ts';
 import type { RevokeTarget } from './session-store.ts';
 import type { Stores } from './stores.ts';
 
@@ -30,7 +31,12 @@ export class RevocationSync {
   readonly #staleAfterMs: number;
   #cursor: string | null = null;
   #trusted: boolean;
-  #polling: Promise<void> | null = null;
+  readonly #poll = single(async () => {
+    const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
+    this.#addAll(since.revocations);
+    this.#cursor = since.cursor;
+    this.#lastPollOk = performance.now();
+  });
   /** Bumped on every health change, so a catch-up started before a flap cannot grant trust. */
   #epoch = 0;
   #catchingUp = false;
@@ -144,26 +150,14 @@ export class RevocationSync {
     return written;
   }
 
-  /** Reads revocations recorded since the last poll (by anyone) into the list. */
+  /** Reads revocations recorded since the last poll (by anyone) into the list; joins a poll under way. */
   poll(): Promise<void> {
-    if (this.#polling) return this.#polling;
-    const p = (async () => {
-      const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
-      this.#addAll(since.revocations);
-      this.#cursor = since.cursor;
-      this.#lastPollOk = performance.now();
-    })();
-    this.#polling = p;
-    // Cleared on settling whatever happens, so one failure cannot wedge later polls.
-    p.finally(() => {
-      if (this.#polling === p) this.#polling = null;
-    }).catch(() => {});
-    return p;
+    return this.#poll.run();
   }
 
   /** Waits for a poll under way, if any. */
-  async idle(): Promise<void> {
-    await this.#polling?.catch(() => {});
+  idle(): Promise<void> {
+    return this.#poll.idle();
   }
 
   /** The store's word on a session, for requests served while degraded. */

@@ -10,6 +10,7 @@ import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
+import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
 import { MemoryRateLimiter } from './memory-rate-limiter.ts';
@@ -21,13 +22,13 @@ import * as sessions from './sessions.ts';
 import type { AuthInfo, LogoutScope, SessionView } from './sessions.ts';
 import type { Stores } from './stores.ts';
 
+/** What `authenticate` answers. */
+export type AuthResult = Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable'>;
+
 /**
  * The Tokenstile core: accounts, sessions, tokens and revocation, with no HTTP in sight.
  * Expected failures come back as `{ ok: false, code }`.
  */
-/** What `authenticate` answers. */
-export type AuthResult = Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable'>;
-
 export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
@@ -82,25 +83,6 @@ async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number
     keys = await stores.keys.listSigningKeys();
   }
   return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
-}
-
-/**
- * Wraps `task` so that at most one run is under way: calling while it runs returns that run.
- * `idle()` waits for the current run, if any, without starting one.
- */
-function single(task: () => Promise<void>): { run: () => Promise<void>; idle: () => Promise<void> } {
-  let running: Promise<void> | null = null;
-  const run = () => {
-    if (running) return running;
-    const p = Promise.resolve().then(task);
-    running = p;
-    // Cleared on settling whatever happens, so one failure cannot wedge later runs.
-    p.finally(() => {
-      if (running === p) running = null;
-    }).catch(() => {});
-    return p;
-  };
-  return { run, idle: async () => void (await running?.catch(() => {})) };
 }
 
 /** A cache that holds nothing: every read misses, every write is dropped. */
