@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { ManualClock } from '../src/core/clock.ts';
 import { createArgon2Hasher } from '../src/core/password.ts';
 import { buildApp, type BuildAppOptions } from '../src/http/app.ts';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 
 export const issuer = 'http://127.0.0.1:3000';
 
@@ -46,22 +49,72 @@ export function uniqueEmail(): string {
 export const goodPassword = 'correct horse 42';
 
 /**
- * Builds the app on an in-memory SQLite database with a manual clock (real time by default).
- * Rate limits are off (the suites sign up hundreds of users from one IP); their own tests turn
- * them on.
+ * Where `testApp` keeps its data, chosen by `TOKENSTILE_TEST_APP_BACKEND`:
+ * `sqlite` (default, in memory), `postgres` (a fresh schema), or `postgres+redis` (a fresh schema
+ * and Redis key prefix: feed, rate limits and cache on Redis). `npm test` runs the behaviour
+ * suites once more with `postgres+redis`.
+ */
+export const appBackend = process.env.TOKENSTILE_TEST_APP_BACKEND ?? 'sqlite';
+const testPostgresUrl = process.env.TOKENSTILE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const testRedisUrl = process.env.TOKENSTILE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Options that put an app on the selected backend, and how to remove what it left behind. */
+export interface TestBackend {
+  readonly options: Partial<BuildAppOptions>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh place for one app's (or several apps' shared) data on the selected backend. */
+export function testBackend(sqliteUrl = 'sqlite::memory:'): TestBackend {
+  if (appBackend === 'sqlite') return { options: { databaseUrl: sqliteUrl }, cleanup: async () => {} };
+  if (appBackend !== 'postgres' && appBackend !== 'postgres+redis') throw new Error(`TOKENSTILE_TEST_APP_BACKEND: unknown ${appBackend}`);
+  const name = `ts_app_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const withRedis = appBackend === 'postgres+redis';
+  return {
+    options: { databaseUrl: `${testPostgresUrl}?schema=${name}`, ...(withRedis && { redisUrl: testRedisUrl, redisKeyPrefix: `${name}:` }) },
+    async cleanup() {
+      const client = new pg.Client({ connectionString: testPostgresUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`).finally(() => client.end());
+      if (!withRedis) return;
+      const redis = new Redis(testRedisUrl);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 500);
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
+    },
+  };
+}
+
+/**
+ * Builds the app with a manual clock (real time by default) on the selected backend (see
+ * `appBackend`), unless `options` names a database. Rate limits are off (the suites sign up
+ * hundreds of users from one IP); their own tests turn them on.
  */
 export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<TestApp> {
   const clock = new ManualClock(Date.now());
+  const backend = options.databaseUrl === undefined && options.stores === undefined ? testBackend() : null;
   const app = buildApp({
     issuer,
-    databaseUrl: 'sqlite::memory:',
     passwordHasher: fastHasher,
     clock,
     docs: false,
     rateLimits: false,
+    ...backend?.options,
     ...options,
   });
-  await app.ready();
+  try {
+    await app.ready();
+  } catch (err) {
+    await backend?.cleanup();
+    throw err;
+  }
   return {
     app,
     clock,
@@ -72,7 +125,10 @@ export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<T
       if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`);
       return login.json() as TokenBody;
     },
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      await backend?.cleanup();
+    },
   };
 }
 
@@ -94,7 +150,8 @@ export function problemOf(res: LightMyRequestResponse): { code: string; status: 
  */
 export async function withTwoInstances(skewMs: number, fn: (a: TestApp, b: TestApp) => Promise<void>): Promise<void> {
   const dir = tempDir();
-  const options = { databaseUrl: `sqlite:${dir.path}/t.db`, revocationPollInterval: '1h' };
+  const shared = testBackend(`sqlite:${dir.path}/t.db`);
+  const options = { ...shared.options, revocationPollInterval: '1h' };
   const a = await testApp(options);
   try {
     const b = await testApp(options);
@@ -106,6 +163,7 @@ export async function withTwoInstances(skewMs: number, fn: (a: TestApp, b: TestA
     }
   } finally {
     await a.close();
+    await shared.cleanup();
     dir.cleanup();
   }
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `npm test`: every suite once (SQLite, plus the store suites on each reachable backend), then the
+// HTTP behaviour suites again with the app on PostgreSQL + Redis (feed, rate limits and cache on
+// Redis). A missing server skips that run with a loud line, or fails it under CI=true. Ends with
+// one combined "N passed, N failed" line.
+import { spawn } from 'node:child_process';
+
+const behaviour = [
+  'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop',
+].map((name) => `test/http/${name}.test.ts`);
+
+const runs = [
+  { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
+  { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: behaviour, needs: true },
+];
+
+async function servicesProblem() {
+  const { default: pg } = await import('pg');
+  const { Redis } = await import('ioredis');
+  const pgUrl = process.env.TOKENSTILE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const redisUrl = process.env.TOKENSTILE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    return `PostgreSQL at ${pgUrl} is unreachable (${err.message})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    return `Redis at ${redisUrl} is unreachable (${err.message})`;
+  } finally {
+    redis.disconnect();
+  }
+  return null;
+}
+
+function run(env, args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.on('exit', (code) => {
+      const count = (name) => Number(out.match(new RegExp(`^ℹ ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+      resolve({ code: code ?? 1, passed: count('pass'), failed: count('fail'), tests: count('tests') });
+    });
+  });
+}
+
+let passed = 0;
+let failed = 0;
+let ok = true;
+for (const r of runs) {
+  process.stdout.write(`\n# ${r.title}\n`);
+  if (r.needs) {
+    const problem = await servicesProblem();
+    if (problem) {
+      process.stdout.write(`# SKIPPED ${r.title}: ${problem}\n`);
+      if (process.env.CI === 'true') {
+        process.stdout.write('# CI=true: a missing server is a failure\n');
+        failed += 1;
+        ok = false;
+      }
+      continue;
+    }
+  }
+  const result = await run(r.env, r.args);
+  passed += result.passed;
+  failed += result.failed;
+  if (result.code !== 0 || result.tests === 0) ok = false;
+}
+process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);
+process.exit(ok && failed === 0 ? 0 : 1);
