@@ -251,3 +251,20 @@ describe('verified-token cache', () => {
     });
   }
 });
+
+describe('ECDSA signature malleability', () => {
+  const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  test('every ES256 token is signed with a low s, and its high-s twin is refused', () => {
+    const { clock, ring, verifier } = setup('ES256');
+    for (let i = 0; i < 40; i++) {
+      const { token } = issueAccessToken(ring, settings, clock, { ...subject, sessionId: uuidv7(t0 + i) });
+      const [h, p, sig] = token.split('.') as [string, string, string];
+      const raw = Buffer.from(sig, 'base64url');
+      const s = BigInt(`0x${raw.subarray(32).toString('hex')}`);
+      assert.ok(s <= n >> 1n, 'low s');
+      const twin = Buffer.concat([raw.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+      assert.equal(codeOf(verifier.verify(token)), 'ok');
+      assert.equal(codeOf(verifier.verify(`${h}.${p}.${twin.toString('base64url')}`)), 'invalid_token', 'the mathematically valid twin is refused');
+    }
+  });
+});
