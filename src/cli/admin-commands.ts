@@ -76,3 +76,19 @@ export async function purge(core: Tokenstile, io: CliIo, o: { json: boolean }): 
   const r = await core.purge();
   print(io, o.json, r, `purged ${r.sessions} expired or ended sessions and ${r.revocations} expired revocation entries`);
 }
+
+/** `audit`: the audit trail of a user (or everyone), newest first. */
+export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; limit: number; json: boolean }): Promise<void> {
+  if (!Number.isInteger(o.limit) || o.limit < 1 || o.limit > 10_000) throw new CliError('--limit must be a whole number from 1 to 10000');
+  const user = o.user === undefined ? undefined : await findUser(core, o.user);
+  const entries = await core.audit({ userId: user?.id, limit: o.limit });
+  if (o.json) {
+    for (const e of entries) io.out(JSON.stringify(e));
+    return;
+  }
+  if (entries.length === 0) return io.out(user ? `no audit entries for ${user.email}` : 'no audit entries');
+  for (const e of entries) {
+    const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${v}`).join(' ');
+    io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${e.userId ?? '-'} session=${e.sessionId ?? '-'} ip=${e.ip ?? '-'} ${detail}`.trimEnd());
+  }
+}

@@ -16,6 +16,7 @@ Commands:
   users create|disable          manage accounts
   sessions list|revoke          see and end sessions
   purge                         delete expired sessions and revocation entries
+  audit                         logins, logouts, revocations, password changes, key events
 
 Run \`tokenstile <command> --help\` for a command's options.
 
@@ -43,6 +44,12 @@ disable   blocks sign-in and ends every session of the account at once`,
 list      the user's live sessions (devices)
 revoke    ends one session, or all of a user's; their access tokens are refused at once
           (a running server picks the revocation up within a second)`,
+  audit: `Usage: tokenstile audit [--user EMAIL|ID] [--limit N] [--json]
+
+The audit trail, newest first (default 50 entries): sign-ins (and failures, with the account and
+IP), registrations, logouts with their scope, revoked sessions with the cause, refresh-token reuse,
+password changes, disabled accounts, generated keys. Never a token or password.
+--json prints one JSON object per line.`,
   purge: `Usage: tokenstile purge [--json]
 
 Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be
@@ -58,6 +65,7 @@ const options = {
   name: { type: 'string' },
   user: { type: 'string' },
   id: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 const defaultIo: CliIo = {
@@ -147,6 +155,12 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
           await withCore(env, (core) => admin.sessionsRevoke(core, io, { id: values.id, user: values.user, json }));
         } else throw new UsageError(`unknown sessions command ${JSON.stringify(sub ?? '')}; expected list or revoke`);
         return 0;
+      case 'audit': {
+        noMore(1);
+        const limit = values.limit === undefined ? 50 : Number(values.limit);
+        await withCore(env, (core) => admin.audit(core, io, { user: values.user, limit, json }));
+        return 0;
+      }
       case 'purge':
         noMore(1);
         await withCore(env, (core) => admin.purge(core, io, { json }));

@@ -1,4 +1,4 @@
-import { cacheTtlMs, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
+import { cacheTtlMs, originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
@@ -54,7 +54,7 @@ export async function register(
     disabledAt: null,
   };
   if (!(await ctx.stores.users.create(user))) return fail('email_taken');
-  ctx.emit({ type: 'registered', userId: user.id });
+  ctx.emit({ type: 'registered', userId: user.id, ...originOf(device) });
   return ok(publicUser(user));
 }
 
@@ -83,27 +83,27 @@ export async function login(
     const limited = await ctx.limits.check(rule, subject, now);
     if (!limited.ok) {
       ctx.emit({ type: 'rate_limited', rule });
-      ctx.emit({ type: 'login_failed', reason: 'too_many_requests' });
+      ctx.emit({ type: 'login_failed', reason: 'too_many_requests', account, ...originOf(device) });
       return limited;
     }
   }
   const user = await checkCredentials(ctx, input.email, input.password);
   if (!user) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials' });
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, ...originOf(device) });
     return fail('invalid_credentials');
   }
   if (user.disabledAt !== null) {
-    ctx.emit({ type: 'login_failed', reason: 'account_disabled' });
+    ctx.emit({ type: 'login_failed', reason: 'account_disabled', account, ...originOf(device) });
     return fail('account_disabled');
   }
   // Null: the password changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, device);
   if (!issued) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials' });
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, ...originOf(device) });
     return fail('invalid_credentials');
   }
   await ctx.limits.reset('loginPerAccount', account);
-  ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id });
+  ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...originOf(device) });
   return ok(issued);
 }
 
@@ -112,6 +112,7 @@ export async function changePassword(
   ctx: CoreContext,
   auth: AuthInfo,
   input: { readonly currentPassword: string; readonly newPassword: string },
+  device: DeviceInfo = {},
 ): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>> {
   const user = await ctx.stores.users.byId(auth.userId);
   if (!user) return fail('session_revoked');
@@ -119,7 +120,8 @@ export async function changePassword(
   if (!meetsPasswordPolicy(input.newPassword)) return fail('weak_password');
   const passwordHash = await ctx.hasher.hash(normalizePassword(input.newPassword));
   await ctx.stores.users.update(user.id, { passwordHash }, ctx.clock.now());
-  await ctx.revoke({ userId: user.id, exceptSessionId: auth.sessionId });
+  ctx.emit({ type: 'password_changed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
+  await ctx.revoke({ userId: user.id, exceptSessionId: auth.sessionId }, 'password_change', originOf(device));
   await ctx.dropCache(user.id);
   return ok(undefined);
 }
@@ -158,7 +160,8 @@ export async function updateProfile(
 export async function disableUser(ctx: CoreContext, userId: string): Promise<Result<void, 'not_found'>> {
   const user = await ctx.stores.users.update(userId, { disabledAt: ctx.clock.now() }, ctx.clock.now());
   if (!user) return fail('not_found');
-  await ctx.revoke({ userId });
+  ctx.emit({ type: 'user_disabled', userId });
+  await ctx.revoke({ userId }, 'user_disabled');
   await ctx.dropCache(userId);
   return ok(undefined);
 }

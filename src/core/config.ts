@@ -70,6 +70,10 @@ export interface TokenstileOptions {
   readonly rateLimits?: RateLimitOptions | false;
   /** Told of every login, refresh, revocation and so on (metrics, logs). Must not throw. */
   readonly onEvent?: AuthEventListener;
+  /** Record logins, logouts, revocations, password changes and key events in the store's audit log. Default true. */
+  readonly audit?: boolean;
+  /** How long audit entries are kept. Default `90d`. */
+  readonly auditRetention?: Duration;
 }
 
 /** Validated settings; durations in seconds unless named `…Ms`. */
@@ -85,6 +89,7 @@ export interface TokenstileConfig {
   readonly purgeIntervalMs: number;
   readonly verifiedTokenCacheSize: number;
   readonly rateLimits: ResolvedRateLimits;
+  readonly auditRetentionMs: number;
   /** How long a retired signing key stays published: until every token it signed has expired. */
   readonly keyPublishMs: number;
 }
@@ -147,6 +152,7 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     purgeIntervalMs: purge * 1000,
     verifiedTokenCacheSize: cacheSize,
     rateLimits: resolveRateLimits(options.rateLimits),
+    auditRetentionMs: bounded(options.auditRetention ?? '90d', 'auditRetention', 3600, 3650 * 86400) * 1000,
     keyPublishMs: (accessTtl + maxClockTolerance) * 1000 + 60_000,
   });
 }

@@ -1,7 +1,7 @@
 import type { AccessTokenVerifier } from './access-tokens.ts';
 import type { Clock } from './clock.ts';
 import type { Logger, TokenstileConfig } from './config.ts';
-import type { AuthEvent } from './events.ts';
+import type { AuthEvent, EventOrigin, RevocationCause } from './events.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { RandomSource } from './ids.ts';
@@ -27,8 +27,8 @@ export interface CoreContext {
   readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
   readonly dummyHash: Promise<string>;
-  /** Ends sessions in the store, in memory and on every instance, and drops their cache. */
-  revoke(target: RevokeTarget): Promise<Revocation[]>;
+  /** Ends sessions in the store, in memory and on every instance, drops their cache, and records why. */
+  revoke(target: RevokeTarget, cause: RevocationCause, origin?: EventOrigin): Promise<Revocation[]>;
   /** Reports an event to the observers. */
   emit(event: AuthEvent): void;
   /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
@@ -45,10 +45,15 @@ export interface PublicUser {
   readonly name: string | null;
 }
 
-/** Who made a request: the device's user agent and IP, kept on the session. */
+/** Who made a request: the device's user agent and IP, kept on the session and in the audit log. */
 export interface DeviceInfo {
   readonly userAgent?: string | null;
   readonly ip?: string | null;
+}
+
+/** The origin fields of an event, from a device. */
+export function originOf(device: DeviceInfo): EventOrigin {
+  return { ip: device.ip ?? null, userAgent: device.userAgent ?? null };
 }
 
 /** What login and refresh hand out. Durations in seconds. */

@@ -1,19 +1,33 @@
+/** Where a request came from, as recorded with events that a person caused. */
+export interface EventOrigin {
+  readonly ip?: string | null;
+  readonly userAgent?: string | null;
+}
+
 /**
- * What happened, as the core reports it to observers (metrics, logs, later an audit trail).
- * Never carries a token, password or secret.
+ * What happened, as the core reports it to observers (metrics, logs, the audit log). Never
+ * carries a token, password, hash or secret.
  */
 export type AuthEvent =
-  | { readonly type: 'login_succeeded'; readonly userId: string; readonly sessionId: string }
-  | { readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled' | 'too_many_requests' }
-  | { readonly type: 'registered'; readonly userId: string }
+  | ({ readonly type: 'login_succeeded'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  | ({ readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled' | 'too_many_requests'; readonly account: string } & EventOrigin)
+  | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
   | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }
-  | { readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string }
+  | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  | ({ readonly type: 'logged_out'; readonly userId: string; readonly sessionId: string; readonly scope: 'local' | 'global' | 'others' } & EventOrigin)
+  | ({ readonly type: 'session_revoked'; readonly userId: string; readonly sessionId: string; readonly cause: RevocationCause } & EventOrigin)
+  | ({ readonly type: 'password_changed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  | { readonly type: 'user_disabled'; readonly userId: string }
+  | { readonly type: 'key_generated'; readonly kid: string; readonly alg: string }
   | { readonly type: 'sessions_revoked'; readonly count: number }
   | { readonly type: 'revocations_received'; readonly count: number; readonly lagMs: number }
   | { readonly type: 'feed_health'; readonly healthy: boolean }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
   | { readonly type: 'rate_limited'; readonly rule: string };
+
+/** Why a session ended. */
+export type RevocationCause = 'logout' | 'logout_global' | 'logout_others' | 'revoked_by_user' | 'password_change' | 'refresh_reuse' | 'user_disabled' | 'admin';
 
 /** Receives events; must not throw (errors are swallowed) and should not block. */
 export type AuthEventListener = (event: AuthEvent) => void;

@@ -1,5 +1,5 @@
 import { issueAccessToken, type AccessClaims } from './access-tokens.ts';
-import { publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
+import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { hashesEqual, hashRefreshSecret, openSuccessor, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
@@ -101,13 +101,13 @@ export async function refresh(
     ctx.emit({ type: 'refresh_failed', reason: 'too_many_requests' });
     return limited;
   }
-  const result = await rotate(ctx, presented);
+  const result = await rotate(ctx, presented, device);
   if (result.ok) ctx.emit({ type: 'refreshed', sessionId: result.value.session.id });
   else if (result.code === 'invalid_refresh_token') ctx.emit({ type: 'refresh_failed', reason: result.code });
   return result;
 }
 
-async function rotate(ctx: CoreContext, presented: unknown): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
+async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   const parts = ctx.codec.parse(presented);
   if (!parts) return fail('invalid_refresh_token');
   const { sessions, users } = ctx.stores;
@@ -144,7 +144,7 @@ async function rotate(ctx: CoreContext, presented: unknown): Promise<Result<Issu
     session = await sessions.get(parts.sessionId);
     if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
   }
-  return spentToken(ctx, user, session, parts, hash, now);
+  return spentToken(ctx, user, session, parts, hash, now, device);
 }
 
 async function spentToken(
@@ -154,6 +154,7 @@ async function spentToken(
   parts: RefreshTokenParts,
   hash: string,
   now: number,
+  device: DeviceInfo,
 ): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   if (parts.generation === session.generation - 1 && hashesEqual(session.previousHash, hash)) {
     const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
@@ -168,18 +169,20 @@ async function spentToken(
   }
   if (parts.generation < session.generation) {
     // The tag proves we issued this token, and it was spent: someone replayed it.
-    await ctx.revoke({ sessionId: session.id });
-    ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id });
+    ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id, ...originOf(device) });
+    await ctx.revoke({ sessionId: session.id }, 'refresh_reuse', originOf(device));
     return fail('refresh_token_reused');
   }
   return fail('invalid_refresh_token');
 }
 
 /** Ends this session (`local`), every session of the user (`global`), or all but this one (`others`). */
-export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScope): Promise<void> {
-  if (scope === 'local') await ctx.revoke({ sessionId: auth.sessionId });
-  else if (scope === 'global') await ctx.revoke({ userId: auth.userId });
-  else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId });
+export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScope, device: DeviceInfo = {}): Promise<void> {
+  const origin = originOf(device);
+  ctx.emit({ type: 'logged_out', userId: auth.userId, sessionId: auth.sessionId, scope, ...origin });
+  if (scope === 'local') await ctx.revoke({ sessionId: auth.sessionId }, 'logout', origin);
+  else if (scope === 'global') await ctx.revoke({ userId: auth.userId }, 'logout_global', origin);
+  else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId }, 'logout_others', origin);
 }
 
 /** A session as its owner sees it; `currentSessionId` marks the caller's own. */
@@ -202,8 +205,8 @@ export async function listSessions(ctx: CoreContext, auth: AuthInfo): Promise<Se
 }
 
 /** Ends one of the caller's own live sessions; `not_found` for any other id. */
-export async function revokeOwnSession(ctx: CoreContext, auth: AuthInfo, sessionId: string): Promise<Result<void, 'not_found'>> {
+export async function revokeOwnSession(ctx: CoreContext, auth: AuthInfo, sessionId: string, device: DeviceInfo = {}): Promise<Result<void, 'not_found'>> {
   if (!isUuidv7(sessionId)) return fail('not_found');
-  const ended = await ctx.revoke({ sessionId, userId: auth.userId });
+  const ended = await ctx.revoke({ sessionId, userId: auth.userId }, 'revoked_by_user', originOf(device));
   return ended.length > 0 ? ok(undefined) : fail('not_found');
 }

@@ -1,3 +1,4 @@
+import type { AuditLog } from './audit-log.ts';
 import type { KeyStore } from './key-store.ts';
 import type { SessionStore } from './session-store.ts';
 import type { UserStore } from './user-store.ts';
@@ -9,6 +10,7 @@ export interface Stores {
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly keys: KeyStore;
+  readonly audit: AuditLog;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Applies pending schema migrations; returns the names applied. */

@@ -10,6 +10,7 @@ import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
+import { auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
@@ -43,14 +44,16 @@ export interface Tokenstile {
   authenticate(accessToken: string): AuthResult | Promise<AuthResult>;
   /** True while the feed is down or catching up, so that `authenticate` asks the store. */
   readonly degraded: boolean;
-  logout(auth: AuthInfo, scope?: LogoutScope): Promise<void>;
+  logout(auth: AuthInfo, scope?: LogoutScope, device?: DeviceInfo): Promise<void>;
   listSessions(auth: AuthInfo): Promise<SessionView[]>;
-  revokeSession(auth: AuthInfo, sessionId: string): Promise<Result<void, 'not_found'>>;
-  changePassword(auth: AuthInfo, input: { currentPassword: string; newPassword: string }): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>>;
+  revokeSession(auth: AuthInfo, sessionId: string, device?: DeviceInfo): Promise<Result<void, 'not_found'>>;
+  changePassword(auth: AuthInfo, input: { currentPassword: string; newPassword: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>>;
   profile(auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>>;
   updateProfile(auth: AuthInfo, input: { name: string | null }): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>>;
   /** Administrative: ends sessions by id or by user, as the CLI does. */
   revoke(target: RevokeTarget): Promise<Revocation[]>;
+  /** Administrative: the audit trail of a user (or everyone), newest first. */
+  audit(filter: { userId?: string; limit: number; beforeSeq?: number }): Promise<AuditEntry[]>;
   /** Administrative: disables an account and ends all its sessions. */
   disableUser(userId: string): Promise<Result<void, 'not_found'>>;
   /** Administrative: a user by id or by email. */
@@ -75,11 +78,12 @@ export interface Tokenstile {
   close(): Promise<void>;
 }
 
-async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number): Promise<Keyring> {
+async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number, emit: (e: AuthEvent) => void): Promise<Keyring> {
   let keys = await stores.keys.listSigningKeys();
   if (!keys.some((k) => k.alg === config.signingAlgorithm && k.retiredAt === null)) {
     // Instances starting together may all try; the store lets exactly one key in.
-    await stores.keys.addSigningKey(generateSigningKey(config.signingAlgorithm, now));
+    const key = generateSigningKey(config.signingAlgorithm, now);
+    if (await stores.keys.addSigningKey(key)) emit({ type: 'key_generated', kid: key.kid, alg: key.alg });
     keys = await stores.keys.listSigningKeys();
   }
   return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
@@ -109,14 +113,18 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const hasher = options.passwordHasher ?? createArgon2Hasher();
   const logger = options.logger;
   const listener = options.onEvent;
+  const auditing = options.audit !== false;
   const emit = (event: AuthEvent) => {
     try {
       listener?.(event);
     } catch {
       // An observer's failure must not fail a login.
     }
+    const entry = auditing ? auditEntryOf(event, clock.now()) : null;
+    // Written in the background: an audit write must not slow down or fail a login.
+    if (entry) stores.audit.append([entry]).catch((err: unknown) => logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: audit write failed'));
   };
-  const keyring = await loadKeyring(stores, config, clock.now());
+  const keyring = await loadKeyring(stores, config, clock.now(), emit);
   const macKey = await stores.keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
   if (!options.feed && stores.kind !== 'sqlite') {
@@ -146,9 +154,10 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     logger,
     dummyHash,
     emit,
-    async revoke(target) {
+    async revoke(target, cause, origin = {}) {
       const written = await sync.revoke(target, revocationHeadroomMs);
       if (written.length > 0) emit({ type: 'sessions_revoked', count: written.length });
+      for (const r of written) emit({ type: 'session_revoked', userId: r.userId, sessionId: r.id, cause, ...origin });
       await Promise.all(written.map((r) => ctx.dropCache(r.userId, r.id)));
       return written;
     },
@@ -166,6 +175,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const purge = single(async () => {
     sync.list.purge(clock.now());
     lastCounts = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
+    await stores.audit.purge(clock.now() - config.auditRetentionMs);
   });
 
   let nextPurge = clock.now();
@@ -199,13 +209,14 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     login: (input, device = {}) => accounts.login(ctx, input, device),
     refresh: (token, device = {}) => sessions.refresh(ctx, token, device),
     authenticate,
-    logout: (auth, scope = 'local') => sessions.logout(ctx, auth, scope),
+    logout: (auth, scope = 'local', device = {}) => sessions.logout(ctx, auth, scope, device),
     listSessions: (auth) => sessions.listSessions(ctx, auth),
-    revokeSession: (auth, id) => sessions.revokeOwnSession(ctx, auth, id),
-    changePassword: (auth, input) => accounts.changePassword(ctx, auth, input),
+    revokeSession: (auth, id, device = {}) => sessions.revokeOwnSession(ctx, auth, id, device),
+    changePassword: (auth, input, device = {}) => accounts.changePassword(ctx, auth, input, device),
     profile: (auth) => accounts.profile(ctx, auth),
     updateProfile: (auth, input) => accounts.updateProfile(ctx, auth, input),
-    revoke: (target) => ctx.revoke(target),
+    revoke: (target) => ctx.revoke(target, 'admin'),
+    audit: (filter) => stores.audit.query(filter),
     disableUser: (userId) => accounts.disableUser(ctx, userId),
     findUser: (ref) => accounts.findUser(ctx, ref),
     listUserSessions: (userId) => stores.sessions.listLive(userId, clock.now()),

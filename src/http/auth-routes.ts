@@ -14,7 +14,8 @@ function tokenResponse(t: IssuedTokens) {
   return { tokenType: 'Bearer' as const, ...t };
 }
 
-function device(request: FastifyRequest) {
+/** The caller's device, for the session record and the audit log. */
+export function device(request: FastifyRequest) {
   return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null };
 }
 
@@ -67,7 +68,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       },
     },
     async (request, reply) => {
-      await core.logout(authOf(request), request.body?.scope ?? 'local');
+      await core.logout(authOf(request), request.body?.scope ?? 'local', device(request));
       return reply.code(204).send();
     },
   );
@@ -95,7 +96,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       onRequest: authenticate,
     },
     async (request, reply) => {
-      const r = await core.changePassword(authOf(request), request.body);
+      const r = await core.changePassword(authOf(request), request.body, device(request));
       if (!r.ok) return sendProblem(reply, r.code);
       return reply.code(204).send();
     },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { authOf, type AuthenticateHook } from './authenticate.ts';
+import { device } from './auth-routes.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
@@ -24,7 +25,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { core: Tokensti
       onRequest: authenticate,
     },
     async (request, reply) => {
-      const r = await core.revokeSession(authOf(request), request.params.id);
+      const r = await core.revokeSession(authOf(request), request.params.id, device(request));
       if (!r.ok) return sendProblem(reply, r.code, { detail: 'No live session of yours has this id.' });
       return reply.code(204).send();
     },

@@ -40,11 +40,13 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   const users = wrap(stores.users, 'users', observe);
   const sessions = wrap(stores.sessions, 'sessions', observe);
   const keys = wrap(stores.keys, 'keys', observe);
+  const audit = wrap(stores.audit, 'audit', observe);
   return {
     kind: stores.kind,
     users,
     sessions,
     keys,
+    audit,
     ping: () => stores.ping(),
     migrate: () => stores.migrate(),
     close: () => stores.close(),

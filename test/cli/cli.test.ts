@@ -48,7 +48,7 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
-    assert.deepEqual(JSON.parse(first.out), { applied: ['0001_initial'] });
+    assert.deepEqual(JSON.parse(first.out), { applied: ['0001_initial', '0002_audit'] });
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });
   });

@@ -4,6 +4,7 @@ import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'no
 import pg from 'pg';
 import { uuidv7 } from '../../src/core/ids.ts';
 import { generateSigningKey } from '../../src/core/keys.ts';
+import type { AuditEntry } from '../../src/core/audit-log.ts';
 import type { SessionRecord } from '../../src/core/session-store.ts';
 import type { Stores } from '../../src/core/stores.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
@@ -120,6 +121,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
   const it = storeTest(open);
 
   describe(`${name}: Stores conformance`, () => {
+    describe('audit log', () => {
+      const entry = (at: number, type: string, userId: string | null): AuditEntry => ({
+        at, type, userId, sessionId: null, ip: '203.0.113.7', userAgent: 'curl/8', detail: { scope: 'local' },
+      });
+      it('append and query: newest first, by user, limited, paged by seq', async (s) => {
+        await s.audit.append([entry(t0, 'login_succeeded', 'u1'), entry(t0 + 1, 'login_failed', null)]);
+        await s.audit.append([entry(t0 + 2, 'logged_out', 'u1'), entry(t0 + 3, 'login_succeeded', 'u2')]);
+        const all = await s.audit.query({ limit: 10 });
+        assert.deepEqual(all.map((e) => e.at), [t0 + 3, t0 + 2, t0 + 1, t0]);
+        assert.ok(all.every((e, i) => i === 0 || e.seq! < all[i - 1]!.seq!), 'seq increases with appends');
+        const u1 = await s.audit.query({ userId: 'u1', limit: 10 });
+        assert.deepEqual(u1.map((e) => e.type), ['logged_out', 'login_succeeded']);
+        assert.deepEqual(u1[0], { ...entry(t0 + 2, 'logged_out', 'u1'), seq: u1[0]!.seq });
+        assert.deepEqual((await s.audit.query({ limit: 1 })).map((e) => e.at), [t0 + 3]);
+        assert.deepEqual((await s.audit.query({ limit: 10, beforeSeq: all[1]!.seq })).map((e) => e.at), [t0 + 1, t0]);
+      });
+      it('purge deletes entries older than the cutoff only', async (s) => {
+        await s.audit.append([entry(t0, 'a', 'u'), entry(t0 + day, 'b', 'u'), entry(t0 + 2 * day, 'c', 'u')]);
+        assert.equal(await s.audit.purge(t0 + day), 1);
+        assert.deepEqual((await s.audit.query({ limit: 10 })).map((e) => e.type), ['c', 'b']);
+      });
+    });
+
     describe('users', () => {
       it('create stores a user that byId and byEmail return', async (s) => {
         const u = { ...userRecord('ada@example.com'), name: 'Ada', disabledAt: t0 + 5 };

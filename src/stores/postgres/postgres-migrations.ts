@@ -73,6 +73,24 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       );
     `,
   },
+  {
+    name: '0002_audit',
+    sql: `
+      -- Append-only; read by user, newest first; purged by age.
+      CREATE TABLE audit_events (
+        seq        bigserial PRIMARY KEY,
+        at         bigint NOT NULL,
+        type       text NOT NULL,
+        user_id    text,
+        session_id text,
+        ip         text,
+        user_agent text,
+        detail     jsonb NOT NULL
+      );
+      CREATE INDEX audit_events_by_user ON audit_events (user_id, seq DESC);
+      CREATE INDEX audit_events_by_time ON audit_events (at);
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

@@ -1,5 +1,6 @@
 import type { Stores } from '../../core/stores.ts';
 import { PostgresDatabase } from './postgres-database.ts';
+import { PostgresAuditLog } from './postgres-audit-log.ts';
 import { PostgresKeyStore } from './postgres-key-store.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
@@ -42,6 +43,7 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
     users: new PostgresUserStore(db),
     sessions: new PostgresSessionStore(db),
     keys: new PostgresKeyStore(db),
+    audit: new PostgresAuditLog(db),
     async ping() {
       await db.query('SELECT 1');
     },

@@ -64,4 +64,22 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       ) STRICT;
     `,
   },
+  {
+    name: '0002_audit',
+    sql: `
+      -- Append-only; read by user, newest first; purged by age.
+      CREATE TABLE audit_events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        user_id    TEXT,
+        session_id TEXT,
+        ip         TEXT,
+        user_agent TEXT,
+        detail     TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_events_by_user ON audit_events (user_id, seq DESC);
+      CREATE INDEX audit_events_by_time ON audit_events (at);
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import type { Stores } from '../../core/stores.ts';
 import { migrateSqlite, openSqliteDatabase } from './sqlite-database.ts';
+import { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { SqliteKeyStore } from './sqlite-key-store.ts';
 import { SqliteSessionStore } from './sqlite-session-store.ts';
 import { SqliteUserStore } from './sqlite-user-store.ts';
@@ -16,6 +17,7 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
   let users: SqliteUserStore | undefined;
   let sessions: SqliteSessionStore | undefined;
   let keys: SqliteKeyStore | undefined;
+  let audit: SqliteAuditLog | undefined;
   return {
     kind: 'sqlite',
     get users() {
@@ -26,6 +28,9 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
     },
     get keys() {
       return (keys ??= new SqliteKeyStore(db));
+    },
+    get audit() {
+      return (audit ??= new SqliteAuditLog(db));
     },
     async ping() {
       db.prepare('SELECT 1').get();
