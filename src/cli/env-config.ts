@@ -50,6 +50,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     signingAlgorithm: alg as SigningAlgorithm,
     trustProxy: parseTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY')),
     redisUrl: value(env, 'TOKENSTILE_REDIS_URL'),
+    keyEncryptionKey: value(env, 'TOKENSTILE_KEY_ENCRYPTION_KEY'),
     redisKeyPrefix: value(env, 'TOKENSTILE_REDIS_PREFIX'),
     rateLimits: parseRateLimitsSwitch(value(env, 'TOKENSTILE_RATE_LIMITS')),
     metrics: value(env, 'TOKENSTILE_METRICS') !== 'off',
@@ -91,6 +92,7 @@ export const envHelp = `Environment:
   TOKENSTILE_REDIS_URL          redis://, rediss://, redis+sentinel://, redis+cluster:// (default unset:
                                 one instance, everything in the database and this process)
   TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)
+  TOKENSTILE_KEY_ENCRYPTION_KEY 32 random bytes, base64url: seals private keys and secrets in the database
   TOKENSTILE_RATE_LIMITS        on | off (default on)
   TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
   TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)

@@ -74,6 +74,12 @@ export interface TokenstileOptions {
   readonly audit?: boolean;
   /** How long audit entries are kept. Default `90d`. */
   readonly auditRetention?: Duration;
+  /**
+   * 32 random bytes (base64url) that seal private signing keys and server secrets in the store
+   * (AES-256-GCM). Default: stored in plaintext; protect the database. Keys written before it was
+   * set stay readable; once set, starting without it fails.
+   */
+  readonly keyEncryptionKey?: string;
 }
 
 /** Validated settings; durations in seconds unless named `…Ms`. */

@@ -10,6 +10,8 @@ import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
+import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
+import type { KeyStore } from './key-store.ts';
 import { auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
@@ -78,13 +80,13 @@ export interface Tokenstile {
   close(): Promise<void>;
 }
 
-async function loadKeyring(stores: Stores, config: TokenstileConfig, now: number, emit: (e: AuthEvent) => void): Promise<Keyring> {
-  let keys = await stores.keys.listSigningKeys();
+async function loadKeyring(store: KeyStore, config: TokenstileConfig, now: number, emit: (e: AuthEvent) => void): Promise<Keyring> {
+  let keys = await store.listSigningKeys();
   if (!keys.some((k) => k.alg === config.signingAlgorithm && k.retiredAt === null)) {
     // Instances starting together may all try; the store lets exactly one key in.
     const key = generateSigningKey(config.signingAlgorithm, now);
-    if (await stores.keys.addSigningKey(key)) emit({ type: 'key_generated', kid: key.kid, alg: key.alg });
-    keys = await stores.keys.listSigningKeys();
+    if (await store.addSigningKey(key)) emit({ type: 'key_generated', kid: key.kid, alg: key.alg });
+    keys = await store.listSigningKeys();
   }
   return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
 }
@@ -124,8 +126,9 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     // Written in the background: an audit write must not slow down or fail a login.
     if (entry) stores.audit.append([entry]).catch((err: unknown) => logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: audit write failed'));
   };
-  const keyring = await loadKeyring(stores, config, clock.now(), emit);
-  const macKey = await stores.keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
+  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey));
+  const keyring = await loadKeyring(keys, config, clock.now(), emit);
+  const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');

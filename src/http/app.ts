@@ -66,6 +66,16 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' }),
   });
   app.setErrorHandler(problemErrorHandler);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      // The only HTML served is the API viewer at /docs: its own scripts and styles, never framed.
+      reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'");
+      reply.header('x-frame-options', 'DENY');
+      reply.header('referrer-policy', 'no-referrer');
+    }
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not_found', { detail: `No route ${request.method} ${request.url.split('?')[0]}.` }));
   if (docs) {
     app.register(swagger, {

@@ -1,0 +1,65 @@
+import { createCipheriv, createDecipheriv, type JsonWebKey } from 'node:crypto';
+import { ConfigError } from './errors.ts';
+import { secureRandom } from './ids.ts';
+import type { KeyStore } from './key-store.ts';
+
+/** Marks a sealed value inside a stored JWK or secret. */
+const sealedPrefix = 'tsenc1.';
+
+/** Reads a key-encryption key: 32 bytes, base64url or base64. */
+export function parseKeyEncryptionKey(text: string): Buffer {
+  const key = Buffer.from(text.trim(), /[-_]/.test(text) ? 'base64url' : 'base64');
+  if (key.length !== 32) throw new ConfigError('keyEncryptionKey must be 32 random bytes, base64url-encoded (openssl rand -base64 32)');
+  return key;
+}
+
+function seal(key: Buffer, plain: string, label: string): string {
+  const iv = secureRandom(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(label));
+  const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return sealedPrefix + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64url');
+}
+
+function open(key: Buffer, sealed: string, label: string): string {
+  const raw = Buffer.from(sealed.slice(sealedPrefix.length), 'base64url');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(label));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch (err) {
+    throw new ConfigError('stored keys cannot be decrypted: keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY) is not the one they were sealed with', { cause: err });
+  }
+}
+
+/** A private JWK as stored: `{ sealed }` when encrypted. */
+function isSealed(jwk: JsonWebKey): jwk is JsonWebKey & { sealed: string } {
+  return typeof (jwk as { sealed?: unknown }).sealed === 'string';
+}
+
+/**
+ * The key store with private keys and server secrets sealed (AES-256-GCM) under `key`, bound to
+ * their key id or name. Reads plaintext values written before encryption was turned on; without
+ * `key`, refuses sealed values with a message that says which setting is missing.
+ */
+export function sealedKeyStore(inner: KeyStore, key: Buffer | null): KeyStore {
+  const needKey = (): Buffer => {
+    if (!key) throw new ConfigError('stored private keys are encrypted: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY)');
+    return key;
+  };
+  return {
+    async listSigningKeys() {
+      return (await inner.listSigningKeys()).map((k) =>
+        isSealed(k.privateJwk) ? { ...k, privateJwk: JSON.parse(open(needKey(), k.privateJwk.sealed, `key:${k.kid}`)) as JsonWebKey } : k,
+      );
+    },
+    addSigningKey(k) {
+      return inner.addSigningKey(key ? { ...k, privateJwk: { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k);
+    },
+    async secret(name, create) {
+      const stored = await inner.secret(name, () => (key ? seal(key, create(), `secret:${name}`) : create()));
+      return stored.startsWith(sealedPrefix) ? open(needKey(), stored, `secret:${name}`) : stored;
+    },
+  };
+}

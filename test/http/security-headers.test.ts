@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { testApp } from '../helpers.ts';
+
+test('HTML gets a strict CSP, no framing, no referrer; every response gets nosniff', async () => {
+  const t = await testApp({ docs: true });
+  try {
+    let page = await t.app.inject({ method: 'GET', url: '/docs' });
+    if (page.statusCode === 302) page = await t.app.inject({ method: 'GET', url: String(page.headers.location) });
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    const csp = String(page.headers['content-security-policy']);
+    for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) assert.ok(csp.includes(directive), directive);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/);
+    assert.doesNotMatch(page.body, /<script(?![^>]*\bsrc=)[^>]*>/, 'the page has no inline script for the CSP to block');
+    assert.equal(page.headers['x-frame-options'], 'DENY');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    for (const url of ['/healthz', '/auth/me', '/.well-known/jwks.json', '/nope']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+      assert.equal(res.headers['content-security-policy'], undefined, `${url} is not HTML`);
+    }
+  } finally {
+    await t.close();
+  }
+});
