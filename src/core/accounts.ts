@@ -2,6 +2,7 @@ import { cacheTtlMs, originOf, publicUser, type CoreContext, type DeviceInfo, ty
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
+import { failedLoginDelayMs } from './rate-limits.ts';
 import { startSession, type AuthInfo } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
 
@@ -79,6 +80,7 @@ export async function login(
   // Limits come before the password check, and apply alike to emails that exist and that don't.
   const account = input.email.trim().toLowerCase();
   const now = ctx.clock.now();
+  let accountAttempts = 0;
   for (const [rule, subject] of [['loginPerIp', device.ip], ['loginPerAccount', account]] as const) {
     const limited = await ctx.limits.check(rule, subject, now);
     if (!limited.ok) {
@@ -86,10 +88,13 @@ export async function login(
       ctx.emit({ type: 'login_failed', reason: 'too_many_requests', account, ...originOf(device) });
       return limited;
     }
+    if (rule === 'loginPerAccount') accountAttempts = limited.value;
   }
   const user = await checkCredentials(ctx, input.email, input.password);
   if (!user) {
     ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, ...originOf(device) });
+    const delay = failedLoginDelayMs(accountAttempts);
+    if (delay > 0) await ctx.sleep(delay);
     return fail('invalid_credentials');
   }
   if (user.disabledAt !== null) {

@@ -67,10 +67,13 @@ export class RateLimits {
     this.#logger = logger;
   }
 
-  /** Counts an attempt under `rule` for `subject` (an IP, an email); `too_many_requests` when over. */
-  async check(rule: RateLimitRule, subject: string | null | undefined, now: number): Promise<Result<void, 'too_many_requests'>> {
+  /**
+   * Counts an attempt under `rule` for `subject` (an IP, an email); `too_many_requests` when over,
+   * else how many attempts the window now holds (0 when the rule is off).
+   */
+  async check(rule: RateLimitRule, subject: string | null | undefined, now: number): Promise<Result<number, 'too_many_requests'>> {
     const r = this.#rules[rule];
-    if (!r || !subject) return ok(undefined);
+    if (!r || !subject) return ok(0);
     const key = `${rule}:${subject}`;
     let decision;
     try {
@@ -79,7 +82,7 @@ export class RateLimits {
       this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: shared rate limiter failed; counting in this process');
       decision = await this.#fallback.hit(key, r.limit, r.windowMs, now);
     }
-    return decision.allowed ? ok(undefined) : fail('too_many_requests', decision.retryAfterMs);
+    return decision.allowed ? ok(r.limit - decision.remaining) : fail('too_many_requests', decision.retryAfterMs);
   }
 
   /** Clears `rule` for `subject` (after a successful sign-in). Best effort. */
@@ -87,4 +90,14 @@ export class RateLimits {
     const key = `${rule}:${subject}`;
     await Promise.allSettled([this.#limiter.reset(key), this.#fallback.reset(key)]);
   }
+}
+
+/**
+ * The delay before answering a failed sign-in, by attempts on the account in the window: none for
+ * the first three, then 250 ms doubling to at most 4 s. It slows guessing on one account without
+ * locking its owner out, and depends only on the counter, so it is the same for an email that
+ * exists and one that does not.
+ */
+export function failedLoginDelayMs(attempts: number): number {
+  return attempts <= 3 ? 0 : Math.min(250 * 2 ** (attempts - 4), 4000);
 }

@@ -157,6 +157,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     logger,
     dummyHash,
     emit,
+    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     async revoke(target, cause, origin = {}) {
       const written = await sync.revoke(target, revocationHeadroomMs);
       if (written.length > 0) emit({ type: 'sessions_revoked', count: written.length });

@@ -31,6 +31,28 @@ describe('rate limits', () => {
     }
   });
 
+  test('failed sign-ins on one account are answered ever more slowly (progressive delay), alike for unknown emails', async () => {
+    for (const exists of [true, false]) {
+      const delays: number[] = [];
+      const t = await testApp({ rateLimits: { loginPerIp: false }, sleep: async (ms) => void delays.push(ms) });
+      try {
+        const email = uniqueEmail();
+        if (exists) await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } });
+        for (let i = 0; i < 10; i++) await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong password 1' } });
+        assert.deepEqual(delays, [250, 500, 1000, 2000, 4000, 4000, 4000], exists ? 'existing account' : 'unknown email');
+        // A correct password is never delayed.
+        delays.length = 0;
+        if (exists) {
+          t.clock.advance(15 * minute + 1);
+          assert.equal((await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword } })).statusCode, 200);
+          assert.deepEqual(delays, []);
+        }
+      } finally {
+        await t.close();
+      }
+    }
+  });
+
   test('a successful sign-in resets the account counter', async () => {
     const t = await testApp({ rateLimits: { loginPerIp: false } });
     try {
