@@ -1,3 +1,4 @@
+import { signCompact } from '../../src/core/jws.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
@@ -35,9 +36,9 @@ function claims(extra: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 /** An ES256 JWS over `h` and `c` with `key` (our key unless told). */
+/** Signs like the server does (ES256 with a low s), so a refusal is never about the signature's s. */
 function es256(h: Record<string, unknown>, c: Record<string, unknown>, key: KeyObject = ours): string {
-  const input = `${b64(h)}.${b64(c)}`;
-  return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  return signCompact('ES256', key, h, c);
 }
 
 function hs256(h: Record<string, unknown>, c: Record<string, unknown>, secret: string | Buffer): string {
