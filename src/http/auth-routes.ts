@@ -62,9 +62,9 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
     {
       schema: { tags, security, summary: 'End this session, all sessions, or all others', body: s.logoutBody, response: { 204: s.noContent, ...errors(400, 401) } },
       onRequest: authenticate,
-      // The body is optional: no body means scope "local".
+      // The body is optional: no body means scope "local" (a JSON null is a body, and not an object).
       preValidation: async (request) => {
-        request.body ??= {};
+        if (request.body === undefined) request.body = {};
       },
     },
     async (request, reply) => {

@@ -207,3 +207,11 @@ describe('POST /auth/refresh with garbage tokens', () => {
     expectProblem(res, res.statusCode, res.statusCode === 400 ? 'invalid_request' : 'invalid_refresh_token');
   });
 });
+
+describe('logout bodies', () => {
+  test('a JSON null body is a malformed body (400), not "no body"', async () => {
+    const res = await raw('POST', '/auth/logout', 'null', { ...json, ...bearer(s.accessToken) });
+    expectProblem(res, 400, 'invalid_request');
+    assert.equal((await me(s.accessToken)).statusCode, 200, 'the session was not ended');
+  });
+});
