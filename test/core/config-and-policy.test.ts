@@ -31,6 +31,7 @@ describe('resolveConfig', () => {
         registerPerIp: { limit: 20, windowMs: 3_600_000 },
         refreshPerIp: { limit: 600, windowMs: 60_000 },
       },
+      auditRetentionMs: 90 * 86_400_000,
     });
   });
 
