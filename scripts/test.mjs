@@ -4,6 +4,8 @@
 // Redis). A missing server skips that run with a loud line, or fails it under CI=true. Ends with
 // one combined "N passed, N failed" line.
 import { spawn } from 'node:child_process';
+// The same probe the scale tests use (Node 24 loads the .ts module directly).
+import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
@@ -14,31 +16,6 @@ const runs = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
   { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: behaviour, needs: true },
 ];
-
-async function servicesProblem() {
-  const { default: pg } = await import('pg');
-  const { Redis } = await import('ioredis');
-  const pgUrl = process.env.TOKENSTILE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const redisUrl = process.env.TOKENSTILE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-  } catch (err) {
-    return `PostgreSQL at ${pgUrl} is unreachable (${err.message})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (err) {
-    return `Redis at ${redisUrl} is unreachable (${err.message})`;
-  } finally {
-    redis.disconnect();
-  }
-  return null;
-}
 
 function run(env, args) {
   return new Promise((resolve) => {
@@ -61,7 +38,7 @@ let ok = true;
 for (const r of runs) {
   process.stdout.write(`\n# ${r.title}\n`);
   if (r.needs) {
-    const problem = await servicesProblem();
+    const problem = await sharedServicesProblem();
     if (problem) {
       process.stdout.write(`# SKIPPED ${r.title}: ${problem}\n`);
       if (process.env.CI === 'true') {

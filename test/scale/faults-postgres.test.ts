@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, startInstance, type Instance } from './harness.ts';
-import { metric, sparePostgres, spareRedis, spareServicesProblem, stopInstances, type SpareServer } from './spare-services.ts';
+import { faultCluster, metric, spareServicesProblem, type FaultCluster, type SpareServer } from './spare-services.ts';
 
 const problem = await spareServicesProblem();
 const skip = problem !== null && process.env.CI !== 'true';
@@ -50,29 +50,19 @@ describe('PostgreSQL SIGKILLed (3 instances, own Redis and PostgreSQL)', { skip:
   let redis: SpareServer | undefined;
   let pg: SpareServer | undefined;
   let instances: Instance[] = [];
+  let cluster: FaultCluster | undefined;
 
   before(async () => {
     if (problem) throw new Error(problem); // CI=true: missing binaries fail the run
-    redis = await spareRedis();
-    pg = await sparePostgres();
-    await Promise.all([redis.start(), pg.start()]);
-    const env = {
-      TOKENSTILE_DATABASE_URL: pg.url,
-      TOKENSTILE_REDIS_URL: redis.url,
-      TOKENSTILE_ISSUER: 'http://tokenstile.faults.test',
-      TOKENSTILE_RATE_LIMITS: 'off',
+    cluster = await faultCluster({
       // A refresh whose answer is lost in the crash is retried with the same token after the
       // restart: well inside this window it gets the successor that was recorded.
       TOKENSTILE_REFRESH_GRACE: '30s',
-    };
-    instances = [await startInstance(env)];
-    instances.push(...(await Promise.all([startInstance(env), startInstance(env)])));
+    });
+    ({ redis, pg, instances } = cluster);
   });
 
-  after(async () => {
-    await stopInstances(instances);
-    await Promise.allSettled([redis?.stop(), pg?.stop()]);
-  });
+  after(() => cluster?.stop());
 
   /** Waits until every instance is ready (store answers) and its feed healthy. */
   async function allHealthy(timeoutMs = 15_000): Promise<number> {

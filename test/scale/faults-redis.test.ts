@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { call, startInstance, type Instance } from './harness.ts';
-import { metric, sparePostgres, spareRedis, spareServicesProblem, stopInstances, type SpareServer } from './spare-services.ts';
+import { faultCluster, metric, spareServicesProblem, type FaultCluster, type SpareServer } from './spare-services.ts';
 
 const problem = await spareServicesProblem();
 const skip = problem !== null && process.env.CI !== 'true';
@@ -38,27 +38,15 @@ describe('Redis SIGKILLed under load (3 instances, own Redis and PostgreSQL)', {
   let redis: SpareServer | undefined;
   let pg: SpareServer | undefined;
   let instances: Instance[] = [];
+  let cluster: FaultCluster | undefined;
 
   before(async () => {
     if (problem) throw new Error(problem); // CI=true: missing binaries fail the run
-    redis = await spareRedis();
-    pg = await sparePostgres();
-    await Promise.all([redis.start(), pg.start()]);
-    const env = {
-      TOKENSTILE_DATABASE_URL: pg.url,
-      TOKENSTILE_REDIS_URL: redis.url,
-      TOKENSTILE_ISSUER: 'http://tokenstile.faults.test',
-      TOKENSTILE_RATE_LIMITS: 'off',
-    };
-    // The first migrates the empty database; the others then start on it.
-    instances = [await startInstance(env)];
-    instances.push(...(await Promise.all([startInstance(env), startInstance(env)])));
+    cluster = await faultCluster();
+    ({ redis, pg, instances } = cluster);
   });
 
-  after(async () => {
-    await stopInstances(instances);
-    await Promise.allSettled([redis?.stop(), pg?.stop()]);
-  });
+  after(() => cluster?.stop());
 
   test('kill Redis under load → zero revoked tokens accepted', { timeout: 45_000 }, async (t) => {
     const n = instances.length;

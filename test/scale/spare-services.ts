@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, type Instance } from './harness.ts';
+import { freePort, startInstance, type Instance } from './harness.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -322,4 +322,36 @@ export async function metric(base: string, name: string, labels: Record<string, 
     if (Object.entries(labels).every(([k, v]) => set.get(k) === v)) sum += Number(m[3]);
   }
   return sum;
+}
+
+/** Own Redis and PostgreSQL on spare ports, and three Tokenstile instances on them. */
+export interface FaultCluster {
+  readonly redis: SpareServer;
+  readonly pg: SpareServer;
+  readonly instances: Instance[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a spare Redis and PostgreSQL and three instances on them (rate limits off, `env` added).
+ * The first instance migrates the empty database; the other two then start together.
+ */
+export async function faultCluster(env: Record<string, string> = {}): Promise<FaultCluster> {
+  const redis = await spareRedis();
+  const pg = await sparePostgres();
+  const instances: Instance[] = [];
+  const stop = async () => {
+    await stopInstances(instances);
+    await Promise.allSettled([redis.stop(), pg.stop()]);
+  };
+  try {
+    await Promise.all([redis.start(), pg.start()]);
+    const all = { TOKENSTILE_DATABASE_URL: pg.url, TOKENSTILE_REDIS_URL: redis.url, TOKENSTILE_ISSUER: 'http://tokenstile.faults.test', TOKENSTILE_RATE_LIMITS: 'off', ...env };
+    instances.push(await startInstance(all));
+    instances.push(...(await Promise.all([startInstance(all), startInstance(all)])));
+    return { redis, pg, instances, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
