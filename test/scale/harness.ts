@@ -36,6 +36,7 @@ export async function sharedServicesProblem(): Promise<string | null> {
     await client.end().catch(() => {});
   }
   const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {}); // the failed connect is reported by the rejection below
   try {
     await redis.connect();
     await redis.ping();
