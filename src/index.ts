@@ -35,5 +35,6 @@ export type { RateLimiter, RateLimitDecision } from './core/rate-limiter.ts';
 export type { RateLimit, RateLimitOptions } from './core/rate-limits.ts';
 export type { SessionCache, CacheScope } from './core/session-cache.ts';
 export type { RevocationFeed } from './core/revocation-feed.ts';
-export type { AuthEvent, AuthEventListener } from './core/events.ts';
+export type { AuthEvent, AuthEventListener, EventOrigin, RevocationCause } from './core/events.ts';
+export type { AuditEntry, AuditLog } from './core/audit-log.ts';
 export type { AuthResult } from './core/tokenstile.ts';

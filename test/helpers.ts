@@ -106,8 +106,6 @@ export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<T
     clock,
     docs: false,
     rateLimits: false,
-    // The progressive delay on failed sign-ins is measured, not waited for (rate-limits.test.ts).
-    sleep: async () => {},
     ...backend?.options,
     ...options,
   });

@@ -88,7 +88,9 @@ export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; lim
   }
   if (entries.length === 0) return io.out(user ? `no audit entries for ${user.email}` : 'no audit entries');
   for (const e of entries) {
-    const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${v}`).join(' ');
-    io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${e.userId ?? '-'} session=${e.sessionId ?? '-'} ip=${e.ip ?? '-'} ${detail}`.trimEnd());
+    // Values are quoted (JSON), so stored text can neither forge lines nor reach the terminal as control codes.
+    const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+    const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v));
+    io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${q(e.userId)} session=${q(e.sessionId)} ip=${q(e.ip)} ${detail}`.trimEnd());
   }
 }

@@ -2,7 +2,7 @@ import { cacheTtlMs, originOf, publicUser, type CoreContext, type DeviceInfo, ty
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
-import { failedLoginDelayMs } from './rate-limits.ts';
+import { failedLoginSpacingMs } from './rate-limits.ts';
 import { startSession, type AuthInfo } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
 
@@ -61,14 +61,21 @@ export async function register(
 
 /**
  * Checks a password. An unknown email costs the same argon2 verification as a wrong password, and
- * both give `invalid_credentials`, so neither answer nor timing tells which it was.
+ * both give `invalid_credentials`, so neither answer nor timing tells which it was. Returns the
+ * user found (for the audit trail) and whether the password matched.
  */
-async function checkCredentials(ctx: CoreContext, email: string, password: string): Promise<UserRecord | null> {
+async function checkCredentials(ctx: CoreContext, email: string, password: string): Promise<{ user: UserRecord | null; matches: boolean }> {
   const normalized = normalizeEmail(email);
   const user = normalized === null ? null : await ctx.stores.users.byEmail(normalized);
   const hash = user?.passwordHash ?? (await ctx.dummyHash);
   const matches = await ctx.hasher.verify(hash, normalizePassword(password));
-  return user !== null && matches ? user : null;
+  return { user, matches: user !== null && matches };
+}
+
+/** How an account is named in limits and the audit log: the normalized email, or a fixed mark. */
+function accountKey(email: string): string {
+  // Never the raw text: it may be a password typed in the wrong field, or control characters.
+  return normalizeEmail(email) ?? '(not an email)';
 }
 
 /** Checks email and password and starts a session on `device`. */
@@ -78,37 +85,40 @@ export async function login(
   device: DeviceInfo,
 ): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>> {
   // Limits come before the password check, and apply alike to emails that exist and that don't.
-  const account = input.email.trim().toLowerCase();
+  const account = accountKey(input.email);
+  const origin = originOf(device);
   const now = ctx.clock.now();
-  let accountAttempts = 0;
-  for (const [rule, subject] of [['loginPerIp', device.ip], ['loginPerAccount', account]] as const) {
-    const limited = await ctx.limits.check(rule, subject, now);
-    if (!limited.ok) {
-      ctx.emit({ type: 'rate_limited', rule });
-      ctx.emit({ type: 'login_failed', reason: 'too_many_requests', account, ...originOf(device) });
-      return limited;
-    }
-    if (rule === 'loginPerAccount') accountAttempts = limited.value;
+  const refuse = (rule: string, limited: { ok: false; code: 'too_many_requests'; retryAfterMs?: number }) => {
+    ctx.emit({ type: 'rate_limited', rule });
+    return limited;
+  };
+  const perIp = await ctx.limits.check('loginPerIp', device.ip, now);
+  if (!perIp.ok) return refuse('loginPerIp', perIp);
+  const perAccount = await ctx.limits.check('loginPerAccount', account, now);
+  if (!perAccount.ok) return refuse('loginPerAccount', perAccount);
+  // The count includes this attempt; a success resets it, so the ones before it all failed.
+  const spacing = failedLoginSpacingMs(perAccount.value - 1);
+  if (spacing > 0) {
+    const spaced = await ctx.limits.space(account, spacing, now);
+    if (!spaced.ok) return refuse('loginSpacing', spaced);
   }
-  const user = await checkCredentials(ctx, input.email, input.password);
-  if (!user) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, ...originOf(device) });
-    const delay = failedLoginDelayMs(accountAttempts);
-    if (delay > 0) await ctx.sleep(delay);
+  const { user, matches } = await checkCredentials(ctx, input.email, input.password);
+  if (!user || !matches) {
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user?.id, ...origin });
     return fail('invalid_credentials');
   }
   if (user.disabledAt !== null) {
-    ctx.emit({ type: 'login_failed', reason: 'account_disabled', account, ...originOf(device) });
+    ctx.emit({ type: 'login_failed', reason: 'account_disabled', account, userId: user.id, ...origin });
     return fail('account_disabled');
   }
   // Null: the password changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, device);
   if (!issued) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, ...originOf(device) });
+    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user.id, ...origin });
     return fail('invalid_credentials');
   }
-  await ctx.limits.reset('loginPerAccount', account);
-  ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...originOf(device) });
+  await ctx.limits.resetAccount(account);
+  ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...origin });
   return ok(issued);
 }
 
@@ -118,10 +128,17 @@ export async function changePassword(
   auth: AuthInfo,
   input: { readonly currentPassword: string; readonly newPassword: string },
   device: DeviceInfo = {},
-): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>> {
+): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked' | 'too_many_requests'>> {
   const user = await ctx.stores.users.byId(auth.userId);
   if (!user) return fail('session_revoked');
-  if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) return fail('invalid_credentials');
+  // A wrong current password counts against the account like a failed sign-in: a stolen access
+  // token must not be an unlimited password oracle.
+  const limited = await ctx.limits.check('loginPerAccount', user.email, ctx.clock.now());
+  if (!limited.ok) return limited;
+  if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
+    ctx.emit({ type: 'password_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
+    return fail('invalid_credentials');
+  }
   if (!meetsPasswordPolicy(input.newPassword)) return fail('weak_password');
   const passwordHash = await ctx.hasher.hash(normalizePassword(input.newPassword));
   await ctx.stores.users.update(user.id, { passwordHash }, ctx.clock.now());

@@ -49,8 +49,6 @@ export interface TokenstileOptions {
   readonly clock?: Clock;
   /** Default: `crypto.randomFillSync`. */
   readonly random?: RandomSource;
-  /** How the progressive delay on failed sign-ins waits. Default: a timer. Inject for tests. */
-  readonly sleep?: (ms: number) => Promise<void>;
   /**
    * How many verified access tokens to remember, so that a client's next request with the same
    * token skips the signature check (expiry and revocation are still checked every time).

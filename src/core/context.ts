@@ -31,8 +31,6 @@ export interface CoreContext {
   revoke(target: RevokeTarget, cause: RevocationCause, origin?: EventOrigin): Promise<Revocation[]>;
   /** Reports an event to the observers. */
   emit(event: AuthEvent): void;
-  /** Waits `ms` (the progressive delay on failed sign-ins). */
-  sleep(ms: number): Promise<void>;
   /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
   dropCache(userId: string, sessionId?: string): Promise<void>;
 }

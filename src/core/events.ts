@@ -10,7 +10,8 @@ export interface EventOrigin {
  */
 export type AuthEvent =
   | ({ readonly type: 'login_succeeded'; readonly userId: string; readonly sessionId: string } & EventOrigin)
-  | ({ readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled' | 'too_many_requests'; readonly account: string } & EventOrigin)
+  | ({ readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled'; readonly account: string; readonly userId?: string | undefined } & EventOrigin)
+  | ({ readonly type: 'password_change_failed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
   | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }

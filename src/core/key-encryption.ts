@@ -24,7 +24,9 @@ function seal(key: Buffer, plain: string, label: string): string {
 function open(key: Buffer, sealed: string, label: string): string {
   const raw = Buffer.from(sealed.slice(sealedPrefix.length), 'base64url');
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    // A full 16-byte tag, always: a truncated value must not pass a shortened tag.
+    if (raw.length < 12 + 16) throw new Error('sealed value too short');
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
     decipher.setAAD(Buffer.from(label));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
@@ -43,23 +45,35 @@ function isSealed(jwk: JsonWebKey): jwk is JsonWebKey & { sealed: string } {
  * their key id or name. Reads plaintext values written before encryption was turned on; without
  * `key`, refuses sealed values with a message that says which setting is missing.
  */
-export function sealedKeyStore(inner: KeyStore, key: Buffer | null): KeyStore {
+export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { warn(obj: object, msg?: string): void }): KeyStore {
   const needKey = (): Buffer => {
     if (!key) throw new ConfigError('stored private keys are encrypted: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY)');
     return key;
   };
+  let warned = false;
+  const plaintext = (what: string) => {
+    if (key && !warned) {
+      warned = true;
+      // Keys are never rewritten in place; a key generated after the setting is sealed.
+      logger?.warn({ what }, 'tokenstile: a key-encryption key is set, but keys written before it are still stored in plaintext (rotate them to seal them)');
+    }
+  };
   return {
     async listSigningKeys() {
-      return (await inner.listSigningKeys()).map((k) =>
-        isSealed(k.privateJwk) ? { ...k, privateJwk: JSON.parse(open(needKey(), k.privateJwk.sealed, `key:${k.kid}`)) as JsonWebKey } : k,
-      );
+      return (await inner.listSigningKeys()).map((k) => {
+        if (isSealed(k.privateJwk)) return { ...k, privateJwk: JSON.parse(open(needKey(), k.privateJwk.sealed, `key:${k.kid}`)) as JsonWebKey };
+        plaintext(`signing key ${k.kid}`);
+        return k;
+      });
     },
     addSigningKey(k) {
       return inner.addSigningKey(key ? { ...k, privateJwk: { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k);
     },
     async secret(name, create) {
       const stored = await inner.secret(name, () => (key ? seal(key, create(), `secret:${name}`) : create()));
-      return stored.startsWith(sealedPrefix) ? open(needKey(), stored, `secret:${name}`) : stored;
+      if (stored.startsWith(sealedPrefix)) return open(needKey(), stored, `secret:${name}`);
+      plaintext(`secret ${name}`);
+      return stored;
     },
   };
 }

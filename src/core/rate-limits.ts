@@ -85,19 +85,35 @@ export class RateLimits {
     return decision.allowed ? ok(r.limit - decision.remaining) : fail('too_many_requests', decision.retryAfterMs);
   }
 
-  /** Clears `rule` for `subject` (after a successful sign-in). Best effort. */
-  async reset(rule: RateLimitRule, subject: string): Promise<void> {
-    const key = `${rule}:${subject}`;
-    await Promise.allSettled([this.#limiter.reset(key), this.#fallback.reset(key)]);
+  /**
+   * Admits at most one attempt per `spacingMs` for `subject` (the progressive spacing of failed
+   * sign-ins on an account); `too_many_requests` with the wait otherwise.
+   */
+  async space(subject: string, spacingMs: number, now: number): Promise<Result<void, 'too_many_requests'>> {
+    const key = `loginSpacing:${subject}`;
+    let decision;
+    try {
+      decision = await this.#limiter.hit(key, 1, spacingMs, now);
+    } catch {
+      decision = await this.#fallback.hit(key, 1, spacingMs, now);
+    }
+    return decision.allowed ? ok(undefined) : fail('too_many_requests', decision.retryAfterMs);
+  }
+
+  /** Clears an account's sign-in counter and spacing (after a successful sign-in). Best effort. */
+  async resetAccount(subject: string): Promise<void> {
+    const keys = [`loginPerAccount:${subject}`, `loginSpacing:${subject}`];
+    await Promise.allSettled(keys.flatMap((k) => [this.#limiter.reset(k), this.#fallback.reset(k)]));
   }
 }
 
 /**
- * The delay before answering a failed sign-in, by attempts on the account in the window: none for
- * the first three, then 250 ms doubling to at most 4 s. It slows guessing on one account without
- * locking its owner out, and depends only on the counter, so it is the same for an email that
- * exists and one that does not.
+ * The spacing an account's next sign-in attempt must keep after `failures` failures within the
+ * window: none for the first three, then 250 ms doubling to at most 4 s. An attempt sooner is
+ * refused with 429 and Retry-After whatever its password, so the spacing cannot be skipped by
+ * hanging up early or sending in parallel. It depends only on the counter, so it is the same for
+ * an email that exists and one that does not.
  */
-export function failedLoginDelayMs(attempts: number): number {
-  return attempts <= 3 ? 0 : Math.min(250 * 2 ** (attempts - 4), 4000);
+export function failedLoginSpacingMs(failures: number): number {
+  return failures < 3 ? 0 : Math.min(250 * 2 ** (failures - 3), 4000);
 }

@@ -12,7 +12,7 @@ import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
 import type { KeyStore } from './key-store.ts';
-import { auditEntryOf, type AuditEntry } from './audit-log.ts';
+import { AuditQueue, auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
@@ -49,7 +49,7 @@ export interface Tokenstile {
   logout(auth: AuthInfo, scope?: LogoutScope, device?: DeviceInfo): Promise<void>;
   listSessions(auth: AuthInfo): Promise<SessionView[]>;
   revokeSession(auth: AuthInfo, sessionId: string, device?: DeviceInfo): Promise<Result<void, 'not_found'>>;
-  changePassword(auth: AuthInfo, input: { currentPassword: string; newPassword: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked'>>;
+  changePassword(auth: AuthInfo, input: { currentPassword: string; newPassword: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked' | 'too_many_requests'>>;
   profile(auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>>;
   updateProfile(auth: AuthInfo, input: { name: string | null }): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>>;
   /** Administrative: ends sessions by id or by user, as the CLI does. */
@@ -115,18 +115,16 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const hasher = options.passwordHasher ?? createArgon2Hasher();
   const logger = options.logger;
   const listener = options.onEvent;
-  const auditing = options.audit !== false;
+  const audit = new AuditQueue(options.audit === false ? null : stores.audit, logger);
   const emit = (event: AuthEvent) => {
     try {
       listener?.(event);
     } catch {
       // An observer's failure must not fail a login.
     }
-    const entry = auditing ? auditEntryOf(event, clock.now()) : null;
-    // Written in the background: an audit write must not slow down or fail a login.
-    if (entry) stores.audit.append([entry]).catch((err: unknown) => logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: audit write failed'));
+    audit.push(auditEntryOf(event, clock.now()));
   };
-  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey));
+  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
   const keyring = await loadKeyring(keys, config, clock.now(), emit);
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
@@ -157,7 +155,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     logger,
     dummyHash,
     emit,
-    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     async revoke(target, cause, origin = {}) {
       const written = await sync.revoke(target, revocationHeadroomMs);
       if (written.length > 0) emit({ type: 'sessions_revoked', count: written.length });
@@ -239,7 +236,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     },
     async close() {
       clearInterval(timer);
-      await Promise.all([purge.idle(), sync.close()]);
+      await Promise.all([purge.idle(), sync.close(), audit.flush()]);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Result } from '../core/errors.ts';
 import type { LogoutScope } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { authOf, type AuthenticateHook } from './authenticate.ts';
+import { device } from './request-device.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
@@ -14,10 +15,6 @@ function tokenResponse(t: IssuedTokens) {
   return { tokenType: 'Bearer' as const, ...t };
 }
 
-/** The caller's device, for the session record and the audit log. */
-export function device(request: FastifyRequest) {
-  return { userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null };
-}
 
 function errors(...statuses: number[]) {
   return Object.fromEntries(statuses.map((n) => [n, s.problemResponse]));
@@ -92,12 +89,12 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
   app.post<{ Body: { currentPassword: string; newPassword: string } }>(
     '/auth/password',
     {
-      schema: { tags, security, summary: 'Change the password; every other session ends', body: s.passwordBody, response: { 204: s.noContent, ...errors(400, 401) } },
+      schema: { tags, security, summary: 'Change the password; every other session ends', body: s.passwordBody, response: { 204: s.noContent, ...errors(400, 401, 429) } },
       onRequest: authenticate,
     },
     async (request, reply) => {
       const r = await core.changePassword(authOf(request), request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code);
+      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
       return reply.code(204).send();
     },
   );

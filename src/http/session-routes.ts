@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { authOf, type AuthenticateHook } from './authenticate.ts';
-import { device } from './auth-routes.ts';
+import { device } from './request-device.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 

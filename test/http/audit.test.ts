@@ -22,6 +22,7 @@ test('the audit log records who did what from where, with the cause of every end
       ['registered', ''],
       ['login_succeeded', ''],
       ['login_succeeded', ''],
+      ['login_failed', 'invalid_credentials'], // a known account: the failure is in its owner's trail
       ['password_changed', ''],
       ['session_revoked', 'password_change'],
       ['logged_out', 'local'],
@@ -35,7 +36,15 @@ test('the audit log records who did what from where, with the cause of every end
     }
     const failed = (await t.app.tokenstile.audit({ limit: 50 })).find((e) => e.type === 'login_failed')!;
     assert.equal(failed.detail.account, email);
+    assert.equal(failed.userId, phone.user.id);
     assert.equal(failed.detail.reason, 'invalid_credentials');
+    // What is typed in the email field is recorded only when it is an email (it may be a password).
+    await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'my secret pass 1', password: 'x' }, headers: ua });
+    await new Promise((r) => setImmediate(r));
+    const odd = (await t.app.tokenstile.audit({ limit: 1 }))[0]!;
+    assert.equal(odd.type, 'login_failed');
+    assert.equal(odd.detail.account, '(not an email)');
+    assert.equal(JSON.stringify(odd).includes('my secret pass'), false);
     const everything = JSON.stringify(await t.app.tokenstile.audit({ limit: 100 }));
     for (const secret of [goodPassword, 'wrong password 1', 'brand new pass 9', phone.accessToken, phone.refreshToken, laptop.refreshToken]) {
       assert.equal(everything.includes(secret), false);
@@ -83,7 +92,7 @@ test('tokenstile audit --user shows a user’s trail, newest first', async () =>
     out.length = 0;
     assert.equal(await runCli(['audit', '--user', email, '--limit', '1'], io, env), 0);
     assert.equal(out.length, 1);
-    assert.match(out[0]!, /session_revoked .* cause=logout_global/);
+    assert.match(out[0]!, /session_revoked .* cause="logout_global"/);
     out.length = 0;
     assert.equal(await runCli(['audit', '--limit', 'many'], io, env), 1);
   } finally {

@@ -13,7 +13,10 @@ describe('rate limits', () => {
       await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email: known, password: goodPassword } });
       for (const email of [known, uniqueEmail()]) {
         const attempt = () => t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong password 1' } });
-        for (let i = 0; i < 10; i++) assert.equal((await attempt()).statusCode, 401);
+        for (let i = 0; i < 10; i++) {
+          assert.equal((await attempt()).statusCode, 401);
+          t.clock.advance(4001); // keep the spacing, so only the window's count is tested
+        }
         const limited = await attempt();
         assert.equal(problemOf(limited).code, 'too_many_requests');
         assert.equal(limited.statusCode, 429);
@@ -31,21 +34,30 @@ describe('rate limits', () => {
     }
   });
 
-  test('failed sign-ins on one account are answered ever more slowly (progressive delay), alike for unknown emails', async () => {
+  test('after three failures, attempts on an account must keep a growing spacing, whatever the password, alike for unknown emails', async () => {
     for (const exists of [true, false]) {
-      const delays: number[] = [];
-      const t = await testApp({ rateLimits: { loginPerIp: false }, sleep: async (ms) => void delays.push(ms) });
+      const t = await testApp({ rateLimits: { loginPerIp: false } });
       try {
         const email = uniqueEmail();
         if (exists) await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } });
-        for (let i = 0; i < 10; i++) await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong password 1' } });
-        assert.deepEqual(delays, [250, 500, 1000, 2000, 4000, 4000, 4000], exists ? 'existing account' : 'unknown email');
-        // A correct password is never delayed.
-        delays.length = 0;
+        const attempt = (password = 'wrong password 1') => t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+        for (let i = 0; i < 3; i++) assert.equal((await attempt()).statusCode, 401, 'no spacing for the first three');
+        assert.equal((await attempt()).statusCode, 401, 'the 4th is judged, and starts the spacing');
+        for (let round = 0; round < 2; round++) {
+          // Too soon: refused whatever the password, so hanging up early or sending in parallel gains nothing.
+          const early = await attempt(exists ? goodPassword : 'wrong password 1');
+          assert.equal(early.statusCode, 429);
+          assert.equal(problemOf(early).code, 'too_many_requests');
+          assert.ok(Number(early.headers['retry-after']) >= 1);
+          // Refused attempts count too: hammering only lengthens the spacing (at most 4 s).
+          t.clock.advance(4001);
+          assert.equal((await attempt()).statusCode, 401, 'after the wait, the attempt is judged');
+        }
         if (exists) {
-          t.clock.advance(15 * minute + 1);
-          assert.equal((await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword } })).statusCode, 200);
-          assert.deepEqual(delays, []);
+          t.clock.advance(4001);
+          assert.equal((await attempt(goodPassword)).statusCode, 200, 'the owner gets in once they wait');
+          assert.equal((await attempt()).statusCode, 401, 'and a success resets the spacing');
+          assert.equal((await attempt()).statusCode, 401);
         }
       } finally {
         await t.close();
@@ -59,9 +71,29 @@ describe('rate limits', () => {
       const email = uniqueEmail();
       await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } });
       for (let round = 0; round < 3; round++) {
-        for (let i = 0; i < 9; i++) await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong password 1' } });
+        for (let i = 0; i < 9; i++) {
+          await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong password 1' } });
+          t.clock.advance(4001); // keep the spacing, so only the window's count is tested
+        }
         assert.equal((await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword } })).statusCode, 200);
       }
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('wrong current passwords on a password change count against the account like failed sign-ins', async () => {
+    const t = await testApp({ rateLimits: { loginPerIp: false, loginPerAccount: { limit: 3, window: '15m' } } });
+    try {
+      const s = await t.signUp();
+      const change = () => t.app.inject({ method: 'POST', url: '/auth/password', headers: { authorization: `Bearer ${s.accessToken}` }, payload: { currentPassword: 'not it at all 1', newPassword: 'brand new pass 9' } });
+      for (let i = 0; i < 3; i++) assert.equal((await change()).statusCode, 401);
+      const limited = await change();
+      assert.equal(limited.statusCode, 429, 'a stolen access token is not an unlimited password oracle');
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      await new Promise((r) => setImmediate(r));
+      const trail = await t.app.tokenstile.audit({ userId: s.user.id, limit: 10 });
+      assert.equal(trail.filter((e) => e.type === 'password_change_failed').length, 3);
     } finally {
       await t.close();
     }

@@ -45,7 +45,14 @@ export class PostgresAuditLog implements AuditLog {
   }
 
   async purge(before: number): Promise<number> {
-    const { rowCount } = await this.#db.query('DELETE FROM audit_events WHERE at < $1', [before]);
-    return rowCount ?? 0;
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.#db.query(
+        'DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE at < $1 LIMIT 500 FOR UPDATE SKIP LOCKED)',
+        [before],
+      );
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < 500) return total;
+    }
   }
 }

@@ -41,6 +41,14 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async purge(before: number): Promise<number> {
-    return Number(this.#db.prepare('DELETE FROM audit_events WHERE at < ?').run(before).changes);
+    // In batches that yield to the event loop (node:sqlite is synchronous).
+    const statement = this.#db.prepare('DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE at < ? LIMIT 500)');
+    let total = 0;
+    for (;;) {
+      const n = Number(statement.run(before).changes);
+      total += n;
+      if (n < 500) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }
