@@ -108,22 +108,13 @@ function submittedStrings(c: BodyCase): string[] {
 
 /** The string values in JSON text (keys and values), or the text itself when it is not JSON. */
 function collectStrings(text: string): string[] {
-  const out: string[] = [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(substitute(text));
   } catch {
     return [text];
   }
-  // Iterative: the deep-nesting cases are thousands of levels deep.
-  const stack: unknown[] = [parsed];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === 'string') out.push(v);
-    else if (Array.isArray(v)) stack.push(...v);
-    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) (out.push(k), stack.push(x));
-  }
-  return out;
+  return stringLeaves(parsed, []);
 }
 
 /** Arbitrary JSON values as the whole body. */

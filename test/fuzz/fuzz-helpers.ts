@@ -79,7 +79,8 @@ const internals: Array<[string, RegExp]> = [
   ['a "stack" member', /"stack"\s*:/],
 ];
 
-function stringLeaves(value: unknown, out: string[]): string[] {
+/** Every string in a JSON value, keys included (iterative: test values nest thousands deep). */
+export function stringLeaves(value: unknown, out: string[]): string[] {
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
