@@ -27,6 +27,7 @@ import {
   pollutionValue,
   prototypeSnapshot,
   runs,
+  stringLeaves,
   valueText,
   weirdString,
 } from './fuzz-helpers.ts';
