@@ -12,12 +12,17 @@ export class StoreUnavailableError extends TokenstileError {
 export type StoreObserver = (operation: string, seconds: number, ok: boolean) => void;
 
 function wrap<T extends object>(target: T, group: string, observe: StoreObserver): T {
+  // One wrapper per method function, made on first use (not a new closure on every call); a
+  // method replaced on the target gets a wrapper of its own.
+  const wrappers = new WeakMap<Function, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(target, {
     get(t, prop, receiver) {
       const value = Reflect.get(t, prop, receiver);
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      const known = wrappers.get(value);
+      if (known) return known;
       const operation = `${group}.${prop}`;
-      return async (...args: unknown[]) => {
+      const wrapper = async (...args: unknown[]) => {
         const started = process.hrtime.bigint();
         try {
           const result = await value.apply(t, args);
@@ -28,6 +33,8 @@ function wrap<T extends object>(target: T, group: string, observe: StoreObserver
           throw err instanceof TokenstileError ? err : new StoreUnavailableError(operation, { cause: err });
         }
       };
+      wrappers.set(value, wrapper);
+      return wrapper;
     },
   });
 }
