@@ -21,7 +21,6 @@ export type AuthEvent =
   | ({ readonly type: 'password_changed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | { readonly type: 'user_disabled'; readonly userId: string }
   | { readonly type: 'key_generated'; readonly kid: string; readonly alg: string }
-  | { readonly type: 'sessions_revoked'; readonly count: number }
   | { readonly type: 'revocations_received'; readonly count: number; readonly lagMs: number }
   | { readonly type: 'feed_health'; readonly healthy: boolean }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }

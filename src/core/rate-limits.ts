@@ -67,6 +67,21 @@ export class RateLimits {
     this.#logger = logger;
   }
 
+  /** The limiter key of `name` for `subject`. */
+  static #key(name: RateLimitRule | 'loginSpacing', subject: string): string {
+    return `${name}:${subject}`;
+  }
+
+  /** One attempt through the shared limiter, or, when it fails, the in-process one. */
+  async #hit(key: string, limit: number, windowMs: number, now: number) {
+    try {
+      return await this.#limiter.hit(key, limit, windowMs, now);
+    } catch (err) {
+      this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: shared rate limiter failed; counting in this process');
+      return this.#fallback.hit(key, limit, windowMs, now);
+    }
+  }
+
   /**
    * Counts an attempt under `rule` for `subject` (an IP, an email); `too_many_requests` when over,
    * else how many attempts the window now holds (0 when the rule is off).
@@ -74,14 +89,7 @@ export class RateLimits {
   async check(rule: RateLimitRule, subject: string | null | undefined, now: number): Promise<Result<number, 'too_many_requests'>> {
     const r = this.#rules[rule];
     if (!r || !subject) return ok(0);
-    const key = `${rule}:${subject}`;
-    let decision;
-    try {
-      decision = await this.#limiter.hit(key, r.limit, r.windowMs, now);
-    } catch (err) {
-      this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: shared rate limiter failed; counting in this process');
-      decision = await this.#fallback.hit(key, r.limit, r.windowMs, now);
-    }
+    const decision = await this.#hit(RateLimits.#key(rule, subject), r.limit, r.windowMs, now);
     return decision.allowed ? ok(r.limit - decision.remaining) : fail('too_many_requests', decision.retryAfterMs);
   }
 
@@ -90,19 +98,13 @@ export class RateLimits {
    * sign-ins on an account); `too_many_requests` with the wait otherwise.
    */
   async space(subject: string, spacingMs: number, now: number): Promise<Result<void, 'too_many_requests'>> {
-    const key = `loginSpacing:${subject}`;
-    let decision;
-    try {
-      decision = await this.#limiter.hit(key, 1, spacingMs, now);
-    } catch {
-      decision = await this.#fallback.hit(key, 1, spacingMs, now);
-    }
+    const decision = await this.#hit(RateLimits.#key('loginSpacing', subject), 1, spacingMs, now);
     return decision.allowed ? ok(undefined) : fail('too_many_requests', decision.retryAfterMs);
   }
 
   /** Clears an account's sign-in counter and spacing (after a successful sign-in). Best effort. */
   async resetAccount(subject: string): Promise<void> {
-    const keys = [`loginPerAccount:${subject}`, `loginSpacing:${subject}`];
+    const keys = [RateLimits.#key('loginPerAccount', subject), RateLimits.#key('loginSpacing', subject)];
     await Promise.allSettled(keys.flatMap((k) => [this.#limiter.reset(k), this.#fallback.reset(k)]));
   }
 }

@@ -157,7 +157,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     emit,
     async revoke(target, cause, origin = {}) {
       const written = await sync.revoke(target, revocationHeadroomMs);
-      if (written.length > 0) emit({ type: 'sessions_revoked', count: written.length });
       for (const r of written) emit({ type: 'session_revoked', userId: r.userId, sessionId: r.id, cause, ...origin });
       await Promise.all(written.map((r) => ctx.dropCache(r.userId, r.id)));
       return written;

@@ -32,7 +32,7 @@ export class Metrics {
       case 'refreshed': this.#refreshes.inc({ outcome: 'ok' }); break;
       case 'refresh_failed': this.#refreshes.inc({ outcome: e.reason }); break;
       case 'refresh_reuse_detected': this.#reuse.inc(); this.#refreshes.inc({ outcome: 'refresh_token_reused' }); break;
-      case 'sessions_revoked': this.#revoked.inc(e.count); break;
+      case 'session_revoked': this.#revoked.inc(); break;
       case 'rate_limited': this.#limited.inc({ rule: e.rule }); break;
       case 'revocations_received': this.#feedLag.observe(e.lagMs / 1000); break;
       case 'store_check': this.#storeChecks.inc({ outcome: e.outcome }); break;
