@@ -29,7 +29,7 @@ for (let i = 0; i < Number(revokedText); i++) {
   const id = uuidv7(now - i);
   await stores.sessions.create({
     id, userId: login.value.user.id, createdAt: now - i, lastUsedAt: now, expiresAt: now + 3_600_000, accessExpiresAt: now + 900_000,
-    revokedAt: null, userAgent: null, ip: null, generation: 0, refreshHash: 'bench', previousHash: null, rotatedAt: null, graceBox: null,
+    revokedAt: null, userAgent: null, ip: null, generation: 0, refreshHash: 'bench', previousHash: null, rotatedAt: null, graceBox: null, accessHash: null,
   }, passwordHash);
   await core.revoke({ sessionId: id });
 }

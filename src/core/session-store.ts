@@ -25,6 +25,11 @@ export interface SessionRecord {
   readonly rotatedAt: number | null;
   /** The current token, sealed under the previous one (see `sealSuccessor`). */
   readonly graceBox: string | null;
+  /**
+   * SHA-256 of the secret of the session's current opaque access handle (opaque token format
+   * only; null otherwise and once the session has ended).
+   */
+  readonly accessHash: string | null;
 }
 
 /** What a successful rotation writes. */
@@ -37,6 +42,8 @@ export interface Rotation {
   readonly expiresAt: number;
   /** Expiry of the access token issued with this rotation. */
   readonly accessExpiresAt: number;
+  /** The new opaque access handle's hash (null in JWT format): the previous handle stops working. */
+  readonly accessHash: string | null;
 }
 
 /** Which sessions a revocation ends. */
@@ -74,7 +81,8 @@ export interface SessionStore {
    * with an access token that may still be valid) and, in the same transaction, records and
    * returns one revocation per session ended. Each revocation lives until its session's
    * `accessExpiresAt + headroomMs`: long enough for every token of that session, whatever the
-   * configuration of the process that revokes it. Sessions already ended produce nothing.
+   * configuration of the process that revokes it. It clears the sessions' `accessHash`, so their
+   * opaque access handles map to nothing. Sessions already ended produce nothing.
    */
   revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]>;
   /** Revocations not yet expired at `now`, in order of expiry (soonest first). */

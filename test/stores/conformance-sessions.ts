@@ -11,7 +11,7 @@ import { accessLifetime, day, minute, randomHash, sessionRecord, storeTest, t0, 
 const headroom = 5 * minute;
 
 function rotation(generation: number, now: number, accessExpiresAt = now + accessLifetime): Rotation {
-  return { generation, refreshHash: randomHash(), previousHash: randomHash(), rotatedAt: now, graceBox: randomHash(), expiresAt: now + week, accessExpiresAt };
+  return { generation, refreshHash: randomHash(), previousHash: randomHash(), rotatedAt: now, graceBox: randomHash(), expiresAt: now + week, accessExpiresAt, accessHash: randomHash() };
 }
 
 /** The revocation that ending `session` at `at` must record. */
@@ -47,7 +47,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
     describe('create', () => {
       it('create with the user\'s password hash stores a session that get returns; get of an unknown id is null', async (s) => {
         const { user } = await userWithSessions(s, 'a@example.com');
-        const session = sessionRecord(user.id, t0, { userAgent: 'curl/8', ip: '203.0.113.9', generation: 3, previousHash: randomHash(), rotatedAt: t0 + 1, graceBox: 'box', accessExpiresAt: t0 + 7 * minute });
+        const session = sessionRecord(user.id, t0, { userAgent: 'curl/8', ip: '203.0.113.9', generation: 3, previousHash: randomHash(), rotatedAt: t0 + 1, graceBox: 'box', accessExpiresAt: t0 + 7 * minute, accessHash: randomHash() });
         assert.equal(await s.sessions.create(session, user.passwordHash), true);
         assert.deepEqual(await s.sessions.get(session.id), session);
         assert.equal(await s.sessions.get(uuidv7(t0)), null);
@@ -110,9 +110,9 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const attempts = Array.from({ length: 20 }, (_, i) => rotation(1, now, now + accessLifetime + i));
         const results = await Promise.all(attempts.map((r) => s.sessions.rotate(session!.id, 0, r, now)));
         assert.equal(results.filter(Boolean).length, 1);
-        const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt } = attempts[results.indexOf(true)]!;
+        const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = attempts[results.indexOf(true)]!;
         assert.deepEqual(await s.sessions.get(session!.id), {
-          ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, lastUsedAt: now,
+          ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
         });
         assert.equal(await s.sessions.rotate(session!.id, 0, rotation(1, now + 1), now + 1), false);
         assert.equal(await s.sessions.rotate(session!.id, 1, rotation(2, now + 2), now + 2), true);
@@ -174,6 +174,17 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.equal((await s.sessions.get(b!.id))?.revokedAt, null);
         assert.deepEqual(await s.sessions.revoke({ sessionId: a!.id }, at + 1, headroom), []);
         assert.deepEqual(await s.sessions.liveRevocations(at), out);
+      });
+
+      it('revoke clears the opaque access mapping of the sessions it ends, and only theirs', async (s) => {
+        const { user } = await userWithSessions(s, 'a@example.com');
+        const [a, b, c] = [t0, t0 + 1, t0 + 2].map((at) => sessionRecord(user.id, at, { accessHash: randomHash() }));
+        await add(s, user, [a!, b!, c!]);
+        await s.sessions.revoke({ sessionId: a!.id }, t0 + minute, headroom);
+        assert.equal((await s.sessions.get(a!.id))?.accessHash, null);
+        await s.sessions.revoke({ userId: user.id, exceptSessionId: c!.id }, t0 + minute, headroom);
+        assert.equal((await s.sessions.get(b!.id))?.accessHash, null);
+        assert.equal((await s.sessions.get(c!.id))?.accessHash, c!.accessHash, 'the kept session keeps its handle');
       });
 
       it('revoke by sessionId with another user\'s id ends nothing', async (s) => {

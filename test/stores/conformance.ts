@@ -91,7 +91,7 @@ export function sessionRecord(userId: string, createdAt: number, overrides: Part
     id: uuidv7(createdAt), userId, createdAt, lastUsedAt: createdAt, expiresAt: createdAt + week,
     accessExpiresAt: createdAt + accessLifetime, revokedAt: null,
     userAgent: null, ip: null, generation: 0, refreshHash: randomHash(), previousHash: null, rotatedAt: null, graceBox: null,
-    ...overrides,
+    accessHash: null, ...overrides,
   };
 }
 

@@ -287,7 +287,7 @@ if (!gate.run && 'fail' in gate) {
           const { sessions: [session] } = await userWithSessions(first, 'race@example.com', 1);
           const now = t0 + 1000;
           const next = (i: number) => ({
-            generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute,
+            generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute, accessHash: null,
           });
           const results = await Promise.all(Array.from({ length: 20 }, (_, i) => all[i % 3]!.sessions.rotate(session!.id, 0, next(i), now)));
           assert.equal(results.filter(Boolean).length, 1);

@@ -103,7 +103,7 @@ describe('SQLite stores', { skip }, () => {
         assert.equal(await server.sessions.create(session, user.passwordHash), true);
         const now = t0 + 1000;
         const next = (i: number) => ({
-          generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute,
+          generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute, accessHash: null,
         });
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? server : cli).sessions.rotate(session.id, 0, next(i), now)),

@@ -91,6 +91,14 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       CREATE INDEX audit_events_by_time ON audit_events (at);
     `,
   },
+  {
+    name: '0004_opaque_access',
+    sql: `
+      -- SHA-256 of the current opaque access handle's secret (TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque):
+      -- the handle-to-session mapping. Replaced by every refresh, cleared when the session ends.
+      ALTER TABLE sessions ADD COLUMN access_hash text;
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

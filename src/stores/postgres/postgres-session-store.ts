@@ -18,6 +18,7 @@ interface SessionRow {
   previous_hash: string | null;
   rotated_at: number | null;
   grace_box: string | null;
+  access_hash: string | null;
 }
 
 function toSession(r: SessionRow): SessionRecord {
@@ -36,6 +37,7 @@ function toSession(r: SessionRow): SessionRecord {
     previousHash: r.previous_hash,
     rotatedAt: r.rotated_at,
     graceBox: r.grace_box,
+    accessHash: r.access_hash,
   };
 }
 
@@ -63,13 +65,13 @@ export class PostgresSessionStore implements SessionStore {
     // commit, and then finds the session to end.
     const { rowCount } = await this.#db.query(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash)
        SELECT $1::text, users.id, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint,
-              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text
+              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text, $16::text
          FROM users WHERE users.id = $2 AND password_hash = $15 AND disabled_at IS NULL
           FOR SHARE`,
       [s.id, s.userId, s.createdAt, s.lastUsedAt, s.expiresAt, s.accessExpiresAt, s.revokedAt,
-        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, passwordHash],
+        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, passwordHash, s.accessHash],
     );
     return rowCount === 1;
   }
@@ -94,9 +96,9 @@ export class PostgresSessionStore implements SessionStore {
     const { rowCount } = await this.#db.query(
       `UPDATE sessions
           SET generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
-              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9)
+              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9), access_hash = $11
         WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $10`,
-      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now],
+      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash],
     );
     return rowCount === 1;
   }
@@ -115,12 +117,12 @@ export class PostgresSessionStore implements SessionStore {
       const { rows } =
         'sessionId' in target
           ? await query<SessionRow>(
-              `UPDATE sessions SET revoked_at = $1
+              `UPDATE sessions SET revoked_at = $1, access_hash = NULL
                 WHERE id = $2 AND ($3::text IS NULL OR user_id = $3) AND ${matters} ${returning}`,
               [at, target.sessionId, target.userId ?? null],
             )
           : await query<SessionRow>(
-              `UPDATE sessions SET revoked_at = $1
+              `UPDATE sessions SET revoked_at = $1, access_hash = NULL
                 WHERE user_id = $2 AND ($3::text IS NULL OR id <> $3) AND ${matters} ${returning}`,
               [at, target.userId, target.exceptSessionId ?? null],
             );

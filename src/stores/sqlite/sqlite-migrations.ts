@@ -82,4 +82,12 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       CREATE INDEX audit_events_by_time ON audit_events (at);
     `,
   },
+  {
+    name: '0004_opaque_access',
+    sql: `
+      -- SHA-256 of the current opaque access handle's secret (TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque):
+      -- the handle-to-session mapping. Replaced by every refresh, cleared when the session ends.
+      ALTER TABLE sessions ADD COLUMN access_hash TEXT;
+    `,
+  },
 ];

@@ -21,6 +21,7 @@ function toSession(r: Row): SessionRecord {
     previousHash: (r.previous_hash as string | null) ?? null,
     rotatedAt: (r.rotated_at as number | null) ?? null,
     graceBox: (r.grace_box as string | null) ?? null,
+    accessHash: (r.access_hash as string | null) ?? null,
   };
 }
 
@@ -58,9 +59,9 @@ export class SqliteSessionStore implements SessionStore {
     // first makes the insert a no-op; one committed after sees the session and ends it.
     this.#insert = db.prepare(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash)
        SELECT $id, $userId, $createdAt, $lastUsedAt, $expiresAt, $accessExpiresAt, $revokedAt,
-              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox
+              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash
          FROM users WHERE id = $userId AND password_hash = $passwordHash AND disabled_at IS NULL`,
     );
     this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
@@ -73,19 +74,20 @@ export class SqliteSessionStore implements SessionStore {
       `UPDATE sessions
           SET generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
               rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
-              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt)
+              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
+              access_hash = $accessHash
         WHERE id = $id AND generation = $from AND revoked_at IS NULL AND expires_at > $now`,
     );
     this.#extend = db.prepare(
       `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
     );
     this.#revokeOne = db.prepare(
-      `UPDATE sessions SET revoked_at = $at
+      `UPDATE sessions SET revoked_at = $at, access_hash = NULL
         WHERE id = $id AND ($userId IS NULL OR user_id = $userId) AND ${matters}
         RETURNING id, user_id, access_expires_at`,
     );
     this.#revokeUser = db.prepare(
-      `UPDATE sessions SET revoked_at = $at
+      `UPDATE sessions SET revoked_at = $at, access_hash = NULL
         WHERE user_id = $userId AND ($except IS NULL OR id <> $except) AND ${matters}
         RETURNING id, user_id, access_expires_at`,
     );
