@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 // `npm test`: every suite once (SQLite, plus the store suites on each reachable backend), then the
-// HTTP behaviour suites again with the app on PostgreSQL + Redis (feed, rate limits and cache on
-// Redis). A missing server skips that run with a loud line, or fails it under CI=true. Ends with
-// one combined "N passed, N failed" line.
+// HTTP behaviour suites again: with the app on PostgreSQL + Redis (feed, rate limits and cache on
+// Redis), in strict mode, and with opaque access tokens (on SQLite, and on PostgreSQL + Redis).
+// A missing server skips that run with a loud line, or fails it under CI=true. Ends with one
+// combined "N passed, N failed" line.
 import { spawn } from 'node:child_process';
 // The same probe the scale tests use (Node 24 loads the .ts module directly).
 import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache',
 ].map((name) => `test/http/${name}.test.ts`);
 
 const runs = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
   { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: behaviour, needs: true },
+  { title: 'behaviour suites in strict mode (TOKENSTILE_REVOCATION_CHECK=strict)', env: { TOKENSTILE_TEST_APP_MODE: 'strict' }, args: behaviour },
+  { title: 'behaviour suites with opaque access tokens', env: { TOKENSTILE_TEST_APP_MODE: 'opaque' }, args: behaviour },
+  {
+    title: 'behaviour suites with opaque access tokens on PostgreSQL + Redis',
+    env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis', TOKENSTILE_TEST_APP_MODE: 'opaque' },
+    args: behaviour,
+    needs: true,
+  },
 ];
 
 function run(env, args) {

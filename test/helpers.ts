@@ -58,6 +58,22 @@ export const appBackend = process.env.TOKENSTILE_TEST_APP_BACKEND ?? 'sqlite';
 const testPostgresUrl = process.env.TOKENSTILE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const testRedisUrl = process.env.TOKENSTILE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * How `testApp` checks access tokens, chosen by `TOKENSTILE_TEST_APP_MODE`: `pushed` (default: JWTs
+ * and the in-memory revocation list), `strict` (JWTs and a store read per request) or `opaque`
+ * (reference handles). `npm test` runs the behaviour suites once per mode.
+ */
+export const appMode = process.env.TOKENSTILE_TEST_APP_MODE ?? 'pushed';
+const modeOptions: Record<string, Partial<BuildAppOptions>> = {
+  pushed: {},
+  strict: { revocationCheck: 'strict' },
+  opaque: { accessTokenFormat: 'opaque' },
+};
+if (!(appMode in modeOptions)) throw new Error(`TOKENSTILE_TEST_APP_MODE: unknown ${appMode}`);
+
+/** Why a test of JWT specifics does not apply in opaque mode (a reason printed with the skip), or false. */
+export const jwtOnly: string | false = appMode === 'opaque' ? 'checks JWT specifics; access tokens are opaque handles in this run' : false;
+
 /** Options that put an app on the selected backend, and how to remove what it left behind. */
 export interface TestBackend {
   readonly options: Partial<BuildAppOptions>;
@@ -95,9 +111,10 @@ export function testBackend(sqliteUrl = 'sqlite::memory:'): TestBackend {
 /**
  * Builds the app with a manual clock (real time by default) on the selected backend (see
  * `appBackend`), unless `options` names a database. Rate limits are off (the suites sign up
- * hundreds of users from one IP); their own tests turn them on.
+ * hundreds of users from one IP); their own tests turn them on. `setup` may add routes before the
+ * app is ready.
  */
-export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<TestApp> {
+export async function testApp(options: Partial<BuildAppOptions> = {}, setup?: (app: FastifyInstance) => void): Promise<TestApp> {
   const clock = new ManualClock(Date.now());
   const backend = options.databaseUrl === undefined && options.stores === undefined ? testBackend() : null;
   const app = buildApp({
@@ -106,10 +123,12 @@ export async function testApp(options: Partial<BuildAppOptions> = {}): Promise<T
     clock,
     docs: false,
     rateLimits: false,
+    ...modeOptions[appMode],
     ...backend?.options,
     ...options,
   });
   try {
+    setup?.(app);
     await app.ready();
   } catch (err) {
     await backend?.cleanup();

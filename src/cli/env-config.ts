@@ -33,8 +33,6 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     throw new ConfigError(`TOKENSTILE_SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(alg)}`);
   }
   const unsupported: Array<[string, string | undefined, string]> = [
-    ['TOKENSTILE_ACCESS_TOKEN_FORMAT', value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT') === 'jwt' ? undefined : value(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT'), 'only "jwt" is supported by this version'],
-    ['TOKENSTILE_REVOCATION_CHECK', value(env, 'TOKENSTILE_REVOCATION_CHECK') === 'pushed' ? undefined : value(env, 'TOKENSTILE_REVOCATION_CHECK'), 'only "pushed" is supported by this version'],
     ['TOKENSTILE_CLIENTS', value(env, 'TOKENSTILE_CLIENTS'), 'the /oauth endpoints are not in this version yet; unset it'],
   ];
   for (const [name, v, why] of unsupported) if (v !== undefined) throw new ConfigError(`${name}: ${why}`);
@@ -48,6 +46,8 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     issuer: value(env, 'TOKENSTILE_ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     audience: value(env, 'TOKENSTILE_AUDIENCE') ?? 'tokenstile',
     signingAlgorithm: alg as SigningAlgorithm,
+    accessTokenFormat: oneOf(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT', ['jwt', 'opaque']),
+    revocationCheck: oneOf(env, 'TOKENSTILE_REVOCATION_CHECK', ['pushed', 'strict']),
     trustProxy: parseTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY')),
     redisUrl: value(env, 'TOKENSTILE_REDIS_URL'),
     keyEncryptionKey: value(env, 'TOKENSTILE_KEY_ENCRYPTION_KEY'),
@@ -63,6 +63,12 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     logLevel: value(env, 'TOKENSTILE_LOG_LEVEL') ?? 'info',
     app: app as unknown as ServerConfig['app'],
   };
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T {
+  const v = value(env, name) ?? allowed[0]!;
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
 }
 
 function parseRateLimitsSwitch(v: string | undefined): false | undefined {
@@ -89,6 +95,8 @@ export const envHelp = `Environment:
   TOKENSTILE_SIGNING_ALG        ES256 | EdDSA | RS256 (default ES256)
   TOKENSTILE_CLOCK_TOLERANCE    leeway for exp/nbf/iat (default 5s)
   TOKENSTILE_REFRESH_GRACE      retry window for a just-spent refresh token (default 10s)
+  TOKENSTILE_ACCESS_TOKEN_FORMAT jwt | opaque: signed JWTs, or reference handles (default jwt)
+  TOKENSTILE_REVOCATION_CHECK   pushed | strict: in-memory list, or a store read per request (default pushed)
   TOKENSTILE_REDIS_URL          redis://, rediss://, redis+sentinel://, redis+cluster:// (default unset:
                                 one instance, everything in the database and this process)
   TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)

@@ -1,9 +1,11 @@
-import { cacheTtlMs, originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
+import { cacheTtlMs, readThrough } from './auth-cache.ts';
+import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
 import { failedLoginSpacingMs } from './rate-limits.ts';
-import { startSession, type AuthInfo } from './sessions.ts';
+import type { AuthInfo } from './auth-info.ts';
+import { startSession } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -150,18 +152,11 @@ export async function changePassword(
 
 /** The caller's account; `session_revoked` once it is disabled. */
 export async function profile(ctx: CoreContext, auth: AuthInfo): Promise<Result<PublicUser, 'session_revoked'>> {
-  const scope = { userId: auth.userId };
-  const cache = ctx.cache;
-  // Any cache failure is a miss: the store answers.
-  const hit = await cache.get(scope, 'profile').catch(() => null);
-  if (hit !== null) return ok(JSON.parse(hit) as PublicUser);
-  // The version is read before the store, so a drop in between makes this write unreadable.
-  const version = await cache.version(scope).catch(() => null);
-  const user = await ctx.stores.users.byId(auth.userId);
-  if (!user || user.disabledAt !== null) return fail('session_revoked');
-  const view = publicUser(user);
-  if (version !== null) await cache.set(scope, version, 'profile', JSON.stringify(view), cacheTtlMs).catch(() => {});
-  return ok(view);
+  const view = await readThrough(ctx.cache, { userId: auth.userId }, 'profile', cacheTtlMs, async () => {
+    const user = await ctx.stores.users.byId(auth.userId);
+    return user && user.disabledAt === null ? publicUser(user) : undefined;
+  });
+  return view === undefined ? fail('session_revoked') : ok(view);
 }
 
 /** Changes the caller's display name (trimmed; empty clears it; at most 100 characters). */

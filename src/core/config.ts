@@ -35,6 +35,21 @@ export interface TokenstileOptions {
   readonly refreshTokenTtl?: Duration;
   /** Default `ES256`; also `EdDSA` or `RS256`. Tokens with another `alg` are always refused. */
   readonly signingAlgorithm?: SigningAlgorithm;
+  /**
+   * What clients hold as an access token. Default `jwt`: a signed JWT that any service verifies
+   * locally. `opaque`: a reference handle (`tsa_…`) that carries nothing readable; the session row
+   * maps it to the session, every refresh replaces it and logout deletes the mapping. Resource
+   * servers check it by introspection. See docs/recipes.md.
+   */
+  readonly accessTokenFormat?: AccessTokenFormat;
+  /**
+   * How a protected request learns that its session has ended. Default `pushed`: the in-memory
+   * revocation list that every instance keeps current (no I/O per request). `strict`: the session
+   * is also read from the store on every request (one indexed lookup), so the store is the only
+   * truth, even for an instance cut off from the revocation feed. Opaque handles are always
+   * looked up (through the session cache).
+   */
+  readonly revocationCheck?: RevocationCheck;
   /** Leeway for `exp`, `nbf` and `iat`. Default `5s`; at most `5m`. */
   readonly clockTolerance?: Duration;
   /** Window in which a retry with the just-spent refresh token gets the same successor. Default `10s`; at most `5m`. */
@@ -82,10 +97,20 @@ export interface TokenstileOptions {
   readonly keyEncryptionKey?: string;
 }
 
+/** `jwt` (default) or `opaque` reference handles. */
+export type AccessTokenFormat = 'jwt' | 'opaque';
+/** `pushed` (default: in-memory list fed by revocation events) or `strict` (store read per request). */
+export type RevocationCheck = 'pushed' | 'strict';
+
+const accessTokenFormats: readonly AccessTokenFormat[] = ['jwt', 'opaque'];
+const revocationChecks: readonly RevocationCheck[] = ['pushed', 'strict'];
+
 /** Validated settings; durations in seconds unless named `…Ms`. */
 export interface TokenstileConfig {
   readonly issuer: string;
   readonly audience: string;
+  readonly accessTokenFormat: AccessTokenFormat;
+  readonly revocationCheck: RevocationCheck;
   readonly accessTtl: number;
   readonly refreshTtl: number;
   readonly signingAlgorithm: SigningAlgorithm;
@@ -135,6 +160,14 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   if (!signingAlgorithms.includes(signingAlgorithm)) {
     throw new ConfigError(`signingAlgorithm must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(signingAlgorithm)}`);
   }
+  const accessTokenFormat = options.accessTokenFormat ?? 'jwt';
+  if (!accessTokenFormats.includes(accessTokenFormat)) {
+    throw new ConfigError(`accessTokenFormat must be one of ${accessTokenFormats.join(', ')}, got ${JSON.stringify(accessTokenFormat)}`);
+  }
+  const revocationCheck = options.revocationCheck ?? 'pushed';
+  if (!revocationChecks.includes(revocationCheck)) {
+    throw new ConfigError(`revocationCheck must be one of ${revocationChecks.join(', ')}, got ${JSON.stringify(revocationCheck)}`);
+  }
   const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
   const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
   const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, maxClockTolerance);
@@ -149,6 +182,8 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   return Object.freeze({
     issuer: options.issuer,
     audience,
+    accessTokenFormat,
+    revocationCheck,
     accessTtl,
     refreshTtl,
     signingAlgorithm,

@@ -7,6 +7,7 @@ import type { SessionCache } from './session-cache.ts';
 import type { RandomSource } from './ids.ts';
 import type { Keyring } from './keys.ts';
 import type { PasswordHasher } from './password.ts';
+import type { OpaqueTokenCodec } from './opaque-tokens.ts';
 import type { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import type { RevokeTarget } from './session-store.ts';
@@ -21,6 +22,8 @@ export interface CoreContext {
   readonly hasher: PasswordHasher;
   readonly keyring: Keyring;
   readonly codec: RefreshTokenCodec;
+  /** Mints and reads opaque access handles; null in JWT format. */
+  readonly opaque: OpaqueTokenCodec | null;
   readonly verifier: AccessTokenVerifier;
   readonly limits: RateLimits;
   readonly cache: SessionCache;
@@ -34,9 +37,6 @@ export interface CoreContext {
   /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
   dropCache(userId: string, sessionId?: string): Promise<void>;
 }
-
-/** How long a cached profile may be served: the bound on staleness if a drop is ever lost. */
-export const cacheTtlMs = 60_000;
 
 /** A user as shown to clients. */
 export interface PublicUser {

@@ -1,4 +1,5 @@
-import { issueAccessToken, type AccessClaims } from './access-tokens.ts';
+import { issueAccessToken } from './access-tokens.ts';
+import type { AuthInfo } from './auth-info.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
@@ -6,12 +7,6 @@ import { hashesEqual, hashRefreshSecret, openSuccessor, sealSuccessor, type Refr
 import type { SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
 
-/** The authenticated caller of a protected operation. */
-export interface AuthInfo {
-  readonly userId: string;
-  readonly sessionId: string;
-  readonly claims: AccessClaims;
-}
 
 export type LogoutScope = 'local' | 'global' | 'others';
 
@@ -38,14 +33,40 @@ function accessExpiry(ctx: CoreContext, now: number): number {
 }
 
 /**
- * The tokens to hand out. The access token is minted as of `now`, the instant whose expiry the
- * store recorded in `accessExpiresAt`, so a revocation always outlives it.
+ * The opaque access handle that goes with `refreshToken` (derived from it, so a grace retry gets
+ * the same one) and the hash the session row keeps; null in JWT format.
  */
-function tokens(ctx: CoreContext, now: number, user: UserRecord, sessionId: string, refreshToken: string, refreshExpiresAt: number): IssuedTokens {
-  const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId }, ctx.random);
+function opaqueHandle(ctx: CoreContext, sessionId: string, userId: string, refreshToken: string): { token: string; hash: string } | null {
+  return ctx.opaque === null ? null : ctx.opaque.mint(sessionId, userId, refreshToken);
+}
+
+/**
+ * The tokens to hand out. A JWT is minted as of `now`, the instant whose expiry the store
+ * recorded in `accessExpiresAt`, so a revocation always outlives it; an opaque handle is the one
+ * whose hash the store recorded.
+ */
+function tokens(
+  ctx: CoreContext,
+  now: number,
+  user: UserRecord,
+  sessionId: string,
+  refreshToken: string,
+  refreshExpiresAt: number,
+  handle: { token: string } | null,
+): IssuedTokens {
+  let accessToken: string;
+  let expiresIn: number;
+  if (handle !== null) {
+    accessToken = handle.token;
+    expiresIn = Math.max(1, Math.round(ctx.config.accessTtl));
+  } else {
+    const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId }, ctx.random);
+    accessToken = access.token;
+    expiresIn = access.claims.exp - access.claims.iat;
+  }
   return {
-    accessToken: access.token,
-    expiresIn: access.claims.exp - access.claims.iat,
+    accessToken,
+    expiresIn,
     refreshToken,
     refreshExpiresIn: Math.max(0, Math.floor((refreshExpiresAt - now) / 1000)),
     session: { id: sessionId },
@@ -61,6 +82,7 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
   const now = ctx.clock.now();
   const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
+  const handle = opaqueHandle(ctx, id, user.id, refresh.token);
   const expiresAt = now + ctx.config.refreshTtl * 1000;
   const created = await ctx.stores.sessions.create({
     id,
@@ -77,8 +99,9 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
     previousHash: null,
     rotatedAt: null,
     graceBox: null,
+    accessHash: handle?.hash ?? null,
   }, user.passwordHash);
-  return created ? tokens(ctx, now, user, id, refresh.token, expiresAt) : null;
+  return created ? tokens(ctx, now, user, id, refresh.token, expiresAt, handle) : null;
 }
 
 function isLive(s: SessionRecord, now: number): boolean {
@@ -120,6 +143,7 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
 
   if (parts.generation === session.generation && hashesEqual(session.refreshHash, hash)) {
     const next = ctx.codec.mint(session.id, session.generation + 1);
+    const handle = opaqueHandle(ctx, session.id, user.id, next.token);
     const expiresAt = now + ctx.config.refreshTtl * 1000;
     const won = await sessions.rotate(
       session.id,
@@ -132,13 +156,14 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
         graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random),
         expiresAt,
         accessExpiresAt: accessExpiry(ctx, now),
+        accessHash: handle?.hash ?? null,
       },
       now,
     );
     if (won) {
       // What was cached for the session under its old token is dropped with it.
       await ctx.dropCache(user.id, session.id);
-      return ok(tokens(ctx, now, user, session.id, next.token, expiresAt));
+      return ok(tokens(ctx, now, user, session.id, next.token, expiresAt, handle));
     }
     // Another request spent this token first: answer as its retry.
     session = await sessions.get(parts.sessionId);
@@ -163,7 +188,7 @@ async function spentToken(
       if (successor !== null) {
         // Record the new access token's expiry first; a session revoked meanwhile gets none.
         if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
-        return ok(tokens(ctx, now, user, session.id, successor, session.expiresAt));
+        return ok(tokens(ctx, now, user, session.id, successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, successor)));
       }
     }
   }
@@ -181,7 +206,11 @@ export async function logout(ctx: CoreContext, auth: AuthInfo, scope: LogoutScop
   const origin = originOf(device);
   ctx.emit({ type: 'logged_out', userId: auth.userId, sessionId: auth.sessionId, scope, ...origin });
   if (scope === 'local') await ctx.revoke({ sessionId: auth.sessionId }, 'logout', origin);
-  else if (scope === 'global') await ctx.revoke({ userId: auth.userId }, 'logout_global', origin);
+  else if (scope === 'global') {
+    await ctx.revoke({ userId: auth.userId }, 'logout_global', origin);
+    // The user's shared entries go too: signing out everywhere leaves nothing cached behind.
+    await ctx.dropCache(auth.userId);
+  }
   else await ctx.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId }, 'logout_others', origin);
 }
 

@@ -2,7 +2,10 @@ import { AccessTokenVerifier } from './access-tokens.ts';
 import * as accounts from './accounts.ts';
 import { systemClock } from './clock.ts';
 import { resolveConfig, revocationHeadroomMs, type TokenstileConfig, type TokenstileOptions } from './config.ts';
-import { cacheTtlMs, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
+import { maxCacheTtlMs } from './auth-cache.ts';
+import { createAuthenticator, type AuthResult } from './authenticator.ts';
+import { OpaqueTokenCodec } from './opaque-tokens.ts';
+import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
@@ -22,11 +25,11 @@ import { RateLimits } from './rate-limits.ts';
 import type { RevokeTarget, SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
 import * as sessions from './sessions.ts';
-import type { AuthInfo, LogoutScope, SessionView } from './sessions.ts';
+import type { AuthInfo } from './auth-info.ts';
+import type { LogoutScope, SessionView } from './sessions.ts';
 import type { Stores } from './stores.ts';
 
-/** What `authenticate` answers. */
-export type AuthResult = Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable'>;
+export type { AuthResult } from './authenticator.ts';
 
 /**
  * The Tokenstile core: accounts, sessions, tokens and revocation, with no HTTP in sight.
@@ -42,6 +45,7 @@ export interface Tokenstile {
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
    * free of I/O while the revocation feed is healthy (the protected-request hot path); while it is
    * not, a promise that also asks the store, `service_unavailable` if the store cannot answer.
+   * In `strict` mode, and for opaque handles, always a promise (the session is looked up).
    */
   authenticate(accessToken: string): AuthResult | Promise<AuthResult>;
   /** True while the feed is down or catching up, so that `authenticate` asks the store. */
@@ -146,6 +150,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     hasher,
     keyring,
     codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
+    opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url')) : null,
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
     limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
     get cache(): SessionCache {
@@ -165,7 +170,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       try {
         await (sessionId === undefined ? cache.dropUser(userId) : cache.dropSession(userId, sessionId));
       } catch (err) {
-        cacheBypassUntil = clock.now() + cacheTtlMs;
+        cacheBypassUntil = clock.now() + maxCacheTtlMs;
         logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: cache drop failed; bypassing the cache until its entries expire');
       }
     },
@@ -189,18 +194,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const timer = setInterval(tick, config.revocationPollIntervalMs);
   timer.unref();
 
-  const authenticate = (accessToken: string): AuthResult | Promise<AuthResult> => {
-    const verified = ctx.verifier.verify(accessToken);
-    if (!verified.ok) return verified;
-    const claims = verified.value;
-    if (sync.list.isRevoked(claims.sid)) return fail('session_revoked');
-    const auth = ok({ userId: claims.sub, sessionId: claims.sid, claims });
-    if (!sync.degraded) return auth;
-    // The feed is down: the list may miss a revocation, so the store decides (slower, still right).
-    return sync.checkStore(claims.sid).then((state) =>
-      state === 'live' ? auth : state === 'revoked' ? fail('session_revoked') : fail('service_unavailable', 1000),
-    );
-  };
+  const authenticate = createAuthenticator({ config, clock, verifier: ctx.verifier, opaque: ctx.opaque, sync, sessions: stores.sessions, host: ctx });
 
   return {
     config,

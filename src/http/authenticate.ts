@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthInfo } from '../core/sessions.ts';
+import type { AuthInfo } from '../core/auth-info.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { sendProblem } from './problem.ts';
 

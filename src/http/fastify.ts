@@ -1,4 +1,5 @@
 /** `tokenstile/fastify`: embed Tokenstile in your own Fastify app. */
 export { tokenstile, type TokenstilePluginOptions } from './plugin.ts';
 export { bearerToken, type AuthenticateHook } from './authenticate.ts';
-export type { AuthInfo } from '../core/sessions.ts';
+export type { AuthInfo } from '../core/auth-info.ts';
+export type { AuthCache, CacheEntryOptions } from '../core/auth-cache.ts';

@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TokenstileOptions } from '../core/config.ts';
-import type { AuthInfo } from '../core/sessions.ts';
+import type { AuthInfo } from '../core/auth-info.ts';
 import type { Stores } from '../core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';

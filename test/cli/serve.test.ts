@@ -59,8 +59,11 @@ test('configuration errors name the variable', () => {
   assert.throws(() => serverConfigFromEnv({ TOKENSTILE_SIGNING_ALG: 'HS256' }), /TOKENSTILE_SIGNING_ALG must be one of ES256, EdDSA, RS256/);
   assert.equal(serverConfigFromEnv({ TOKENSTILE_REDIS_URL: 'redis://127.0.0.1:6379' }).app.redisUrl, 'redis://127.0.0.1:6379');
   assert.throws(() => serverConfigFromEnv({ TOKENSTILE_RATE_LIMITS: 'sometimes' }), /TOKENSTILE_RATE_LIMITS must be on or off/);
-  assert.throws(() => serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'opaque' }), /TOKENSTILE_ACCESS_TOKEN_FORMAT/);
-  assert.equal(serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'jwt' }).app.issuer, 'http://127.0.0.1:3000');
+  assert.throws(() => serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'paseto' }), /TOKENSTILE_ACCESS_TOKEN_FORMAT must be one of jwt, opaque, got "paseto"/);
+  assert.throws(() => serverConfigFromEnv({ TOKENSTILE_REVOCATION_CHECK: 'lazy' }), /TOKENSTILE_REVOCATION_CHECK must be one of pushed, strict/);
+  assert.equal(serverConfigFromEnv({ TOKENSTILE_ACCESS_TOKEN_FORMAT: 'opaque' }).app.accessTokenFormat, 'opaque');
+  assert.equal(serverConfigFromEnv({ TOKENSTILE_REVOCATION_CHECK: 'strict' }).app.revocationCheck, 'strict');
+  assert.equal(serverConfigFromEnv({}).app.accessTokenFormat, 'jwt');
   assert.equal(serverConfigFromEnv({ HOST: '::1', PORT: '8080' }).app.issuer, 'http://[::1]:8080');
 });
 

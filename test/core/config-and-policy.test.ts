@@ -16,6 +16,8 @@ describe('resolveConfig', () => {
     assert.deepEqual(config, {
       issuer,
       audience: 'tokenstile',
+      accessTokenFormat: 'jwt',
+      revocationCheck: 'pushed',
       accessTtl: 900,
       refreshTtl: 604800,
       signingAlgorithm: 'ES256',
