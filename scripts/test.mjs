@@ -10,7 +10,7 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes',
 ].map((name) => `test/http/${name}.test.ts`);
 
 const runs = [

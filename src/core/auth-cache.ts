@@ -45,11 +45,13 @@ export async function readThrough<T>(
   ttlMs: number,
   load: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
-  const [hit, version] = await Promise.all([cache.get(scope, key).catch(() => null), cache.version(scope).catch(() => null)]);
+  const hit = await cache.get(scope, key).catch(() => null);
   if (hit !== null) {
     const value = parseEntry(hit);
     if (value !== undefined) return value as T;
   }
+  // Taken after the miss (a hit needs no version) but before the source is read.
+  const version = await cache.version(scope).catch(() => null);
   const value = await load();
   if (value !== undefined && version !== null) await cache.set(scope, version, key, JSON.stringify(value), ttlMs).catch(() => {});
   return value;

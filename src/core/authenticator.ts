@@ -118,13 +118,14 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
   const throughCache = async (parts: OpaqueHandleParts): Promise<AuthResult> => {
     const cache = host.cache;
     const scope = { userId: parts.userId, sessionId: parts.sessionId };
-    // The version is taken before the store is read, so a refresh or logout in between (which
-    // drops the scope) makes this write unreadable.
-    const [hit, version] = await Promise.all([cache.get(scope, 'access').catch(() => null), cache.version(scope).catch(() => null)]);
+    const hit = await cache.get(scope, 'access').catch(() => null);
     if (hit !== null) {
       const state = parseState(hit);
       if (state !== null) return judge(state, parts);
     }
+    // The version is taken before the store is read, so a refresh or logout in between (which
+    // drops the scope) makes this write unreadable.
+    const version = await cache.version(scope).catch(() => null);
     const state = await stored(parts);
     if ('ok' in state) return state;
     const ttl = Math.min(cacheTtlMs, state.exp * 1000 - clock.now());

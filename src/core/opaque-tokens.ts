@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { bytesToUuid, isUuidv7, uuidToBytes } from './ids.ts';
 
 /*
@@ -34,14 +34,24 @@ export interface OpaqueHandleParts {
 
 /** Mints opaque access handles and recognises the ones we issued (MAC checked in constant time). */
 export class OpaqueTokenCodec {
-  readonly #tagKey: Buffer;
-  readonly #deriveKey: Buffer;
+  // KeyObjects: HMAC under a raw Buffer key costs several times more per call (OpenSSL 3 imports
+  // the key every time), and the tag is checked on every request in opaque mode.
+  readonly #tagKey: KeyObject;
+  readonly #deriveKey: KeyObject;
+  // Handles whose tag verified, so a client's next request with the same handle skips the HMAC
+  // and the hash (bounded, oldest first out; only genuine handles get in, so garbage cannot fill it).
+  readonly #known = new Map<string, OpaqueHandleParts>();
+  readonly #knownLimit: number;
 
-  /** @param serverKey at least 32 secret bytes; the tag and derivation keys are derived from it. */
-  constructor(serverKey: Buffer) {
+  /**
+   * @param serverKey at least 32 secret bytes; the tag and derivation keys are derived from it.
+   * @param rememberLimit how many recognised handles to remember; 0 turns that off.
+   */
+  constructor(serverKey: Buffer, rememberLimit = 10_000) {
+    this.#knownLimit = rememberLimit;
     if (serverKey.length < 32) throw new Error('opaque-token key must be at least 32 bytes');
-    this.#tagKey = createHmac('sha256', serverKey).update('tokenstile/opaque-access/tag/v1').digest();
-    this.#deriveKey = createHmac('sha256', serverKey).update('tokenstile/opaque-access/secret/v1').digest();
+    this.#tagKey = createSecretKey(createHmac('sha256', serverKey).update('tokenstile/opaque-access/tag/v1').digest());
+    this.#deriveKey = createSecretKey(createHmac('sha256', serverKey).update('tokenstile/opaque-access/secret/v1').digest());
   }
 
   /** The handle issued for the session along with `refreshToken`, and the hash to store. */
@@ -58,6 +68,8 @@ export class OpaqueTokenCodec {
   /** The ids and secret hash of a handle we issued; null for anything else. */
   parse(token: string): OpaqueHandleParts | null {
     if (token.length !== encodedLength || !token.startsWith(prefix)) return null;
+    const known = this.#known.get(token);
+    if (known !== undefined) return known;
     const encoded = token.slice(prefix.length);
     const raw = Buffer.from(encoded, 'base64url');
     if (raw.length !== bodyLength + tagLength || raw[0] !== version) return null;
@@ -68,7 +80,12 @@ export class OpaqueTokenCodec {
     const sessionId = bytesToUuid(body.subarray(1, 17));
     const userId = bytesToUuid(body.subarray(17, 33));
     if (!isUuidv7(sessionId) || !isUuidv7(userId)) return null;
-    return { sessionId, userId, hash: hashSecret(body.subarray(33)) };
+    const parts = Object.freeze({ sessionId, userId, hash: hashSecret(body.subarray(33)) });
+    if (this.#knownLimit > 0) {
+      if (this.#known.size >= this.#knownLimit) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(token, parts);
+    }
+    return parts;
   }
 
   #tag(body: Buffer): Buffer {

@@ -150,7 +150,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     hasher,
     keyring,
     codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
-    opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url')) : null,
+    opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url'), config.verifiedTokenCacheSize) : null,
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
     limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
     get cache(): SessionCache {

@@ -67,6 +67,15 @@ describe('opaque access handles', () => {
     );
   });
 
+  test('a remembered handle parses the same, and the memory is bounded', () => {
+    const small = new OpaqueTokenCodec(randomBytes(32), 2);
+    const handles = ['a', 'b', 'c'].map((r) => small.mint(sessionId, userId, r));
+    for (const h of handles) assert.deepEqual(small.parse(h.token), { sessionId, userId, hash: h.hash });
+    for (const h of handles) assert.deepEqual(small.parse(h.token), { sessionId, userId, hash: h.hash }, 'again, from memory or not');
+    const altered = handles[0]!.token.slice(0, -2) + (handles[0]!.token.at(-2) === 'A' ? 'B' : 'A') + handles[0]!.token.at(-1);
+    assert.equal(small.parse(altered), null);
+  });
+
   test('a server key shorter than 32 bytes is a programming error', () => {
     assert.throws(() => new OpaqueTokenCodec(randomBytes(16)), /at least 32 bytes/);
   });

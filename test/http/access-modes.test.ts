@@ -12,8 +12,9 @@ import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
  * suite also runs once per mode (`TOKENSTILE_TEST_APP_MODE`, see scripts/test.mjs).
  */
 
-const opaque: Partial<BuildAppOptions> = { accessTokenFormat: 'opaque' };
+const opaque: Partial<BuildAppOptions> = { accessTokenFormat: 'opaque', revocationCheck: 'pushed' };
 const strict: Partial<BuildAppOptions> = { revocationCheck: 'strict' };
+// Each test names what it needs; the rest follows the run's mode (TOKENSTILE_TEST_APP_MODE).
 
 /** Counts the session reads that reach the store (through the instrumented store, any backend). */
 function countSessionReads(t: TestApp): { readonly reads: number; fail: boolean } {
@@ -138,8 +139,8 @@ describe('strict revocation check', () => {
   test('a session ended in the store behind this instance\'s back is refused at the next request', async () => {
     // The row is revoked directly, as another process would, with no feed and no poll to tell
     // this instance: only the per-request read can know.
-    const slowPoll = { revocationPollInterval: '1h' };
-    for (const [options, expected] of [[strict, 'session_revoked'], [{}, 'still accepted']] as const) {
+    const slowPoll = { revocationPollInterval: '1h', accessTokenFormat: 'jwt' } as const;
+    for (const [options, expected] of [[strict, 'session_revoked'], [{ revocationCheck: 'pushed' }, 'still accepted']] as const) {
       await withApp({ ...slowPoll, ...options }, async (t) => {
         const s = await t.signUp();
         await t.app.tokenstile.stores.sessions.revoke({ sessionId: s.session.id }, t.clock.now(), 60_000);
