@@ -19,6 +19,7 @@ export interface CoreContext {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly hasher: PasswordHasher;
+  /** The current keys; replaced when a rotation is picked up (read it each time, do not keep it). */
   readonly keyring: Keyring;
   readonly codec: RefreshTokenCodec;
   readonly verifier: AccessTokenVerifier;
