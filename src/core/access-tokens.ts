@@ -55,6 +55,24 @@ export function issueAccessToken(
   return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };
 }
 
+/**
+ * The `kid` of a token's header, read without verifying anything: only to pick which key set to
+ * consult. Null when the token has no readable header or no string `kid`.
+ */
+export function unverifiedKid(token: string): string | null {
+  if (typeof token !== 'string' || token.length > maxTokenLength) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const bytes = decodeSegment(token.slice(0, dot));
+  if (!bytes) return null;
+  try {
+    const header = JSON.parse(bytes.toString('utf8')) as { kid?: unknown } | null;
+    return typeof header?.kid === 'string' ? header.kid : null;
+  } catch {
+    return null;
+  }
+}
+
 const allowedHeaderMembers = new Set(['alg', 'kid', 'typ']);
 const headerCacheLimit = 64;
 
