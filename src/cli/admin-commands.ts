@@ -1,4 +1,7 @@
+import { newClient, parseClients, type ClientCredentials } from '../core/clients.ts';
+import { parseDuration } from '../core/duration.ts';
 import { isUuidv7 } from '../core/ids.ts';
+import { defaultPublishAheadMs, jwksMaxAgeSeconds, keyReloadIntervalMs } from '../core/key-rotation.ts';
 import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
@@ -93,4 +96,56 @@ export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; lim
     const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v));
     io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${q(e.userId)} session=${q(e.sessionId)} ip=${q(e.ip)} ${detail}`.trimEnd());
   }
+}
+
+/** `keys list`: the signing keys and their state. */
+export async function keysList(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
+  const keys = await core.listKeys();
+  if (o.json) return io.out(JSON.stringify({ keys }));
+  const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+  for (const k of keys) {
+    io.out(`${k.kid}  ${k.alg.padEnd(5)} ${k.state.padEnd(9)} created ${when(k.createdAt)}  retires ${when(k.retiredAt)}  published until ${k.state === 'signing' || k.state === 'next' ? '-' : when(k.publishedUntil)}`);
+  }
+}
+
+/** `keys rotate`: publish the next key now; it signs after the publish-ahead delay. */
+export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; json: boolean }): Promise<void> {
+  let aheadMs = defaultPublishAheadMs;
+  if (o.publishAhead !== undefined) {
+    try {
+      aheadMs = parseDuration(o.publishAhead, '--publish-ahead') * 1000;
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  const safeMs = jwksMaxAgeSeconds * 1000 + keyReloadIntervalMs;
+  if (aheadMs < safeMs) {
+    io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s may see tokens of the new key before the key (tokenstile/verify refetches on an unknown kid and is not affected)`);
+  }
+  const r = await core.rotateKeys({ publishAheadMs: aheadMs });
+  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
+}
+
+/** `clients create`: a new client secret and its hashed TOKENSTILE_CLIENTS entry. */
+export function clientsCreate(io: CliIo, o: { id: string; json: boolean }): void {
+  let made: ReturnType<typeof newClient>;
+  try {
+    made = newClient(o.id);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (o.json) return io.out(JSON.stringify({ clientId: made.id, clientSecret: made.secret, entry: made.entry }));
+  io.out(`client_id:     ${made.id}`);
+  io.out(`client_secret: ${made.secret}`);
+  io.out(`Give both to the resource server (shown once). Add this to the auth server's TOKENSTILE_CLIENTS (comma-separated):`);
+  io.out(made.entry);
+}
+
+/** `clients list`: the ids in TOKENSTILE_CLIENTS, and whether each secret is stored hashed. */
+export function clientsList(io: CliIo, o: { clients: string | readonly ClientCredentials[] | undefined; json: boolean }): void {
+  const list = typeof o.clients === 'string' ? parseClients(o.clients) : [...(o.clients ?? [])];
+  const rows = list.map((c) => ({ id: c.id, secret: c.secret.startsWith('sha256.') ? 'hashed' : 'plain' }));
+  if (o.json) return io.out(JSON.stringify({ clients: rows }));
+  if (rows.length === 0) return io.out('no clients: set TOKENSTILE_CLIENTS (tokenstile clients create --id NAME makes an entry)');
+  for (const r of rows) io.out(`${r.id}  secret ${r.secret}${r.secret === 'plain' ? ' (prefer a hashed entry: tokenstile clients create)' : ''}`);
 }

@@ -17,6 +17,8 @@ Commands:
   sessions list|revoke          see and end sessions
   purge                         delete expired sessions and revocation entries
   audit                         logins, logouts, revocations, password changes, key events
+  keys list|rotate              see the signing keys; rotate them without downtime
+  clients create|list           resource-server clients for /oauth/* and /revocations/stream
 
 Run \`tokenstile <command> --help\` for a command's options.
 
@@ -50,6 +52,23 @@ The audit trail, newest first (default 50 entries): sign-ins (and failures, with
 IP), registrations, logouts with their scope, revoked sessions with the cause, refresh-token reuse,
 password changes, disabled accounts, generated keys. Never a token or password.
 --json prints one JSON object per line.`,
+  keys: `Usage:
+  tokenstile keys list [--json]
+  tokenstile keys rotate [--publish-ahead DURATION] [--json]
+
+list      every stored signing key: signing, next (published, not yet signing), published
+          (retired, kept in the JWKS until its tokens have expired) or expired
+rotate    publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed
+          the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current
+          key signs until then and stays published until every token it signed has expired.
+          Running servers pick the change up within 10 s; no restart.`,
+  clients: `Usage:
+  tokenstile clients create --id CLIENT_ID [--json]
+  tokenstile clients list [--json]
+
+create    makes a client secret and prints it once, with the TOKENSTILE_CLIENTS entry that holds
+          only its SHA-256 (give the secret to the resource server, the entry to the auth server)
+list      the client ids configured in TOKENSTILE_CLIENTS`,
   purge: `Usage: tokenstile purge [--json]
 
 Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be
@@ -66,6 +85,7 @@ const options = {
   user: { type: 'string' },
   id: { type: 'string' },
   limit: { type: 'string' },
+  'publish-ahead': { type: 'string' },
 } as const;
 
 const defaultIo: CliIo = {
@@ -161,6 +181,20 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         await withCore(env, (core) => admin.audit(core, io, { user: values.user, limit, json }));
         return 0;
       }
+      case 'keys':
+        noMore(2);
+        if (sub === 'list') await withCore(env, (core) => admin.keysList(core, io, { json }));
+        else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
+        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
+        return 0;
+      case 'clients':
+        noMore(2);
+        if (sub === 'create') {
+          if (values.id === undefined) throw new UsageError('missing --id');
+          admin.clientsCreate(io, { id: values.id, json });
+        } else if (sub === 'list') admin.clientsList(io, { clients: serverConfigFromEnv(env).app.clients, json });
+        else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create or list`);
+        return 0;
       case 'purge':
         noMore(1);
         await withCore(env, (core) => admin.purge(core, io, { json }));

@@ -50,7 +50,7 @@ describe('GET /revocations/stream', () => {
     try {
       const res = await fetch(`${t.url}/revocations/stream`);
       assert.equal(res.status, 401);
-      assert.equal((await res.json()).code, 'invalid_client');
+      assert.equal(((await res.json()) as { code: string }).code, 'invalid_client');
       const wrong = await fetch(`${t.url}/revocations/stream`, { headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:nope`).toString('base64')}` } });
       assert.equal(wrong.status, 401);
     } finally {

@@ -55,7 +55,7 @@ for (const [name, mount] of Object.entries(adapters)) {
         assert.equal(missing.status, 401);
         assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="tokenstile"');
         assert.match(String(missing.headers.get('content-type')), /^application\/problem\+json/);
-        assert.equal((await missing.json()).code, 'invalid_token');
+        assert.equal(((await missing.json()) as { code: string }).code, 'invalid_token');
 
         const forged = await server.get(bearer(`${s.accessToken}x`));
         assert.equal(forged.status, 401);
@@ -64,7 +64,7 @@ for (const [name, mount] of Object.entries(adapters)) {
         await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken) });
         await eventually(async () => (await server.get(bearer(s.accessToken))).status === 401, 5000, 'refusal after logout');
         const revoked = await server.get(bearer(s.accessToken));
-        const body = await revoked.json();
+        const body = (await revoked.json()) as { code: string; status: number };
         assert.equal(body.code, 'session_revoked');
         assert.equal(body.status, 401);
         assert.match(String(revoked.headers.get('www-authenticate')), /^Bearer realm="tokenstile", error="invalid_token"/);
