@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import type { ClientRegistry } from '../core/clients.ts';
 import { TokenstileError } from '../core/errors.ts';
@@ -34,6 +34,35 @@ const tokenForm = {
   },
 } as const;
 
+/** The RFC 6749 §5.2 / RFC 7009 / RFC 7662 `error` value for each problem code on these routes. */
+const oauthErrors: Partial<Record<string, string>> = {
+  invalid_client: 'invalid_client',
+  service_unavailable: 'temporarily_unavailable',
+  internal_error: 'server_error',
+};
+
+/**
+ * Errors on `/oauth/*` are problem+json documents (the contract) that also carry the OAuth
+ * `error` and `error_description` members (RFC 6749 §5.2). Their media type is
+ * `application/problem+json`, unless the client asked for `application/json` (and not
+ * problem+json), as OAuth client libraries do: then it is served as `application/json`.
+ */
+export async function oauthErrorShape(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').startsWith('application/problem+json')) return payload;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(payload) as Record<string, unknown>;
+  } catch {
+    return payload;
+  }
+  const code = String(body.code);
+  body.error ??= oauthErrors[code] ?? 'invalid_request';
+  body.error_description ??= body.detail;
+  const accept = request.headers.accept ?? '';
+  if (/application\/json/i.test(accept) && !/application\/problem\+json/i.test(accept)) reply.type('application/json; charset=utf-8');
+  return JSON.stringify(body);
+}
+
 const ajv = new Ajv({ removeAdditional: false, coerceTypes: false, allErrors: false, strict: false });
 
 /**
@@ -56,6 +85,7 @@ export async function oauthRoutes(app: FastifyInstance, opts: { core: Tokenstile
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
+  app.addHook('onSend', oauthErrorShape);
   const preHandler = async (request: Parameters<typeof requireClient>[1], reply: Parameters<typeof requireClient>[2]) => {
     await requireClient(clients, request, reply);
   };
