@@ -9,8 +9,10 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop',
-].map((name) => `test/http/${name}.test.ts`);
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'oauth', 'oauth-interop', 'revocation-stream',
+].map((name) => `test/http/${name}.test.ts`).concat(
+  ['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`),
+);
 
 const runs = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
