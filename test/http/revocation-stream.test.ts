@@ -103,3 +103,33 @@ describe('GET /revocations/stream', () => {
     }
   });
 });
+
+describe('heartbeats follow the instance\'s own health', () => {
+  test('an instance whose revocation list may be behind sends no heartbeat, so its verifiers go stale; it resumes when healthy', async () => {
+    const Fastify = (await import('fastify')).default;
+    const { ClientRegistry } = await import('../../src/core/clients.ts');
+    const { revocationStreamRoutes } = await import('../../src/http/revocation-stream.ts');
+    const core = { degraded: true, liveRevocations: () => [], onRevocations: () => () => {} };
+    const app = Fastify();
+    await app.register(revocationStreamRoutes, {
+      core: core as never,
+      clients: new ClientRegistry([{ id: client.clientId, secret: client.clientSecret }]),
+      stream: { heartbeatMs: 20 },
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    try {
+      const res = await fetch(`${url}/revocations/stream`, { headers: { authorization: auth }, signal: controller.signal });
+      const reader = res.body!.getReader();
+      const first = Buffer.from((await reader.read()).value!).toString('utf8');
+      assert.match(first, /event: snapshot/);
+      assert.doesNotMatch(first, /event: heartbeat/, 'no heartbeat from a degraded instance');
+      core.degraded = false;
+      let text = '';
+      while (!text.includes('event: heartbeat')) text += Buffer.from((await reader.read()).value!).toString('utf8');
+    } finally {
+      controller.abort();
+      await app.close();
+    }
+  });
+});

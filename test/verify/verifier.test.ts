@@ -172,3 +172,19 @@ describe('JWKS cache', () => {
     }
   });
 });
+
+describe('introspection fallback failures', () => {
+  test('a stale list and an unreachable introspection endpoint mean service_unavailable, with the cause kept', async () => {
+    const t = await listeningApp();
+    const failing: typeof fetch = (input, init) =>
+      String(input).includes('/revocations/stream') ? new Promise(() => {}) : String(input).includes('/oauth/introspect') ? Promise.reject(new Error('connection refused')) : fetch(input, init);
+    const v = verifierFor(t, { fetch: failing, revocations: { ...client, url: `${t.url}/revocations/stream`, introspectionUrl: `${t.url}/oauth/introspect`, onStale: 'introspect' } });
+    try {
+      const s = await t.signUp();
+      await assert.rejects(v.verify(s.accessToken), (err: unknown) => err instanceof VerifierUnavailableError && (err.cause as Error).message === 'connection refused');
+    } finally {
+      v.close();
+      await t.close();
+    }
+  });
+});
