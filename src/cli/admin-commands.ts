@@ -120,7 +120,7 @@ export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?
   }
   const safeMs = jwksMaxAgeSeconds * 1000 + keyReloadIntervalMs;
   if (aheadMs < safeMs) {
-    io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s may see tokens of the new key before the key (tokenstile/verify refetches on an unknown kid and is not affected)`);
+    io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s, and server instances that have not reloaded their keys yet (every ${keyReloadIntervalMs / 1000}s), may see tokens of the new key before the key itself (tokenstile/verify refetches on an unknown kid and is not affected)`);
   }
   const r = await core.rotateKeys({ publishAheadMs: aheadMs });
   print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);

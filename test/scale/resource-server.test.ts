@@ -136,6 +136,35 @@ describe('a resource server in its own process, fed by another instance than the
     }
   });
 
+  test('a key rotation by the CLI reaches the running instances and the resource server without a restart', async () => {
+    const { runCli } = await import('../../src/cli/main.ts');
+    const email = 'rotate@example.com';
+    await call(a.url, 'POST', '/auth/register', { email, password: 'correct horse 42' });
+    const login = async () => (await call(a.url, 'POST', '/auth/login', { email, password: 'correct horse 42' })).json.accessToken as string;
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+    const before = await login();
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: () => {}, readStdin: async () => '' };
+    const env = { TOKENSTILE_DATABASE_URL: `${postgresUrl}?schema=${id}`, TOKENSTILE_ISSUER: issuer };
+    assert.equal(await runCli(['keys', 'rotate', '--publish-ahead', '12s', '--json'], io, env), 0);
+    const { kid } = JSON.parse(lines[0]!);
+    // Every instance re-reads the keys within 10 s, so all publish the key before it signs (at 12 s).
+    const deadline = Date.now() + 25_000;
+    let after = await login();
+    while (kidOf(after) !== kid && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await login();
+    }
+    assert.equal(kidOf(after), kid, 'instance A signs with the rotated-in key');
+    assert.notEqual(kidOf(before), kid);
+    for (const token of [before, after]) assert.equal(await status(`${example.url}/orders`, token), 200, 'the SDK finds the new key by itself');
+    assert.equal((await call(b.url, 'GET', '/auth/me', undefined, before)).status, 200);
+    // Instance B has reloaded too (it may lag A by up to the reload interval).
+    let onB = 0;
+    while ((onB = (await call(b.url, 'GET', '/auth/me', undefined, after)).status) !== 200 && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(onB, 200);
+  });
+
   test('when its auth instance dies, the resource server refuses with 503 past the staleness bound instead of trusting a stale list', async () => {
     const email = 'stale@example.com';
     await call(a.url, 'POST', '/auth/register', { email, password: 'correct horse 42' });
