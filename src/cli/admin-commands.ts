@@ -1,4 +1,4 @@
-import { newClient, parseClients, type ClientCredentials } from '../core/clients.ts';
+import { clientSecretHash, newClient, type ClientCredentials } from '../core/clients.ts';
 import { parseDuration } from '../core/duration.ts';
 import { isUuidv7 } from '../core/ids.ts';
 import { defaultPublishAheadMs, jwksMaxAgeSeconds, keyReloadIntervalMs } from '../core/key-rotation.ts';
@@ -126,26 +126,59 @@ export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?
   print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
 }
 
-/** `clients create`: a new client secret and its hashed TOKENSTILE_CLIENTS entry. */
-export function clientsCreate(io: CliIo, o: { id: string; json: boolean }): void {
+/** The client store, or a message saying this backend has none. */
+function clientStore(core: Tokenstile) {
+  const store = core.stores.clients;
+  if (!store) throw new CliError('this database has no client store; use TOKENSTILE_CLIENTS (tokenstile clients create --env-entry)');
+  return store;
+}
+
+/**
+ * `clients create`: a new client with a random 256-bit secret, printed once. Stored in the database
+ * (only its hash; running servers accept it at once), or with `--env-entry` printed as a
+ * `TOKENSTILE_CLIENTS` entry instead.
+ */
+export async function clientsCreate(core: Tokenstile | null, io: CliIo, o: { id: string; envEntry: boolean; configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
   let made: ReturnType<typeof newClient>;
   try {
     made = newClient(o.id);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  if (o.json) return io.out(JSON.stringify({ clientId: made.id, clientSecret: made.secret, entry: made.entry }));
+  if (o.configured.some((c) => c.id === o.id)) throw new CliError(`client ${o.id} is already in TOKENSTILE_CLIENTS`);
+  if (!o.envEntry) {
+    const added = await clientStore(core!).addClient({ id: made.id, secretHash: clientSecretHash(made.secret), createdAt: Date.now() });
+    if (!added) throw new CliError(`client ${o.id} exists already (tokenstile clients remove --id ${o.id} first)`);
+  }
+  if (o.json) return io.out(JSON.stringify({ clientId: made.id, clientSecret: made.secret, ...(o.envEntry ? { entry: made.entry } : { stored: true }) }));
   io.out(`client_id:     ${made.id}`);
   io.out(`client_secret: ${made.secret}`);
-  io.out(`Give both to the resource server (shown once). Add this to the auth server's TOKENSTILE_CLIENTS (comma-separated):`);
-  io.out(made.entry);
+  if (o.envEntry) {
+    io.out('Give both to the resource server (the secret is shown once). Add this to the auth servers\' TOKENSTILE_CLIENTS (comma-separated):');
+    io.out(made.entry);
+  } else {
+    io.out('Stored (its hash only); running servers accept it at once. Give both to the resource server: the secret is shown once.');
+  }
 }
 
-/** `clients list`: the ids in TOKENSTILE_CLIENTS, and whether each secret is stored hashed. */
-export function clientsList(io: CliIo, o: { clients: string | readonly ClientCredentials[] | undefined; json: boolean }): void {
-  const list = typeof o.clients === 'string' ? parseClients(o.clients) : [...(o.clients ?? [])];
-  const rows = list.map((c) => ({ id: c.id, secret: c.secret.startsWith('sha256.') ? 'hashed' : 'plain' }));
+/** `clients list`: stored clients and those in TOKENSTILE_CLIENTS. */
+export async function clientsList(core: Tokenstile, io: CliIo, o: { configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
+  const stored = (await core.stores.clients?.listClients()) ?? [];
+  const rows = [
+    ...o.configured.map((c) => ({ id: c.id, source: 'TOKENSTILE_CLIENTS', hashed: c.secret.startsWith('sha256.'), createdAt: null as string | null })),
+    ...stored.map((c) => ({ id: c.id, source: 'database', hashed: true, createdAt: new Date(c.createdAt).toISOString() })),
+  ];
   if (o.json) return io.out(JSON.stringify({ clients: rows }));
-  if (rows.length === 0) return io.out('no clients: set TOKENSTILE_CLIENTS (tokenstile clients create --id NAME makes an entry)');
-  for (const r of rows) io.out(`${r.id}  secret ${r.secret}${r.secret === 'plain' ? ' (prefer a hashed entry: tokenstile clients create)' : ''}`);
+  if (rows.length === 0) return io.out('no clients (tokenstile clients create --id NAME)');
+  for (const r of rows) {
+    io.out(`${r.id}  ${r.source}${r.createdAt ? `  created ${r.createdAt}` : ''}${r.hashed ? '' : '  (plain secret in the environment: prefer a hashed entry)'}`);
+  }
+}
+
+/** `clients remove`: deletes a stored client; servers refuse it, and end its streams, within 10 s. */
+export async function clientsRemove(core: Tokenstile, io: CliIo, o: { id: string; configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
+  if (!(await clientStore(core).removeClient(o.id))) {
+    throw new CliError(o.configured.some((c) => c.id === o.id) ? `client ${o.id} is in TOKENSTILE_CLIENTS: remove it there` : `no stored client ${o.id}`);
+  }
+  print(io, o.json, { removed: o.id }, `removed client ${o.id}; servers refuse it within 10 s`);
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseClients } from '../core/clients.ts';
 import { TokenstileError } from '../core/errors.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { openStores, redactUrl } from '../stores/open-stores.ts';
@@ -18,7 +19,7 @@ Commands:
   purge                         delete expired sessions and revocation entries
   audit                         logins, logouts, revocations, password changes, key events
   keys list|rotate              see the signing keys; rotate them without downtime
-  clients create|list           resource-server clients for /oauth/* and /revocations/stream
+  clients create|list|remove    resource-server clients for /oauth/* and /revocations/stream
 
 Run \`tokenstile <command> --help\` for a command's options.
 
@@ -63,12 +64,17 @@ rotate    publishes a new key now; it signs after --publish-ahead (default 10m, 
           key signs until then and stays published until every token it signed has expired.
           Running servers pick the change up within 10 s; no restart.`,
   clients: `Usage:
-  tokenstile clients create --id CLIENT_ID [--json]
+  tokenstile clients create --id CLIENT_ID [--env-entry] [--json]
   tokenstile clients list [--json]
+  tokenstile clients remove --id CLIENT_ID [--json]
 
-create    makes a client secret and prints it once, with the TOKENSTILE_CLIENTS entry that holds
-          only its SHA-256 (give the secret to the resource server, the entry to the auth server)
-list      the client ids configured in TOKENSTILE_CLIENTS`,
+Clients are the resource servers allowed on /oauth/introspect, /oauth/revoke and
+/revocations/stream.
+create    makes a client with a random secret, printed once; stores it in the database (only the
+          secret's SHA-256), where running servers find it at once. With --env-entry, stores
+          nothing and prints a TOKENSTILE_CLIENTS entry (id:sha256.HASH) instead
+list      stored clients and those in TOKENSTILE_CLIENTS
+remove    deletes a stored client; servers refuse it, and close its revocation streams, within 10 s`,
   purge: `Usage: tokenstile purge [--json]
 
 Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be
@@ -86,6 +92,7 @@ const options = {
   id: { type: 'string' },
   limit: { type: 'string' },
   'publish-ahead': { type: 'string' },
+  'env-entry': { type: 'boolean' },
 } as const;
 
 const defaultIo: CliIo = {
@@ -187,14 +194,24 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
         else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
         return 0;
-      case 'clients':
+      case 'clients': {
         noMore(2);
-        if (sub === 'create') {
+        const configured = parseClients(serverConfigFromEnv(env).app.clients as string | undefined ?? '');
+        const id = () => {
           if (values.id === undefined) throw new UsageError('missing --id');
-          admin.clientsCreate(io, { id: values.id, json });
-        } else if (sub === 'list') admin.clientsList(io, { clients: serverConfigFromEnv(env).app.clients, json });
-        else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create or list`);
+          return values.id;
+        };
+        if (sub === 'create') {
+          const o = { id: id(), envEntry: values['env-entry'] === true, configured, json };
+          if (o.envEntry) await admin.clientsCreate(null, io, o);
+          else await withCore(env, (core) => admin.clientsCreate(core, io, o));
+        } else if (sub === 'list') await withCore(env, (core) => admin.clientsList(core, io, { configured, json }));
+        else if (sub === 'remove') {
+          const o = { id: id(), configured, json };
+          await withCore(env, (core) => admin.clientsRemove(core, io, o));
+        } else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create, list or remove`);
         return 0;
+      }
       case 'purge':
         noMore(1);
         await withCore(env, (core) => admin.purge(core, io, { json }));

@@ -47,7 +47,7 @@ export function presentedClient(authorization: string | undefined, form: Readonl
  */
 export async function requireClient(registry: ClientRegistry, request: FastifyRequest, reply: FastifyReply): Promise<string | null> {
   const presented = presentedClient(request.headers.authorization, request.body as Record<string, unknown> | undefined);
-  if (presented === null || presented === 'ambiguous' || !registry.authenticate(presented.id, presented.secret)) {
+  if (presented === null || presented === 'ambiguous' || !(await registry.authenticate(presented.id, presented.secret))) {
     const detail =
       presented === null
         ? 'Client authentication is required: HTTP Basic or client_id and client_secret.'

@@ -91,7 +91,8 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
   // Checked before anything is opened: a bad client list fails at startup, naming the entry.
-  const clients = new ClientRegistry(typeof options.clients === 'string' ? parseClients(options.clients) : (options.clients ?? []));
+  const configuredClients = typeof options.clients === 'string' ? parseClients(options.clients) : (options.clients ?? []);
+  new ClientRegistry(configuredClients);
   let core: Tokenstile;
   if ('tokenstile' in options) {
     core = options.tokenstile;
@@ -121,6 +122,7 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
     });
   }
   const authenticate = createAuthenticate(core);
+  const clients = new ClientRegistry(configuredClients, { store: core.stores.clients });
   app.decorate('tokenstile', core);
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);

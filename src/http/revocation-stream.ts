@@ -40,7 +40,8 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
   const epoch = randomBytes(6).toString('base64url');
   let seq = 0;
   const recent: Array<{ seq: number; entries: Entry[] }> = [];
-  const open = new Set<ServerResponse>();
+  /** Each open stream, with the client it belongs to. */
+  const open = new Map<ServerResponse, string>();
 
   const send = (res: ServerResponse, text: string) => {
     if (res.writableLength > maxBuffered) {
@@ -56,18 +57,20 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
     recent.push({ seq, entries });
     if (recent.length > replayLimit) recent.shift();
     const text = `id: ${epoch}.${seq}\nevent: revoked\ndata: ${JSON.stringify({ revocations: entries })}\n\n`;
-    for (const res of open) send(res, text);
+    for (const res of open.keys()) send(res, text);
   });
   const heartbeat = setInterval(() => {
+    // A removed client's streams end (within the client cache's lifetime, 10 s).
+    for (const [res, clientId] of open) if (!clients.knows(clientId)) res.end();
     if (core.degraded) return;
     const text = `event: heartbeat\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`;
-    for (const res of open) send(res, text);
+    for (const res of open.keys()) send(res, text);
   }, heartbeatMs);
   heartbeat.unref();
   app.addHook('preClose', async () => {
     clearInterval(heartbeat);
     unsubscribe();
-    for (const res of open) res.end();
+    for (const res of open.keys()) res.end();
     open.clear();
   });
 
@@ -89,7 +92,8 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
       schema: { tags: ['oauth'], summary: 'Revocations for verifiers (Server-Sent Events; client authentication)', produces: ['text/event-stream'] },
     },
     async (request, reply) => {
-      if ((await requireClient(clients, request, reply)) === null) return reply;
+      const clientId = await requireClient(clients, request, reply);
+      if (clientId === null) return reply;
       const lastEventId = request.headers['last-event-id'];
       const replay = replayAfter(typeof lastEventId === 'string' ? lastEventId : undefined);
       reply.hijack();
@@ -112,7 +116,7 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
       }
       if (!core.degraded) text += `event: heartbeat\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`;
       res.write(text);
-      open.add(res);
+      open.set(res, clientId);
       res.on('close', () => open.delete(res));
       return reply;
     },

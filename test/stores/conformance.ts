@@ -231,6 +231,20 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         assert.equal(keys.filter((k) => k.retiredAt === null).length, 1);
       });
 
+      it('clients: add refuses a taken id, list returns them oldest first, remove deletes one', async (s) => {
+        const clients = s.clients!;
+        assert.ok(clients, 'the backend has a client store');
+        const a = { id: 'orders-api', secretHash: 'a'.repeat(43), createdAt: t0 };
+        const b = { id: 'billing', secretHash: 'b'.repeat(43), createdAt: t0 + 1 };
+        assert.equal(await clients.addClient(a), true);
+        assert.equal(await clients.addClient(b), true);
+        assert.equal(await clients.addClient({ ...a, secretHash: 'c'.repeat(43) }), false);
+        assert.deepEqual(await clients.listClients(), [a, b]);
+        assert.equal(await clients.removeClient('orders-api'), true);
+        assert.equal(await clients.removeClient('orders-api'), false);
+        assert.deepEqual(await clients.listClients(), [b]);
+      });
+
       it('secret returns the value written first, whatever later create() would give', async (s) => {
         assert.equal(await s.keys.secret('mac', () => 'first'), 'first');
         assert.equal(await s.keys.secret('mac', () => 'second'), 'first');

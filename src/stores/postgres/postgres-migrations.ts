@@ -91,6 +91,17 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       CREATE INDEX audit_events_by_time ON audit_events (at);
     `,
   },
+  {
+    name: '0003_clients',
+    sql: `
+      -- Resource-server clients made by \`tokenstile clients create\`: only SHA-256 of the secret.
+      CREATE TABLE clients (
+        id          text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        created_at  bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

@@ -82,4 +82,15 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       CREATE INDEX audit_events_by_time ON audit_events (at);
     `,
   },
+  {
+    name: '0003_clients',
+    sql: `
+      -- Resource-server clients made by \`tokenstile clients create\`: only SHA-256 of the secret.
+      CREATE TABLE clients (
+        id          TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
