@@ -22,7 +22,7 @@ describe('tokenstile CLI', () => {
   after(() => dir.cleanup());
 
   test('--help for the tool and each command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['users', '--help'], ['sessions', '--help'], ['purge', '--help']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['users', '--help'], ['sessions', '--help'], ['purge', '--help'], ['keys', '--help'], ['clients', '--help']]) {
       const r = await run(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.out, /Usage:/);
@@ -48,7 +48,7 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
-    assert.deepEqual(JSON.parse(first.out), { applied: ['0001_initial', '0002_audit'] });
+    assert.deepEqual(JSON.parse(first.out), { applied: ['0001_initial', '0002_audit', '0003_clients'] });
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });
   });
