@@ -55,9 +55,10 @@ export async function introspectToken(ctx: CoreContext, authenticate: Authentica
  * refresh token, or a valid access token, ends its session, so every access and refresh token of
  * it is refused everywhere. A refresh token we issued (its MAC proves it) ends its session even if
  * it was already spent: whoever holds any generation of it may end it, as reuse detection would.
- * Unknown, expired or malformed tokens change nothing. Returns the session ended, if any.
+ * Unknown, expired or malformed tokens change nothing. Returns the session ended, if any, or
+ * `unavailable` when an access token could not be checked (the store is down while the feed is).
  */
-export async function revokeToken(ctx: CoreContext, authenticate: Authenticate, token: string): Promise<string | null> {
+export async function revokeToken(ctx: CoreContext, authenticate: Authenticate, token: string): Promise<string | null | 'unavailable'> {
   if (typeof token !== 'string' || token.length === 0) return null;
   const refresh = ctx.codec.parse(token);
   let sessionId: string | null = null;
@@ -65,6 +66,7 @@ export async function revokeToken(ctx: CoreContext, authenticate: Authenticate, 
   else {
     const result = await authenticate(token);
     if (result.ok) sessionId = result.value.sessionId;
+    else if (result.code === 'service_unavailable') return 'unavailable';
   }
   if (sessionId === null) return null;
   const ended = await ctx.revoke({ sessionId }, 'token_revoked');

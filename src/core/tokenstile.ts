@@ -91,8 +91,8 @@ export interface Tokenstile {
   listKeys(): Promise<KeyInfo[]>;
   /** RFC 7662: what an access or refresh token stands for; `unavailable` when the store cannot say. */
   introspect(token: string): Promise<Introspection | 'unavailable'>;
-  /** RFC 7009: ends the session of a refresh or access token; returns it, or null when nothing ended. */
-  revokeToken(token: string): Promise<string | null>;
+  /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
+  revokeToken(token: string): Promise<string | null | 'unavailable'>;
   /** The live entries of the in-memory revocation list (the revocation stream's snapshot). */
   liveRevocations(): Array<{ readonly id: string; readonly expiresAt: number }>;
   /** Told of every revocation that enters the in-memory list from now on, once each; returns the unsubscribe function. */
@@ -155,7 +155,10 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     const next = new Keyring(await keys.listSigningKeys(), config.signingAlgorithm, now, config.keyPublishMs);
     keyringLoadedAt = now;
     // Only a real change replaces the keyring: a new one empties the verified-token caches.
-    if (next.signing.kid !== keyring.signing.kid || JSON.stringify(next.jwks()) !== JSON.stringify(keyring.jwks()) || next.validUntil !== keyring.validUntil) keyring = next;
+    if (next.signing.kid !== keyring.signing.kid || JSON.stringify(next.jwks()) !== JSON.stringify(keyring.jwks()) || next.validUntil !== keyring.validUntil) {
+      if (next.signing.kid !== keyring.signing.kid) logger?.info({ kid: next.signing.kid, previous: keyring.signing.kid }, 'tokenstile: signing with a new key');
+      keyring = next;
+    }
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });

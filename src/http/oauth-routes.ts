@@ -103,8 +103,9 @@ export async function oauthRoutes(app: FastifyInstance, opts: { core: Tokenstile
     },
     async (request, reply) => {
       const { token } = request.body as { token: string };
-      // Unknown, expired and already revoked tokens get the same 200 (RFC 7009 §2.2).
-      await core.revokeToken(token);
+      // Unknown, expired and already revoked tokens get the same 200 (RFC 7009 §2.2); a token
+      // that cannot be checked right now gets 503 (§2.2.1), never a 200 that revoked nothing.
+      if ((await core.revokeToken(token)) === 'unavailable') return sendProblem(reply, 'service_unavailable', { retryAfterMs: 1000 });
       return reply.code(200).send();
     },
   );
