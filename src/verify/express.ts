@@ -1,7 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ConfigError } from '../core/errors.ts';
-import type { AuthInfo } from '../core/sessions.ts';
-import { authenticateRequest } from './http-auth.ts';
+import { authenticateRequest, type VerifiedAuth } from './http-auth.ts';
 import type { Verifier } from './verifier.ts';
 
 declare global {
@@ -10,7 +9,7 @@ declare global {
   namespace Express {
     interface Request {
       /** Set by `expressAuth` on routes it guards: who is calling. */
-      auth?: AuthInfo;
+      auth?: VerifiedAuth;
     }
   }
 }
@@ -47,9 +46,9 @@ export function expressAuth(verifier: Verifier): RequestHandler {
 }
 
 /** `req.auth` on a route guarded by `expressAuth` (throws if the middleware is missing). */
-export function authOf(req: Request): AuthInfo {
+export function authOf(req: Request): VerifiedAuth {
   if (!req.auth) throw new Error('route is missing the expressAuth middleware');
   return req.auth;
 }
 
-export type { AuthInfo } from '../core/sessions.ts';
+export type { VerifiedAuth } from './http-auth.ts';

@@ -1,14 +1,13 @@
 import type { MiddlewareHandler } from 'hono';
 import { ConfigError } from '../core/errors.ts';
-import type { AuthInfo } from '../core/sessions.ts';
-import { authenticateRequest } from './http-auth.ts';
+import { authenticateRequest, type VerifiedAuth } from './http-auth.ts';
 import type { Verifier } from './verifier.ts';
 
 /** The Hono environment the middleware sets: `c.get('auth')`. */
 export interface TokenstileHonoEnv {
   Variables: {
     /** Who is calling: user id, session id, claims. */
-    auth: AuthInfo;
+    auth: VerifiedAuth;
   };
 }
 
@@ -38,4 +37,4 @@ export function honoAuth(verifier: Verifier): MiddlewareHandler<TokenstileHonoEn
   };
 }
 
-export type { AuthInfo } from '../core/sessions.ts';
+export type { VerifiedAuth } from './http-auth.ts';

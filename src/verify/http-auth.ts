@@ -1,13 +1,22 @@
 import type { ErrorCode } from '../core/errors.ts';
-import type { AuthInfo } from '../core/sessions.ts';
+import type { AccessClaims } from '../core/access-tokens.ts';
 import { bearerToken } from '../http/authenticate.ts';
 import { challengeFor, problem, problemContentType, type Problem } from '../http/problem.ts';
 import { TokenVerificationError } from './verify-errors.ts';
 import type { Verifier } from './verifier.ts';
 
+/** Who is calling, as a resource server knows it from a verified token. */
+export interface VerifiedAuth {
+  /** `sub`: the user id. */
+  readonly userId: string;
+  /** `sid`: the session id. */
+  readonly sessionId: string;
+  readonly claims: AccessClaims;
+}
+
 /** What an adapter does with a request: let it through with `auth`, or answer with this error. */
 export type AuthOutcome =
-  | { readonly ok: true; readonly auth: AuthInfo }
+  | { readonly ok: true; readonly auth: VerifiedAuth }
   | { readonly ok: false; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Problem };
 
 /**

@@ -13,6 +13,5 @@ export {
   type VerifyErrorCode,
 } from './verify-errors.ts';
 export type { AccessClaims } from '../core/access-tokens.ts';
-export type { AuthInfo } from '../core/sessions.ts';
 export type { SigningAlgorithm, PublicJwk } from '../core/keys.ts';
-export { authenticateRequest, type AuthOutcome } from './http-auth.ts';
+export { authenticateRequest, type AuthOutcome, type VerifiedAuth } from './http-auth.ts';

@@ -32,7 +32,7 @@ const adapters: Record<string, (v: Verifier) => Promise<{ get: (headers: Record<
   fastify: async (v) => {
     const app = Fastify();
     await app.register(tokenstileVerifier, { verifier: v });
-    app.get('/whoami', { onRequest: app.authenticate }, async (request) => ({ userId: request.auth!.userId, sessionId: request.auth!.sessionId }));
+    app.get('/whoami', { onRequest: app.authenticate }, async (request) => ({ userId: request.tokenAuth!.userId, sessionId: request.tokenAuth!.sessionId }));
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     return { get: (headers) => fetch(`${url}/whoami`, { headers }), close: () => app.close() };
   },
