@@ -9,14 +9,14 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'oauth', 'oauth-interop', 'revocation-stream',
-].map((name) => `test/http/${name}.test.ts`).concat(
-  ['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`),
-);
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'oauth', 'revocation-stream',
+].map((name) => `test/http/${name}.test.ts`);
+// Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
+const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];
 
 const runs = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
-  { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: behaviour, needs: true },
+  { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: [...behaviour, ...resourceServer], needs: true },
 ];
 
 function run(env, args) {

@@ -2,7 +2,6 @@ import type { AccessClaims } from './access-tokens.ts';
 import type { CoreContext } from './context.ts';
 import type { Result } from './errors.ts';
 import { hashesEqual, hashRefreshSecret } from './refresh-tokens.ts';
-import type { AuthInfo } from './sessions.ts';
 
 /**
  * What introspection (RFC 7662) reports about an active token. Times in seconds. Inactive tokens
@@ -24,7 +23,14 @@ export type Introspection =
 
 const inactive = Object.freeze({ active: false as const });
 
-type Authenticate = (token: string) => Result<AuthInfo> | Promise<Result<AuthInfo>>;
+/** What is needed of an authenticated caller here (any richer `AuthInfo` fits). */
+interface Caller {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly claims: AccessClaims;
+}
+
+type Authenticate = (token: string) => Result<Caller> | Promise<Result<Caller>>;
 
 /**
  * Introspects a token. Access tokens go through `authenticate` (whatever formats it accepts, with
