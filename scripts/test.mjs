@@ -10,12 +10,14 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes', 'oauth', 'revocation-stream',
 ].map((name) => `test/http/${name}.test.ts`);
+// Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
+const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];
 
 const runs = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
-  { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: behaviour, needs: true },
+  { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: [...behaviour, ...resourceServer], needs: true },
   { title: 'behaviour suites in strict mode (TOKENSTILE_REVOCATION_CHECK=strict)', env: { TOKENSTILE_TEST_APP_MODE: 'strict' }, args: behaviour },
   { title: 'behaviour suites with opaque access tokens', env: { TOKENSTILE_TEST_APP_MODE: 'opaque' }, args: behaviour },
   {

@@ -1,4 +1,7 @@
+import { clientSecretHash, newClient, type ClientCredentials } from '../core/clients.ts';
+import { parseDuration } from '../core/duration.ts';
 import { isUuidv7 } from '../core/ids.ts';
+import { defaultPublishAheadMs, jwksMaxAgeSeconds, keyReloadIntervalMs } from '../core/key-rotation.ts';
 import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
@@ -93,4 +96,89 @@ export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; lim
     const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v));
     io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${q(e.userId)} session=${q(e.sessionId)} ip=${q(e.ip)} ${detail}`.trimEnd());
   }
+}
+
+/** `keys list`: the signing keys and their state. */
+export async function keysList(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
+  const keys = await core.listKeys();
+  if (o.json) return io.out(JSON.stringify({ keys }));
+  const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+  for (const k of keys) {
+    io.out(`${k.kid}  ${k.alg.padEnd(5)} ${k.state.padEnd(9)} created ${when(k.createdAt)}  retires ${when(k.retiredAt)}  published until ${k.state === 'signing' || k.state === 'next' ? '-' : when(k.publishedUntil)}`);
+  }
+}
+
+/** `keys rotate`: publish the next key now; it signs after the publish-ahead delay. */
+export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; json: boolean }): Promise<void> {
+  let aheadMs = defaultPublishAheadMs;
+  if (o.publishAhead !== undefined) {
+    try {
+      aheadMs = parseDuration(o.publishAhead, '--publish-ahead') * 1000;
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  const safeMs = jwksMaxAgeSeconds * 1000 + keyReloadIntervalMs;
+  if (aheadMs < safeMs) {
+    io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s, and server instances that have not reloaded their keys yet (every ${keyReloadIntervalMs / 1000}s), may see tokens of the new key before the key itself (tokenstile/verify refetches on an unknown kid and is not affected)`);
+  }
+  const r = await core.rotateKeys({ publishAheadMs: aheadMs });
+  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
+}
+
+/** The client store, or a message saying this backend has none. */
+function clientStore(core: Tokenstile) {
+  const store = core.stores.clients;
+  if (!store) throw new CliError('this database has no client store; use TOKENSTILE_CLIENTS (tokenstile clients create --env-entry)');
+  return store;
+}
+
+/**
+ * `clients create`: a new client with a random 256-bit secret, printed once. Stored in the database
+ * (only its hash; running servers accept it at once), or with `--env-entry` printed as a
+ * `TOKENSTILE_CLIENTS` entry instead.
+ */
+export async function clientsCreate(core: Tokenstile | null, io: CliIo, o: { id: string; envEntry: boolean; configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
+  let made: ReturnType<typeof newClient>;
+  try {
+    made = newClient(o.id);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (o.configured.some((c) => c.id === o.id)) throw new CliError(`client ${o.id} is already in TOKENSTILE_CLIENTS`);
+  if (!o.envEntry) {
+    const added = await clientStore(core!).addClient({ id: made.id, secretHash: clientSecretHash(made.secret), createdAt: Date.now() });
+    if (!added) throw new CliError(`client ${o.id} exists already (tokenstile clients remove --id ${o.id} first)`);
+  }
+  if (o.json) return io.out(JSON.stringify({ clientId: made.id, clientSecret: made.secret, ...(o.envEntry ? { entry: made.entry } : { stored: true }) }));
+  io.out(`client_id:     ${made.id}`);
+  io.out(`client_secret: ${made.secret}`);
+  if (o.envEntry) {
+    io.out('Give both to the resource server (the secret is shown once). Add this to the auth servers\' TOKENSTILE_CLIENTS (comma-separated):');
+    io.out(made.entry);
+  } else {
+    io.out('Stored (its hash only); running servers accept it at once. Give both to the resource server: the secret is shown once.');
+  }
+}
+
+/** `clients list`: stored clients and those in TOKENSTILE_CLIENTS. */
+export async function clientsList(core: Tokenstile, io: CliIo, o: { configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
+  const stored = (await core.stores.clients?.listClients()) ?? [];
+  const rows = [
+    ...o.configured.map((c) => ({ id: c.id, source: 'TOKENSTILE_CLIENTS', hashed: c.secret.startsWith('sha256.'), createdAt: null as string | null })),
+    ...stored.map((c) => ({ id: c.id, source: 'database', hashed: true, createdAt: new Date(c.createdAt).toISOString() })),
+  ];
+  if (o.json) return io.out(JSON.stringify({ clients: rows }));
+  if (rows.length === 0) return io.out('no clients (tokenstile clients create --id NAME)');
+  for (const r of rows) {
+    io.out(`${r.id}  ${r.source}${r.createdAt ? `  created ${r.createdAt}` : ''}${r.hashed ? '' : '  (plain secret in the environment: prefer a hashed entry)'}`);
+  }
+}
+
+/** `clients remove`: deletes a stored client; servers refuse it, and end its streams, within 10 s. */
+export async function clientsRemove(core: Tokenstile, io: CliIo, o: { id: string; configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
+  if (!(await clientStore(core).removeClient(o.id))) {
+    throw new CliError(o.configured.some((c) => c.id === o.id) ? `client ${o.id} is in TOKENSTILE_CLIENTS: remove it there` : `no stored client ${o.id}`);
+  }
+  print(io, o.json, { removed: o.id }, `removed client ${o.id}; servers refuse it within 10 s`);
 }

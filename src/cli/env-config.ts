@@ -1,3 +1,4 @@
+import { ClientRegistry, parseClients } from '../core/clients.ts';
 import { ConfigError } from '../core/errors.ts';
 import { signingAlgorithms, type SigningAlgorithm } from '../core/keys.ts';
 import type { BuildAppOptions } from '../http/app.ts';
@@ -32,10 +33,9 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
   if (!(signingAlgorithms as readonly string[]).includes(alg)) {
     throw new ConfigError(`TOKENSTILE_SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(alg)}`);
   }
-  const unsupported: Array<[string, string | undefined, string]> = [
-    ['TOKENSTILE_CLIENTS', value(env, 'TOKENSTILE_CLIENTS'), 'the /oauth endpoints are not in this version yet; unset it'],
-  ];
-  for (const [name, v, why] of unsupported) if (v !== undefined) throw new ConfigError(`${name}: ${why}`);
+  const clients = value(env, 'TOKENSTILE_CLIENTS');
+  // Checked now, so that a bad entry stops the server before it opens anything.
+  if (clients !== undefined) new ClientRegistry(parseClients(clients));
   const durations = {
     accessTokenTtl: ['TOKENSTILE_ACCESS_TTL', '15m'],
     refreshTokenTtl: ['TOKENSTILE_REFRESH_TTL', '7d'],
@@ -54,6 +54,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     redisKeyPrefix: value(env, 'TOKENSTILE_REDIS_PREFIX'),
     rateLimits: parseRateLimitsSwitch(value(env, 'TOKENSTILE_RATE_LIMITS')),
     metrics: value(env, 'TOKENSTILE_METRICS') !== 'off',
+    clients,
   };
   for (const [field, [name, fallback]] of Object.entries(durations)) app[field] = value(env, name) ?? fallback;
   return {
@@ -101,6 +102,8 @@ export const envHelp = `Environment:
                                 one instance, everything in the database and this process)
   TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)
   TOKENSTILE_KEY_ENCRYPTION_KEY 32 random bytes, base64url: seals private keys and secrets in the database
+  TOKENSTILE_CLIENTS            resource-server clients for /oauth/* and /revocations/stream:
+                                id:secret or id:sha256.HASH, comma-separated (tokenstile clients create)
   TOKENSTILE_RATE_LIMITS        on | off (default on)
   TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
   TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)

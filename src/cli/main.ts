@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseClients } from '../core/clients.ts';
 import { TokenstileError } from '../core/errors.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { openStores, redactUrl } from '../stores/open-stores.ts';
@@ -17,6 +18,8 @@ Commands:
   sessions list|revoke          see and end sessions
   purge                         delete expired sessions and revocation entries
   audit                         logins, logouts, revocations, password changes, key events
+  keys list|rotate              see the signing keys; rotate them without downtime
+  clients create|list|remove    resource-server clients for /oauth/* and /revocations/stream
 
 Run \`tokenstile <command> --help\` for a command's options.
 
@@ -50,6 +53,28 @@ The audit trail, newest first (default 50 entries): sign-ins (and failures, with
 IP), registrations, logouts with their scope, revoked sessions with the cause, refresh-token reuse,
 password changes, disabled accounts, generated keys. Never a token or password.
 --json prints one JSON object per line.`,
+  keys: `Usage:
+  tokenstile keys list [--json]
+  tokenstile keys rotate [--publish-ahead DURATION] [--json]
+
+list      every stored signing key: signing, next (published, not yet signing), published
+          (retired, kept in the JWKS until its tokens have expired) or expired
+rotate    publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed
+          the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current
+          key signs until then and stays published until every token it signed has expired.
+          Running servers pick the change up within 10 s; no restart.`,
+  clients: `Usage:
+  tokenstile clients create --id CLIENT_ID [--env-entry] [--json]
+  tokenstile clients list [--json]
+  tokenstile clients remove --id CLIENT_ID [--json]
+
+Clients are the resource servers allowed on /oauth/introspect, /oauth/revoke and
+/revocations/stream.
+create    makes a client with a random secret, printed once; stores it in the database (only the
+          secret's SHA-256), where running servers find it at once. With --env-entry, stores
+          nothing and prints a TOKENSTILE_CLIENTS entry (id:sha256.HASH) instead
+list      stored clients and those in TOKENSTILE_CLIENTS
+remove    deletes a stored client; servers refuse it, and close its revocation streams, within 10 s`,
   purge: `Usage: tokenstile purge [--json]
 
 Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be
@@ -66,6 +91,8 @@ const options = {
   user: { type: 'string' },
   id: { type: 'string' },
   limit: { type: 'string' },
+  'publish-ahead': { type: 'string' },
+  'env-entry': { type: 'boolean' },
 } as const;
 
 const defaultIo: CliIo = {
@@ -159,6 +186,30 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         noMore(1);
         const limit = values.limit === undefined ? 50 : Number(values.limit);
         await withCore(env, (core) => admin.audit(core, io, { user: values.user, limit, json }));
+        return 0;
+      }
+      case 'keys':
+        noMore(2);
+        if (sub === 'list') await withCore(env, (core) => admin.keysList(core, io, { json }));
+        else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
+        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
+        return 0;
+      case 'clients': {
+        noMore(2);
+        const configured = parseClients(serverConfigFromEnv(env).app.clients as string | undefined ?? '');
+        const id = () => {
+          if (values.id === undefined) throw new UsageError('missing --id');
+          return values.id;
+        };
+        if (sub === 'create') {
+          const o = { id: id(), envEntry: values['env-entry'] === true, configured, json };
+          if (o.envEntry) await admin.clientsCreate(null, io, o);
+          else await withCore(env, (core) => admin.clientsCreate(core, io, o));
+        } else if (sub === 'list') await withCore(env, (core) => admin.clientsList(core, io, { configured, json }));
+        else if (sub === 'remove') {
+          const o = { id: id(), configured, json };
+          await withCore(env, (core) => admin.clientsRemove(core, io, o));
+        } else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create, list or remove`);
         return 0;
       }
       case 'purge':

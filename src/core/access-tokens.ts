@@ -3,7 +3,7 @@ import type { Clock } from './clock.ts';
 import { fail, ok, type Result } from './errors.ts';
 import { secureRandom, type RandomSource } from './ids.ts';
 import { decodeSegment, signCompact, verifySignature } from './jws.ts';
-import type { Keyring } from './keys.ts';
+import type { Keyring, SigningAlgorithm, VerificationKeys } from './keys.ts';
 
 /** The claims of a Tokenstile access token (RFC 9068 profile). Times in seconds. */
 export interface AccessClaims {
@@ -55,11 +55,32 @@ export function issueAccessToken(
   return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };
 }
 
+/**
+ * The `kid` of a token's header, read without verifying anything: only to pick which key set to
+ * consult. Null when the token has no readable header or no string `kid`.
+ */
+export function unverifiedKid(token: string): string | null {
+  if (typeof token !== 'string' || token.length > maxTokenLength) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const bytes = decodeSegment(token.slice(0, dot));
+  if (!bytes) return null;
+  try {
+    const header = JSON.parse(bytes.toString('utf8')) as { kid?: unknown } | null;
+    return typeof header?.kid === 'string' ? header.kid : null;
+  } catch {
+    return null;
+  }
+}
+
 const allowedHeaderMembers = new Set(['alg', 'kid', 'typ']);
 const headerCacheLimit = 64;
 
 /** How many verified tokens `AccessTokenVerifier` remembers by default. */
 export const defaultVerifiedCacheSize = 10_000;
+
+/** What verifying needs of the settings: who issues, for whom, with how much leeway (seconds). */
+export type VerifySettings = Pick<AccessTokenSettings, 'issuer' | 'audience' | 'clockTolerance'>;
 
 /**
  * Verifies access tokens: structure, pinned algorithm, known `kid`, signature, then `typ`,
@@ -72,16 +93,20 @@ export const defaultVerifiedCacheSize = 10_000;
  * keyring empties it. A header that passed once is remembered too (one per key).
  */
 export class AccessTokenVerifier {
-  readonly #getKeyring: () => Keyring;
-  readonly #settings: AccessTokenSettings;
+  readonly #getKeyring: () => VerificationKeys;
+  readonly #settings: VerifySettings;
   readonly #clock: Clock;
   readonly #verifiedLimit: number;
-  #headers = new Map<string, { keyring: Keyring; key: KeyObject }>();
+  #headers = new Map<string, { keyring: VerificationKeys; key: KeyObject; alg: SigningAlgorithm }>();
   #verified = new Map<string, AccessClaims>();
-  #verifiedFor: Keyring | null = null;
+  #verifiedFor: VerificationKeys | null = null;
 
-  /** @param verifiedCacheSize how many verified tokens to remember; 0 turns the cache off. */
-  constructor(getKeyring: () => Keyring, settings: AccessTokenSettings, clock: Clock, verifiedCacheSize = defaultVerifiedCacheSize) {
+  /**
+   * @param getKeyring the current keys (the server's Keyring, or a resource server's JWKS); a new
+   *   object empties the caches
+   * @param verifiedCacheSize how many verified tokens to remember; 0 turns the cache off.
+   */
+  constructor(getKeyring: () => VerificationKeys, settings: VerifySettings, clock: Clock, verifiedCacheSize = defaultVerifiedCacheSize) {
     this.#getKeyring = getKeyring;
     this.#settings = settings;
     this.#clock = clock;
@@ -105,7 +130,7 @@ export class AccessTokenVerifier {
     const key = this.#headerKey(headerSegment, keyring);
     if (!key) return fail('invalid_token');
     const signature = decodeSegment(token.slice(dot2 + 1));
-    if (!signature || !verifySignature(keyring.alg, key, token.slice(0, dot2), signature)) return fail('invalid_token');
+    if (!signature || !verifySignature(key.alg, key.key, token.slice(0, dot2), signature)) return fail('invalid_token');
     const payload = decodeSegment(token.slice(dot1 + 1, dot2));
     if (!payload) return fail('invalid_token');
     let claims: unknown;
@@ -123,9 +148,9 @@ export class AccessTokenVerifier {
     return this.#checkTimes(checked);
   }
 
-  #headerKey(segment: string, keyring: Keyring): KeyObject | undefined {
+  #headerKey(segment: string, keyring: VerificationKeys): { key: KeyObject; alg: SigningAlgorithm } | undefined {
     const cached = this.#headers.get(segment);
-    if (cached && cached.keyring === keyring) return cached.key;
+    if (cached && cached.keyring === keyring) return cached;
     const bytes = decodeSegment(segment);
     if (!bytes) return undefined;
     let header: unknown;
@@ -138,13 +163,15 @@ export class AccessTokenVerifier {
     const h = header as Record<string, unknown>;
     // Only alg, kid and typ: jku, x5u, jwk, x5c and crit are refused rather than ignored.
     for (const name of Object.keys(h)) if (!allowedHeaderMembers.has(name)) return undefined;
-    if (h.alg !== keyring.alg || typeof h.kid !== 'string') return undefined;
+    if (typeof h.alg !== 'string' || typeof h.kid !== 'string') return undefined;
     if (typeof h.typ !== 'string' || !isAccessTokenType(h.typ)) return undefined;
-    const key = keyring.verificationKey(h.kid);
-    if (!key) return undefined;
+    // The key decides the algorithm (pinned by configuration); the header only has to agree.
+    const found = keyring.keyFor(h.kid, h.alg);
+    if (!found) return undefined;
+    const entry = { keyring, key: found.key, alg: found.alg };
     if (this.#headers.size >= headerCacheLimit) this.#headers.clear();
-    this.#headers.set(segment, { keyring, key });
-    return key;
+    this.#headers.set(segment, entry);
+    return entry;
   }
 
   /** The claims that do not change with time; null when any is wrong. */

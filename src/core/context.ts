@@ -20,6 +20,7 @@ export interface CoreContext {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly hasher: PasswordHasher;
+  /** The current keys; replaced when a rotation is picked up (read it each time, do not keep it). */
   readonly keyring: Keyring;
   readonly codec: RefreshTokenCodec;
   /** Mints and reads opaque access handles; null in JWT format. */

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'weak_password'
   | 'invalid_credentials'
+  | 'invalid_client'
   | 'account_disabled'
   | 'invalid_token'
   | 'token_expired'
@@ -63,6 +64,7 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze(
     'The password does not meet the policy: 8 to 256 characters, not all of one kind (letters, digits, symbols).',
   invalid_credentials: 'The email or password is wrong.',
   account_disabled: 'This account is disabled.',
+  invalid_client: 'Client authentication failed.',
   invalid_token: 'The access token is missing, malformed or not valid here.',
   token_expired: 'The access token has expired; refresh it.',
   session_revoked: 'The session of this token has ended; sign in again.',

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, type JsonWebKey } from 'node:crypto';
 import { ConfigError } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import type { KeyStore } from './key-store.ts';
+import type { StoredSigningKey } from './keys.ts';
 
 /** Marks a sealed value inside a stored JWK or secret. */
 const sealedPrefix = 'tsenc1.';
@@ -50,6 +51,8 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
     if (!key) throw new ConfigError('stored private keys are encrypted: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY)');
     return key;
   };
+  const sealKey = (k: StoredSigningKey): StoredSigningKey =>
+    key ? { ...k, privateJwk: { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k;
   let warned = false;
   const plaintext = (what: string) => {
     if (key && !warned) {
@@ -67,7 +70,10 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
       });
     },
     addSigningKey(k) {
-      return inner.addSigningKey(key ? { ...k, privateJwk: { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k);
+      return inner.addSigningKey(sealKey(k));
+    },
+    rotateSigningKey(next, retireAt) {
+      return inner.rotateSigningKey(sealKey(next), retireAt);
     },
     async secret(name, create) {
       const stored = await inner.secret(name, () => (key ? seal(key, create(), `secret:${name}`) : create()));

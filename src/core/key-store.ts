@@ -9,6 +9,13 @@ export interface KeyStore {
    */
   addSigningKey(key: StoredSigningKey): Promise<boolean>;
   /**
+   * A rotation, in one atomic step: the active key of `next.alg` gets `retiredAt = retireAt` (it
+   * keeps signing until then, while `next` is already published) and `next` becomes the active key.
+   * False, writing nothing, when no key of that algorithm is active or `next.kid` exists. Of
+   * concurrent rotations, each either applies whole or not at all.
+   */
+  rotateSigningKey(next: StoredSigningKey, retireAt: number): Promise<boolean>;
+  /**
    * The secret called `name`, created with `create()` when absent. Concurrent first calls (two
    * instances starting together) all get the value that was written first.
    */

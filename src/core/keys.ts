@@ -49,13 +49,39 @@ export function jwkThumbprint(jwk: JsonWebKey): string {
 }
 
 /**
+ * Public keys a token may be verified with, by `kid`. The header's `alg` must match both the
+ * pinned algorithms and the key's own algorithm, so a token cannot choose how it is checked.
+ */
+export interface VerificationKeys {
+  /** The key for `kid` when it verifies `alg`; undefined for an unknown kid or another algorithm. */
+  keyFor(kid: string, alg: unknown): { readonly key: KeyObject; readonly alg: SigningAlgorithm } | undefined;
+}
+
+/**
+ * Whether a stored key is still signing at `now`: an active key (`retiredAt` null), or one whose
+ * retirement is scheduled in the future by a rotation while its successor is published ahead.
+ */
+function signsAt(k: StoredSigningKey, now: number): boolean {
+  return k.retiredAt === null || k.retiredAt > now;
+}
+
+/**
  * The keys in use: one signs, the published ones verify. Only keys of the configured algorithm
  * are ever used, so a token cannot choose its own algorithm.
+ *
+ * Rotation (see `rotateSigningKey`) stores the next key as active and schedules the current one's
+ * retirement a publish-ahead delay later: until then both are published and the outgoing key still
+ * signs, so verifiers that cache the JWKS see the new key before any token carries it.
  */
-export class Keyring {
+export class Keyring implements VerificationKeys {
   readonly alg: SigningAlgorithm;
   readonly signing: { readonly kid: string; readonly key: KeyObject };
-  readonly #verify = new Map<string, KeyObject>();
+  /**
+   * When this keyring stops being right by the clock alone (a scheduled retirement takes effect,
+   * or a retired key's publication ends), in ms since the epoch; Infinity when never.
+   */
+  readonly validUntil: number;
+  readonly #verify = new Map<string, { key: KeyObject; alg: SigningAlgorithm }>();
   readonly #jwks: { keys: PublicJwk[] };
 
   /**
@@ -67,21 +93,31 @@ export class Keyring {
     const usable = keys
       .filter((k) => k.alg === alg && (k.retiredAt === null || k.retiredAt + publishFor > now))
       .sort((a, b) => a.createdAt - b.createdAt || (a.kid < b.kid ? -1 : 1));
-    // The oldest live key signs, so every instance picks the same one without coordination.
-    const active = usable.find((k) => k.retiredAt === null);
+    // Of the keys still signing, the one retiring soonest signs (the active key, when no rotation
+    // is under way), so every instance picks the same one without coordination.
+    const signers = usable.filter((k) => signsAt(k, now)).sort((a, b) => (a.retiredAt ?? Infinity) - (b.retiredAt ?? Infinity));
+    const active = signers[0];
     if (!active) throw new Error(`no active ${alg} signing key`);
     this.signing = { kid: active.kid, key: createPrivateKey({ key: active.privateJwk, format: 'jwk' }) };
     const published: PublicJwk[] = [];
+    let validUntil = Infinity;
     for (const k of usable) {
-      this.#verify.set(k.kid, createPublicKey({ key: k.publicJwk, format: 'jwk' }));
+      this.#verify.set(k.kid, { key: createPublicKey({ key: k.publicJwk, format: 'jwk' }), alg: k.alg });
       published.push({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' });
+      if (k.retiredAt !== null) validUntil = Math.min(validUntil, k.retiredAt > now ? k.retiredAt : k.retiredAt + publishFor);
     }
+    this.validUntil = validUntil;
     this.#jwks = Object.freeze({ keys: published });
   }
 
   /** The public key for `kid`, or undefined when `kid` is not one of ours. */
   verificationKey(kid: string): KeyObject | undefined {
-    return this.#verify.get(kid);
+    return this.#verify.get(kid)?.key;
+  }
+
+  keyFor(kid: string, alg: unknown): { readonly key: KeyObject; readonly alg: SigningAlgorithm } | undefined {
+    const entry = this.#verify.get(kid);
+    return entry !== undefined && entry.alg === alg ? entry : undefined;
   }
 
   /** The RFC 7517 key set to publish. */

@@ -12,9 +12,9 @@ export class RevocationList {
   readonly #sessions = new Map<string, number>();
   #nextPurge = 0;
 
-  /** Records a revocation; idempotent. */
-  add(r: Revocation, now: number): void {
-    if (r.expiresAt <= now) return;
+  /** Records a revocation; idempotent. True when the session was not in the list before. */
+  add(r: Pick<Revocation, 'id' | 'expiresAt'>, now: number): boolean {
+    if (r.expiresAt <= now) return false;
     const prev = this.#sessions.get(r.id);
     if (prev === undefined || prev < r.expiresAt) {
       // Re-inserted at the back, so the Map stays in expiry order for purge().
@@ -22,6 +22,12 @@ export class RevocationList {
       this.#sessions.set(r.id, r.expiresAt);
     }
     if (now >= this.#nextPurge) this.purge(now);
+    return prev === undefined;
+  }
+
+  /** Every entry as `[session id, expiresAt]`, soonest expiry (roughly) first. */
+  entries(): IterableIterator<[string, number]> {
+    return this.#sessions.entries();
   }
 
   /** True when session `sid` has been ended. */

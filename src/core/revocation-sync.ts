@@ -30,6 +30,7 @@ export class RevocationSync {
   readonly #logger: Logger | undefined;
   readonly #staleAfterMs: number;
   #cursor: string | null = null;
+  readonly #listeners = new Set<(revocations: readonly Revocation[]) => void>();
   #trusted: boolean;
   readonly #poll = single(async () => {
     const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
@@ -135,7 +136,25 @@ export class RevocationSync {
 
   #addAll(revocations: readonly Revocation[]): void {
     const now = this.#clock.now();
-    for (const r of revocations) this.list.add(r, now);
+    const added: Revocation[] = [];
+    for (const r of revocations) if (this.list.add(r, now)) added.push(r);
+    if (added.length === 0) return;
+    for (const listener of this.#listeners) {
+      try {
+        listener(added);
+      } catch {
+        // A listener's failure (a closed stream) must not stop the list or the other listeners.
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with every revocation that enters the list from now on (from this process,
+   * the feed or the store poll), once per session. Returns the unsubscribe function.
+   */
+  onAdded(listener: (revocations: readonly Revocation[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Ends sessions in the store, then in this list, then tells every other instance. */

@@ -1,4 +1,5 @@
 import type { AuditLog } from './audit-log.ts';
+import type { ClientStore } from './client-store.ts';
 import type { KeyStore } from './key-store.ts';
 import type { SessionStore } from './session-store.ts';
 import type { UserStore } from './user-store.ts';
@@ -11,6 +12,8 @@ export interface Stores {
   readonly sessions: SessionStore;
   readonly keys: KeyStore;
   readonly audit: AuditLog;
+  /** Resource-server clients made by the CLI. Optional: without it, only configured clients exist. */
+  readonly clients?: ClientStore;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Applies pending schema migrations; returns the names applied. */

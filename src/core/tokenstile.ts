@@ -9,6 +9,8 @@ import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser }
 import { fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
+import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo } from './key-rotation.ts';
+import { introspectToken, revokeToken, type Introspection } from './token-introspection.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
@@ -78,6 +80,27 @@ export interface Tokenstile {
   syncRevocations(): Promise<void>;
   /** The public keys (RFC 7517). */
   jwks(): { keys: PublicJwk[] };
+  /**
+   * Re-reads the signing keys from the store (it also happens every 10 s, and when a scheduled
+   * retirement takes effect), so that a rotation by another process is used without a restart.
+   */
+  reloadKeys(): Promise<void>;
+  /**
+   * Administrative: publishes a new signing key now, which signs from `publishAheadMs` later
+   * (default 10 minutes); the current key signs until then and stays published until its tokens
+   * have expired. See `docs/cli.md` (`tokenstile keys rotate`).
+   */
+  rotateKeys(options?: { publishAheadMs?: number }): Promise<{ previousKid: string | null; kid: string; signsFrom: number }>;
+  /** Administrative: every stored signing key with its state, never a private part. */
+  listKeys(): Promise<KeyInfo[]>;
+  /** RFC 7662: what an access or refresh token stands for; `unavailable` when the store cannot say. */
+  introspect(token: string): Promise<Introspection | 'unavailable'>;
+  /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
+  revokeToken(token: string): Promise<string | null | 'unavailable'>;
+  /** The live entries of the in-memory revocation list (the revocation stream's snapshot). */
+  liveRevocations(): Array<{ readonly id: string; readonly expiresAt: number }>;
+  /** Told of every revocation that enters the in-memory list from now on, once each; returns the unsubscribe function. */
+  onRevocations(listener: (revocations: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>) => void): () => void;
   /** Number of live entries in the in-memory revocation list. */
   readonly revocationCount: number;
   /** Stops background work, waiting for a run under way. Does not close the stores (their opener does). */
@@ -129,7 +152,18 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     audit.push(auditEntryOf(event, clock.now()));
   };
   const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
-  const keyring = await loadKeyring(keys, config, clock.now(), emit);
+  let keyring = await loadKeyring(keys, config, clock.now(), emit);
+  let keyringLoadedAt = clock.now();
+  const reloadKeys = single(async () => {
+    const now = clock.now();
+    const next = new Keyring(await keys.listSigningKeys(), config.signingAlgorithm, now, config.keyPublishMs);
+    keyringLoadedAt = now;
+    // Only a real change replaces the keyring: a new one empties the verified-token caches.
+    if (next.signing.kid !== keyring.signing.kid || JSON.stringify(next.jwks()) !== JSON.stringify(keyring.jwks()) || next.validUntil !== keyring.validUntil) {
+      if (next.signing.kid !== keyring.signing.kid) logger?.info({ kid: next.signing.kid, previous: keyring.signing.kid }, 'tokenstile: signing with a new key');
+      keyring = next;
+    }
+  });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
   if (!options.feed && stores.kind !== 'sqlite') {
@@ -148,7 +182,9 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     clock,
     random,
     hasher,
-    keyring,
+    get keyring() {
+      return keyring;
+    },
     codec: new RefreshTokenCodec(Buffer.from(macKey, 'base64url'), random),
     opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url'), config.verifiedTokenCacheSize) : null,
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
@@ -186,6 +222,9 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let nextPurge = clock.now();
   const tick = () => {
     sync.tick();
+    if (clock.now() >= keyringLoadedAt + keyReloadIntervalMs || clock.now() >= keyring.validUntil) {
+      reloadKeys.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: reloading the signing keys failed'));
+    }
     if (clock.now() >= nextPurge) {
       nextPurge = clock.now() + config.purgeIntervalMs;
       purge.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: purge failed'));
@@ -221,6 +260,17 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     tick,
     syncRevocations: () => sync.poll(),
     jwks: () => keyring.jwks(),
+    reloadKeys: () => reloadKeys.run(),
+    async rotateKeys(opts = {}) {
+      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit);
+      await reloadKeys.run();
+      return rotated;
+    },
+    listKeys: async () => describeKeys(await keys.listSigningKeys(), config, clock.now()),
+    introspect: (token) => introspectToken(ctx, authenticate, token),
+    revokeToken: (token) => revokeToken(ctx, authenticate, token),
+    liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
+    onRevocations: (listener) => sync.onAdded(listener),
     get revocationCount() {
       return sync.list.size;
     },
@@ -229,7 +279,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     },
     async close() {
       clearInterval(timer);
-      await Promise.all([purge.idle(), sync.close(), audit.flush()]);
+      await Promise.all([purge.idle(), reloadKeys.idle(), sync.close(), audit.flush()]);
     },
   };
 }

@@ -3,3 +3,4 @@ export { tokenstile, type TokenstilePluginOptions } from './plugin.ts';
 export { bearerToken, type AuthenticateHook } from './authenticate.ts';
 export type { AuthInfo } from '../core/auth-info.ts';
 export type { AuthCache, CacheEntryOptions } from '../core/auth-cache.ts';
+export { tokenstileVerifier, type TokenstileVerifierOptions } from './verifier-plugin.ts';

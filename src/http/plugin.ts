@@ -13,6 +13,9 @@ import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
 import { problemErrorHandler } from './problem.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { wellKnownRoutes } from './well-known-routes.ts';
+import { ClientRegistry, parseClients, type ClientCredentials } from '../core/clients.ts';
+import { oauthRoutes } from './oauth-routes.ts';
+import { revocationStreamRoutes, type RevocationStreamOptions } from './revocation-stream.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,10 +30,22 @@ declare module 'fastify' {
   }
 }
 
+/** What resource servers use: `/oauth/*` and the revocation stream. */
+export interface ResourceServerOptions {
+  /**
+   * Clients allowed on `/oauth/revoke`, `/oauth/introspect` and `/revocations/stream`:
+   * `TOKENSTILE_CLIENTS` syntax (`id:secret,id2:sha256.HASH`) or a list. Default: none (those
+   * endpoints answer 401 invalid_client).
+   */
+  readonly clients?: string | readonly ClientCredentials[];
+  /** Heartbeat and replay window of `/revocations/stream`. */
+  readonly revocationStream?: RevocationStreamOptions;
+}
+
 /** Options of the Fastify plugin: a ready core, or what it takes to open one. */
 export type TokenstilePluginOptions =
-  | { readonly tokenstile: Tokenstile; readonly routes?: boolean }
-  | (Omit<TokenstileOptions, 'stores' | 'logger'> & {
+  | ({ readonly tokenstile: Tokenstile; readonly routes?: boolean } & ResourceServerOptions)
+  | (Omit<TokenstileOptions, 'stores' | 'logger'> & ResourceServerOptions & {
       /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
       readonly stores?: Stores;
       /** Default `sqlite:./data/tokenstile.db`. */
@@ -42,7 +57,7 @@ export type TokenstilePluginOptions =
       readonly redisUrl?: string;
       /** Prefix of every Redis key and channel. Default `tokenstile:`. */
       readonly redisKeyPrefix?: string;
-      /** Mount `/auth/*` and `/.well-known/jwks.json`. Default true. */
+      /** Mount `/auth/*`, `/oauth/*`, `/revocations/stream` and `/.well-known/*`. Default true. */
       readonly routes?: boolean;
       /** Told of every store operation's duration (metrics). */
       readonly storeObserver?: StoreObserver;
@@ -75,11 +90,14 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
 }
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
+  // Checked before anything is opened: a bad client list fails at startup, naming the entry.
+  const configuredClients = typeof options.clients === 'string' ? parseClients(options.clients) : (options.clients ?? []);
+  new ClientRegistry(configuredClients);
   let core: Tokenstile;
   if ('tokenstile' in options) {
     core = options.tokenstile;
   } else {
-    const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, routes: _routes, storeObserver, ...coreOptions } = options;
+    const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, routes: _routes, storeObserver, clients: _clients, revocationStream: _stream, ...coreOptions } = options;
     const opened = given ?? (await openStores(databaseUrl));
     // Timed, and any backend failure becomes a 503 problem rather than a 500.
     const stores = instrumentStores(opened, storeObserver ?? (() => {}));
@@ -104,12 +122,15 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
     });
   }
   const authenticate = createAuthenticate(core);
+  const clients = new ClientRegistry(configuredClients, { store: core.stores.clients });
   app.decorate('tokenstile', core);
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);
   if (options.routes !== false) {
     await app.register(routes, { core, authenticate });
     await app.register(wellKnownRoutes, { core });
+    await app.register(oauthRoutes, { core, clients });
+    await app.register(revocationStreamRoutes, { core, clients, stream: options.revocationStream });
   }
 };
 

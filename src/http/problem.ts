@@ -6,6 +6,7 @@ export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
   invalid_request: 400,
   weak_password: 400,
   invalid_credentials: 401,
+  invalid_client: 401,
   account_disabled: 403,
   invalid_token: 401,
   token_expired: 401,
@@ -51,16 +52,24 @@ export function sendProblem(
   code: ErrorCode,
   options: { detail?: string; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
 ): FastifyReply {
-  const body = problem(code, options.detail);
+  const body: Problem = problem(code, options.detail);
   if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
-  if (body.status === 401) {
-    const challenge =
-      accessTokenCodes.has(code) && !options.tokenMissing
-        ? `Bearer realm="tokenstile", error="invalid_token", error_description="${errorMessages[code]}"`
-        : 'Bearer realm="tokenstile"';
-    reply.header('www-authenticate', challenge);
-  }
-  return reply.code(body.status).header('cache-control', 'no-store').type(problemContentType).send(body);
+  if (body.status === 401) reply.header('www-authenticate', challengeFor(code, options.tokenMissing === true));
+  // RFC 6749 §5.2 clients read `error`; the problem document carries it as an extension member.
+  const sent = code === 'invalid_client' ? { ...body, error: 'invalid_client', error_description: body.detail } : body;
+  return reply.code(body.status).header('cache-control', 'no-store').type(problemContentType).send(sent);
+}
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 with `code`: RFC 6750 Bearer with
+ * `error="invalid_token"` for a bad access token, without an error code when no token was sent
+ * (RFC 6750 §3.1), and RFC 6749 §5.2 `Basic` for failed client authentication.
+ */
+export function challengeFor(code: ErrorCode, tokenMissing: boolean): string {
+  if (code === 'invalid_client') return 'Basic realm="tokenstile", charset="UTF-8"';
+  return accessTokenCodes.has(code) && !tokenMissing
+    ? `Bearer realm="tokenstile", error="invalid_token", error_description="${errorMessages[code]}"`
+    : 'Bearer realm="tokenstile"';
 }
 
 function fastifyErrorCode(err: FastifyError): ErrorCode {

@@ -48,12 +48,14 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   const sessions = wrap(stores.sessions, 'sessions', observe);
   const keys = wrap(stores.keys, 'keys', observe);
   const audit = wrap(stores.audit, 'audit', observe);
+  const clients = stores.clients && wrap(stores.clients, 'clients', observe);
   return {
     kind: stores.kind,
     users,
     sessions,
     keys,
     audit,
+    ...(clients && { clients }),
     ping: () => stores.ping(),
     migrate: () => stores.migrate(),
     close: () => stores.close(),

@@ -23,7 +23,7 @@ describe('tokenstile CLI', () => {
   after(() => dir.cleanup());
 
   test('--help for the tool and each command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['users', '--help'], ['sessions', '--help'], ['purge', '--help']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help'], ['users', '--help'], ['sessions', '--help'], ['purge', '--help'], ['keys', '--help'], ['clients', '--help']]) {
       const r = await run(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.out, /Usage:/);

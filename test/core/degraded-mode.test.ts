@@ -199,3 +199,29 @@ test('a catch-up that failed is finished by the next poll round', () =>
     assert.equal(a.degraded, false);
     assert.deepEqual(await a.authenticate(s.accessToken), { ok: false, code: 'session_revoked' });
   }));
+
+test('with the feed and the store both down, introspection and revocation say unavailable instead of a wrong answer', () =>
+  twoInstances(async (a, _b, hub, store) => {
+    const s = await signIn(a, 'oauth@example.com');
+    hub.setUp(false);
+    store.down = true;
+    assert.equal(await a.introspect(s.accessToken), 'unavailable', 'not active:false for a live token');
+    assert.equal(await a.revokeToken(s.accessToken), 'unavailable', 'not a 200 that revoked nothing');
+    store.down = false;
+    assert.equal(await a.revokeToken(s.accessToken), s.session.id);
+    assert.deepEqual(await a.introspect(s.accessToken), { active: false });
+  }));
+
+test('the revocation stream source hears every revocation once, whichever instance made it', () =>
+  twoInstances(async (a, b) => {
+    const seen: string[] = [];
+    const stop = a.onRevocations((rs) => seen.push(...rs.map((r) => r.id)));
+    const x = await signIn(b, 'x1@example.com');
+    const y = await signIn(a, 'y1@example.com');
+    await b.revoke({ sessionId: x.session.id });
+    await a.revoke({ sessionId: y.session.id });
+    await b.revoke({ sessionId: x.session.id }); // already ended: nothing new
+    stop();
+    assert.deepEqual(seen, [x.session.id, y.session.id]);
+    assert.deepEqual(new Set(a.liveRevocations().map((r) => r.id)), new Set([x.session.id, y.session.id]));
+  }));

@@ -1,6 +1,7 @@
 // Imports Tokenstile by its package name, which resolves through package.json "exports" to the
 // compiled dist/ (run after `npm run build`, as `npm test` does): what a user's code would load.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,31 @@ test('the built package exposes its public surface with type declarations', asyn
   assert.ok(existsSync(`${root}dist/http/fastify.d.ts`));
   const fastify = await import('tokenstile/fastify');
   assert.equal(typeof fastify.tokenstile, 'function');
+});
+
+test('the resource-server subpaths import by name, with type declarations', async () => {
+  const verify = await import('tokenstile/verify');
+  for (const name of ['createVerifier', 'authenticateRequest', 'TokenVerificationError', 'InvalidTokenError', 'TokenExpiredError', 'SessionRevokedError', 'VerifierUnavailableError']) {
+    assert.equal(typeof (verify as Record<string, unknown>)[name], 'function', name);
+  }
+  assert.equal(typeof (await import('tokenstile/express')).expressAuth, 'function');
+  assert.equal(typeof (await import('tokenstile/hono')).honoAuth, 'function');
+  assert.equal(typeof (await import('tokenstile/fastify')).tokenstileVerifier, 'function');
+  for (const file of ['verify/index.d.ts', 'verify/express.d.ts', 'verify/hono.d.ts']) assert.ok(existsSync(`${root}dist/${file}`), file);
+});
+
+test('tokenstile/verify, /express and /hono load no framework, database driver or native module', () => {
+  // Records every bare specifier resolved while loading the three subpaths in a fresh process.
+  const script = `
+    import { registerHooks } from 'node:module';
+    const seen = new Set();
+    registerHooks({ resolve(specifier, context, next) { if (!specifier.startsWith('.') && !specifier.startsWith('node:') && !specifier.startsWith('file:')) seen.add(specifier); return next(specifier, context); } });
+    await import('tokenstile/verify'); await import('tokenstile/express'); await import('tokenstile/hono');
+    console.log(JSON.stringify([...seen]));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  const loaded = JSON.parse(out) as string[];
+  assert.ok(loaded.includes('tokenstile/verify'), 'the hook saw the imports');
+  assert.deepEqual(loaded.filter((s) => !s.startsWith('tokenstile')), [], `loaded: ${loaded.join(', ')}`);
 });
 
 test('internal modules are not importable through the package', async () => {

@@ -210,6 +210,41 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         assert.deepEqual(await s.keys.listSigningKeys(), [k]);
       });
 
+      it('rotateSigningKey schedules the active key\'s retirement and adds the next as active, atomically', async (s) => {
+        const first = generateSigningKey('ES256', t0);
+        const next = generateSigningKey('ES256', t0 + 10);
+        assert.equal(await s.keys.rotateSigningKey(next, t0 + 1000), false, 'nothing to rotate yet');
+        assert.deepEqual(await s.keys.listSigningKeys(), []);
+        await s.keys.addSigningKey(first);
+        assert.equal(await s.keys.rotateSigningKey(next, t0 + 1000), true);
+        assert.deepEqual(await s.keys.listSigningKeys(), [{ ...first, retiredAt: t0 + 1000 }, next]);
+        // A taken kid rolls the whole rotation back: the active key stays active.
+        assert.equal(await s.keys.rotateSigningKey({ ...generateSigningKey('ES256', t0 + 20), kid: first.kid }, t0 + 2000), false);
+        assert.deepEqual(await s.keys.listSigningKeys(), [{ ...first, retiredAt: t0 + 1000 }, next]);
+      });
+
+      it('of concurrent rotations each applies whole or not at all: one active key remains', async (s) => {
+        await s.keys.addSigningKey(generateSigningKey('ES256', t0));
+        const candidates = [1, 2, 3, 4].map((i) => generateSigningKey('ES256', t0 + i));
+        await Promise.all(candidates.map((k, i) => s.keys.rotateSigningKey(k, t0 + 1000 + i)));
+        const keys = await s.keys.listSigningKeys();
+        assert.equal(keys.filter((k) => k.retiredAt === null).length, 1);
+      });
+
+      it('clients: add refuses a taken id, list returns them oldest first, remove deletes one', async (s) => {
+        const clients = s.clients!;
+        assert.ok(clients, 'the backend has a client store');
+        const a = { id: 'orders-api', secretHash: 'a'.repeat(43), createdAt: t0 };
+        const b = { id: 'billing', secretHash: 'b'.repeat(43), createdAt: t0 + 1 };
+        assert.equal(await clients.addClient(a), true);
+        assert.equal(await clients.addClient(b), true);
+        assert.equal(await clients.addClient({ ...a, secretHash: 'c'.repeat(43) }), false);
+        assert.deepEqual(await clients.listClients(), [a, b]);
+        assert.equal(await clients.removeClient('orders-api'), true);
+        assert.equal(await clients.removeClient('orders-api'), false);
+        assert.deepEqual(await clients.listClients(), [b]);
+      });
+
       it('secret returns the value written first, whatever later create() would give', async (s) => {
         assert.equal(await s.keys.secret('mac', () => 'first'), 'first');
         assert.equal(await s.keys.secret('mac', () => 'second'), 'first');

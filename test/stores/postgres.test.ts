@@ -56,7 +56,7 @@ if (!gate.run && 'fail' in gate) {
     async function openFresh(): Promise<Stores> {
       const { first: s, close } = await fleet(1);
       return {
-        kind: s.kind, users: s.users, sessions: s.sessions, keys: s.keys, audit: s.audit,
+        kind: s.kind, users: s.users, sessions: s.sessions, keys: s.keys, audit: s.audit, clients: s.clients,
         ping: () => s.ping(), migrate: () => s.migrate(), close,
       };
     }

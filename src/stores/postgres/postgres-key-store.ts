@@ -43,6 +43,27 @@ export class PostgresKeyStore implements KeyStore {
     return rowCount === 1;
   }
 
+  async rotateSigningKey(next: StoredSigningKey, retireAt: number): Promise<boolean> {
+    try {
+      return await this.#db.transaction(async (query) => {
+        // The UPDATE locks the active row: a concurrent rotation waits for this one, then retires nothing
+        // (or, if it started after this commit, the key added here: two rotations in a row).
+        const retired = await query('UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL', [retireAt, next.alg]);
+        if (retired.rowCount !== 1) return false;
+        const added = await query(
+          `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+           VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING`,
+          [next.kid, next.alg, JSON.stringify(next.privateJwk), JSON.stringify(next.publicJwk), next.createdAt],
+        );
+        if (added.rowCount !== 1) throw new RotationConflict();
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof RotationConflict) return false;
+      throw err;
+    }
+  }
+
   async secret(name: string, create: () => string): Promise<string> {
     const read = async () => {
       const { rows } = await this.#db.query<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]);
@@ -62,3 +83,6 @@ export class PostgresKeyStore implements KeyStore {
     return value;
   }
 }
+
+/** Rolls a rotation back when its new key cannot be added. */
+class RotationConflict extends Error {}

@@ -92,6 +92,17 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
     `,
   },
   {
+    name: '0003_clients',
+    sql: `
+      -- Resource-server clients made by \`tokenstile clients create\`: only SHA-256 of the secret.
+      CREATE TABLE clients (
+        id          text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        created_at  bigint NOT NULL
+      );
+      `,
+    },
+  {
     name: '0004_opaque_access',
     sql: `
       -- SHA-256 of the current opaque access handle's secret (TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque):

@@ -1,6 +1,7 @@
 import type { Stores } from '../../core/stores.ts';
 import { PostgresDatabase } from './postgres-database.ts';
 import { PostgresAuditLog } from './postgres-audit-log.ts';
+import { PostgresClientStore } from './postgres-client-store.ts';
 import { PostgresKeyStore } from './postgres-key-store.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
@@ -44,6 +45,7 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
     sessions: new PostgresSessionStore(db),
     keys: new PostgresKeyStore(db),
     audit: new PostgresAuditLog(db),
+    clients: new PostgresClientStore(db),
     async ping() {
       await db.query('SELECT 1');
     },

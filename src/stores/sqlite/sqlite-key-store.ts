@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { KeyStore } from '../../core/key-store.ts';
 import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
+import { transaction } from './sqlite-database.ts';
 
 /** Signing keys and server secrets in SQLite. */
 export class SqliteKeyStore implements KeyStore {
@@ -33,6 +34,31 @@ export class SqliteKeyStore implements KeyStore {
     return r.changes === 1;
   }
 
+  async rotateSigningKey(next: StoredSigningKey, retireAt: number): Promise<boolean> {
+    try {
+      return this.#rotate(next, retireAt);
+    } catch (err) {
+      if (err instanceof RotationConflict) return false;
+      throw err;
+    }
+  }
+
+  #rotate(next: StoredSigningKey, retireAt: number): boolean {
+    return transaction(this.#db, () => {
+      const retired = this.#db.prepare('UPDATE signing_keys SET retired_at = ? WHERE alg = ? AND retired_at IS NULL').run(retireAt, next.alg);
+      if (retired.changes !== 1) return false;
+      const added = this.#db
+        .prepare(
+          `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+           VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING`,
+        )
+        .run(next.kid, next.alg, JSON.stringify(next.privateJwk), JSON.stringify(next.publicJwk), next.createdAt);
+      // A taken kid: undo the retirement with the rest of the transaction.
+      if (added.changes !== 1) throw new RotationConflict();
+      return true;
+    });
+  }
+
   async secret(name: string, create: () => string): Promise<string> {
     const select = this.#db.prepare('SELECT value FROM secrets WHERE name = ?');
     const existing = select.get(name);
@@ -44,3 +70,6 @@ export class SqliteKeyStore implements KeyStore {
     return select.get(name)?.value as string;
   }
 }
+
+/** Rolls a rotation back when its new key cannot be added. */
+class RotationConflict extends Error {}

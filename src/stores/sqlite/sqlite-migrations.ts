@@ -83,6 +83,17 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
     `,
   },
   {
+    name: '0003_clients',
+    sql: `
+      -- Resource-server clients made by \`tokenstile clients create\`: only SHA-256 of the secret.
+      CREATE TABLE clients (
+        id          TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      ) STRICT;
+      `,
+    },
+  {
     name: '0004_opaque_access',
     sql: `
       -- SHA-256 of the current opaque access handle's secret (TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque):

@@ -1,6 +1,7 @@
 import type { Stores } from '../../core/stores.ts';
 import { migrateSqlite, openSqliteDatabase } from './sqlite-database.ts';
 import { SqliteAuditLog } from './sqlite-audit-log.ts';
+import { SqliteClientStore } from './sqlite-client-store.ts';
 import { SqliteKeyStore } from './sqlite-key-store.ts';
 import { SqliteSessionStore } from './sqlite-session-store.ts';
 import { SqliteUserStore } from './sqlite-user-store.ts';
@@ -18,6 +19,7 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
   let sessions: SqliteSessionStore | undefined;
   let keys: SqliteKeyStore | undefined;
   let audit: SqliteAuditLog | undefined;
+  let clients: SqliteClientStore | undefined;
   return {
     kind: 'sqlite',
     get users() {
@@ -31,6 +33,9 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
     },
     get audit() {
       return (audit ??= new SqliteAuditLog(db));
+    },
+    get clients() {
+      return (clients ??= new SqliteClientStore(db));
     },
     async ping() {
       db.prepare('SELECT 1').get();

@@ -1,0 +1,145 @@
+import { AccessTokenVerifier, unverifiedKid, type AccessClaims } from '../core/access-tokens.ts';
+import type { VerificationKeys } from '../core/keys.ts';
+import { JwksCache } from './jwks-cache.ts';
+import { JwkSetKeys } from './jwks-keys.ts';
+import { RevocationStreamClient } from './revocation-stream-client.ts';
+import { InvalidTokenError, SessionRevokedError, TokenExpiredError, VerifierUnavailableError } from './verify-errors.ts';
+import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verify-options.ts';
+
+/** Checks Tokenstile access tokens locally, honouring logouts pushed by the auth server. */
+export interface Verifier {
+  /**
+   * The token's claims, or throws a `TokenVerificationError`: `invalid_token`, `token_expired`,
+   * `session_revoked`, or `service_unavailable` when it cannot decide safely (revocations stale
+   * past their bound without a working fallback, or no keys).
+   */
+  verify(token: string): Promise<AccessClaims>;
+  /**
+   * Resolves once the verifier can decide: the first revocation snapshot has arrived (and the
+   * keys are fetched). Rejects after `timeoutMs` (default 10 s). Serving before that is allowed;
+   * `verify` then follows `onStale`.
+   */
+  ready(timeoutMs?: number): Promise<void>;
+  /** True while the revocation list is current (always true with `revocations: false`). */
+  readonly fresh: boolean;
+  /** Number of revoked sessions currently known. */
+  readonly revocationCount: number;
+  /** Stops the revocation stream. */
+  close(): void;
+}
+
+/** Introspection response members we rely on. */
+interface IntrospectionAnswer {
+  active?: unknown;
+  sid?: unknown;
+}
+
+/**
+ * Creates a verifier. Options are checked here, so a misconfiguration fails at startup with a
+ * message naming the field, never at the first request.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'tokenstile/verify';
+ *
+ * const verifier = createVerifier({
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'tokenstile',
+ *   algorithms: ['ES256'],
+ *   jwksUrl: 'https://auth.example.com/.well-known/jwks.json',
+ *   revocations: { clientId: 'orders-api', clientSecret: process.env.ORDERS_API_SECRET! },
+ * });
+ * await verifier.ready();
+ * const claims = await verifier.verify(token); // throws SessionRevokedError after a logout
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const o = resolveVerifierOptions(options);
+  const fixed = o.keys === null ? null : new JwkSetKeys(o.keys, o.algorithms);
+  const jwks =
+    o.jwksUrl === null
+      ? null
+      : new JwksCache({ url: o.jwksUrl, algorithms: o.algorithms, fetch: o.fetch, now: o.now, cooldownMs: o.jwksCooldownMs, maxAgeMs: o.jwksMaxAgeMs, report: o.onEvent });
+  let current: VerificationKeys = fixed ?? new JwkSetKeys({ keys: [] }, o.algorithms);
+  const tokens = new AccessTokenVerifier(() => current, { issuer: o.issuer, audience: o.audience, clockTolerance: o.clockToleranceS }, { now: o.now });
+  const stream =
+    o.revocations === false
+      ? null
+      : new RevocationStreamClient({ ...o.revocations, fetch: o.fetch, now: o.now, onEvent: o.onEvent });
+  stream?.start();
+
+  async function verify(token: string): Promise<AccessClaims> {
+    if (typeof token !== 'string' || token.length === 0) throw new InvalidTokenError();
+    if (jwks) current = await jwks.keysFor(unverifiedKid(token));
+    const checked = tokens.verify(token);
+    if (!checked.ok) throw checked.code === 'token_expired' ? new TokenExpiredError() : new InvalidTokenError();
+    const claims = checked.value;
+    if (!stream) return claims;
+    if (stream.list.isRevoked(claims.sid)) throw new SessionRevokedError();
+    if (stream.fresh) return claims;
+    if (o.revocations !== false && o.revocations.onStale === 'introspect') return introspect(token, claims, o);
+    throw new VerifierUnavailableError('Revocations from the auth server are not current; retry shortly.');
+  }
+
+  async function ready(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VerifierUnavailableError(`the verifier was not ready within ${timeoutMs} ms (revocation stream or JWKS unreachable)`)), timeoutMs);
+    });
+    try {
+      await Promise.race([
+        Promise.all([
+          stream?.ready(),
+          jwks?.keysFor(null).then((keys) => {
+            current = keys;
+          }),
+        ]),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    verify,
+    ready,
+    get fresh() {
+      return stream === null || stream.fresh;
+    },
+    get revocationCount() {
+      return stream?.list.size ?? 0;
+    },
+    close() {
+      stream?.close();
+    },
+  };
+}
+
+/** The stale-feed fallback: the auth server's word on one token (RFC 7662). */
+async function introspect(token: string, claims: AccessClaims, o: ResolvedVerifierOptions): Promise<AccessClaims> {
+  if (o.revocations === false) return claims;
+  const { introspectionUrl, clientId, clientSecret } = o.revocations;
+  let answer: IntrospectionAnswer;
+  try {
+    const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+    const res = await o.fetch(introspectionUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      redirect: 'error',
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.status !== 200) throw new Error(`introspection answered ${res.status}`);
+    answer = (await res.json()) as IntrospectionAnswer;
+  } catch (err) {
+    throw new VerifierUnavailableError('Revocations are not current and introspection failed; retry shortly.', { cause: err });
+  }
+  // The signature and times were checked here already; an inactive answer means the session ended.
+  if (answer.active !== true || answer.sid !== claims.sid) throw new SessionRevokedError();
+  return claims;
+}
