@@ -8,6 +8,7 @@ import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
+import { CsrfTokens } from './csrf-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
@@ -74,6 +75,10 @@ export interface Tokenstile {
   syncRevocations(): Promise<void>;
   /** The public keys (RFC 7517). */
   jwks(): { keys: PublicJwk[] };
+  /** Anti-forgery tokens of browser (cookie) sessions, derived from a stored server secret. */
+  readonly csrf: CsrfTokens;
+  /** The session id a refresh token we issued names (MAC checked), or null; spends nothing. */
+  refreshTokenSession(refreshToken: unknown): string | null;
   /** Number of live entries in the in-memory revocation list. */
   readonly revocationCount: number;
   /** Stops background work, waiting for a run under way. Does not close the stores (their opener does). */
@@ -127,6 +132,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
   const keyring = await loadKeyring(keys, config, clock.now(), emit);
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
+  const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
@@ -227,6 +233,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     tick,
     syncRevocations: () => sync.poll(),
     jwks: () => keyring.jwks(),
+    csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
+    refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
     get revocationCount() {
       return sync.list.size;
     },

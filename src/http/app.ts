@@ -4,13 +4,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
+import type { BrowserOptions } from './browser-options.ts';
 import { healthRoutes } from './health-routes.ts';
 import { Metrics } from './metrics.ts';
 import { bodyLimit, tokenstile } from './plugin.ts';
 import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
-export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'> {
+export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, BrowserOptions {
   /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
   readonly stores?: Stores;
   /** Default `sqlite:./data/tokenstile.db`; `postgres://…` for several instances. */
