@@ -27,8 +27,8 @@ export interface BrowserConfig {
   readonly refreshPath: string;
 }
 
-/** An origin in canonical form (`URL.origin`), or a `ConfigError` naming the bad entry. */
-function canonicalOrigin(text: string, what: string): string {
+/** An origin in canonical form (`URL.origin`), or a `ConfigError` naming `what` and the bad entry. */
+export function canonicalOrigin(text: string, what: string): string {
   let url: URL;
   try {
     url = new URL(text);
