@@ -9,7 +9,7 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'cookie-transport',
 ].map((name) => `test/http/${name}.test.ts`);
 
 const runs = [

@@ -113,6 +113,8 @@ function deviceItem(s: DeviceSession): HTMLLIElement {
 
 async function loadDevices(): Promise<void> {
   const sessions = await auth.sessions();
+  // This device first, then the most recently used.
+  sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.lastUsedAt.localeCompare(a.lastUsedAt));
   $('devices').replaceChildren(...sessions.map(deviceItem));
 }
 
