@@ -46,7 +46,14 @@ export function canonicalOrigin(text: string, what: string): string {
 export function resolveBrowserConfig(options: BrowserOptions, issuer: string, refreshPath = '/auth/refresh'): BrowserConfig {
   const sameSite = options.cookieSameSite ?? 'lax';
   if (sameSite !== 'lax' && sameSite !== 'strict') throw new ConfigError(`cookieSameSite must be "lax" or "strict", got ${JSON.stringify(sameSite)}`);
-  const listed = options.allowedOrigins ?? [new URL(issuer).origin];
+  let listed = options.allowedOrigins;
+  if (listed === undefined) {
+    try {
+      listed = [new URL(issuer).origin];
+    } catch {
+      throw new ConfigError(`issuer must be an absolute URL, got ${JSON.stringify(issuer)}`);
+    }
+  }
   if (!Array.isArray(listed)) throw new ConfigError('allowedOrigins must be a list of origins');
   const allowedOrigins = new Set<string>();
   for (const entry of listed as unknown[]) {

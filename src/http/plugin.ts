@@ -80,6 +80,9 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
   const { cookieSameSite, allowedOrigins, ...rest } = options;
+  // Checked before any store is opened; the refresh cookie's path follows the prefix we are mounted at.
+  const issuer = 'tokenstile' in rest ? rest.tokenstile.config.issuer : rest.issuer;
+  const browser = resolveBrowserConfig({ cookieSameSite, allowedOrigins }, issuer, `${app.prefix}/auth/refresh`);
   let core: Tokenstile;
   if ('tokenstile' in rest) {
     core = rest.tokenstile;
@@ -108,8 +111,6 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
       if (!given) await stores.close();
     });
   }
-  // Checked before anything is served; the refresh cookie's path follows the prefix we are mounted at.
-  const browser = resolveBrowserConfig({ cookieSameSite, allowedOrigins }, core.config.issuer, `${app.prefix}/auth/refresh`);
   // Cookies are parsed by @fastify/cookie; a host app that registered it already keeps its own.
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   const authenticate = createAuthenticate(core, browser);
