@@ -2,6 +2,7 @@ import { ClientRegistry, parseClients } from '../core/clients.ts';
 import { ConfigError } from '../core/errors.ts';
 import { signingAlgorithms, type SigningAlgorithm } from '../core/keys.ts';
 import type { BuildAppOptions } from '../http/app.ts';
+import { canonicalOrigin } from '../http/browser-options.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
@@ -55,6 +56,9 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     rateLimits: parseRateLimitsSwitch(value(env, 'TOKENSTILE_RATE_LIMITS')),
     metrics: value(env, 'TOKENSTILE_METRICS') !== 'off',
     clients,
+    accountPage: parseSwitch(env, 'TOKENSTILE_ACCOUNT_PAGE'),
+    cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
+    allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
   };
   for (const [field, [name, fallback]] of Object.entries(durations)) app[field] = value(env, name) ?? fallback;
   return {
@@ -76,6 +80,25 @@ function parseRateLimitsSwitch(v: string | undefined): false | undefined {
   if (v === undefined || v === 'on') return undefined;
   if (v === 'off') return false;
   throw new ConfigError(`TOKENSTILE_RATE_LIMITS must be on or off, got ${JSON.stringify(v)}`);
+}
+
+function parseSwitch(env: Env, name: string): boolean {
+  const v = value(env, name) ?? 'on';
+  if (v !== 'on' && v !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(v)}`);
+  return v === 'on';
+}
+
+function parseSameSite(v: string | undefined): 'lax' | 'strict' | undefined {
+  if (v === undefined) return undefined;
+  const lower = v.toLowerCase();
+  if (lower !== 'lax' && lower !== 'strict') throw new ConfigError(`TOKENSTILE_COOKIE_SAMESITE must be lax or strict, got ${JSON.stringify(v)}`);
+  return lower;
+}
+
+/** A comma-separated list of origins, each checked here so that the message names the variable. */
+function parseList(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => canonicalOrigin(o, 'TOKENSTILE_ALLOWED_ORIGINS'));
 }
 
 function parseTrustProxy(v: string | undefined): boolean | string {
@@ -107,4 +130,8 @@ export const envHelp = `Environment:
   TOKENSTILE_RATE_LIMITS        on | off (default on)
   TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
   TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)
+  TOKENSTILE_COOKIE_SAMESITE    lax | strict: SameSite of the browser access cookie (default lax)
+  TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport, comma-separated
+                                (default: the issuer's origin; a request's own origin always may)
+  TOKENSTILE_ACCOUNT_PAGE       on | off: the account page at /account (default on)
   TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug (default info)`;

@@ -13,6 +13,7 @@ import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigning
 import { introspectToken, revokeToken, type Introspection } from './token-introspection.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
+import { CsrfTokens } from './csrf-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
@@ -101,6 +102,10 @@ export interface Tokenstile {
   liveRevocations(): Array<{ readonly id: string; readonly expiresAt: number }>;
   /** Told of every revocation that enters the in-memory list from now on, once each; returns the unsubscribe function. */
   onRevocations(listener: (revocations: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>) => void): () => void;
+  /** Anti-forgery tokens of browser (cookie) sessions, derived from a stored server secret. */
+  readonly csrf: CsrfTokens;
+  /** The session id a refresh token we issued names (MAC checked), or null; spends nothing. */
+  refreshTokenSession(refreshToken: unknown): string | null;
   /** Number of live entries in the in-memory revocation list. */
   readonly revocationCount: number;
   /** Stops background work, waiting for a run under way. Does not close the stores (their opener does). */
@@ -165,6 +170,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     }
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
+  const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
   const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
@@ -271,6 +277,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
     liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
     onRevocations: (listener) => sync.onAdded(listener),
+    csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
+    refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
     get revocationCount() {
       return sync.list.size;
     },

@@ -4,13 +4,15 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
+import { accountPageRoutes } from './account-page.ts';
+import type { BrowserOptions } from './browser-options.ts';
 import { healthRoutes } from './health-routes.ts';
 import { Metrics } from './metrics.ts';
 import { bodyLimit, tokenstile, type ResourceServerOptions } from './plugin.ts';
 import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
-export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, ResourceServerOptions {
+export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, ResourceServerOptions, BrowserOptions {
   /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
   readonly stores?: Stores;
   /** Default `sqlite:./data/tokenstile.db`; `postgres://…` for several instances. */
@@ -27,6 +29,8 @@ export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'log
   readonly docs?: boolean;
   /** Serve Prometheus metrics at `/metrics`. Default true; restrict the path at your proxy. */
   readonly metrics?: boolean;
+  /** Serve the account page at `/account` (sign up, sign in, devices, password). Default true. */
+  readonly accountPage?: boolean;
 }
 
 /**
@@ -52,7 +56,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  * routes, `/healthz`, `/readyz`, and OpenAPI at `/docs`. Tests call `app.inject()`.
  */
 export function buildApp(options: BuildAppOptions): FastifyInstance {
-  const { logger = false, trustProxy = false, docs = true, metrics: withMetrics = true, onEvent, ...rest } = options;
+  const { logger = false, trustProxy = false, docs = true, metrics: withMetrics = true, accountPage = true, onEvent, ...rest } = options;
   const app = Fastify({
     logger,
     trustProxy,
@@ -69,8 +73,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
-      // The only HTML served is the API viewer at /docs: its own scripts and styles, never framed.
-      reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'");
+      // HTML: the API viewer at /docs (its own scripts and styles, never framed) and the account
+      // page, which sets a stricter policy of its own.
+      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'");
       reply.header('x-frame-options', 'DENY');
       reply.header('referrer-policy', 'no-referrer');
     }
@@ -98,6 +103,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     storeObserver: metrics.onStoreOperation,
   });
   app.register(healthRoutes);
+  if (accountPage) app.register(accountPageRoutes);
   if (withMetrics) {
     metrics.instrument(app);
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

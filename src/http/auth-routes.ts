@@ -3,7 +3,10 @@ import type { IssuedTokens, PublicUser } from '../core/context.ts';
 import type { Result } from '../core/errors.ts';
 import type { LogoutScope } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
-import { authOf, type AuthenticateHook } from './authenticate.ts';
+import { authOf, isCookieAuthenticated, type AuthenticateHook } from './authenticate.ts';
+import type { BrowserConfig } from './browser-options.ts';
+import { browserSession, clearSessionCookies, refreshCookie, setSessionCookies, wantsCookies } from './cookie-transport.ts';
+import { csrfTokenValid, originAllowed } from './csrf.ts';
 import { device } from './request-device.ts';
 import { sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
@@ -15,19 +18,34 @@ function tokenResponse(t: IssuedTokens) {
   return { tokenType: 'Bearer' as const, ...t };
 }
 
+/** Requests to `/auth/refresh` whose refresh token came from the cookie. */
+const refreshByCookie = new WeakSet<FastifyRequest>();
 
 function errors(...statuses: number[]) {
   return Object.fromEntries(statuses.map((n) => [n, s.problemResponse]));
 }
 
 /** `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/me`, `/auth/password`. */
-export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook }): Promise<void> {
-  const { core, authenticate } = opts;
+export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook; browser: BrowserConfig }): Promise<void> {
+  const { core, authenticate, browser } = opts;
+  /** Login-CSRF: a cookie-transport sign-in must come from an allowed origin (Origin / Sec-Fetch-Site). */
+  const refuseForeignLogin = (request: FastifyRequest, reply: FastifyReply) =>
+    wantsCookies(request) && !originAllowed(request, browser)
+      ? sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' })
+      : null;
+  /** Answers freshly issued tokens in the transport the request uses. */
+  const issued = (reply: FastifyReply, tokens: IssuedTokens, cookies: boolean) => {
+    if (!cookies) return tokenResponse(tokens);
+    setSessionCookies(reply, tokens, browser);
+    return browserSession(core, tokens);
+  };
 
   app.post<{ Body: { email: string; password: string; name?: string | null } }>(
     '/auth/register',
     { schema: { tags, summary: 'Create an account', body: s.registerBody, response: { 201: s.userResponse, ...errors(400, 409, 413, 429) } } },
     async (request, reply) => {
+      const refused = refuseForeignLogin(request, reply);
+      if (refused) return refused;
       const r = await core.register(request.body, device(request));
       if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
       return reply.code(201).send({ user: r.value });
@@ -36,21 +54,61 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
 
   app.post<{ Body: { email: string; password: string } }>(
     '/auth/login',
-    { schema: { tags, summary: 'Sign in: a new session with its first tokens', body: s.loginBody, response: { 200: s.tokenResponse, ...errors(400, 401, 403, 429) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Sign in: a new session with its first tokens',
+        description: 'With `Tokenstile-Transport: cookie`, the tokens are set as HttpOnly cookies and the body carries the CSRF token instead.',
+        headers: s.transportHeaders,
+        body: s.loginBody,
+        response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
+      },
+    },
     async (request, reply) => {
+      const refused = refuseForeignLogin(request, reply);
+      if (refused) return refused;
       const r = await core.login(request.body, device(request));
       if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
-      return tokenResponse(r.value);
+      return issued(reply, r.value, wantsCookies(request));
     },
   );
 
   app.post<{ Body: { refreshToken: string } }>(
     '/auth/refresh',
-    { schema: { tags, summary: 'Rotate a refresh token', body: s.refreshBody, response: { 200: s.tokenResponse, ...errors(400, 401, 429) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Rotate a refresh token',
+        description: 'Cookie transport: no body (or `{}`), the refresh cookie and `X-CSRF-Token`; the cookies are re-set.',
+        body: s.refreshBody,
+        response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
+      },
+      // Without a token in the body, the refresh cookie supplies it (cookie transport).
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | undefined;
+        const empty = body === undefined || (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+        const fromCookie = empty ? refreshCookie(request) : null;
+        if (fromCookie === null) return;
+        request.body = { refreshToken: fromCookie };
+        refreshByCookie.add(request);
+      },
+    },
     async (request, reply) => {
-      const r = await core.refresh(request.body.refreshToken, device(request));
-      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
-      return tokenResponse(r.value);
+      const cookies = refreshByCookie.has(request);
+      const token = request.body.refreshToken;
+      if (cookies) {
+        // Checked before anything is spent: a forged request rotates nothing.
+        const sessionId = core.refreshTokenSession(token);
+        if (!originAllowed(request, browser) || (sessionId !== null && !csrfTokenValid(core, request, sessionId))) {
+          return sendProblem(reply, 'csrf_failed', { detail: 'A cookie refresh needs an allowed origin and the X-CSRF-Token header of its session.' });
+        }
+      }
+      const r = await core.refresh(token, device(request));
+      if (!r.ok) {
+        if (cookies && r.code !== 'too_many_requests') clearSessionCookies(reply, browser);
+        return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
+      }
+      return issued(reply, r.value, cookies);
     },
   );
 
@@ -65,7 +123,10 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       },
     },
     async (request, reply) => {
-      await core.logout(authOf(request), request.body?.scope ?? 'local', device(request));
+      const scope = request.body?.scope ?? 'local';
+      await core.logout(authOf(request), scope, device(request));
+      // Revoked first, then the cookies expire: never the one without the other.
+      if (isCookieAuthenticated(request) && scope !== 'others') clearSessionCookies(reply, browser);
       return reply.code(204).send();
     },
   );

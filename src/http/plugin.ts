@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
@@ -10,6 +11,7 @@ import { openStores } from '../stores/open-stores.ts';
 import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-backends.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
+import { resolveBrowserConfig, type BrowserConfig, type BrowserOptions } from './browser-options.ts';
 import { problemErrorHandler } from './problem.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { wellKnownRoutes } from './well-known-routes.ts';
@@ -43,9 +45,11 @@ export interface ResourceServerOptions {
 }
 
 /** Options of the Fastify plugin: a ready core, or what it takes to open one. */
-export type TokenstilePluginOptions =
-  | ({ readonly tokenstile: Tokenstile; readonly routes?: boolean } & ResourceServerOptions)
-  | (Omit<TokenstileOptions, 'stores' | 'logger'> & ResourceServerOptions & {
+export type TokenstilePluginOptions = BrowserOptions &
+  ResourceServerOptions &
+  (
+  | { readonly tokenstile: Tokenstile; readonly routes?: boolean }
+  | (Omit<TokenstileOptions, 'stores' | 'logger'> & {
       /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
       readonly stores?: Stores;
       /** Default `sqlite:./data/tokenstile.db`. */
@@ -61,7 +65,8 @@ export type TokenstilePluginOptions =
       readonly routes?: boolean;
       /** Told of every store operation's duration (metrics). */
       readonly storeObserver?: StoreObserver;
-    });
+    })
+  );
 
 /** Request bodies are small; anything larger is refused with 413 before parsing. */
 export const bodyLimit = 16 * 1024;
@@ -70,7 +75,7 @@ export const bodyLimit = 16 * 1024;
 // and types are not coerced ("123" is not a number).
 const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
 
-async function routes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook }): Promise<void> {
+async function routes(app: FastifyInstance, opts: { core: Tokenstile; authenticate: AuthenticateHook; browser: BrowserConfig }): Promise<void> {
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
   app.setErrorHandler(problemErrorHandler);
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -93,11 +98,15 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   // Checked before anything is opened: a bad client list fails at startup, naming the entry.
   const configuredClients = typeof options.clients === 'string' ? parseClients(options.clients) : (options.clients ?? []);
   new ClientRegistry(configuredClients);
+  const { cookieSameSite, allowedOrigins, ...rest } = options;
+  // Checked before any store is opened; the refresh cookie's path follows the prefix we are mounted at.
+  const issuer = 'tokenstile' in rest ? rest.tokenstile.config.issuer : rest.issuer;
+  const browser = resolveBrowserConfig({ cookieSameSite, allowedOrigins }, issuer, `${app.prefix}/auth/refresh`);
   let core: Tokenstile;
-  if ('tokenstile' in options) {
-    core = options.tokenstile;
+  if ('tokenstile' in rest) {
+    core = rest.tokenstile;
   } else {
-    const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, routes: _routes, storeObserver, clients: _clients, revocationStream: _stream, ...coreOptions } = options;
+    const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, routes: _routes, storeObserver, clients: _clients, revocationStream: _stream, ...coreOptions } = rest;
     const opened = given ?? (await openStores(databaseUrl));
     // Timed, and any backend failure becomes a 503 problem rather than a 500.
     const stores = instrumentStores(opened, storeObserver ?? (() => {}));
@@ -121,13 +130,15 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
       if (!given) await stores.close();
     });
   }
-  const authenticate = createAuthenticate(core);
+  // Cookies are parsed by @fastify/cookie; a host app that registered it already keeps its own.
+  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
+  const authenticate = createAuthenticate(core, browser);
   const clients = new ClientRegistry(configuredClients, { store: core.stores.clients });
   app.decorate('tokenstile', core);
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);
   if (options.routes !== false) {
-    await app.register(routes, { core, authenticate });
+    await app.register(routes, { core, authenticate, browser });
     await app.register(wellKnownRoutes, { core });
     await app.register(oauthRoutes, { core, clients });
     await app.register(revocationStreamRoutes, { core, clients, stream: options.revocationStream });

@@ -76,6 +76,27 @@ export const tokenResponse = {
   },
 } as const;
 
+/** Cookie transport: the login or refresh answer, with the CSRF token and no token in it. */
+export const browserSessionResponse = {
+  type: 'object',
+  required: ['csrfToken', 'expiresIn', 'session', 'user'],
+  properties: {
+    csrfToken: { type: 'string', description: 'send it as X-CSRF-Token on POST, PUT, PATCH, DELETE' },
+    expiresIn: { type: 'integer', description: 'seconds until the access cookie expires' },
+    session: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+    user,
+  },
+} as const;
+
+/** A token response (header transport) or a browser session (cookie transport). */
+export const tokenOrBrowserResponse = { anyOf: [tokenResponse, browserSessionResponse] } as const;
+
+/** The optional header that selects the cookie transport. */
+export const transportHeaders = {
+  type: 'object',
+  properties: { 'tokenstile-transport': { type: 'string', description: '`cookie`: tokens in HttpOnly cookies (browsers); anything else: in the body' } },
+} as const;
+
 export const meResponse = {
   type: 'object',
   required: ['id', 'email', 'name', 'sessionId'],

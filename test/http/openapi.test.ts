@@ -21,7 +21,10 @@ test('the OpenAPI document, generated from the route schemas, lists every route 
   for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path}`);
   const login = doc.paths['/auth/login'].post;
   assert.deepEqual(login.requestBody.content['application/json'].schema.required, ['email', 'password']);
-  assert.ok(login.responses['200'].content['application/json'].schema.properties.refreshToken);
+  // Two shapes: tokens in the body (header transport) or the CSRF token (cookie transport).
+  const variants: Array<{ properties: Record<string, unknown> }> = login.responses['200'].content['application/json'].schema.anyOf;
+  assert.ok(variants.some((v) => v.properties.refreshToken));
+  assert.ok(variants.some((v) => v.properties.csrfToken && !v.properties.refreshToken));
   assert.deepEqual(doc.paths['/auth/me'].get.security, [{ bearerAuth: [] }]);
   assert.equal(doc.components.securitySchemes.bearerAuth.scheme, 'bearer');
 });

@@ -1,0 +1,373 @@
+import { problemOf, toProblem, TokenstileProblem } from './problem.ts';
+import { TabSync, type ChannelLike, type KeyValueStorage, type LockManagerLike, type StoredSession, type TabMessage } from './tab-sync.ts';
+
+/** `cookie`: tokens in HttpOnly cookies, CSRF token in storage (default). `header`: tokens in memory only. */
+export type Transport = 'cookie' | 'header';
+
+/** A user as the server shows it. */
+export interface ClientUser {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string | null;
+}
+
+/** One of the signed-in user's sessions (devices), as `GET /auth/sessions` lists it. */
+export interface DeviceSession {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string;
+  readonly expiresAt: string;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  readonly current: boolean;
+}
+
+/** Why the client considers itself signed out. */
+export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed';
+
+/** The events a client emits. */
+export interface ClientEvents {
+  /** The session ended: signed out here, in another tab, or by the server (revoked, reused refresh token). */
+  signedout: { readonly reason: SignedOutReason | string };
+  /** A session began or was refreshed (here or in another tab). */
+  session: { readonly user: ClientUser; readonly sessionId: string };
+}
+
+/** Options of `createClient`; every field has a default. */
+export interface TokenstileClientOptions {
+  /** Where Tokenstile answers, e.g. `https://auth.example.com` or `/api`. Default `''`: this origin. */
+  readonly baseUrl?: string;
+  /** Default `'cookie'`. */
+  readonly transport?: Transport;
+  /** Default: the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Where the cookie transport keeps the CSRF token for other tabs and reloads. Default `localStorage`; `null`: this page only. */
+  readonly storage?: KeyValueStorage | null;
+  /** Default `navigator.locks` (Web Locks): one refresh at a time across the origin's tabs. */
+  readonly locks?: LockManagerLike | null;
+  /** Default: a `BroadcastChannel` named after `storageKey`, which tells other tabs of refreshes and sign-outs. */
+  readonly channel?: ChannelLike | null;
+  /** Storage key and channel name. Default `'tokenstile'`. */
+  readonly storageKey?: string;
+  /** Refresh shortly before the access token expires. Default true. */
+  readonly autoRefresh?: boolean;
+  /** Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** `RequestInit` plus `json`: a value sent as the JSON body. */
+export type ClientRequestInit = RequestInit & { readonly json?: unknown };
+
+type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
+
+const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Answers after which the session cannot go on. */
+const terminal = new Set(['session_revoked', 'refresh_token_reused', 'invalid_refresh_token']);
+
+interface HeaderTokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+function globalValue<T>(read: () => T | undefined): T | null {
+  try {
+    return read() ?? null;
+  } catch {
+    return null; // e.g. localStorage denied in a sandboxed frame
+  }
+}
+
+/**
+ * A `fetch` wrapper for single-page apps that talk to Tokenstile. It sends the CSRF header (cookie
+ * transport) or the Bearer token (header transport), refreshes once on `token_expired` and retries,
+ * shares one refresh among the tabs of the origin, and emits `signedout` when the session ends.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'tokenstile/client';
+ * const auth = createClient();
+ * auth.on('signedout', ({ reason }) => showSignIn(reason));
+ * await auth.login({ email, password });
+ * const res = await auth.fetch('/api/orders', { method: 'POST', json: { item: 42 } });
+ * ```
+ */
+export class TokenstileClient {
+  readonly #base: string;
+  readonly #transport: Transport;
+  readonly #fetch: typeof fetch;
+  readonly #sync: TabSync;
+  readonly #autoRefresh: boolean;
+  readonly #now: () => number;
+  readonly #listeners: { [K in keyof ClientEvents]: Set<Listener<K>> } = { signedout: new Set(), session: new Set() };
+  #session: StoredSession | null;
+  #tokens: HeaderTokens | null = null;
+  #refreshing: Promise<boolean> | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(options: TokenstileClientOptions = {}) {
+    this.#base = (options.baseUrl ?? '').replace(/\/+$/, '');
+    this.#transport = options.transport ?? 'cookie';
+    if (this.#transport !== 'cookie' && this.#transport !== 'header') throw new TypeError('transport must be "cookie" or "header"');
+    const f = options.fetch ?? globalThis.fetch;
+    if (typeof f !== 'function') throw new TypeError('no fetch: pass options.fetch');
+    this.#fetch = f.bind(globalThis);
+    this.#now = options.now ?? Date.now;
+    this.#autoRefresh = options.autoRefresh ?? true;
+    const key = options.storageKey ?? 'tokenstile';
+    const g = globalThis as { localStorage?: KeyValueStorage; navigator?: { locks?: LockManagerLike } };
+    const cookies = this.#transport === 'cookie';
+    this.#sync = new TabSync({
+      key,
+      // Header mode keeps its tokens in this page's memory: nothing is shared or stored.
+      storage: cookies ? (options.storage !== undefined ? options.storage : globalValue(() => g.localStorage)) : null,
+      locks: cookies ? (options.locks !== undefined ? options.locks : globalValue(() => g.navigator?.locks)) : null,
+      channel: cookies ? (options.channel !== undefined ? options.channel : typeof BroadcastChannel === 'function' ? (new BroadcastChannel(key) as unknown as ChannelLike) : null) : null,
+    });
+    this.#session = this.#sync.read();
+    this.#sync.listen((message) => this.#onTabMessage(message));
+    this.#schedule();
+  }
+
+  /** The signed-in user as last seen, or null. A stored session may have ended elsewhere: the next request tells. */
+  get user(): ClientUser | null {
+    return this.#session?.user ?? null;
+  }
+
+  /** The current session's id, or null. */
+  get sessionId(): string | null {
+    return this.#session?.sessionId ?? null;
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof ClientEvents>(type: K, listener: Listener<K>): () => void {
+    this.#listeners[type].add(listener);
+    return () => this.#listeners[type].delete(listener);
+  }
+
+  /**
+   * `fetch` with the session attached. On `401 token_expired` (or, with cookies, a missing access
+   * cookie: the browser drops it when it expires) it refreshes once and retries; on a refused
+   * session it emits `signedout`. Never throws for an HTTP error status.
+   */
+  async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
+    const first = await this.#send(path, init);
+    if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
+    const code = (await problemOf(first))?.code;
+    if (code === 'csrf_failed') {
+      // Another tab may have signed in anew since: its CSRF token is in storage.
+      const stored = this.#sync.read();
+      if (stored === null || stored.csrfToken === this.#session.csrfToken) return first;
+      this.#adopt(stored);
+      return this.#send(path, init);
+    }
+    if (code === 'session_revoked') {
+      this.#signedOut(code, true);
+      return first;
+    }
+    const expired = code === 'token_expired' || (this.#transport === 'cookie' && code === 'invalid_token');
+    if (!expired || !(await this.refresh())) return first;
+    return this.#send(path, init);
+  }
+
+  /** `fetch`, then the JSON body; a problem answer is thrown as `TokenstileProblem`. */
+  async request<T>(path: string, init: ClientRequestInit = {}): Promise<T> {
+    const res = await this.fetch(path, init);
+    if (!res.ok) throw await toProblem(res);
+    return (res.status === 204 ? undefined : await res.json()) as T;
+  }
+
+  /** Creates an account (it does not sign in: call `login` next). */
+  async register(input: { email: string; password: string; name?: string | null }): Promise<ClientUser> {
+    return (await this.#post<{ user: ClientUser }>('/auth/register', input)).user;
+  }
+
+  /** Signs in: a new session on this device. */
+  async login(input: { email: string; password: string }): Promise<ClientUser> {
+    const body = await this.#post<Record<string, unknown>>('/auth/login', input, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
+    this.#started(body);
+    return this.#session!.user;
+  }
+
+  /**
+   * Refreshes the access token now (one refresh at a time, shared by the origin's tabs). True when
+   * the session goes on; false when it could not be refreshed (ended: `signedout` is emitted; or a
+   * transient failure: the session is kept).
+   */
+  refresh(): Promise<boolean> {
+    this.#refreshing ??= this.#refreshOnce().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  /** Ends this session (`local`), every session (`global`) or all others (`others`), on the server. */
+  async logout(scope: 'local' | 'global' | 'others' = 'local'): Promise<void> {
+    await this.request<void>('/auth/logout', { method: 'POST', json: { scope } });
+    if (scope !== 'others') this.#signedOut('logout', true);
+  }
+
+  /** The signed-in user (`GET /auth/me`). */
+  me(): Promise<ClientUser & { sessionId: string }> {
+    return this.request('/auth/me');
+  }
+
+  /** Changes the display name (`PATCH /auth/me`). */
+  updateName(name: string | null): Promise<ClientUser & { sessionId: string }> {
+    return this.request('/auth/me', { method: 'PATCH', json: { name } });
+  }
+
+  /** The user's live sessions (devices). */
+  async sessions(): Promise<DeviceSession[]> {
+    return (await this.request<{ sessions: DeviceSession[] }>('/auth/sessions')).sessions;
+  }
+
+  /** Ends one of the user's sessions. */
+  endSession(id: string): Promise<void> {
+    return this.request(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** Changes the password; every other session ends. */
+  changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    return this.request('/auth/password', { method: 'POST', json: { currentPassword, newPassword } });
+  }
+
+  /** Stops the refresh timer and the tab channel. */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#sync.close();
+  }
+
+  async #post<T>(path: string, json: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const res = await this.#send(path, { method: 'POST', json, headers });
+    if (!res.ok) throw await toProblem(res);
+    return (await res.json()) as T;
+  }
+
+  #send(path: string, init: ClientRequestInit): Promise<Response> {
+    const { json, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    const method = (rest.method ?? 'GET').toUpperCase();
+    if (json !== undefined) headers.set('content-type', 'application/json');
+    if (this.#transport === 'header' && this.#tokens && !headers.has('authorization')) headers.set('authorization', `Bearer ${this.#tokens.accessToken}`);
+    if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method)) headers.set('x-csrf-token', this.#session.csrfToken);
+    const url = /^https?:\/\//.test(path) ? path : this.#base + path;
+    return this.#fetch(url, { credentials: 'same-origin', ...rest, method, headers, ...(json !== undefined && { body: JSON.stringify(json) }) });
+  }
+
+  async #refreshOnce(): Promise<boolean> {
+    if (this.#transport === 'header') return this.#refreshHeader();
+    const known = this.#session;
+    if (known === null) return false;
+    return this.#sync.exclusive(async () => {
+      const stored = this.#sync.read();
+      // Another tab refreshed while this one waited for the lock: its cookies are ours too.
+      if (stored !== null && stored.sessionId === known.sessionId && stored.expiresAt > known.expiresAt) {
+        this.#adopt(stored);
+        return true;
+      }
+      const csrf = (stored ?? known).csrfToken;
+      let res: Response;
+      try {
+        res = await this.#fetch(`${this.#base}/auth/refresh`, { method: 'POST', credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
+      } catch {
+        return false; // offline: keep the session, a later request will try again
+      }
+      if (res.ok) {
+        this.#started((await res.json()) as Record<string, unknown>);
+        return true;
+      }
+      const code = (await problemOf(res))?.code ?? '';
+      if (terminal.has(code) || code === 'csrf_failed') this.#signedOut(code, true);
+      return false;
+    });
+  }
+
+  async #refreshHeader(): Promise<boolean> {
+    if (this.#tokens === null) return false;
+    let res: Response;
+    try {
+      res = await this.#send('/auth/refresh', { method: 'POST', json: { refreshToken: this.#tokens.refreshToken } });
+    } catch {
+      return false;
+    }
+    if (res.ok) {
+      this.#started((await res.json()) as Record<string, unknown>);
+      return true;
+    }
+    const code = (await problemOf(res))?.code ?? '';
+    if (terminal.has(code)) this.#signedOut(code, false);
+    return false;
+  }
+
+  /** Takes the answer of a login or refresh. */
+  #started(body: Record<string, unknown>): void {
+    const expiresIn = Number(body.expiresIn);
+    const session = body.session as { id: string };
+    const user = body.user as ClientUser;
+    if (this.#transport === 'header') {
+      this.#tokens = { accessToken: String(body.accessToken), refreshToken: String(body.refreshToken) };
+      this.#session = { sessionId: session.id, csrfToken: '', expiresAt: this.#now() + expiresIn * 1000, user };
+    } else {
+      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user };
+      this.#sync.publish(this.#session);
+    }
+    this.#schedule();
+    this.#emit('session', { user, sessionId: session.id });
+  }
+
+  #adopt(session: StoredSession): void {
+    this.#session = session;
+    this.#schedule();
+    this.#emit('session', { user: session.user, sessionId: session.sessionId });
+  }
+
+  #signedOut(reason: string, tellTabs: boolean): void {
+    const had = this.#session !== null;
+    this.#session = null;
+    this.#tokens = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (tellTabs) this.#sync.signedOut(reason);
+    if (had) this.#emit('signedout', { reason });
+  }
+
+  #onTabMessage(message: TabMessage): void {
+    if (message.type === 'signedout') this.#signedOut(message.reason, false);
+    else this.#adopt(message.session);
+  }
+
+  /** Refreshes a little before expiry: a fifth of the lifetime ahead, between 1 s and 60 s. */
+  #schedule(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (!this.#autoRefresh || this.#session === null) return;
+    const left = this.#session.expiresAt - this.#now();
+    const margin = Math.min(60_000, Math.max(1000, left / 5));
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.refresh().then((ok) => {
+        // A transient failure: try again shortly while the session lasts.
+        if (!ok && this.#session !== null && this.#timer === null) this.#timer = setTimeout(() => void this.refresh(), 5000);
+      });
+    }, Math.max(0, left - margin));
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #emit<K extends keyof ClientEvents>(type: K, event: ClientEvents[K]): void {
+    for (const listener of this.#listeners[type]) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not break the client.
+      }
+    }
+  }
+}
+
+/** A client for Tokenstile at `options.baseUrl` (default: this origin), cookie transport by default. */
+export function createClient(options: TokenstileClientOptions = {}): TokenstileClient {
+  return new TokenstileClient(options);
+}
+
+export { TokenstileProblem };

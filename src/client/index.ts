@@ -1,0 +1,26 @@
+/**
+ * `tokenstile/client`: a dependency-free `fetch` wrapper for browser apps that sign in with
+ * Tokenstile (see docs/browser.md).
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'tokenstile/client';
+ * const auth = createClient(); // cookie transport, same origin
+ * auth.on('signedout', ({ reason }) => location.assign('/account'));
+ * await auth.login({ email, password });
+ * const me = await auth.me();
+ * ```
+ */
+export {
+  createClient,
+  TokenstileClient,
+  type ClientEvents,
+  type ClientRequestInit,
+  type ClientUser,
+  type DeviceSession,
+  type SignedOutReason,
+  type TokenstileClientOptions,
+  type Transport,
+} from './client.ts';
+export { TokenstileProblem, type ProblemBody } from './problem.ts';
+export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';

@@ -1,0 +1,44 @@
+/** The RFC 9457 body Tokenstile answers errors with (see the HTTP contract). */
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+}
+
+/**
+ * A Tokenstile error answer, thrown by the client's convenience methods (`login`, `me`, …); `code`
+ * is the contract's stable error code (`invalid_credentials`, `csrf_failed`, …), or
+ * `network_error` when no answer came.
+ */
+export class TokenstileProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+
+  constructor(status: number, code: string, detail: string) {
+    super(detail);
+    this.name = 'TokenstileProblem';
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** The problem body of a response, or null when it is not problem+json. Does not consume `response`. */
+export async function problemOf(response: Response): Promise<ProblemBody | null> {
+  if (!(response.headers.get('content-type') ?? '').startsWith('application/problem+json')) return null;
+  try {
+    const body = (await response.clone().json()) as ProblemBody;
+    return typeof body?.code === 'string' ? body : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Turns a failed response into a `TokenstileProblem`. */
+export async function toProblem(response: Response): Promise<TokenstileProblem> {
+  const body = await problemOf(response);
+  return new TokenstileProblem(response.status, body?.code ?? 'http_error', body?.detail ?? `HTTP ${response.status}`);
+}

@@ -1,0 +1,96 @@
+// Shared setup of the Chromium end-to-end tests: the browser (Debian's chromium driven by
+// playwright-core), a real listening Tokenstile server, and where screenshots go.
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import type { AuthEvent } from '../../src/core/events.ts';
+import { buildApp, type BuildAppOptions } from '../../src/http/app.ts';
+import { fastHasher, testBackend } from '../helpers.ts';
+import { freePort } from '../scale/harness.ts';
+
+/** The browser binary: Debian's `chromium` package (`.ci/run` installs it). */
+export const chromiumPath = process.env.TOKENSTILE_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Where the tests leave their screenshots (gitignored). */
+export const artifactsDir = fileURLToPath(new URL('../../test-artifacts/browser/', import.meta.url));
+
+/**
+ * Why the browser tests cannot run here, or null. Under `CI=true` a missing browser is a failure
+ * (the caller throws); elsewhere the tests skip and print this reason.
+ */
+export function browserProblem(): string | null {
+  if (!existsSync(chromiumPath)) return `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set TOKENSTILE_TEST_CHROMIUM)`;
+  if (!existsSync(fileURLToPath(new URL('../../dist/web/account.js', import.meta.url)))) return 'the account page is not built (npm run build)';
+  return null;
+}
+
+/** Launches headless Chromium with a fresh profile; every `newContext()` is a separate device. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 60_000,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** One request as the server saw it. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly origin: string | undefined;
+  readonly hadCookie: boolean;
+}
+
+/** A listening Tokenstile server for the browser. */
+export interface LiveServer {
+  readonly app: FastifyInstance;
+  readonly base: string;
+  /** Every request answered so far. */
+  readonly seen: SeenRequest[];
+  /** Every auth event so far. */
+  readonly events: AuthEvent[];
+  close(): Promise<void>;
+}
+
+/** Starts the real server (account page included) on a free port of 127.0.0.1. */
+export async function startServer(options: Partial<BuildAppOptions> = {}): Promise<LiveServer> {
+  const backend = testBackend();
+  const seen: SeenRequest[] = [];
+  const events: AuthEvent[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const app = buildApp({ issuer: base, passwordHasher: fastHasher, rateLimits: false, docs: false, ...backend.options, ...options, onEvent: (e) => events.push(e) });
+    app.addHook('onResponse', async (request, reply) => {
+      seen.push({ method: request.method, url: request.url, status: reply.statusCode, origin: request.headers.origin, hadCookie: request.headers.cookie !== undefined });
+    });
+    try {
+      await app.listen({ host: '127.0.0.1', port });
+      return {
+        app,
+        base,
+        seen,
+        events,
+        async close() {
+          await app.close();
+          await backend.cleanup();
+        },
+      };
+    } catch (err) {
+      await app.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) {
+        await backend.cleanup();
+        throw err;
+      }
+    }
+  }
+}
+
+/** Makes sure the artifacts folder exists; returns the path of `name` in it. */
+export function artifact(name: string): string {
+  mkdirSync(artifactsDir, { recursive: true });
+  return `${artifactsDir}${name}`;
+}

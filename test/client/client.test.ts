@@ -1,0 +1,188 @@
+// The browser client (tokenstile/client) in Node, against the real app through app.inject: a tiny
+// cookie jar stands in for the browser's, Node's BroadcastChannel and a promise queue for Web
+// Locks, so that two client instances behave as two tabs. Time is the app's manual clock.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { createClient, TokenstileProblem, type TokenstileClient, type TokenstileClientOptions } from '../../src/client/index.ts';
+import type { KeyValueStorage, LockManagerLike } from '../../src/client/index.ts';
+import { goodPassword, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
+
+let t: TestApp;
+before(async () => {
+  t = await testApp({ accessTokenTtl: '60s', clockTolerance: '0s' });
+});
+after(() => t.close());
+
+/** A browser's cookie jar for one origin: stores Set-Cookie, sends cookies whose path matches. */
+class CookieJar {
+  readonly cookies = new Map<string, { value: string; path: string }>();
+  header(url: string): string | undefined {
+    const path = new URL(url).pathname;
+    const pairs = [...this.cookies].filter(([, c]) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/').map(([n, c]) => `${n}=${c.value}`);
+    return pairs.length > 0 ? pairs.join('; ') : undefined;
+  }
+  take(setCookies: Array<{ name: string; value: string; path?: string; maxAge?: number }>): void {
+    for (const c of setCookies) {
+      if (c.maxAge === 0) this.cookies.delete(c.name);
+      else this.cookies.set(c.name, { value: c.value, path: c.path ?? '/' });
+    }
+  }
+}
+
+/** `fetch` onto app.inject, through `jar` when given; counts the requests per path. */
+function injectFetch(app: FastifyInstance, jar: CookieJar | null, counts = new Map<string, number>()): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(String(input), 'http://127.0.0.1:3000');
+    counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+    const cookie = jar?.header(url.href);
+    if (cookie) headers.cookie = cookie;
+    const res = await app.inject({ method: (init.method ?? 'GET') as 'GET', url: url.pathname + url.search, headers, ...(init.body !== undefined && { payload: String(init.body) }) });
+    jar?.take(res.cookies as Array<{ name: string; value: string; path?: string; maxAge?: number }>);
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (k !== 'set-cookie' && v !== undefined) out.set(k, String(v));
+    return new Response(res.statusCode === 204 || res.statusCode === 304 ? null : res.body, { status: res.statusCode, headers: out });
+  }) as typeof fetch;
+}
+
+function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
+  const map = new Map<string, string>();
+  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+}
+
+/** Web Locks semantics for one name at a time: callbacks run one after another. */
+function memoryLocks(): LockManagerLike {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    request(name, callback) {
+      const previous = tails.get(name) ?? Promise.resolve();
+      const run = previous.then(callback, callback);
+      tails.set(name, run.catch(() => {}));
+      return run;
+    },
+  };
+}
+
+async function registered(): Promise<string> {
+  const email = uniqueEmail();
+  const res = await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } });
+  assert.equal(res.statusCode, 201);
+  return email;
+}
+
+const clients: TokenstileClient[] = [];
+function client(options: TokenstileClientOptions): TokenstileClient {
+  const c = createClient({ autoRefresh: false, now: () => t.clock.now(), ...options });
+  clients.push(c);
+  return c;
+}
+after(() => clients.forEach((c) => c.close()));
+
+/** Waits (bounded) until BroadcastChannel messages have made `condition` true. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(condition(), `never happened: ${what}`);
+}
+
+describe('header transport (tokens in memory only)', () => {
+  test('login, an authenticated request, one refresh on token_expired and a retry', async () => {
+    const email = await registered();
+    const counts = new Map<string, number>();
+    const c = client({ transport: 'header', fetch: injectFetch(t.app, null, counts) });
+    const user = await c.login({ email, password: goodPassword });
+    assert.equal(user.email, email);
+    assert.equal((await c.me()).email, email);
+    t.clock.advance(61_000);
+    const res = await c.fetch('/auth/me');
+    assert.equal(res.status, 200);
+    assert.equal(counts.get('/auth/refresh'), 1);
+    assert.equal(counts.get('/auth/me'), 3, 'the expired request, and its retry');
+  });
+
+  test('a revoked session emits signedout with the reason, and the error is thrown as a TokenstileProblem', async () => {
+    const email = await registered();
+    const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
+    const reasons: string[] = [];
+    c.on('signedout', ({ reason }) => reasons.push(reason));
+    await c.login({ email, password: goodPassword });
+    await t.app.tokenstile.revoke({ sessionId: c.sessionId! });
+    await assert.rejects(c.me(), (err: unknown) => err instanceof TokenstileProblem && err.code === 'session_revoked' && err.status === 401);
+    assert.deepEqual(reasons, ['session_revoked']);
+    assert.equal(c.user, null);
+  });
+
+  test('wrong credentials are a TokenstileProblem, and nothing is signed in', async () => {
+    const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
+    await assert.rejects(c.login({ email: uniqueEmail(), password: 'not the password 1' }), { code: 'invalid_credentials', status: 401 });
+    assert.equal(c.user, null);
+  });
+});
+
+describe('cookie transport (two tabs of one browser)', () => {
+  function tabs(storage = memoryStorage(), locks = memoryLocks()) {
+    const jar = new CookieJar();
+    const counts = new Map<string, number>();
+    const key = `ts-test-${Math.random().toString(36).slice(2)}`;
+    const make = () => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key });
+    return { jar, counts, storage, a: make(), b: make(), make };
+  }
+
+  test('the CSRF header goes with state changes; no token is ever visible to the script', async () => {
+    const email = await registered();
+    const { a, jar, storage } = tabs();
+    await a.login({ email, password: goodPassword });
+    assert.ok(jar.cookies.has('__Host-tokenstile-access') && jar.cookies.has('__Secure-tokenstile-refresh'));
+    const stored = [...storage.map.values()].join();
+    assert.ok(!stored.includes(jar.cookies.get('__Host-tokenstile-access')!.value), 'the access token reached storage');
+    assert.equal((await a.updateName('Via cookie')).name, 'Via cookie');
+  });
+
+  test('a second tab picks the session up from storage; one refresh serves both tabs when the cookie has expired', async () => {
+    const email = await registered();
+    const { a, b, counts, jar, make } = tabs();
+    await a.login({ email, password: goodPassword });
+    await until(() => b.user !== null, 'the other tab heard of the sign-in');
+    const third = make(); // opened later: reads the stored session
+    assert.equal(third.user?.email, email);
+    assert.equal(b.user?.email, email);
+    // The browser drops the access cookie at its Max-Age; both tabs then act at once.
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    const [ra, rb] = await Promise.all([a.fetch('/auth/me'), b.fetch('/auth/me')]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
+    assert.equal((await third.updateName('Third tab')).name, 'Third tab');
+  });
+
+  test('signing out in one tab signs out the others at once', async () => {
+    const email = await registered();
+    const { a, b, jar } = tabs();
+    const seen: string[] = [];
+    b.on('signedout', ({ reason }) => seen.push(reason));
+    await a.login({ email, password: goodPassword });
+    await until(() => b.user !== null, 'the other tab heard of the sign-in');
+    await a.logout();
+    await until(() => seen.length > 0, 'the other tab heard of the sign-out');
+    assert.deepEqual(seen, ['logout']);
+    assert.equal(b.user, null);
+    assert.equal(jar.cookies.size, 0, 'logout expired both cookies');
+  });
+
+  test('a refresh token reused elsewhere ends the session: signedout with refresh_token_reused', async () => {
+    const email = await registered();
+    const { a, jar } = tabs();
+    const seen: string[] = [];
+    a.on('signedout', ({ reason }) => seen.push(reason));
+    await a.login({ email, password: goodPassword });
+    const stolen = jar.cookies.get('__Secure-tokenstile-refresh')!.value;
+    assert.equal(await a.refresh(), true);
+    t.clock.advance(11_000);
+    // The thief replays the old refresh token after the grace window: the session is revoked.
+    jar.cookies.set('__Secure-tokenstile-refresh', { value: stolen, path: '/auth/refresh' });
+    assert.equal(await a.refresh(), false);
+    assert.deepEqual(seen, ['refresh_token_reused']);
+  });
+});
