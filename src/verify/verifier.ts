@@ -3,6 +3,7 @@ import type { VerificationKeys } from '../core/keys.ts';
 import { JwksCache } from './jwks-cache.ts';
 import { JwkSetKeys } from './jwks-keys.ts';
 import { RevocationStreamClient } from './revocation-stream-client.ts';
+import { askIntrospection, claimsOf, HandleCache, handleSessionId } from './introspection.ts';
 import { InvalidTokenError, SessionRevokedError, TokenExpiredError, VerifierUnavailableError } from './verify-errors.ts';
 import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verify-options.ts';
 
@@ -26,12 +27,6 @@ export interface Verifier {
   readonly revocationCount: number;
   /** Stops the revocation stream. */
   close(): void;
-}
-
-/** Introspection response members we rely on. */
-interface IntrospectionAnswer {
-  active?: unknown;
-  sid?: unknown;
 }
 
 /**
@@ -68,8 +63,33 @@ export function createVerifier(options: VerifierOptions): Verifier {
       : new RevocationStreamClient({ ...o.revocations, fetch: o.fetch, now: o.now, onEvent: o.onEvent });
   stream?.start();
 
+  const handles = new HandleCache();
+
+  /**
+   * An opaque handle: only the auth server can map it, so it is introspected; an active answer is
+   * reused while the revocation stream is current (a logout still refuses it at once).
+   */
+  async function verifyHandle(token: string): Promise<AccessClaims> {
+    const sid = handleSessionId(token);
+    if (sid === null || o.revocations === false || !stream) throw new InvalidTokenError();
+    if (stream.list.isRevoked(sid)) throw new SessionRevokedError();
+    const now = o.now();
+    const cached = stream.fresh ? handles.get(token, now) : null;
+    if (cached !== null) {
+      if (cached.exp <= now / 1000 - o.clockToleranceS) throw new TokenExpiredError();
+      return cached;
+    }
+    const claims = claimsOf(await askIntrospection(o.revocations, o.fetch, token), sid, o.issuer, o.audience);
+    // Inactive: ended (the stream says so), or expired or replaced by a refresh (refresh it).
+    if (claims === null) throw stream.list.isRevoked(sid) ? new SessionRevokedError() : new TokenExpiredError();
+    const until = Math.min(now + o.revocations.handleCacheTtlMs, claims.exp * 1000);
+    if (until > now) handles.set(token, claims, until);
+    return claims;
+  }
+
   async function verify(token: string): Promise<AccessClaims> {
     if (typeof token !== 'string' || token.length === 0) throw new InvalidTokenError();
+    if (token.startsWith('tsa_')) return verifyHandle(token);
     if (jwks) current = await jwks.keysFor(unverifiedKid(token));
     const checked = tokens.verify(token);
     if (!checked.ok) throw checked.code === 'token_expired' ? new TokenExpiredError() : new InvalidTokenError();
@@ -119,26 +139,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 /** The stale-feed fallback: the auth server's word on one token (RFC 7662). */
 async function introspect(token: string, claims: AccessClaims, o: ResolvedVerifierOptions): Promise<AccessClaims> {
   if (o.revocations === false) return claims;
-  const { introspectionUrl, clientId, clientSecret } = o.revocations;
-  let answer: IntrospectionAnswer;
-  try {
-    const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-    const res = await o.fetch(introspectionUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        authorization: `Basic ${Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-      redirect: 'error',
-      signal: AbortSignal.timeout(5000),
-    });
-    if (res.status !== 200) throw new Error(`introspection answered ${res.status}`);
-    answer = (await res.json()) as IntrospectionAnswer;
-  } catch (err) {
-    throw new VerifierUnavailableError('Revocations are not current and introspection failed; retry shortly.', { cause: err });
-  }
+  const answer = await askIntrospection(o.revocations, o.fetch, token);
   // The signature and times were checked here already; an inactive answer means the session ended.
   if (answer.active !== true || answer.sid !== claims.sid) throw new SessionRevokedError();
   return claims;

@@ -23,6 +23,14 @@ export interface RevocationStreamSource {
   readonly onStale?: 'refuse' | 'introspect';
   /** Default `${issuer}/oauth/introspect`. */
   readonly introspectionUrl?: string;
+  /**
+   * Opaque access handles (`tsa_…`, `TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque`) are checked by
+   * introspection; an active answer is reused for this long (never past the handle's expiry), and
+   * only while the revocation stream is current, so a logout still refuses it at once. A handle
+   * replaced by a refresh may be accepted until its cached answer ends. Default `30s`; `0` asks
+   * every time; at most `5m`.
+   */
+  readonly handleCacheTtl?: Duration;
 }
 
 /** Options of `createVerifier`. Issuer, audience, algorithms and a key source are required. */
@@ -75,7 +83,10 @@ export interface ResolvedVerifierOptions {
   readonly jwksUrl: string | null;
   readonly keys: { readonly keys: readonly PublicJwk[] } | null;
   readonly revocations:
-    | (Required<Pick<RevocationStreamSource, 'url' | 'clientId' | 'clientSecret' | 'onStale' | 'introspectionUrl'>> & { readonly staleAfterMs: number })
+    | (Required<Pick<RevocationStreamSource, 'url' | 'clientId' | 'clientSecret' | 'onStale' | 'introspectionUrl'>> & {
+        readonly staleAfterMs: number;
+        readonly handleCacheTtlMs: number;
+      })
     | false;
   readonly clockToleranceS: number;
   readonly jwksCooldownMs: number;
@@ -133,6 +144,7 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
       onStale,
       introspectionUrl: httpUrl(r.introspectionUrl ?? `${base}/oauth/introspect`, 'revocations.introspectionUrl'),
       staleAfterMs: bounded(r.staleAfter ?? '10s', 'revocations.staleAfter', 1, 3600) * 1000,
+      handleCacheTtlMs: bounded(r.handleCacheTtl ?? '30s', 'revocations.handleCacheTtl', 0, 300) * 1000,
     };
   }
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('createVerifier: fetch must be a function');
