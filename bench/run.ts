@@ -64,7 +64,9 @@ ${table(['variant', 'requests/s', 'vs ceiling', 'p50', 'p99'], variants.map((v) 
   \`GET\` of a denylist key per request (one ioredis connection, a real Redis on loopback).
 - *strict* and *opaque* are asked for exactly as a user would (\`TOKENSTILE_REVOCATION_CHECK=strict\`,
   \`TOKENSTILE_ACCESS_TOKEN_FORMAT=opaque\`, options \`revocationCheck\`, \`accessTokenFormat\`); a build
-  that refuses or ignores them is reported as such, never measured as the default mode.`);
+  that refuses or ignores them is reported as such, never measured as the default mode.
+- The floor (no auth at all) bounds the noise: when it comes out near or below the ceiling, the
+  differences between the cached rows are the machine's, not the code's.`);
   writeFileSync(new URL('./protected-route.svg', import.meta.url), barChart(`Protected route, requests/s (${quick ? 'quick' : 'full'} run, ${new Date().toISOString().slice(0, 10)})`, 'req/s',
     variants.map((v) => {
       const r = get(v.key);

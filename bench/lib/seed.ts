@@ -12,6 +12,7 @@ export interface SeedCounts {
   readonly revocations: number;
 }
 
+// (The recursive CTE yields its first row even for a count of 0, hence the WHERE.)
 // Ids shaped like UUIDv7 (the version and variant nibbles), unique per row and per run.
 const sqliteId = (tag: string) => `printf('%08x-%04x-7000-8000-%012x', ${tag}, 0, i)`;
 
@@ -28,12 +29,12 @@ export function seedSqlite(path: string, userId: string, counts: SeedCounts, now
                              user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
        SELECT ${sqliteId(String(tag))}, $user, $now - i, $now, $now + 604800000, $now + 900000,
               CASE WHEN i <= $revoked THEN $now ELSE NULL END, NULL, NULL, 0, hex(randomblob(16)), NULL, NULL, NULL
-         FROM n`,
+         FROM n WHERE i <= $count`,
     ).run({ count: counts.sessions, user: userId, now, revoked: counts.revocations });
     db.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $count)
        INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at)
-       SELECT 'session', ${sqliteId(String(tag))}, $user, $now, $now + 3600000 FROM n`,
+       SELECT 'session', ${sqliteId(String(tag))}, $user, $now, $now + 3600000 FROM n WHERE i <= $count`,
     ).run({ count: counts.revocations, user: userId, now });
     db.exec('COMMIT');
   } finally {
