@@ -54,9 +54,18 @@ export class OpaqueTokenCodec {
     this.#deriveKey = createSecretKey(createHmac('sha256', serverKey).update('tokenstile/opaque-access/secret/v1').digest());
   }
 
+  /** The hash to store for the handle that goes with `refreshToken` (what `mint` returns as `hash`). */
+  hashFor(refreshToken: string): string {
+    return hashSecret(this.#secretFor(refreshToken));
+  }
+
+  #secretFor(refreshToken: string): Buffer {
+    return createHmac('sha256', this.#deriveKey).update(refreshToken).digest();
+  }
+
   /** The handle issued for the session along with `refreshToken`, and the hash to store. */
   mint(sessionId: string, userId: string, refreshToken: string): { token: string; hash: string } {
-    const secret = createHmac('sha256', this.#deriveKey).update(refreshToken).digest();
+    const secret = this.#secretFor(refreshToken);
     const body = Buffer.alloc(bodyLength);
     body[0] = version;
     uuidToBytes(sessionId).copy(body, 1);

@@ -1,4 +1,5 @@
 import type { Revocation } from './revocation.ts';
+import type { UserRecord } from './user-store.ts';
 
 /**
  * A session: one login on one device. It carries the rotation state of its refresh token, so the
@@ -71,6 +72,16 @@ export interface SessionStore {
    * one gets true. Sets `lastUsedAt` to `rotatedAt`; `accessExpiresAt` only grows.
    */
   rotate(id: string, fromGeneration: number, next: Rotation, now: number): Promise<boolean>;
+  /**
+   * The refresh fast path, consume exactly once in one statement: does what `rotate` does if and
+   * only if, in the same atomic step, session `id` is at generation `fromGeneration` with refresh
+   * hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is not
+   * disabled. Returns that user as stored when this call rotated the session; null, writing
+   * nothing, otherwise (the caller then reads the session to tell a grace retry, a replay or an
+   * invalid token apart). Of any number of concurrent callers, at most one gets a user.
+   * Optional: without it, a refresh reads the session and the user, then calls `rotate`.
+   */
+  rotateCurrent?(id: string, fromGeneration: number, refreshHash: string, next: Rotation, now: number): Promise<UserRecord | null>;
   /**
    * Records that an access token valid until `accessExpiresAt` is about to be issued for session
    * `id` (a grace retry). False when the session is revoked: then no token may be issued.

@@ -139,11 +139,41 @@ describe('refresh-token reuse', () => {
       assert.equal((await me(t, after.accessToken)).statusCode, 200);
     }));
 
-  test('when both parallel refreshes read the session before either rotates, one rotation wins and both get its successor', () =>
+  test('when both parallel refreshes reach the one-statement rotation together, one wins and both get its successor', () =>
+    withApp(async (t) => {
+      const s = await t.signUp();
+      // Hold the first two rotation attempts until both have arrived, so the two requests truly race.
+      const sessions = t.app.tokenstile.stores.sessions;
+      const rotateCurrent = sessions.rotateCurrent!.bind(sessions);
+      const held: Array<() => void> = [];
+      const winners: boolean[] = [];
+      sessions.rotateCurrent = async (...args) => {
+        if (held.length < 2) {
+          await new Promise<void>((resolve) => {
+            held.push(resolve);
+            if (held.length === 2) for (const release of held) release();
+          });
+        }
+        const user = await rotateCurrent(...args);
+        winners.push(user !== null);
+        return user;
+      };
+      const [r1, r2] = await Promise.all([refresh(t, s.refreshToken), refresh(t, s.refreshToken)]);
+      assert.deepEqual(winners.sort(), [false, true], 'both requests tried to rotate');
+      assert.equal(r1.statusCode, 200, r1.body);
+      assert.equal(r2.statusCode, 200, r2.body);
+      assert.equal(r1.json().refreshToken, r2.json().refreshToken);
+      assert.equal((await me(t, r2.json().accessToken)).statusCode, 200);
+      const after = await refresh(t, r1.json().refreshToken);
+      assert.equal(after.statusCode, 200, after.body);
+    }));
+
+  test('on a store without rotateCurrent, when both parallel refreshes read the session before either rotates, one rotation wins and both get its successor', () =>
     withApp(async (t) => {
       const s = await t.signUp();
       // Hold the first two session reads until both have happened, so the two requests truly race.
       const sessions = t.app.tokenstile.stores.sessions;
+      sessions.rotateCurrent = undefined;
       const get = sessions.get.bind(sessions);
       const rotateInStore = sessions.rotate.bind(sessions);
       const held: Array<() => void> = [];

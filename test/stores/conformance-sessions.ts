@@ -163,6 +163,52 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
       });
     });
 
+    describe('rotateCurrent (the one-statement refresh)', () => {
+      it('rotateCurrent with the current generation and hash rotates like rotate and returns the user', async (s) => {
+        const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
+        const now = t0 + minute;
+        const next = rotation(1, now, t0 + 30 * minute);
+        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, next, now), user);
+        const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = next;
+        assert.deepEqual(await s.sessions.get(session!.id), {
+          ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
+        });
+        assert.equal(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, rotation(1, now + 1), now + 1), null, 'a spent token rotates nothing');
+        const shorter = rotation(2, now + 2, t0 + 10 * minute);
+        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 1, next.refreshHash, shorter, now + 2), user);
+        assert.equal((await s.sessions.get(session!.id))?.accessExpiresAt, t0 + 30 * minute, 'accessExpiresAt only grows');
+      });
+
+      it('of 20 concurrent rotateCurrent calls with the same token exactly one gets the user', async (s) => {
+        const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
+        const now = t0 + minute;
+        const attempts = Array.from({ length: 20 }, () => rotation(1, now));
+        const results = await Promise.all(attempts.map((r) => s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, r, now)));
+        assert.equal(results.filter((r) => r !== null).length, 1);
+        assert.deepEqual(results.find((r) => r !== null), user);
+        const winner = attempts[results.findIndex((r) => r !== null)]!;
+        assert.equal((await s.sessions.get(session!.id))?.refreshHash, winner.refreshHash);
+      });
+
+      it('rotateCurrent with a wrong hash or generation, or on a revoked, expired, unknown or disabled user\'s session, returns null and changes nothing', async (s) => {
+        const { user, sessions: [a, revoked, expiring] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1, t0 + 2);
+        const now = t0 + minute;
+        assert.equal(await s.sessions.rotateCurrent!(a!.id, 0, randomHash(), rotation(1, now), now), null, 'wrong hash');
+        assert.equal(await s.sessions.rotateCurrent!(a!.id, 1, a!.refreshHash, rotation(2, now), now), null, 'wrong generation');
+        assert.deepEqual(await s.sessions.get(a!.id), a);
+        await s.sessions.revoke({ sessionId: revoked!.id }, now, headroom);
+        assert.equal(await s.sessions.rotateCurrent!(revoked!.id, 0, revoked!.refreshHash, rotation(1, now + 1), now + 1), null, 'revoked');
+        assert.deepEqual(await s.sessions.get(revoked!.id), { ...revoked!, revokedAt: now });
+        const late = expiring!.expiresAt + 1;
+        assert.equal(await s.sessions.rotateCurrent!(expiring!.id, 0, expiring!.refreshHash, rotation(1, late), late), null, 'expired');
+        assert.deepEqual(await s.sessions.get(expiring!.id), expiring);
+        assert.equal(await s.sessions.rotateCurrent!(uuidv7(t0), 0, randomHash(), rotation(1, now), now), null, 'unknown');
+        await s.users.update(user.id, { disabledAt: now }, now);
+        assert.equal(await s.sessions.rotateCurrent!(a!.id, 0, a!.refreshHash, rotation(1, now + 2), now + 2), null, 'user disabled');
+        assert.deepEqual(await s.sessions.get(a!.id), a);
+      });
+    });
+
     describe('revoke', () => {
       it('revoke by sessionId ends that session only and returns its revocation', async (s) => {
         const { sessions: [a, b] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1);

@@ -1,6 +1,8 @@
 import type { Revocation } from '../../core/revocation.ts';
 import type { RevokeTarget, Rotation, SessionRecord, SessionStore } from '../../core/session-store.ts';
+import type { UserRecord } from '../../core/user-store.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
+import { toUser, type UserRow } from './postgres-user-store.ts';
 import { revocationsSince } from './postgres-revocation-feed.ts';
 
 interface SessionRow {
@@ -101,6 +103,25 @@ export class PostgresSessionStore implements SessionStore {
       [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash],
     );
     return rowCount === 1;
+  }
+
+  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<UserRecord | null> {
+    // One round trip for a whole refresh. A racer blocked on the session row lock re-checks
+    // `generation` against the winner's version and matches nothing. The user row is read, not
+    // locked: a disable racing this refresh then revokes the session, waiting for this row lock,
+    // and so sees (and outlives) the access token issued here.
+    const { rows } = await this.#db.query<UserRow>(
+      `UPDATE sessions
+          SET generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
+              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9), access_hash = $12
+         FROM users
+        WHERE sessions.id = $1 AND sessions.generation = $2 AND sessions.refresh_hash = $11
+          AND sessions.revoked_at IS NULL AND sessions.expires_at > $10
+          AND users.id = sessions.user_id AND users.disabled_at IS NULL
+        RETURNING users.*`,
+      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, refreshHash, n.accessHash],
+    );
+    return toUser(rows[0]);
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

@@ -1,7 +1,8 @@
 import type { UserPatch, UserRecord, UserStore } from '../../core/user-store.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
-interface UserRow {
+/** A `users` row as pg returns it. */
+export interface UserRow {
   id: string;
   email: string;
   name: string | null;
@@ -11,7 +12,8 @@ interface UserRow {
   disabled_at: number | null;
 }
 
-function toUser(row: UserRow | undefined): UserRecord | null {
+/** A `users` row as a record; null for no row. */
+export function toUser(row: UserRow | undefined): UserRecord | null {
   if (!row) return null;
   return {
     id: row.id,

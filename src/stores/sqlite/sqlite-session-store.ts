@@ -1,7 +1,9 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Revocation } from '../../core/revocation.ts';
 import type { RevokeTarget, Rotation, SessionRecord, SessionStore } from '../../core/session-store.ts';
+import type { UserRecord } from '../../core/user-store.ts';
 import { transaction } from './sqlite-database.ts';
+import { toUser } from './sqlite-user-store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -48,6 +50,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #get;
   readonly #listLive;
   readonly #rotate;
+  readonly #rotateCurrent;
   readonly #extend;
   readonly #revokeOne;
   readonly #revokeUser;
@@ -77,6 +80,19 @@ export class SqliteSessionStore implements SessionStore {
               last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
               access_hash = $accessHash
         WHERE id = $id AND generation = $from AND revoked_at IS NULL AND expires_at > $now`,
+    );
+    // The same swap, compared on the refresh hash too and gated on the user, returning the user
+    // (RETURNING may only name the updated table, hence the scalar subqueries by primary key).
+    const userColumn = (c: string) => `(SELECT ${c} FROM users WHERE users.id = sessions.user_id) AS ${c}`;
+    this.#rotateCurrent = db.prepare(
+      `UPDATE sessions
+          SET generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
+              rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
+              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
+              access_hash = $accessHash
+        WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
+          AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NULL)
+        RETURNING user_id AS id, ${['email', 'name', 'password_hash', 'created_at', 'updated_at', 'disabled_at'].map(userColumn).join(', ')}`,
     );
     this.#extend = db.prepare(
       `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
@@ -112,6 +128,10 @@ export class SqliteSessionStore implements SessionStore {
 
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
     return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
+  }
+
+  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<UserRecord | null> {
+    return toUser(this.#rotateCurrent.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined);
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

@@ -3,7 +3,8 @@ import type { UserPatch, UserRecord, UserStore } from '../../core/user-store.ts'
 
 type Row = Record<string, unknown>;
 
-function toUser(row: Row | undefined): UserRecord | null {
+/** A `users` row as a record; null for no row. */
+export function toUser(row: Row | undefined): UserRecord | null {
   if (!row) return null;
   return {
     id: row.id as string,
