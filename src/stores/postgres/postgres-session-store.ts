@@ -46,6 +46,13 @@ function toSession(r: SessionRow): SessionRecord {
 /** Rows deleted or updated per statement by purge, so that no statement holds many row locks for long. */
 const purgeBatch = 500;
 
+/**
+ * What a rotation writes, from parameters $3–$9 and $11 (`Rotation`'s fields; $6 is `rotatedAt`,
+ * which is also the last use); `access_expires_at` only grows.
+ */
+const rotationSet = `generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
+              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9), access_hash = $11`;
+
 /** A session "matters" at $1 while it can be refreshed or one of its access tokens can still be valid. */
 const matters = 'revoked_at IS NULL AND (expires_at > $1 OR access_expires_at > $1)';
 
@@ -97,8 +104,7 @@ export class PostgresSessionStore implements SessionStore {
     // re-checks `generation` against the winner's version and matches nothing.
     const { rowCount } = await this.#db.query(
       `UPDATE sessions
-          SET generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
-              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9), access_hash = $11
+          SET ${rotationSet}
         WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $10`,
       [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash],
     );
@@ -112,14 +118,13 @@ export class PostgresSessionStore implements SessionStore {
     // and so sees (and outlives) the access token issued here.
     const { rows } = await this.#db.query<UserRow>(
       `UPDATE sessions
-          SET generation = $3, refresh_hash = $4, previous_hash = $5, rotated_at = $6, grace_box = $7,
-              expires_at = $8, last_used_at = $6, access_expires_at = GREATEST(access_expires_at, $9), access_hash = $12
+          SET ${rotationSet}
          FROM users
-        WHERE sessions.id = $1 AND sessions.generation = $2 AND sessions.refresh_hash = $11
+        WHERE sessions.id = $1 AND sessions.generation = $2 AND sessions.refresh_hash = $12
           AND sessions.revoked_at IS NULL AND sessions.expires_at > $10
           AND users.id = sessions.user_id AND users.disabled_at IS NULL
         RETURNING users.*`,
-      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, refreshHash, n.accessHash],
+      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash, refreshHash],
     );
     return toUser(rows[0]);
   }

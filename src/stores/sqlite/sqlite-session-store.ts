@@ -40,6 +40,12 @@ function toRevocation(r: Row): Revocation {
 /** Rows deleted per statement by purge, so that no single statement holds the write lock long. */
 const purgeBatch = 500;
 
+/** What a rotation writes (`Rotation`'s fields); `accessExpiresAt` only grows. */
+const rotationSet = `generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
+              rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
+              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
+              access_hash = $accessHash`;
+
 /** A session "matters" while it can be refreshed or one of its access tokens can still be valid. */
 const matters = 'revoked_at IS NULL AND (expires_at > $at OR access_expires_at > $at)';
 
@@ -75,10 +81,7 @@ export class SqliteSessionStore implements SessionStore {
     // One statement: the WHERE clause is the compare and the SET the swap.
     this.#rotate = db.prepare(
       `UPDATE sessions
-          SET generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
-              rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
-              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
-              access_hash = $accessHash
+          SET ${rotationSet}
         WHERE id = $id AND generation = $from AND revoked_at IS NULL AND expires_at > $now`,
     );
     // The same swap, compared on the refresh hash too and gated on the user, returning the user
@@ -86,10 +89,7 @@ export class SqliteSessionStore implements SessionStore {
     const userColumn = (c: string) => `(SELECT ${c} FROM users WHERE users.id = sessions.user_id) AS ${c}`;
     this.#rotateCurrent = db.prepare(
       `UPDATE sessions
-          SET generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
-              rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
-              last_used_at = $rotatedAt, access_expires_at = MAX(access_expires_at, $accessExpiresAt),
-              access_hash = $accessHash
+          SET ${rotationSet}
         WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
           AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NULL)
         RETURNING user_id AS id, ${['email', 'name', 'password_hash', 'created_at', 'updated_at', 'disabled_at'].map(userColumn).join(', ')}`,
