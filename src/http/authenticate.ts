@@ -70,7 +70,7 @@ export function createAuthenticate(core: Tokenstile, browser?: BrowserConfig): A
       return;
     }
     const answer = core.authenticate(token);
-    // A promise only while the revocation feed is down (the store is asked); plain otherwise.
+    // A promise when the store is asked (strict mode, opaque handles, feed down); plain otherwise.
     const result = answer instanceof Promise ? await answer : answer;
     if (!result.ok) {
       // An ended session's cookies are useless: let the browser drop them.
