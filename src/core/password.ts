@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { concurrencyLimit } from './concurrency-limit.ts';
 
 // @node-rs/argon2 declares Algorithm as a const enum, which erasable-syntax TypeScript cannot read.
 const argon2id = 2 as Algorithm.Argon2id;
@@ -22,18 +24,33 @@ export interface Argon2Params {
 
 export const owaspArgon2Params: Argon2Params = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
 
-/** argon2id through @node-rs/argon2, which runs on libuv's thread pool (off the event loop). */
-export function createArgon2Hasher(params: Argon2Params = owaspArgon2Params): PasswordHasher {
+/** How many argon2 computations run at once by default: every core but one. */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/**
+ * argon2id through @node-rs/argon2, which runs on libuv's thread pool (off the event loop).
+ *
+ * At most `maxConcurrent` hashes or verifications run at once (default: one fewer than the cores,
+ * at least one); the rest queue. argon2 is CPU-bound by design, and without the limit a burst of
+ * logins fills every core and the event loop, which serves every protected request, waits for
+ * one. With it, one core stays free for requests; logins queue instead. Unknown emails go through
+ * the same queue, so the equal-timing defence holds.
+ */
+export function createArgon2Hasher(params: Argon2Params = owaspArgon2Params, { maxConcurrent = defaultHashConcurrency() }: { maxConcurrent?: number } = {}): PasswordHasher {
   const options = { algorithm: argon2id, ...params };
+  const limited = concurrencyLimit(maxConcurrent);
   return {
-    hash: (password) => hash(password, options),
-    async verify(passwordHash, password) {
-      try {
-        return await verify(passwordHash, password);
-      } catch {
-        return false;
-      }
-    },
+    hash: (password) => limited(() => hash(password, options)),
+    verify: (passwordHash, password) =>
+      limited(async () => {
+        try {
+          return await verify(passwordHash, password);
+        } catch {
+          return false;
+        }
+      }),
   };
 }
 
