@@ -95,6 +95,33 @@ describe('ending a session refuses its access tokens at once, not at their expir
     }));
 });
 
+/** A barrier for the first two callers: each waits until both have arrived; later callers pass. */
+function meetingPoint(): () => Promise<void> {
+  const held: Array<() => void> = [];
+  return async () => {
+    if (held.length >= 2) return;
+    await new Promise<void>((resolve) => {
+      held.push(resolve);
+      if (held.length === 2) for (const release of held) release();
+    });
+  };
+}
+
+/**
+ * Two parallel refreshes with `refreshToken`: both tried to rotate (`outcomes`, one won), both get
+ * the same successor, which works and rotates on.
+ */
+async function expectOneLineage(t: TestApp, refreshToken: string, outcomes: boolean[]): Promise<void> {
+  const [r1, r2] = await Promise.all([refresh(t, refreshToken), refresh(t, refreshToken)]);
+  assert.deepEqual(outcomes.sort(), [false, true], 'both requests tried to rotate');
+  assert.equal(r1.statusCode, 200, r1.body);
+  assert.equal(r2.statusCode, 200, r2.body);
+  assert.equal(r1.json().refreshToken, r2.json().refreshToken);
+  assert.equal((await me(t, r2.json().accessToken)).statusCode, 200);
+  const after = await refresh(t, r1.json().refreshToken);
+  assert.equal(after.statusCode, 200, after.body);
+}
+
 describe('refresh-token reuse', () => {
   test('a spent token outside the grace window is refresh_token_reused and revokes the whole session', () =>
     withApp(async (t) => {
@@ -145,27 +172,15 @@ describe('refresh-token reuse', () => {
       // Hold the first two rotation attempts until both have arrived, so the two requests truly race.
       const sessions = t.app.tokenstile.stores.sessions;
       const rotateCurrent = sessions.rotateCurrent!.bind(sessions);
-      const held: Array<() => void> = [];
+      const meet = meetingPoint();
       const winners: boolean[] = [];
       sessions.rotateCurrent = async (...args) => {
-        if (held.length < 2) {
-          await new Promise<void>((resolve) => {
-            held.push(resolve);
-            if (held.length === 2) for (const release of held) release();
-          });
-        }
+        await meet();
         const user = await rotateCurrent(...args);
         winners.push(user !== null);
         return user;
       };
-      const [r1, r2] = await Promise.all([refresh(t, s.refreshToken), refresh(t, s.refreshToken)]);
-      assert.deepEqual(winners.sort(), [false, true], 'both requests tried to rotate');
-      assert.equal(r1.statusCode, 200, r1.body);
-      assert.equal(r2.statusCode, 200, r2.body);
-      assert.equal(r1.json().refreshToken, r2.json().refreshToken);
-      assert.equal((await me(t, r2.json().accessToken)).statusCode, 200);
-      const after = await refresh(t, r1.json().refreshToken);
-      assert.equal(after.statusCode, 200, after.body);
+      await expectOneLineage(t, s.refreshToken, winners);
     }));
 
   test('on a store without rotateCurrent, when both parallel refreshes read the session before either rotates, one rotation wins and both get its successor', () =>
@@ -176,16 +191,11 @@ describe('refresh-token reuse', () => {
       sessions.rotateCurrent = undefined;
       const get = sessions.get.bind(sessions);
       const rotateInStore = sessions.rotate.bind(sessions);
-      const held: Array<() => void> = [];
+      const meet = meetingPoint();
       const rotations: boolean[] = [];
       sessions.get = async (id) => {
         const record = await get(id);
-        if (held.length < 2) {
-          await new Promise<void>((resolve) => {
-            held.push(resolve);
-            if (held.length === 2) for (const release of held) release();
-          });
-        }
+        await meet();
         return record;
       };
       sessions.rotate = async (...args) => {
@@ -193,14 +203,7 @@ describe('refresh-token reuse', () => {
         rotations.push(won);
         return won;
       };
-      const [r1, r2] = await Promise.all([refresh(t, s.refreshToken), refresh(t, s.refreshToken)]);
-      assert.deepEqual(rotations.sort(), [false, true], 'both requests tried to rotate');
-      assert.equal(r1.statusCode, 200, r1.body);
-      assert.equal(r2.statusCode, 200, r2.body);
-      assert.equal(r1.json().refreshToken, r2.json().refreshToken);
-      assert.equal((await me(t, r2.json().accessToken)).statusCode, 200);
-      const after = await refresh(t, r1.json().refreshToken);
-      assert.equal(after.statusCode, 200, after.body);
+      await expectOneLineage(t, s.refreshToken, rotations);
     }));
 
   test('a retry inside the grace window (5s later) gets the same successor, which works', () =>
