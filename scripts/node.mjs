@@ -2,7 +2,8 @@
 // Runs `node <args>` on a Node new enough for Tokenstile's sources (22.18+: runs .ts files and has
 // node:sqlite). On an older Node it says so and runs the same arguments on Node 24 LTS fetched from
 // the npm registry with npx, so `npm start` and `npm test` work on a fresh machine as written.
-// Signals are passed on, so Ctrl-C and SIGTERM stop the server gracefully either way.
+// Signals are passed on, so Ctrl-C and SIGTERM stop the server gracefully either way; the child
+// must tolerate a repeat (Ctrl-C reaches it from the terminal too), as `tokenstile serve` does.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 
@@ -21,6 +22,15 @@ if (modern) {
   child = spawn('npx', ['--yes', 'node@24', ...args], { stdio: 'inherit' });
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+// `npm start` runs us through `sh -c`, and dash does not pass SIGTERM on: npm's SIGTERM ends the
+// shell and would leave us and the server running, orphaned. So when our parent goes away, stop the
+// child as if it had been sent SIGTERM.
+const parent = process.ppid;
+const orphanWatch = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphanWatch);
+  child.kill('SIGTERM');
+}, 200);
 child.on('error', (err) => {
   process.stderr.write(`could not start node: ${err.message}\n`);
   process.exit(1);

@@ -11,18 +11,41 @@ export async function startServer(config: ServerConfig): Promise<{ app: FastifyI
   return { app, url };
 }
 
-/** Closes the server on SIGINT/SIGTERM, letting requests in flight finish. */
-export function closeOnSignals(app: FastifyInstance): void {
+/** How long a shutdown may take before the process exits anyway, in milliseconds. */
+export const shutdownTimeoutMs = 10_000;
+
+/**
+ * Closes the server on SIGINT, SIGTERM or SIGHUP, letting requests in flight finish (new ones get
+ * 503 problem+json), then exits 0; 1 if closing failed or took longer than `shutdownTimeoutMs`.
+ *
+ * The same signal often arrives more than once: Ctrl-C reaches every process of the terminal's
+ * process group, and `npm` and `scripts/node.mjs` forward it as well. Every repeat is absorbed
+ * while the first shutdown runs, so none of them can kill the process half-closed.
+ */
+export function closeOnSignals(app: FastifyInstance, timeoutMs = shutdownTimeoutMs): void {
   let closing = false;
-  const stop = (signal: string) => {
-    if (closing) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) {
+      app.log.debug({ signal }, 'tokenstile: already shutting down');
+      return;
+    }
     closing = true;
     app.log.info({ signal }, 'tokenstile: shutting down');
+    const deadline = setTimeout(() => {
+      app.log.error({ timeoutMs }, 'tokenstile: shutdown took too long; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    deadline.unref();
     app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        app.log.info('tokenstile: stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        app.log.error({ err: { message: (err as Error)?.message } }, 'tokenstile: shutdown failed');
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 }

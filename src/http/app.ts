@@ -10,6 +10,7 @@ import { healthRoutes } from './health-routes.ts';
 import { Metrics } from './metrics.ts';
 import { bodyLimit, tokenstile, type ResourceServerOptions } from './plugin.ts';
 import { problem, problemErrorHandler, sendProblem } from './problem.ts';
+import { refuseWhileClosing } from './shutdown.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
 export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, ResourceServerOptions, BrowserOptions {
@@ -62,7 +63,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     trustProxy,
     bodyLimit,
     // Fastify's default serializers log method, URL and status: never bodies or the Authorization header.
-    return503OnClosing: true,
+    // Requests arriving while closing get 503 problem+json from refuseWhileClosing instead.
+    return503OnClosing: false,
     clientErrorHandler,
     // Errors Fastify answers before any handler runs (bad URL encoding, an over-long path
     // parameter) get problem+json too; a parameter too long to be any id simply matches nothing.
@@ -70,6 +72,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' }),
   });
   app.setErrorHandler(problemErrorHandler);
+  refuseWhileClosing(app);
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
