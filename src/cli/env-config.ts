@@ -1,9 +1,14 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ClientRegistry, parseClients } from '../core/clients.ts';
-import { ConfigError } from '../core/errors.ts';
+import { resolveConfig, type TokenstileOptions } from '../core/config.ts';
+import { ConfigError, TokenstileError } from '../core/errors.ts';
+import { parseKeyEncryptionKey } from '../core/key-encryption.ts';
 import { signingAlgorithms, type SigningAlgorithm } from '../core/keys.ts';
+import type { Stores } from '../core/stores.ts';
 import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
-import { defaultDatabaseUrl } from '../stores/open-stores.ts';
+import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
 export interface ServerConfig {
@@ -61,17 +66,83 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
   };
   for (const [field, [name, fallback]] of Object.entries(durations)) app[field] = value(env, name) ?? fallback;
+  checkCoreSettings(app as unknown as Omit<TokenstileOptions, 'stores'>);
   return {
     host,
     port,
     databaseUrl: value(env, 'TOKENSTILE_DATABASE_URL') ?? defaultDatabaseUrl,
-    logLevel: value(env, 'TOKENSTILE_LOG_LEVEL') ?? 'info',
+    logLevel: oneOf(env, 'TOKENSTILE_LOG_LEVEL', logLevels, 'info'),
     app: app as unknown as ServerConfig['app'],
   };
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T {
-  const v = value(env, name) ?? allowed[0]!;
+/** The file of a `sqlite:PATH` URL; null for `sqlite::memory:` and other databases. */
+function sqliteFileOf(url: string): string | null {
+  if (!url.startsWith('sqlite:')) return null;
+  const path = url.slice('sqlite:'.length);
+  return path === '' || path === ':memory:' ? null : path;
+}
+
+/** pino's levels, which Fastify's logger takes. */
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The variable behind each core option whose message `resolveConfig` phrases in option names. */
+const variableOf: Readonly<Record<string, string>> = {
+  issuer: 'TOKENSTILE_ISSUER',
+  audience: 'TOKENSTILE_AUDIENCE',
+  accessTokenTtl: 'TOKENSTILE_ACCESS_TTL',
+  refreshTokenTtl: 'TOKENSTILE_REFRESH_TTL',
+  clockTolerance: 'TOKENSTILE_CLOCK_TOLERANCE',
+  refreshGrace: 'TOKENSTILE_REFRESH_GRACE',
+  keyEncryptionKey: 'TOKENSTILE_KEY_ENCRYPTION_KEY',
+};
+
+/**
+ * Runs the core's own checks now, so that a bad value stops the server before it opens anything,
+ * and says them in the variables' names (`TOKENSTILE_ACCESS_TTL must be between 1s and 86400s,
+ * got "2d"`) rather than the options' that the environment never mentions. The key-encryption
+ * key's value is never repeated.
+ */
+function checkCoreSettings(options: Omit<TokenstileOptions, 'stores'>): void {
+  try {
+    resolveConfig(options);
+    if (options.keyEncryptionKey !== undefined) parseKeyEncryptionKey(options.keyEncryptionKey);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const named = err.message.replace(/\b[a-zA-Z]+\b/g, (word) => variableOf[word] ?? word);
+    throw new ConfigError(named, { cause: err });
+  }
+}
+
+/**
+ * Opens the stores of `TOKENSTILE_DATABASE_URL` and checks that they answer. A failure names the
+ * variable and the URL (password hidden): a `ConfigError` for a bad URL or a missing SQLite
+ * folder, `service_unavailable` for a database that cannot be reached or refuses the connection.
+ */
+export async function openConfiguredStores(
+  config: Pick<ServerConfig, 'databaseUrl'>,
+  options: { migrate?: boolean; warn?: (message: string) => void } = {},
+): Promise<Stores> {
+  const where = `TOKENSTILE_DATABASE_URL=${redactUrl(config.databaseUrl)}`;
+  const file = sqliteFileOf(config.databaseUrl);
+  // Expected on a first start with the default; elsewhere it may be a typo, so it is said.
+  const isNew = file !== null && config.databaseUrl !== defaultDatabaseUrl && !existsSync(file);
+  let stores: Stores | undefined;
+  try {
+    stores = await openStores(config.databaseUrl, { migrate: options.migrate });
+    await stores.ping();
+    if (isNew) options.warn?.(`created a new, empty SQLite database at ${resolve(file)} (${where}); if you meant an existing one, check the path`);
+    return stores;
+  } catch (err) {
+    await stores?.close().catch(() => {});
+    if (err instanceof ConfigError) throw new ConfigError(`${where}: ${err.message}`, { cause: err });
+    const reason = err instanceof TokenstileError && err.cause instanceof Error ? err.cause.message : (err as Error)?.message;
+    throw new TokenstileError('service_unavailable', `cannot open the database ${where}: ${reason ?? String(err)}`, { cause: err });
+  }
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T = allowed[0]!): T {
+  const v = value(env, name) ?? fallback;
   if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   return v as T;
 }
@@ -134,4 +205,4 @@ export const envHelp = `Environment:
   TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport, comma-separated
                                 (default: the issuer's origin; a request's own origin always may)
   TOKENSTILE_ACCOUNT_PAGE       on | off: the account page at /account (default on)
-  TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug (default info)`;
+  TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug | trace | silent (default info)`;

@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util';
 import { parseClients } from '../core/clients.ts';
 import { TokenstileError } from '../core/errors.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
-import { openStores, redactUrl } from '../stores/open-stores.ts';
+import { redactUrl } from '../stores/open-stores.ts';
 import * as admin from './admin-commands.ts';
 import { CliError, type CliIo } from './admin-commands.ts';
-import { envHelp, serverConfigFromEnv } from './env-config.ts';
+import { envHelp, openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
 import { closeOnSignals, startServer } from './serve.ts';
 
 const help: Record<string, string> = {
@@ -107,9 +107,9 @@ const defaultIo: CliIo = {
 
 class UsageError extends Error {}
 
-async function withCore<T>(env: NodeJS.ProcessEnv, fn: (core: Tokenstile) => Promise<T>): Promise<T> {
+async function withCore<T>(env: NodeJS.ProcessEnv, io: CliIo, fn: (core: Tokenstile) => Promise<T>): Promise<T> {
   const config = serverConfigFromEnv(env);
-  const stores = await openStores(config.databaseUrl);
+  const stores = await openConfiguredStores(config, { warn: (message) => io.err(`tokenstile: warning: ${message}`) });
   try {
     const core = await createTokenstile({ ...config.app, stores });
     try {
@@ -154,7 +154,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
       case 'migrate': {
         noMore(1);
         const config = serverConfigFromEnv(env);
-        const stores = await openStores(config.databaseUrl, { migrate: false });
+        const stores = await openConfiguredStores(config, { migrate: false, warn: (message) => io.err(`tokenstile: warning: ${message}`) });
         try {
           const applied = await stores.migrate();
           io.out(json ? JSON.stringify({ applied }) : `${redactUrl(config.databaseUrl)}: ${applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`}`);
@@ -167,31 +167,31 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         noMore(2);
         if (sub === 'create') {
           const o = { email: need('email'), password: values.password, passwordStdin: values['password-stdin'], name: values.name, json };
-          await withCore(env, (core) => admin.usersCreate(core, io, o));
+          await withCore(env, io, (core) => admin.usersCreate(core, io, o));
         } else if (sub === 'disable') {
           const o = { user: need('user'), json };
-          await withCore(env, (core) => admin.usersDisable(core, io, o));
+          await withCore(env, io, (core) => admin.usersDisable(core, io, o));
         } else throw new UsageError(`unknown users command ${JSON.stringify(sub ?? '')}; expected create or disable`);
         return 0;
       case 'sessions':
         noMore(2);
         if (sub === 'list') {
           const o = { user: need('user'), json };
-          await withCore(env, (core) => admin.sessionsList(core, io, o));
+          await withCore(env, io, (core) => admin.sessionsList(core, io, o));
         } else if (sub === 'revoke') {
-          await withCore(env, (core) => admin.sessionsRevoke(core, io, { id: values.id, user: values.user, json }));
+          await withCore(env, io, (core) => admin.sessionsRevoke(core, io, { id: values.id, user: values.user, json }));
         } else throw new UsageError(`unknown sessions command ${JSON.stringify(sub ?? '')}; expected list or revoke`);
         return 0;
       case 'audit': {
         noMore(1);
         const limit = values.limit === undefined ? 50 : Number(values.limit);
-        await withCore(env, (core) => admin.audit(core, io, { user: values.user, limit, json }));
+        await withCore(env, io, (core) => admin.audit(core, io, { user: values.user, limit, json }));
         return 0;
       }
       case 'keys':
         noMore(2);
-        if (sub === 'list') await withCore(env, (core) => admin.keysList(core, io, { json }));
-        else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
+        if (sub === 'list') await withCore(env, io, (core) => admin.keysList(core, io, { json }));
+        else if (sub === 'rotate') await withCore(env, io, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
         else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
         return 0;
       case 'clients': {
@@ -204,17 +204,17 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         if (sub === 'create') {
           const o = { id: id(), envEntry: values['env-entry'] === true, configured, json };
           if (o.envEntry) await admin.clientsCreate(null, io, o);
-          else await withCore(env, (core) => admin.clientsCreate(core, io, o));
-        } else if (sub === 'list') await withCore(env, (core) => admin.clientsList(core, io, { configured, json }));
+          else await withCore(env, io, (core) => admin.clientsCreate(core, io, o));
+        } else if (sub === 'list') await withCore(env, io, (core) => admin.clientsList(core, io, { configured, json }));
         else if (sub === 'remove') {
           const o = { id: id(), configured, json };
-          await withCore(env, (core) => admin.clientsRemove(core, io, o));
+          await withCore(env, io, (core) => admin.clientsRemove(core, io, o));
         } else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create, list or remove`);
         return 0;
       }
       case 'purge':
         noMore(1);
-        await withCore(env, (core) => admin.purge(core, io, { json }));
+        await withCore(env, io, (core) => admin.purge(core, io, { json }));
         return 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -1,12 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.ts';
 import { redactUrl } from '../stores/open-stores.ts';
-import type { ServerConfig } from './env-config.ts';
+import { openConfiguredStores, type ServerConfig } from './env-config.ts';
 
-/** Starts the standalone server and resolves once it listens. */
+/**
+ * Starts the standalone server and resolves once it listens. A database or Redis that cannot be
+ * reached fails it with a message naming the variable; nothing is left open then.
+ */
 export async function startServer(config: ServerConfig): Promise<{ app: FastifyInstance; url: string }> {
-  const app = buildApp({ ...config.app, databaseUrl: config.databaseUrl, logger: { level: config.logLevel } });
-  const url = await app.listen({ host: config.host, port: config.port });
+  const warnings: string[] = [];
+  const stores = await openConfiguredStores(config, { warn: (message) => warnings.push(message) });
+  const app = buildApp({ ...config.app, stores, logger: { level: config.logLevel } });
+  app.addHook('onClose', () => stores.close());
+  for (const message of warnings) app.log.warn(`tokenstile: ${message}`);
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close().catch(() => {});
+    throw err;
+  }
   app.log.info({ url, issuer: config.app.issuer, database: redactUrl(config.databaseUrl), alg: config.app.signingAlgorithm }, 'tokenstile: serving');
   return { app, url };
 }

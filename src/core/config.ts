@@ -174,7 +174,7 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
   const poll = bounded(options.revocationPollInterval ?? '1s', 'revocationPollInterval', 0.05, 3600);
   const purge = bounded(options.purgeInterval ?? '1h', 'purgeInterval', 1, 7 * 86400);
-  if (refreshTtl <= accessTtl) throw new ConfigError('refreshTokenTtl must be longer than accessTokenTtl');
+  if (refreshTtl <= accessTtl) throw new ConfigError(`refreshTokenTtl (${refreshTtl}s) must be longer than accessTokenTtl (${accessTtl}s)`);
   const cacheSize = options.verifiedTokenCacheSize ?? 10_000;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) {
     throw new ConfigError(`verifiedTokenCacheSize must be a whole number ≥ 0, got ${JSON.stringify(cacheSize)}`);

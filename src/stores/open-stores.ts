@@ -1,12 +1,17 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import type { Stores } from '../core/stores.ts';
 import { openPostgresStores } from './postgres/postgres-stores.ts';
 import { openSqliteStores } from './sqlite/sqlite-stores.ts';
 
 export const defaultDatabaseUrl = 'sqlite:./data/tokenstile.db';
+/** The one SQLite folder `openStores` creates when it is missing: the default database's. */
+const defaultSqliteFolder = './data';
 
 /**
- * Opens the stores named by a database URL: `sqlite:PATH` (a file, created with its folder),
+ * Opens the stores named by a database URL: `sqlite:PATH` (a file, created if missing; its folder
+ * must exist, except the default `./data`, which is created),
  * `sqlite::memory:`, or `postgres://` / `postgresql://` (a PostgreSQL server, libpq URL syntax).
  * Migrations run on open unless `migrate: false`. Throws `ConfigError` with the accepted forms for
  * anything else.
@@ -15,6 +20,11 @@ export async function openStores(url: string = defaultDatabaseUrl, options: { mi
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new ConfigError('sqlite database URL needs a path: sqlite:./data/tokenstile.db or sqlite::memory:');
+    // A mistyped path must not quietly become a new folder holding a new, empty database.
+    const folder = dirname(path);
+    if (path !== ':memory:' && !existsSync(folder) && resolve(folder) !== resolve(defaultSqliteFolder)) {
+      throw new ConfigError(`the folder ${JSON.stringify(folder)} of the SQLite database does not exist: check the path, or create the folder first (only the default ${defaultSqliteFolder} is created for you)`);
+    }
     return openSqliteStores(path, options);
   }
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgresStores(...postgresOptions(url, options));

@@ -85,7 +85,7 @@ export async function connectRedis(url: string, options: { keyPrefix?: string; c
     await ready(client);
   } catch (err) {
     client.disconnect();
-    throw new TokenstileError('service_unavailable', `cannot reach Redis at ${target}: ${(err as Error).message}`, { cause: err });
+    throw new TokenstileError('service_unavailable', `cannot reach Redis at ${target} (redisUrl, TOKENSTILE_REDIS_URL): ${(err as Error).message}`, { cause: err });
   }
   const subscribers = new Set<RedisClient>();
   return {
