@@ -182,3 +182,28 @@ export async function clientsRemove(core: Tokenstile, io: CliIo, o: { id: string
   }
   print(io, o.json, { removed: o.id }, `removed client ${o.id}; servers refuse it within 10 s`);
 }
+
+/**
+ * `sessions list` without `--user`: one page of every live session, newest first, with the
+ * account's email; says how to get the next page when there is one.
+ */
+export async function sessionsListAll(core: Tokenstile, io: CliIo, o: { limit: number; after?: string; json: boolean }): Promise<void> {
+  const found = await core.listLiveSessions(o.after === undefined ? { limit: o.limit + 1 } : { limit: o.limit + 1, before: o.after });
+  const page = found.slice(0, o.limit);
+  const next = found.length > o.limit ? page.at(-1)!.id : null;
+  const emails = new Map<string, string | null>();
+  for (const s of page) if (!emails.has(s.userId)) emails.set(s.userId, (await core.findUser(s.userId))?.email ?? null);
+  const views = page.map((s) => {
+    const { current: _, ...view } = toSessionView(s, null);
+    return { ...view, user: s.userId, email: emails.get(s.userId) ?? null };
+  });
+  if (o.json) return io.out(JSON.stringify({ sessions: views, next }));
+  if (views.length === 0) return io.out(o.after === undefined ? 'no live sessions' : `no live sessions after ${o.after}`);
+  // Stored text is quoted, C1 controls included, so that it cannot reach the terminal as control codes.
+  const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  for (const v of views) io.out(`${v.id}  ${q(v.email ?? v.user)}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${q(v.userAgent)}`);
+  if (next !== null) io.out(`more: tokenstile sessions list --after ${next}${o.limit === defaultSessionPage ? '' : ` --limit ${o.limit}`}`);
+}
+
+/** How many sessions `sessions list` shows per page without `--limit`. */
+export const defaultSessionPage = 50;

@@ -1,99 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseClients } from '../core/clients.ts';
+import { parseDuration } from '../core/duration.ts';
 import { TokenstileError } from '../core/errors.ts';
+import { isUuidv7 } from '../core/ids.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { redactUrl } from '../stores/open-stores.ts';
 import * as admin from './admin-commands.ts';
 import { CliError, type CliIo } from './admin-commands.ts';
-import { envHelp, openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
+import { cliOptions, commands, groups, helpFor, specOf, type CliOption } from './cli-help.ts';
+import { openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
 import { closeOnSignals, startServer } from './serve.ts';
-
-const help: Record<string, string> = {
-  main: `Usage: tokenstile <command> [options]
-
-Commands:
-  serve                         start the HTTP server (what \`npm start\` runs)
-  migrate                       apply pending database migrations
-  users create|disable          manage accounts
-  sessions list|revoke          see and end sessions
-  purge                         delete expired sessions and revocation entries
-  audit                         logins, logouts, revocations, password changes, key events
-  keys list|rotate              see the signing keys; rotate them without downtime
-  clients create|list|remove    resource-server clients for /oauth/* and /revocations/stream
-
-Run \`tokenstile <command> --help\` for a command's options.
-
-${envHelp}`,
-  serve: `Usage: tokenstile serve
-
-Starts the server on HOST:PORT with the configuration from the environment.
-SIGINT/SIGTERM close it gracefully.
-
-${envHelp}`,
-  migrate: `Usage: tokenstile migrate [--json]
-
-Applies pending schema migrations to TOKENSTILE_DATABASE_URL and prints their names.
-(The server also migrates on start.)`,
-  users: `Usage:
-  tokenstile users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--json]
-  tokenstile users disable --user EMAIL|ID [--json]
-
-create    adds an account; --password-stdin reads the password from standard input
-disable   blocks sign-in and ends every session of the account at once`,
-  sessions: `Usage:
-  tokenstile sessions list --user EMAIL|ID [--json]
-  tokenstile sessions revoke (--id SESSION_ID | --user EMAIL|ID) [--json]
-
-list      the user's live sessions (devices)
-revoke    ends one session, or all of a user's; their access tokens are refused at once
-          (a running server picks the revocation up within a second)`,
-  audit: `Usage: tokenstile audit [--user EMAIL|ID] [--limit N] [--json]
-
-The audit trail, newest first (default 50 entries): sign-ins (and failures, with the account and
-IP), registrations, logouts with their scope, revoked sessions with the cause, refresh-token reuse,
-password changes, disabled accounts, generated keys. Never a token or password.
---json prints one JSON object per line.`,
-  keys: `Usage:
-  tokenstile keys list [--json]
-  tokenstile keys rotate [--publish-ahead DURATION] [--json]
-
-list      every stored signing key: signing, next (published, not yet signing), published
-          (retired, kept in the JWKS until its tokens have expired) or expired
-rotate    publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed
-          the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current
-          key signs until then and stays published until every token it signed has expired.
-          Running servers pick the change up within 10 s; no restart.`,
-  clients: `Usage:
-  tokenstile clients create --id CLIENT_ID [--env-entry] [--json]
-  tokenstile clients list [--json]
-  tokenstile clients remove --id CLIENT_ID [--json]
-
-Clients are the resource servers allowed on /oauth/introspect, /oauth/revoke and
-/revocations/stream.
-create    makes a client with a random secret, printed once; stores it in the database (only the
-          secret's SHA-256), where running servers find it at once. With --env-entry, stores
-          nothing and prints a TOKENSTILE_CLIENTS entry (id:sha256.HASH) instead
-list      stored clients and those in TOKENSTILE_CLIENTS
-remove    deletes a stored client; servers refuse it, and close its revocation streams, within 10 s`,
-  purge: `Usage: tokenstile purge [--json]
-
-Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be
-valid, and expired revocation entries. The server also does this on its own, hourly.`,
-};
-
-const options = {
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  email: { type: 'string' },
-  password: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
-  name: { type: 'string' },
-  user: { type: 'string' },
-  id: { type: 'string' },
-  limit: { type: 'string' },
-  'publish-ahead': { type: 'string' },
-  'env-entry': { type: 'boolean' },
-} as const;
 
 const defaultIo: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -104,8 +21,6 @@ const defaultIo: CliIo = {
     return Buffer.concat(chunks).toString('utf8');
   },
 };
-
-class UsageError extends Error {}
 
 async function withCore<T>(env: NodeJS.ProcessEnv, io: CliIo, fn: (core: Tokenstile) => Promise<T>): Promise<T> {
   const config = serverConfigFromEnv(env);
@@ -122,37 +37,80 @@ async function withCore<T>(env: NodeJS.ProcessEnv, io: CliIo, fn: (core: Tokenst
   }
 }
 
+/** A mistake in how the command was called: exit code 2, with the command's help named. */
+class UsageError extends Error {}
+
+/** Reads `--limit`: a whole number from 1 to `max`, or `fallback` when absent. */
+function limitOf(text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`--limit must be a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** The help to point a usage error at: the deepest command the leading words name. */
+function hintFor(argv: readonly string[]): string {
+  const words = argv.filter((w) => !w.startsWith('-'));
+  if (words[0] === 'help') words.shift();
+  const [command, sub] = words;
+  if (command !== undefined && commands[command]) return `tokenstile ${command} --help`;
+  const group = command === undefined ? undefined : groups[command];
+  if (group === undefined) return 'tokenstile --help';
+  return sub !== undefined && group.subcommands[sub] ? `tokenstile ${command} ${sub} --help` : `tokenstile ${command} --help`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 /**
- * Runs one CLI invocation and returns its exit code: 0 done, 1 failed, 2 wrong usage.
+ * Runs one CLI invocation and returns its exit code: 0 done, 1 failed, 2 wrong usage (an unknown
+ * command or option, a missing or malformed argument; a bare command group prints its help).
  * `serve` resolves once the server listens and leaves it running.
  */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let helpHint = hintFor(argv);
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-    const [command, sub] = positionals;
-    const topic = command !== undefined && command in help ? command : 'main';
-    if (values.help || command === undefined || command === 'help') {
-      io.out(help[command === 'help' && sub !== undefined && sub in help ? sub : topic] ?? help.main!);
-      return command === undefined && !values.help ? 2 : 0;
+    const { values, positionals } = parseArgs({ args: [...argv], options: cliOptions, allowPositionals: true, strict: true });
+    let [command, sub] = positionals;
+    if (command === 'help') [command, sub] = positionals.slice(1);
+    if (values.version && command === undefined) {
+      io.out(version());
+      return 0;
+    }
+    if (command !== undefined && (commands[command] ?? groups[command]) === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const text = helpFor(command, sub);
+    if (text === null) throw new UsageError(`unknown ${command} command ${JSON.stringify(sub)}; expected ${Object.keys(groups[command!]?.subcommands ?? {}).join(', ')}`);
+    if (values.help || positionals[0] === 'help') {
+      io.out(text);
+      return 0;
+    }
+    if (command === undefined || (groups[command] !== undefined && sub === undefined)) {
+      // A bare `tokenstile` or `tokenstile sessions`: what could follow, as wrong usage.
+      io.err(text);
+      return 2;
+    }
+    const spec = specOf(command, sub)!;
+    const words = commands[command] ? 1 : 2;
+    if (positionals.length > words) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[words])}`);
+    const name = words === 1 ? command : `${command} ${sub}`;
+    for (const given of Object.keys(values) as CliOption[]) {
+      if (given !== 'help' && !spec.options.includes(given)) throw new UsageError(`--${given} is not an option of ${name}`);
     }
     const json = values.json === true;
-    const need = (name: 'email' | 'user'): string => {
-      const v = values[name];
-      if (v === undefined) throw new UsageError(`missing --${name}`);
+    const need = (option: 'email' | 'user' | 'id'): string => {
+      const v = values[option];
+      if (v === undefined) throw new UsageError(`missing --${option}`);
       return v;
     };
-    const noMore = (allowed: number) => {
-      if (positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[allowed])}`);
-    };
-    switch (command) {
+    switch (name) {
       case 'serve': {
-        noMore(1);
         const { app } = await startServer(serverConfigFromEnv(env));
         closeOnSignals(app);
         return 0;
       }
       case 'migrate': {
-        noMore(1);
         const config = serverConfigFromEnv(env);
         const stores = await openConfiguredStores(config, { migrate: false, warn: (message) => io.err(`tokenstile: warning: ${message}`) });
         try {
@@ -163,65 +121,79 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         }
         return 0;
       }
-      case 'users':
-        noMore(2);
-        if (sub === 'create') {
-          const o = { email: need('email'), password: values.password, passwordStdin: values['password-stdin'], name: values.name, json };
-          await withCore(env, io, (core) => admin.usersCreate(core, io, o));
-        } else if (sub === 'disable') {
-          const o = { user: need('user'), json };
-          await withCore(env, io, (core) => admin.usersDisable(core, io, o));
-        } else throw new UsageError(`unknown users command ${JSON.stringify(sub ?? '')}; expected create or disable`);
+      case 'users create': {
+        const o = { email: need('email'), password: values.password, passwordStdin: values['password-stdin'], name: values.name, json };
+        if ((o.password === undefined) === (o.passwordStdin !== true)) throw new UsageError('give exactly one of --password-stdin (recommended) or --password');
+        await withCore(env, io, (core) => admin.usersCreate(core, io, o));
         return 0;
-      case 'sessions':
-        noMore(2);
-        if (sub === 'list') {
-          const o = { user: need('user'), json };
+      }
+      case 'users disable': {
+        const o = { user: need('user'), json };
+        await withCore(env, io, (core) => admin.usersDisable(core, io, o));
+        return 0;
+      }
+      case 'sessions list': {
+        if (values.user !== undefined) {
+          if (values.limit !== undefined || values.after !== undefined) throw new UsageError("--limit and --after page the list of every session; a user's list is not paged");
+          const o = { user: values.user, json };
           await withCore(env, io, (core) => admin.sessionsList(core, io, o));
-        } else if (sub === 'revoke') {
-          await withCore(env, io, (core) => admin.sessionsRevoke(core, io, { id: values.id, user: values.user, json }));
-        } else throw new UsageError(`unknown sessions command ${JSON.stringify(sub ?? '')}; expected list or revoke`);
+          return 0;
+        }
+        if (values.after !== undefined && !isUuidv7(values.after)) throw new UsageError(`--after must be a session id, got ${JSON.stringify(values.after)}`);
+        const o = { limit: limitOf(values.limit, admin.defaultSessionPage, 1000), after: values.after, json };
+        await withCore(env, io, (core) => admin.sessionsListAll(core, io, o));
         return 0;
+      }
+      case 'sessions revoke': {
+        if ((values.id === undefined) === (values.user === undefined)) throw new UsageError('give exactly one of --id SESSION_ID or --user EMAIL|ID');
+        if (values.id !== undefined && !isUuidv7(values.id)) throw new UsageError(`--id must be a session id, got ${JSON.stringify(values.id)}`);
+        await withCore(env, io, (core) => admin.sessionsRevoke(core, io, { id: values.id, user: values.user, json }));
+        return 0;
+      }
       case 'audit': {
-        noMore(1);
-        const limit = values.limit === undefined ? 50 : Number(values.limit);
+        const limit = limitOf(values.limit, 50, 10_000);
         await withCore(env, io, (core) => admin.audit(core, io, { user: values.user, limit, json }));
         return 0;
       }
-      case 'keys':
-        noMore(2);
-        if (sub === 'list') await withCore(env, io, (core) => admin.keysList(core, io, { json }));
-        else if (sub === 'rotate') await withCore(env, io, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
-        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
+      case 'keys list':
+        await withCore(env, io, (core) => admin.keysList(core, io, { json }));
         return 0;
-      case 'clients': {
-        noMore(2);
-        const configured = parseClients(serverConfigFromEnv(env).app.clients as string | undefined ?? '');
-        const id = () => {
-          if (values.id === undefined) throw new UsageError('missing --id');
-          return values.id;
-        };
+      case 'keys rotate': {
+        const publishAhead = values['publish-ahead'];
+        if (publishAhead !== undefined) {
+          try {
+            parseDuration(publishAhead, '--publish-ahead');
+          } catch (err) {
+            throw new UsageError((err as Error).message);
+          }
+        }
+        await withCore(env, io, (core) => admin.keysRotate(core, io, { publishAhead, json }));
+        return 0;
+      }
+      case 'clients create':
+      case 'clients list':
+      case 'clients remove': {
+        const configured = parseClients((serverConfigFromEnv(env).app.clients as string | undefined) ?? '');
         if (sub === 'create') {
-          const o = { id: id(), envEntry: values['env-entry'] === true, configured, json };
+          const o = { id: need('id'), envEntry: values['env-entry'] === true, configured, json };
           if (o.envEntry) await admin.clientsCreate(null, io, o);
           else await withCore(env, io, (core) => admin.clientsCreate(core, io, o));
         } else if (sub === 'list') await withCore(env, io, (core) => admin.clientsList(core, io, { configured, json }));
-        else if (sub === 'remove') {
-          const o = { id: id(), configured, json };
+        else {
+          const o = { id: need('id'), configured, json };
           await withCore(env, io, (core) => admin.clientsRemove(core, io, o));
-        } else throw new UsageError(`unknown clients command ${JSON.stringify(sub ?? '')}; expected create, list or remove`);
+        }
         return 0;
       }
       case 'purge':
-        noMore(1);
         await withCore(env, io, (core) => admin.purge(core, io, { json }));
         return 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        throw new UsageError(`unknown command ${JSON.stringify(name)}`);
     }
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`tokenstile: ${(err as Error).message}\nRun \`tokenstile --help\` for usage.`);
+      io.err(`tokenstile: ${(err as Error).message}\nRun \`${helpHint}\` for usage.`);
       return 2;
     }
     if (err instanceof CliError || err instanceof TokenstileError) {

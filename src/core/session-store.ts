@@ -66,6 +66,13 @@ export interface SessionStore {
   /** The user's sessions that are neither revoked nor expired at `now`, newest first. */
   listLive(userId: string, now: number): Promise<SessionRecord[]>;
   /**
+   * One page of every user's sessions that are neither revoked nor expired at `now`, by id,
+   * highest (newest) first: at most `limit`, and only ids below `before` when given (the last id
+   * of the previous page). Ids never repeat, so paging neither skips nor repeats a session that
+   * outlives it; sessions created meanwhile sort before the first page and are not shown.
+   */
+  listAllLive(now: number, page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]>;
+  /**
    * Consume exactly once: replaces the refresh state of session `id` if and only if, in one
    * atomic step, the session is not revoked, not expired at `now`, and is still at generation
    * `fromGeneration`. Of any number of concurrent callers with the same `fromGeneration`, exactly

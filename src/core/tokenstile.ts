@@ -69,6 +69,8 @@ export interface Tokenstile {
   findUser(ref: string): Promise<UserRecord | null>;
   /** Administrative: a user's live sessions, newest first. */
   listUserSessions(userId: string): Promise<SessionRecord[]>;
+  /** Administrative: one page of every live session, newest first (see `SessionStore.listAllLive`). */
+  listLiveSessions(page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]>;
   /** Deletes expired sessions and revocation entries now; returns how many of each went. */
   purge(): Promise<{ sessions: number; revocations: number }>;
   /**
@@ -259,6 +261,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     disableUser: (userId) => accounts.disableUser(ctx, userId),
     findUser: (ref) => accounts.findUser(ctx, ref),
     listUserSessions: (userId) => stores.sessions.listLive(userId, clock.now()),
+    listLiveSessions: (page) => stores.sessions.listAllLive(clock.now(), page),
     purge: async () => {
       await purge.run();
       return lastCounts;

@@ -103,6 +103,29 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
       assert.deepEqual(beforeExpiry.map((x) => x.id), [expired.id, c!.id, a!.id]);
     });
 
+    it('listAllLive pages through every user\'s live sessions, newest id first, without repeats or gaps', async (s) => {
+      const { sessions: mine } = await userWithSessions(s, 'a@example.com', t0, t0 + minute, t0 + 2 * minute);
+      const { user: other, sessions: theirs } = await userWithSessions(s, 'other@example.com', t0 + 3 * minute, t0 + 4 * minute);
+      const expired = sessionRecord(other.id, t0 + 5 * minute, { expiresAt: t0 + 6 * minute });
+      await add(s, other, [expired]);
+      await s.sessions.revoke({ sessionId: mine[1]!.id }, t0 + 7 * minute, headroom);
+      const now = t0 + 10 * minute;
+      const expected = [mine[0]!, mine[2]!, ...theirs].map((x) => x.id).sort().reverse();
+      const pages: string[][] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await s.sessions.listAllLive(now, before === undefined ? { limit: 2 } : { limit: 2, before });
+        assert.ok(page.length <= 2);
+        if (page.length === 0) break;
+        pages.push(page.map((x) => x.id));
+        before = page.at(-1)!.id;
+      }
+      assert.deepEqual(pages.flat(), expected);
+      assert.deepEqual(pages.map((p) => p.length), [2, 2]);
+      assert.deepEqual((await s.sessions.listAllLive(now, { limit: 10 })).map((x) => x.userId).sort(), [mine[0]!.userId, mine[2]!.userId, other.id, other.id].sort());
+      assert.deepEqual((await s.sessions.listAllLive(t0 + 5 * minute + 1, { limit: 10 })).some((x) => x.id === expired.id), true, 'live before its expiry');
+    });
+
     describe('rotate and extendAccess', () => {
       it('of 20 concurrent rotations from one generation exactly one succeeds', async (s) => {
         const { sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);

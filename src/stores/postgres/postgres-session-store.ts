@@ -99,6 +99,15 @@ export class PostgresSessionStore implements SessionStore {
     return rows.map(toSession);
   }
 
+  async listAllLive(now: number, page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]> {
+    const { rows } = await this.#db.query<SessionRow>(
+      `SELECT * FROM sessions WHERE revoked_at IS NULL AND expires_at > $1 AND ($2::text IS NULL OR id < $2)
+        ORDER BY id DESC LIMIT $3`,
+      [now, page.before ?? null, page.limit],
+    );
+    return rows.map(toSession);
+  }
+
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
     // The WHERE clause is the compare and the SET the swap; a racer blocked on the row lock
     // re-checks `generation` against the winner's version and matches nothing.

@@ -126,6 +126,17 @@ export class SqliteSessionStore implements SessionStore {
     return (this.#listLive.all(userId, now) as Row[]).map(toSession);
   }
 
+  async listAllLive(now: number, page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]> {
+    // Rare (an operator's command): prepared per call rather than with the hot statements.
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM sessions WHERE revoked_at IS NULL AND expires_at > ? AND (? IS NULL OR id < ?)
+         ORDER BY id DESC LIMIT ?`,
+      )
+      .all(now, page.before ?? null, page.before ?? null, page.limit) as Row[];
+    return rows.map(toSession);
+  }
+
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
     return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
   }

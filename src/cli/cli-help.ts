@@ -1,0 +1,199 @@
+import { envHelp } from './env-config.ts';
+
+/** The options `runCli` parses; each command accepts the ones its spec lists (and `--help`). */
+export const cliOptions = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  json: { type: 'boolean' },
+  email: { type: 'string' },
+  password: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  name: { type: 'string' },
+  user: { type: 'string' },
+  id: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+  'publish-ahead': { type: 'string' },
+  'env-entry': { type: 'boolean' },
+} as const;
+
+/** The name of one of `cliOptions`. */
+export type CliOption = keyof typeof cliOptions;
+
+/** One command: how it is called, what it does (lines, unindented), which options it takes. */
+export interface CommandSpec {
+  readonly usage: string;
+  readonly about: readonly string[];
+  readonly options: readonly CliOption[];
+}
+
+/** Commands without subcommands. */
+export const commands: Readonly<Record<string, CommandSpec>> = {
+  serve: {
+    usage: 'tokenstile serve',
+    about: [
+      'Starts the server on HOST:PORT with the configuration from the environment.',
+      'SIGINT (Ctrl-C), SIGTERM and SIGHUP close it gracefully: requests in flight finish, new ones',
+      'get 503, and the process exits 0.',
+      '',
+      envHelp,
+    ],
+    options: [],
+  },
+  migrate: {
+    usage: 'tokenstile migrate [--json]',
+    about: ['Applies pending schema migrations to TOKENSTILE_DATABASE_URL and prints their names.', '(The server also migrates on start.)'],
+    options: ['json'],
+  },
+  audit: {
+    usage: 'tokenstile audit [--user EMAIL|ID] [--limit N] [--json]',
+    about: [
+      'The audit trail, newest first (default 50 entries, --limit up to 10000): sign-ins (and',
+      'failures, with the account and IP), registrations, logouts with their scope, revoked sessions',
+      'with the cause, refresh-token reuse, password changes, disabled accounts, generated keys.',
+      'Never a token or password. --json prints one JSON object per line.',
+    ],
+    options: ['user', 'limit', 'json'],
+  },
+  purge: {
+    usage: 'tokenstile purge [--json]',
+    about: [
+      'Deletes expired sessions, sessions ended long enough ago that none of their tokens can still be',
+      'valid, and expired revocation entries. The server also does this on its own, hourly.',
+    ],
+    options: ['json'],
+  },
+};
+
+/** Commands with subcommands, and a line on what the group is for. */
+export const groups: Readonly<Record<string, { readonly summary: string; readonly subcommands: Readonly<Record<string, CommandSpec>>; readonly footer?: string }>> = {
+  users: {
+    summary: 'manage accounts',
+    subcommands: {
+      create: {
+        usage: 'tokenstile users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--json]',
+        about: ['adds an account; --password-stdin reads the password from standard input (--password', 'shows it to other users of the machine)'],
+        options: ['email', 'password', 'password-stdin', 'name', 'json'],
+      },
+      disable: {
+        usage: 'tokenstile users disable --user EMAIL|ID [--json]',
+        about: ['blocks sign-in and ends every session of the account at once'],
+        options: ['user', 'json'],
+      },
+    },
+  },
+  sessions: {
+    summary: 'see and end sessions',
+    subcommands: {
+      list: {
+        usage: 'tokenstile sessions list [--user EMAIL|ID | --limit N --after SESSION_ID] [--json]',
+        about: [
+          "the user's live sessions (devices); without --user, every live session, newest first,",
+          'a page of --limit (default 50, at most 1000) at a time: the last line says how to get the',
+          'next page (--after the last id shown); --json gives it as "next"',
+        ],
+        options: ['user', 'limit', 'after', 'json'],
+      },
+      revoke: {
+        usage: 'tokenstile sessions revoke (--id SESSION_ID | --user EMAIL|ID) [--json]',
+        about: ["ends one session, or all of a user's; their access tokens are refused at once", '(a running server picks the revocation up within a second)'],
+        options: ['id', 'user', 'json'],
+      },
+    },
+  },
+  keys: {
+    summary: 'see the signing keys; rotate them without downtime',
+    subcommands: {
+      list: {
+        usage: 'tokenstile keys list [--json]',
+        about: [
+          'every stored signing key: signing, next (published, not yet signing), published',
+          '(retired, kept in the JWKS until its tokens have expired) or expired',
+        ],
+        options: ['json'],
+      },
+      rotate: {
+        usage: 'tokenstile keys rotate [--publish-ahead DURATION] [--json]',
+        about: [
+          'publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed',
+          'the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current',
+          'key signs until then and stays published until every token it signed has expired.',
+          'Running servers pick the change up within 10 s; no restart.',
+        ],
+        options: ['publish-ahead', 'json'],
+      },
+    },
+  },
+  clients: {
+    summary: 'resource-server clients for /oauth/* and /revocations/stream',
+    subcommands: {
+      create: {
+        usage: 'tokenstile clients create --id CLIENT_ID [--env-entry] [--json]',
+        about: [
+          "makes a client with a random secret, printed once; stores it in the database (only the",
+          "secret's SHA-256), where running servers find it at once. With --env-entry, stores",
+          'nothing and prints a TOKENSTILE_CLIENTS entry (id:sha256.HASH) instead',
+        ],
+        options: ['id', 'env-entry', 'json'],
+      },
+      list: { usage: 'tokenstile clients list [--json]', about: ['stored clients and those in TOKENSTILE_CLIENTS'], options: ['json'] },
+      remove: {
+        usage: 'tokenstile clients remove --id CLIENT_ID [--json]',
+        about: ['deletes a stored client; servers refuse it, and close its revocation streams, within 10 s'],
+        options: ['id', 'json'],
+      },
+    },
+    footer: 'Clients are the resource servers allowed on /oauth/introspect, /oauth/revoke and\n/revocations/stream.',
+  },
+};
+
+function mainHelp(): string {
+  const rows: Array<[string, string]> = [
+    ['serve', 'start the HTTP server (what `npm start` runs)'],
+    ['migrate', 'apply pending database migrations'],
+    ...Object.entries(groups).slice(0, 2).map(([name, g]): [string, string] => [`${name} ${Object.keys(g.subcommands).join('|')}`, g.summary]),
+    ['purge', 'delete expired sessions and revocation entries'],
+    ['audit', 'logins, logouts, revocations, password changes, key events'],
+    ...Object.entries(groups).slice(2).map(([name, g]): [string, string] => [`${name} ${Object.keys(g.subcommands).join('|')}`, g.summary]),
+  ];
+  return `Usage: tokenstile <command> [options]
+
+Commands:
+${rows.map(([c, s]) => `  ${c.padEnd(30)}${s}`).join('\n')}
+
+Run \`tokenstile <command> --help\` for a command's options; \`tokenstile --version\` for the version.
+Exit codes: 0 done, 1 failed, 2 wrong usage.
+
+${envHelp}`;
+}
+
+function groupHelp(name: string): string {
+  const g = groups[name]!;
+  const subs = Object.entries(g.subcommands);
+  const about = subs.map(([sub, spec]) => spec.about.map((line, i) => `${i === 0 ? sub.padEnd(10) : ' '.repeat(10)}${line}`.trimEnd()).join('\n'));
+  return `Usage:\n${subs.map(([, spec]) => `  ${spec.usage}`).join('\n')}\n\n${g.footer === undefined ? '' : `${g.footer}\n`}${about.join('\n')}\n\nRun \`tokenstile ${name} <command> --help\` for one command.`;
+}
+
+function commandHelp(spec: CommandSpec): string {
+  return `Usage: ${spec.usage}\n\n${spec.about.join('\n').replace(/^[a-z]/, (c) => c.toUpperCase())}`;
+}
+
+/**
+ * The help text for `tokenstile [command [subcommand]] --help`: the tool's, a group's, or one
+ * command's. Null when the words name no command.
+ */
+export function helpFor(command?: string, sub?: string): string | null {
+  if (command === undefined) return mainHelp();
+  const single = commands[command];
+  if (single) return commandHelp(single);
+  const group = groups[command];
+  if (!group) return null;
+  if (sub === undefined) return groupHelp(command);
+  const spec = group.subcommands[sub];
+  return spec ? commandHelp(spec) : null;
+}
+
+/** The spec of `command [sub]`, or null. */
+export function specOf(command: string, sub: string | undefined): CommandSpec | null {
+  return commands[command] ?? (sub === undefined ? null : (groups[command]?.subcommands[sub] ?? null));
+}
