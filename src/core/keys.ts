@@ -1,8 +1,33 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 
 /** The JWS algorithms Tokenstile signs with. One is configured; tokens with any other are refused. */
 export const signingAlgorithms = ['ES256', 'EdDSA', 'RS256'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+
+/**
+ * A JSON Web Key (RFC 7517): the members of the RSA, EC and OKP keys Tokenstile makes and reads.
+ * Declared here rather than taken from `node:crypto`, whose `JsonWebKey` type moved between
+ * `@types/node` versions (gone from the module in 26), so that the published declarations compile
+ * with whichever version the user has. A type literal, so that Node's key functions accept it.
+ */
+export type JsonWebKey = {
+  kty?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  d?: string;
+  n?: string;
+  e?: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
+  k?: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+};
 
 /** A signing key pair as kept in the key store (private part as a JWK). */
 export interface StoredSigningKey {
@@ -18,11 +43,11 @@ export interface StoredSigningKey {
 }
 
 /** A public key as published in the JWKS (RFC 7517). */
-export interface PublicJwk extends JsonWebKey {
+export type PublicJwk = JsonWebKey & {
   kid: string;
   alg: SigningAlgorithm;
   use: 'sig';
-}
+};
 
 /** Generates a fresh key pair for `alg`. RSA keys are 2048-bit, ECDSA keys P-256. */
 export function generateSigningKey(alg: SigningAlgorithm, now: number): StoredSigningKey {
