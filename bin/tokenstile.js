@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// The published entry point: checks the Node version, then runs the compiled CLI.
+// The published entry point: checks the Node version against package.json "engines" (the one place
+// it is written), then runs the compiled CLI.
+import { readFileSync } from 'node:fs';
+
+const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const needed = engines.node.replace(/^>=\s*/, '');
+const [needMajor, needMinor] = needed.split('.').map(Number);
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 13)) {
-  process.stderr.write(`tokenstile needs Node.js 22.13 or newer (24 LTS recommended); this is ${process.version}.\n`);
+if (major < needMajor || (major === needMajor && minor < needMinor)) {
+  process.stderr.write(`tokenstile needs Node.js ${needed} or newer (24 LTS recommended); this is ${process.version}.\n`);
   process.exit(1);
 }
 let cli;

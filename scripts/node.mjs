@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// Runs `node <args>` on a Node new enough for Tokenstile's sources (22.18+: runs .ts files and has
-// node:sqlite). On an older Node it says so and runs the same arguments on Node 24 LTS fetched from
-// the npm registry with npx, so `npm start` and `npm test` work on a fresh machine as written.
+// Runs `node <args>` on a Node new enough for Tokenstile (package.json "engines", the one place the
+// version is written: it runs .ts files and has node:sqlite). On an older Node it says so and runs
+// the same arguments on Node 24 LTS fetched from the npm registry with npx, so `npm start` and
+// `npm test` work on a fresh machine as written.
 // Signals are passed on, so Ctrl-C and SIGTERM stop the server gracefully either way; the child
 // must tolerate a repeat (Ctrl-C reaches it from the terminal too), as `tokenstile serve` does.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 
+const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const needed = engines.node.replace(/^>=\s*/, '');
+const [needMajor, needMinor] = needed.split('.').map(Number);
 const [major, minor] = process.versions.node.split('.').map(Number);
-const modern = major > 22 || (major === 22 && minor >= 18);
+const modern = major > needMajor || (major === needMajor && minor >= needMinor);
 const args = process.argv.slice(2);
 
 let child;
@@ -16,7 +21,7 @@ if (modern) {
   child = spawn(process.execPath, args, { stdio: 'inherit' });
 } else {
   process.stderr.write(
-    `Node ${process.version} is older than Tokenstile needs (22.18+, 24 LTS recommended);\n` +
+    `Node ${process.version} is older than Tokenstile needs (${needed}+, 24 LTS recommended);\n` +
       'running on node@24 from the npm registry instead (install it for good with `npm install -g node@24`).\n',
   );
   child = spawn('npx', ['--yes', 'node@24', ...args], { stdio: 'inherit' });
