@@ -147,15 +147,23 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
   },
 };
 
+/** The order of the tool's help, and the line for each command without subcommands. */
+const overview: ReadonlyArray<readonly [string, string?]> = [
+  ['serve', 'start the HTTP server (what `npm start` runs)'],
+  ['migrate', 'apply pending database migrations'],
+  ['users'],
+  ['sessions'],
+  ['purge', 'delete expired sessions and revocation entries'],
+  ['audit', 'logins, logouts, revocations, password changes, key events'],
+  ['keys'],
+  ['clients'],
+];
+
 function mainHelp(): string {
-  const rows: Array<[string, string]> = [
-    ['serve', 'start the HTTP server (what `npm start` runs)'],
-    ['migrate', 'apply pending database migrations'],
-    ...Object.entries(groups).slice(0, 2).map(([name, g]): [string, string] => [`${name} ${Object.keys(g.subcommands).join('|')}`, g.summary]),
-    ['purge', 'delete expired sessions and revocation entries'],
-    ['audit', 'logins, logouts, revocations, password changes, key events'],
-    ...Object.entries(groups).slice(2).map(([name, g]): [string, string] => [`${name} ${Object.keys(g.subcommands).join('|')}`, g.summary]),
-  ];
+  const rows = overview.map(([name, line]): [string, string] => {
+    const group = groups[name];
+    return group ? [`${name} ${Object.keys(group.subcommands).join('|')}`, group.summary] : [name, line ?? ''];
+  });
   return `Usage: tokenstile <command> [options]
 
 Commands:
