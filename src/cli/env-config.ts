@@ -109,7 +109,8 @@ function checkCoreSettings(options: Omit<TokenstileOptions, 'stores'>): void {
     if (options.keyEncryptionKey !== undefined) parseKeyEncryptionKey(options.keyEncryptionKey);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const named = err.message.replace(/\b[a-zA-Z]+\b/g, (word) => variableOf[word] ?? word);
+    // Option names outside the quoted values become variable names; the values stay as given.
+    const named = err.message.replace(/"(?:[^"\\]|\\.)*"|\b[a-zA-Z]+\b/g, (word) => variableOf[word] ?? word);
     throw new ConfigError(named, { cause: err });
   }
 }

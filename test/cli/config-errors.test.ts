@@ -24,6 +24,8 @@ describe('settings are checked when read, and the message names the variable', (
     [{ TOKENSTILE_CLOCK_TOLERANCE: '1h' }, /^TOKENSTILE_CLOCK_TOLERANCE must be between 0s and 300s, got "1h"$/],
     [{ TOKENSTILE_REFRESH_GRACE: '-1s' }, /^TOKENSTILE_REFRESH_GRACE must be a duration/],
     [{ TOKENSTILE_ISSUER: 'ftp://auth.example.com' }, /^TOKENSTILE_ISSUER must be an http\(s\) URL/],
+    // The value is quoted as given, even when it looks like an option name.
+    [{ TOKENSTILE_ISSUER: 'audience' }, /^TOKENSTILE_ISSUER must be an absolute URL, got "audience"$/],
     [{ TOKENSTILE_KEY_ENCRYPTION_KEY: 'too-short-to-be-a-key' }, /^TOKENSTILE_KEY_ENCRYPTION_KEY must be 32 random bytes/],
   ];
   for (const [env, message] of cases) {
