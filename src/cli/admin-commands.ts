@@ -23,6 +23,15 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
   return user;
 }
 
+/**
+ * Waits one store lease after a revocation: running servers trust their in-memory list only while
+ * a poll of the store has completed within that span, so afterwards every one of them refuses the
+ * ended sessions' tokens. The CLI has no feed to confirm through (docs/scaling.md).
+ */
+async function settle(core: Tokenstile): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, core.config.storeLeaseMs));
+}
+
 function print(io: CliIo, json: boolean, value: unknown, text: string): void {
   io.out(json ? JSON.stringify(value) : text);
 }
@@ -45,6 +54,7 @@ export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: strin
 export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
   await core.disableUser(user.id);
+  await settle(core);
   print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${user.email}>; all of their sessions ended`);
 }
 
@@ -67,10 +77,12 @@ export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: stri
     if (!isUuidv7(o.id)) throw new CliError(`${JSON.stringify(o.id)} is not a session id`);
     const ended = await core.revoke({ sessionId: o.id });
     if (ended.length === 0) throw new CliError(`no live session ${o.id}`);
+    await settle(core);
     return print(io, o.json, { revoked: [o.id] }, `revoked session ${o.id}`);
   }
   const user = await findUser(core, o.user!);
   await core.revoke({ userId: user.id });
+  await settle(core);
   print(io, o.json, { revokedUser: user.id }, `revoked every session of ${user.email}`);
 }
 

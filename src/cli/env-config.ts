@@ -42,6 +42,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     refreshTokenTtl: ['TOKENSTILE_REFRESH_TTL', '7d'],
     clockTolerance: ['TOKENSTILE_CLOCK_TOLERANCE', '5s'],
     refreshGrace: ['TOKENSTILE_REFRESH_GRACE', '10s'],
+    revocationLease: ['TOKENSTILE_REVOCATION_LEASE', '1.5s'],
   } as const;
   const app: Record<string, unknown> = {
     issuer: value(env, 'TOKENSTILE_ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -124,6 +125,8 @@ export const envHelp = `Environment:
   TOKENSTILE_REDIS_URL          redis://, rediss://, redis+sentinel://, redis+cluster:// (default unset:
                                 one instance, everything in the database and this process)
   TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)
+  TOKENSTILE_REVOCATION_LEASE   how long an instance trusts its revocation list without fresh contact
+                                with Redis and the database; bounds a logout when an instance hangs (default 1.5s)
   TOKENSTILE_KEY_ENCRYPTION_KEY 32 random bytes, base64url: seals private keys and secrets in the database
   TOKENSTILE_CLIENTS            resource-server clients for /oauth/* and /revocations/stream:
                                 id:secret or id:sha256.HASH, comma-separated (tokenstile clients create)

@@ -31,11 +31,14 @@ export interface CoreContext {
   readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
   readonly dummyHash: Promise<string>;
-  /** Ends sessions in the store, in memory and on every instance, drops their cache, and records why. */
+  /**
+   * Ends sessions in the store, in memory and on every instance, drops their cache, and records
+   * why. Resolves once no instance can still accept the sessions' tokens (`RevocationSync.revoke`).
+   */
   revoke(target: RevokeTarget, cause: RevocationCause, origin?: EventOrigin): Promise<Revocation[]>;
   /** Reports an event to the observers. */
   emit(event: AuthEvent): void;
-  /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
+  /** Drops a cache scope, bounded in time; on failure the cache is bypassed here until the drop is redone (`CacheGuard`). */
   dropCache(userId: string, sessionId?: string): Promise<void>;
 }
 

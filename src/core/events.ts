@@ -25,6 +25,8 @@ export type AuthEvent =
   | { readonly type: 'key_rotated'; readonly kid: string; readonly previousKid: string; readonly alg: string; readonly signsFrom: string }
   | { readonly type: 'revocations_received'; readonly count: number; readonly lagMs: number }
   | { readonly type: 'feed_health'; readonly healthy: boolean }
+  /** A revocation published by this instance is in every live instance's list (or their leases ran out), `ms` after its commit. */
+  | { readonly type: 'revocation_confirmed'; readonly ms: number }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
   | { readonly type: 'rate_limited'; readonly rule: string };
 

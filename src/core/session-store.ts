@@ -100,9 +100,10 @@ export interface SessionStore {
   liveRevocations(now: number): Promise<Revocation[]>;
   /**
    * Revocations recorded after `cursor` (null: from now on), for instances that poll the store;
-   * returns the cursor to pass next time.
+   * returns the cursor to pass next time, and `more: true` when it read only part of what there
+   * is (a backlog larger than one read): the caller asks again at once.
    */
-  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }>;
+  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more?: boolean }>;
   /**
    * Housekeeping, in small batches: deletes sessions that are expired or revoked and whose access
    * tokens are all past `accessExpiresAt + headroomMs`, deletes expired revocations, and clears

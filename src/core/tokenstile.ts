@@ -2,7 +2,7 @@ import { AccessTokenVerifier } from './access-tokens.ts';
 import * as accounts from './accounts.ts';
 import { systemClock } from './clock.ts';
 import { resolveConfig, revocationHeadroomMs, type TokenstileConfig, type TokenstileOptions } from './config.ts';
-import { maxCacheTtlMs } from './auth-cache.ts';
+import { CacheGuard } from './cache-guard.ts';
 import { createAuthenticator, type AuthResult } from './authenticator.ts';
 import { OpaqueTokenCodec } from './opaque-tokens.ts';
 import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
@@ -123,17 +123,6 @@ async function loadKeyring(store: KeyStore, config: TokenstileConfig, now: numbe
   return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
 }
 
-/** A cache that holds nothing: every read misses, every write is dropped. */
-const bypassedCache: SessionCache = {
-  kind: 'bypassed',
-  version: async () => 'bypassed',
-  get: async () => null,
-  set: async () => {},
-  dropUser: async () => {},
-  dropSession: async () => {},
-  close: async () => {},
-};
-
 /**
  * Opens the core on `options.stores`: loads or generates the signing key and the refresh-token
  * MAC key, loads live revocations, starts the revocation feed if there is one, and starts a timer
@@ -171,13 +160,12 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
   }
   await sync.start();
-  const cache = options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() });
-  let cacheBypassUntil = 0;
+  const cache = new CacheGuard(options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() }), { now: () => clock.now(), logger });
 
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
@@ -197,25 +185,19 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
     get cache(): SessionCache {
       // After a failed drop this instance cannot tell stale entries from fresh: read the store.
-      return clock.now() < cacheBypassUntil ? bypassedCache : cache;
+      return cache.current;
     },
     logger,
     dummyHash,
     emit,
     async revoke(target, cause, origin = {}) {
-      const written = await sync.revoke(target, revocationHeadroomMs);
+      const { written, confirmed } = await sync.revoke(target, revocationHeadroomMs);
       for (const r of written) emit({ type: 'session_revoked', userId: r.userId, sessionId: r.id, cause, ...origin });
-      await Promise.all(written.map((r) => ctx.dropCache(r.userId, r.id)));
+      // Answered only once every instance refuses the sessions' tokens (see RevocationSync.revoke).
+      await Promise.all([confirmed, ...written.map((r) => ctx.dropCache(r.userId, r.id))]);
       return written;
     },
-    async dropCache(userId, sessionId) {
-      try {
-        await (sessionId === undefined ? cache.dropUser(userId) : cache.dropSession(userId, sessionId));
-      } catch (err) {
-        cacheBypassUntil = clock.now() + maxCacheTtlMs;
-        logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: cache drop failed; bypassing the cache until its entries expire');
-      }
-    },
+    dropCache: (userId, sessionId) => cache.drop(userId, sessionId),
   };
 
   let lastCounts = { sessions: 0, revocations: 0 };
@@ -228,6 +210,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let nextPurge = clock.now();
   const tick = () => {
     sync.tick();
+    void cache.redo();
     if (clock.now() >= keyringLoadedAt + keyReloadIntervalMs || clock.now() >= keyring.validUntil) {
       reloadKeys.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: reloading the signing keys failed'));
     }

@@ -8,6 +8,7 @@ import type { Stores } from '../core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';
 import { openStores } from '../stores/open-stores.ts';
+import { parseDuration } from '../core/duration.ts';
 import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-backends.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
@@ -112,7 +113,11 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
     const stores = instrumentStores(opened, storeObserver ?? (() => {}));
     let redis: RedisBackends | undefined;
     try {
-      if (redisUrl !== undefined) redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, logger: app.log });
+      if (redisUrl !== undefined) {
+        // The feed's lease follows the core's setting (checked again, with the others, by the core).
+        const leaseMs = parseDuration(coreOptions.revocationLease ?? '1.5s', 'revocationLease') * 1000;
+        redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, logger: app.log, leaseMs });
+      }
       core = await createTokenstile({
         ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache }),
         ...coreOptions,

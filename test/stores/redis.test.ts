@@ -193,7 +193,7 @@ describe('RedisRevocationFeed', { skip }, () => {
   /** A started feed on its own connections, once healthy. */
   async function started(connectionName = `tstest-${uid()}`) {
     const [conn, probe] = [await connect(), new FeedProbe()];
-    const feed = new RedisRevocationFeed(conn, { heartbeatMs: 50, staleAfterMs: 400, connectionName });
+    const feed = new RedisRevocationFeed(conn, { heartbeatMs: 50, leaseMs: 400, connectionName });
     await feed.start(probe.handlers);
     await probe.until(() => feed.healthy, 'a healthy feed');
     return { conn, feed, probe, connectionName };

@@ -50,6 +50,9 @@ const rotationSet = `generation = $generation, refresh_hash = $refreshHash, prev
 const matters = 'revoked_at IS NULL AND (expires_at > $at OR access_expires_at > $at)';
 
 /** Sessions and their revocations in SQLite; rotation and revocation are single statements or one transaction. */
+/** Most rows read per poll. */
+const feedBatch = 10_000;
+
 export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #insert;
@@ -164,18 +167,19 @@ export class SqliteSessionStore implements SessionStore {
     return (rows as Row[]).map(toRevocation);
   }
 
-  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }> {
+  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
     if (cursor === null) {
       const row = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM revocations').get() as Row;
-      return { revocations: [], cursor: String(row.seq) };
+      return { revocations: [], cursor: String(row.seq), more: false };
     }
     const rows = this.#db
-      .prepare('SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT 10000')
+      .prepare(`SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT ${feedBatch}`)
       .all(Number(cursor)) as Row[];
     const last = rows.at(-1);
     return {
       revocations: rows.filter((r) => (r.expires_at as number) > now).map(toRevocation),
       cursor: last ? String(last.seq) : cursor,
+      more: rows.length === feedBatch,
     };
   }
 
