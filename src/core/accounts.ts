@@ -85,7 +85,7 @@ export async function login(
   ctx: CoreContext,
   input: { readonly email: string; readonly password: string },
   device: DeviceInfo,
-): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>> {
+): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>> {
   // Limits come before the password check, and apply alike to emails that exist and that don't.
   const account = accountKey(input.email);
   const origin = originOf(device);
@@ -105,13 +105,14 @@ export async function login(
     if (!spaced.ok) return refuse('loginSpacing', spaced);
   }
   const { user, matches } = await checkCredentials(ctx, input.email, input.password);
-  if (!user || !matches) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user?.id, ...origin });
+  // A disabled account answers as a wrong password does, whatever the password (the check above
+  // has cost the same): a distinct answer after a correct password would confirm the password,
+  // and one for any password would tell which emails have (disabled) accounts. The audit trail
+  // alone says it was a correct password on a disabled account.
+  if (!user || !matches || user.disabledAt !== null) {
+    const reason = user !== null && matches ? 'account_disabled' : 'invalid_credentials';
+    ctx.emit({ type: 'login_failed', reason, account, userId: user?.id, ...origin });
     return fail('invalid_credentials');
-  }
-  if (user.disabledAt !== null) {
-    ctx.emit({ type: 'login_failed', reason: 'account_disabled', account, userId: user.id, ...origin });
-    return fail('account_disabled');
   }
   // Null: the password changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, device);

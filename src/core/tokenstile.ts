@@ -42,7 +42,8 @@ export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
-  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>>;
+  /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
   refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
