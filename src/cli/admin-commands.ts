@@ -5,6 +5,7 @@ import { defaultPublishAheadMs, jwksMaxAgeSeconds, keyReloadIntervalMs } from '.
 import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
+import { escaped, jsonLine, quoted } from './terminal-text.ts';
 
 /** Where a command writes, and what it reads; injectable for tests. */
 export interface CliIo {
@@ -24,7 +25,7 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
 }
 
 function print(io: CliIo, json: boolean, value: unknown, text: string): void {
-  io.out(json ? JSON.stringify(value) : text);
+  io.out(json ? jsonLine(value) : text);
 }
 
 /** `users create`: adds an account, the password from stdin (or `--password`). */
@@ -38,14 +39,14 @@ export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: strin
     const why = { invalid_request: 'the email or name is not valid', weak_password: 'the password does not meet the policy (8-256 characters, not all of one kind)', email_taken: 'an account with this email already exists', too_many_requests: 'too many registrations; retry later' }[r.code];
     throw new CliError(`cannot create user: ${why}`);
   }
-  print(io, o.json, { user: r.value }, `created user ${r.value.id} <${r.value.email}>`);
+  print(io, o.json, { user: r.value }, `created user ${r.value.id} <${escaped(r.value.email)}>`);
 }
 
 /** `users disable`: blocks sign-in and ends every session. */
 export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
   await core.disableUser(user.id);
-  print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${user.email}>; all of their sessions ended`);
+  print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${escaped(user.email)}>; all of their sessions ended`);
 }
 
 /** `sessions list`: the user's live sessions. */
@@ -55,9 +56,10 @@ export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: strin
     const { current: _, ...view } = toSessionView(s, null);
     return view;
   });
-  if (o.json) return io.out(JSON.stringify({ user: user.id, sessions: views }));
-  if (views.length === 0) return io.out(`no live sessions for ${user.email}`);
-  for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${v.userAgent ?? '-'}`);
+  if (o.json) return io.out(jsonLine({ user: user.id, sessions: views }));
+  if (views.length === 0) return io.out(`no live sessions for ${escaped(user.email)}`);
+  // The user agent and IP come from the client: quoted and escaped, they cannot forge lines or drive the terminal.
+  for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip === null ? '-' : quoted(v.ip)}  ${v.userAgent === null ? '-' : quoted(v.userAgent)}`);
 }
 
 /** `sessions revoke`: one session by id, or every session of a user. */
@@ -71,7 +73,7 @@ export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: stri
   }
   const user = await findUser(core, o.user!);
   await core.revoke({ userId: user.id });
-  print(io, o.json, { revokedUser: user.id }, `revoked every session of ${user.email}`);
+  print(io, o.json, { revokedUser: user.id }, `revoked every session of ${escaped(user.email)}`);
 }
 
 /** `purge`: housekeeping now. */
@@ -86,14 +88,14 @@ export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; lim
   const user = o.user === undefined ? undefined : await findUser(core, o.user);
   const entries = await core.audit({ userId: user?.id, limit: o.limit });
   if (o.json) {
-    for (const e of entries) io.out(JSON.stringify(e));
+    for (const e of entries) io.out(jsonLine(e));
     return;
   }
-  if (entries.length === 0) return io.out(user ? `no audit entries for ${user.email}` : 'no audit entries');
+  if (entries.length === 0) return io.out(user ? `no audit entries for ${escaped(user.email)}` : 'no audit entries');
   for (const e of entries) {
-    // Values are quoted (JSON), so stored text can neither forge lines nor reach the terminal as control codes.
-    const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
-    const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v));
+    // Values are quoted and escaped (C0, DEL, C1, bidi), so stored text can neither forge lines nor reach the terminal as control codes.
+    const detail = Object.entries(e.detail).map(([k, v]) => `${escaped(k)}=${quoted(v)}`).join(' ');
+    const q = (v: string | null) => (v === null ? '-' : quoted(v));
     io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${q(e.userId)} session=${q(e.sessionId)} ip=${q(e.ip)} ${detail}`.trimEnd());
   }
 }
