@@ -128,6 +128,17 @@ export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?
   print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
 }
 
+/**
+ * `keys reseal`: seals under TOKENSTILE_KEY_ENCRYPTION_KEY every private key and secret still
+ * stored in plaintext (written before the setting was made). Nothing else changes: tokens issued
+ * before stay valid.
+ */
+export async function keysReseal(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
+  const r = await core.resealKeys();
+  const what = [...r.keys.map((kid) => `key ${kid}`), ...r.secrets.map((name) => `secret ${name}`)];
+  print(io, o.json, r, what.length === 0 ? 'nothing stored in plaintext: every key and secret is sealed' : `sealed ${what.join(', ')}`);
+}
+
 /** The client store, or a message saying this backend has none. */
 function clientStore(core: Tokenstile) {
   const store = core.stores.clients;

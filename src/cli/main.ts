@@ -18,7 +18,7 @@ Commands:
   sessions list|revoke          see and end sessions
   purge                         delete expired sessions and revocation entries
   audit                         logins, logouts, revocations, password changes, key events
-  keys list|rotate              see the signing keys; rotate them without downtime
+  keys list|rotate|reseal       see the signing keys; rotate them without downtime; seal them
   clients create|list|remove    resource-server clients for /oauth/* and /revocations/stream
 
 Run \`tokenstile <command> --help\` for a command's options.
@@ -56,13 +56,17 @@ password changes, disabled accounts, generated keys. Never a token or password.
   keys: `Usage:
   tokenstile keys list [--json]
   tokenstile keys rotate [--publish-ahead DURATION] [--json]
+  tokenstile keys reseal [--json]
 
 list      every stored signing key: signing, next (published, not yet signing), published
           (retired, kept in the JWKS until its tokens have expired) or expired
 rotate    publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed
           the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current
           key signs until then and stays published until every token it signed has expired.
-          Running servers pick the change up within 10 s; no restart.`,
+          Running servers pick the change up within 10 s; no restart.
+reseal    seals under TOKENSTILE_KEY_ENCRYPTION_KEY every private key and secret written before
+          it was set, in place (tokens issued before stay valid). Set the variable on every
+          server first: from then on they refuse to start without it.`,
   clients: `Usage:
   tokenstile clients create --id CLIENT_ID [--env-entry] [--json]
   tokenstile clients list [--json]
@@ -192,7 +196,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         noMore(2);
         if (sub === 'list') await withCore(env, (core) => admin.keysList(core, io, { json }));
         else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
-        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
+        else if (sub === 'reseal') await withCore(env, (core) => admin.keysReseal(core, io, { json }));
+        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list, rotate or reseal`);
         return 0;
       case 'clients': {
         noMore(2);

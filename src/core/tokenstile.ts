@@ -6,7 +6,7 @@ import { maxCacheTtlMs } from './auth-cache.ts';
 import { createAuthenticator, type AuthResult } from './authenticator.ts';
 import { OpaqueTokenCodec } from './opaque-tokens.ts';
 import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { ConfigError, fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
 import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo } from './key-rotation.ts';
@@ -16,7 +16,7 @@ import { RefreshTokenCodec } from './refresh-tokens.ts';
 import { CsrfTokens } from './csrf-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
-import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
+import { parseKeyEncryptionKey, resealKeyStore, sealedKeyStore, type ResealReport } from './key-encryption.ts';
 import type { KeyStore } from './key-store.ts';
 import { AuditQueue, auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
@@ -95,6 +95,12 @@ export interface Tokenstile {
   rotateKeys(options?: { publishAheadMs?: number }): Promise<{ previousKid: string | null; kid: string; signsFrom: number }>;
   /** Administrative: every stored signing key with its state, never a private part. */
   listKeys(): Promise<KeyInfo[]>;
+  /**
+   * Administrative: seals under `keyEncryptionKey` every private key and server secret still
+   * stored in plaintext (written before the setting), in place; tokens issued before stay valid.
+   * Throws a `ConfigError` when no key-encryption key is set. See `tokenstile keys reseal`.
+   */
+  resealKeys(): Promise<ResealReport>;
   /** RFC 7662: what an access or refresh token stands for; `unavailable` when the store cannot say. */
   introspect(token: string): Promise<Introspection | 'unavailable'>;
   /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
@@ -157,7 +163,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     }
     audit.push(auditEntryOf(event, clock.now()));
   };
-  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
+  const keyEncryptionKey = options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey);
+  const keys = sealedKeyStore(stores.keys, keyEncryptionKey, logger);
   let keyring = await loadKeyring(keys, config, clock.now(), emit);
   let keyringLoadedAt = clock.now();
   const reloadKeys = single(async () => {
@@ -274,6 +281,10 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       return rotated;
     },
     listKeys: async () => describeKeys(await keys.listSigningKeys(), config, clock.now()),
+    async resealKeys() {
+      if (!keyEncryptionKey) throw new ConfigError('nothing to seal with: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY) first');
+      return resealKeyStore(stores.keys, keyEncryptionKey);
+    },
     introspect: (token) => introspectToken(ctx, authenticate, token),
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
     liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
