@@ -110,8 +110,11 @@ export async function keysList(core: Tokenstile, io: CliIo, o: { json: boolean }
   }
 }
 
-/** `keys rotate`: publish the next key now; it signs after the publish-ahead delay. */
-export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; json: boolean }): Promise<void> {
+/**
+ * `keys rotate`: publish the next key now; it signs after the publish-ahead delay. Refused while a
+ * rotation is pending, unless `force` (which replaces the pending key).
+ */
+export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; force?: boolean; json: boolean }): Promise<void> {
   let aheadMs = defaultPublishAheadMs;
   if (o.publishAhead !== undefined) {
     try {
@@ -124,8 +127,19 @@ export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?
   if (aheadMs < safeMs) {
     io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s, and server instances that have not reloaded their keys yet (every ${keyReloadIntervalMs / 1000}s), may see tokens of the new key before the key itself (tokenstile/verify refetches on an unknown kid and is not affected)`);
   }
-  const r = await core.rotateKeys({ publishAheadMs: aheadMs });
-  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
+  const r = await core.rotateKeys({ publishAheadMs: aheadMs, force: o.force === true });
+  const replaced = r.replaced.length > 0 ? `; removed the pending key ${r.replaced.join(', ')}, which had not signed` : '';
+  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}${replaced}`);
+}
+
+/** `keys revoke KID`: a compromised key is unpublished at once and the sessions it may have served end. */
+export async function keysRevoke(core: Tokenstile, io: CliIo, o: { kid: string; json: boolean }): Promise<void> {
+  const r = await core.revokeKey(o.kid);
+  const when = (ms: number) => new Date(ms).toISOString();
+  const sessions = r.signed
+    ? `ended ${r.sessionsEnded} sessions signed in or refreshed between ${when(r.signed.from)} and ${when(r.signed.until)}`
+    : 'it never signed: no session ended';
+  print(io, o.json, r, `revoked key ${escaped(r.kid)}: no longer published, ${r.signingKid} signs; ${sessions}. Running servers refuse those sessions' tokens within a second, and every token of the key within 10 s.`);
 }
 
 /**

@@ -9,7 +9,8 @@ import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser }
 import { ConfigError, fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
-import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo } from './key-rotation.ts';
+import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo, type RotationResult } from './key-rotation.ts';
+import { revokeSigningKey, type KeyRevocation } from './key-revocation.ts';
 import { introspectToken, revokeToken, type Introspection } from './token-introspection.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
@@ -90,9 +91,16 @@ export interface Tokenstile {
   /**
    * Administrative: publishes a new signing key now, which signs from `publishAheadMs` later
    * (default 10 minutes); the current key signs until then and stays published until its tokens
-   * have expired. See `docs/cli.md` (`tokenstile keys rotate`).
+   * have expired. Throws `RotationPendingError` while a rotation is pending, unless `force`
+   * (which replaces the pending key). See `docs/cli.md` (`tokenstile keys rotate`).
    */
-  rotateKeys(options?: { publishAheadMs?: number }): Promise<{ previousKid: string | null; kid: string; signsFrom: number }>;
+  rotateKeys(options?: { publishAheadMs?: number; force?: boolean }): Promise<RotationResult>;
+  /**
+   * Administrative: revokes a compromised signing key: unpublished at once (a new key signs in its
+   * place if it was signing), and every session that may hold a token it signed is ended. See
+   * `revokeSigningKey` and `docs/cli.md` (`tokenstile keys revoke`).
+   */
+  revokeKey(kid: string): Promise<KeyRevocation>;
   /** Administrative: every stored signing key with its state, never a private part. */
   listKeys(): Promise<KeyInfo[]>;
   /**
@@ -276,9 +284,15 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     jwks: () => keyring.jwks(),
     reloadKeys: () => reloadKeys.run(),
     async rotateKeys(opts = {}) {
-      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit);
+      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit, { force: opts.force === true });
       await reloadKeys.run();
       return rotated;
+    },
+    async revokeKey(kid) {
+      const deps = { keys, sessions: stores.sessions, refreshGraceMs: config.refreshGrace * 1000, revoke: ctx.revoke, emit };
+      const revoked = await revokeSigningKey(deps, kid, clock.now());
+      await reloadKeys.run();
+      return revoked;
     },
     listKeys: async () => describeKeys(await keys.listSigningKeys(), config, clock.now()),
     async resealKeys() {
