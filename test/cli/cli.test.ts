@@ -80,6 +80,9 @@ describe('tokenstile CLI', () => {
       const taken = await run(['users', 'create', '--email', 'cli@example.com', '--password-stdin'], goodPassword);
       assert.equal(taken.code, 1);
       assert.match(taken.err, /already exists/);
+      const lookAlike = await run(['users', 'create', '--email', 'cli\u200b@example.com', '--password-stdin'], goodPassword);
+      assert.equal(lookAlike.code, 1);
+      assert.match(lookAlike.err, /email must not contain/);
       const weak = await run(['users', 'create', '--email', 'weak@example.com', '--password', 'short'], '');
       assert.equal(weak.code, 1);
       assert.match(weak.err, /policy/);
