@@ -18,7 +18,8 @@ Commands:
   sessions list|revoke          see and end sessions
   purge                         delete expired sessions and revocation entries
   audit                         logins, logouts, revocations, password changes, key events
-  keys list|rotate              see the signing keys; rotate them without downtime
+  keys list|rotate|revoke|reseal  see the signing keys; rotate them without downtime; revoke
+                                a compromised one; seal them
   clients create|list|remove    resource-server clients for /oauth/* and /revocations/stream
 
 Run \`tokenstile <command> --help\` for a command's options.
@@ -55,14 +56,25 @@ password changes, disabled accounts, generated keys. Never a token or password.
 --json prints one JSON object per line.`,
   keys: `Usage:
   tokenstile keys list [--json]
-  tokenstile keys rotate [--publish-ahead DURATION] [--json]
+  tokenstile keys rotate [--publish-ahead DURATION] [--force] [--json]
+  tokenstile keys revoke KID [--json]
+  tokenstile keys reseal [--json]
 
 list      every stored signing key: signing, next (published, not yet signing), published
           (retired, kept in the JWKS until its tokens have expired) or expired
 rotate    publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed
           the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current
           key signs until then and stays published until every token it signed has expired.
-          Running servers pick the change up within 10 s; no restart.`,
+          Running servers pick the change up within 10 s; no restart. While a rotation is
+          pending (a key published, not yet signing), it refuses: --force replaces the pending
+          key, which has not signed, and the new one signs after --publish-ahead.
+revoke    for a compromised key: removes it at once (a new key signs in its place if it was
+          signing, without publish-ahead) and ends every session that signed in or refreshed
+          while it signed. Running servers refuse those sessions' tokens within a second, and
+          every token of the key once they reload their keys (within 10 s).
+reseal    seals under TOKENSTILE_KEY_ENCRYPTION_KEY every private key and secret written before
+          it was set, in place (tokens issued before stay valid). Set the variable on every
+          server first: from then on they refuse to start without it.`,
   clients: `Usage:
   tokenstile clients create --id CLIENT_ID [--env-entry] [--json]
   tokenstile clients list [--json]
@@ -92,6 +104,7 @@ const options = {
   id: { type: 'string' },
   limit: { type: 'string' },
   'publish-ahead': { type: 'string' },
+  force: { type: 'boolean' },
   'env-entry': { type: 'boolean' },
 } as const;
 
@@ -189,10 +202,16 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         return 0;
       }
       case 'keys':
-        noMore(2);
+        noMore(sub === 'revoke' ? 3 : 2);
         if (sub === 'list') await withCore(env, (core) => admin.keysList(core, io, { json }));
-        else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], json }));
-        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list or rotate`);
+        else if (sub === 'rotate') await withCore(env, (core) => admin.keysRotate(core, io, { publishAhead: values['publish-ahead'], force: values.force === true, json }));
+        else if (sub === 'revoke') {
+          const kid = positionals[2];
+          if (kid === undefined) throw new UsageError('missing the KID to revoke (tokenstile keys list shows them)');
+          await withCore(env, (core) => admin.keysRevoke(core, io, { kid, json }));
+        }
+        else if (sub === 'reseal') await withCore(env, (core) => admin.keysReseal(core, io, { json }));
+        else throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}; expected list, rotate, revoke or reseal`);
         return 0;
       case 'clients': {
         noMore(2);

@@ -6,17 +6,18 @@ import { CacheGuard } from './cache-guard.ts';
 import { createAuthenticator, type AuthResult } from './authenticator.ts';
 import { OpaqueTokenCodec } from './opaque-tokens.ts';
 import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { ConfigError, fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
-import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo } from './key-rotation.ts';
+import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo, type RotationResult } from './key-rotation.ts';
+import { revokeSigningKey, type KeyRevocation } from './key-revocation.ts';
 import { introspectToken, revokeToken, type Introspection } from './token-introspection.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import { CsrfTokens } from './csrf-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
-import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
+import { parseKeyEncryptionKey, resealKeyStore, sealedKeyStore, type ResealReport } from './key-encryption.ts';
 import type { KeyStore } from './key-store.ts';
 import { AuditQueue, auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
@@ -42,7 +43,8 @@ export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
-  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>>;
+  /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
   refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
@@ -89,11 +91,24 @@ export interface Tokenstile {
   /**
    * Administrative: publishes a new signing key now, which signs from `publishAheadMs` later
    * (default 10 minutes); the current key signs until then and stays published until its tokens
-   * have expired. See `docs/cli.md` (`tokenstile keys rotate`).
+   * have expired. Throws `RotationPendingError` while a rotation is pending, unless `force`
+   * (which replaces the pending key). See `docs/cli.md` (`tokenstile keys rotate`).
    */
-  rotateKeys(options?: { publishAheadMs?: number }): Promise<{ previousKid: string | null; kid: string; signsFrom: number }>;
+  rotateKeys(options?: { publishAheadMs?: number; force?: boolean }): Promise<RotationResult>;
+  /**
+   * Administrative: revokes a compromised signing key: unpublished at once (a new key signs in its
+   * place if it was signing), and every session that may hold a token it signed is ended. See
+   * `revokeSigningKey` and `docs/cli.md` (`tokenstile keys revoke`).
+   */
+  revokeKey(kid: string): Promise<KeyRevocation>;
   /** Administrative: every stored signing key with its state, never a private part. */
   listKeys(): Promise<KeyInfo[]>;
+  /**
+   * Administrative: seals under `keyEncryptionKey` every private key and server secret still
+   * stored in plaintext (written before the setting), in place; tokens issued before stay valid.
+   * Throws a `ConfigError` when no key-encryption key is set. See `tokenstile keys reseal`.
+   */
+  resealKeys(): Promise<ResealReport>;
   /** RFC 7662: what an access or refresh token stands for; `unavailable` when the store cannot say. */
   introspect(token: string): Promise<Introspection | 'unavailable'>;
   /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
@@ -145,7 +160,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     }
     audit.push(auditEntryOf(event, clock.now()));
   };
-  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
+  const keyEncryptionKey = options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey);
+  const keys = sealedKeyStore(stores.keys, keyEncryptionKey, logger);
   let keyring = await loadKeyring(keys, config, clock.now(), emit);
   let keyringLoadedAt = clock.now();
   const reloadKeys = single(async () => {
@@ -251,11 +267,21 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     jwks: () => keyring.jwks(),
     reloadKeys: () => reloadKeys.run(),
     async rotateKeys(opts = {}) {
-      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit);
+      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit, { force: opts.force === true });
       await reloadKeys.run();
       return rotated;
     },
+    async revokeKey(kid) {
+      const deps = { keys, sessions: stores.sessions, refreshGraceMs: config.refreshGrace * 1000, revoke: ctx.revoke, emit };
+      const revoked = await revokeSigningKey(deps, kid, clock.now());
+      await reloadKeys.run();
+      return revoked;
+    },
     listKeys: async () => describeKeys(await keys.listSigningKeys(), config, clock.now()),
+    async resealKeys() {
+      if (!keyEncryptionKey) throw new ConfigError('nothing to seal with: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY) first');
+      return resealKeyStore(stores.keys, keyEncryptionKey);
+    },
     introspect: (token) => introspectToken(ctx, authenticate, token),
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
     liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),

@@ -47,7 +47,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       const refused = refuseForeignLogin(request, reply);
       if (refused) return refused;
       const r = await core.register(request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
+      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs, detail: r.detail });
       return reply.code(201).send({ user: r.value });
     },
   );
@@ -133,7 +133,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
 
   /** The `/auth/me` body: the user plus the caller's session id. */
   const me = (request: FastifyRequest, reply: FastifyReply, user: Result<PublicUser, 'invalid_request' | 'session_revoked'>) =>
-    user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code);
+    user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code, { detail: user.detail });
 
   app.get(
     '/auth/me',

@@ -159,6 +159,20 @@ describe('normalizeEmail', () => {
     }
   });
 
+  test('look-alikes: compatibility forms normalize to the plain address; invisible characters and empty domain labels are refused', () => {
+    const plain = 'ada@example.com';
+    // NFKC: full-width letters and at sign, a ligature, a mathematical bold letter.
+    for (const same of ['ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ', 'ada＠example.com', 'ADA@EXAMPLE.COM', '\u{1d41a}da@example.com']) {
+      assert.equal(normalizeEmail(same), plain, JSON.stringify(same));
+    }
+    assert.equal(normalizeEmail('\ufb01@example.com'), 'fi@example.com', 'the fi ligature is two letters');
+    const invisible = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u034f', '\u3164', '\u200e', '\u202e', '\u2066', '\u0085', '\u009b', '\u007f', '\u0000', '\u00a0', '\u{e0041}'];
+    for (const ch of invisible) {
+      for (const bad of [`ad${ch}a@example.com`, `ada@exam${ch}ple.com`]) assert.equal(normalizeEmail(bad), null, JSON.stringify(bad));
+    }
+    for (const bad of ['ada@example.com.', 'ada@example..com', 'ada@.example.com', 'ada@example.com..']) assert.equal(normalizeEmail(bad), null, JSON.stringify(bad));
+  });
+
   test('accepts 254 characters and refuses 255', () => {
     const at = (n: number) => `${'a'.repeat(n - '@example.com'.length)}@example.com`;
     assert.equal(normalizeEmail(at(254))?.length, 254);

@@ -129,6 +129,13 @@ export class SqliteSessionStore implements SessionStore {
     return (this.#listLive.all(userId, now) as Row[]).map(toSession);
   }
 
+  async usedBetween(from: number, to: number, now: number): Promise<Array<{ id: string; userId: string }>> {
+    return this.#db
+      .prepare(`SELECT id, user_id FROM sessions WHERE created_at <= $to AND last_used_at >= $from AND ${matters}`)
+      .all({ from, to, at: now })
+      .map((r) => ({ id: r.id as string, userId: r.user_id as string }));
+  }
+
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
     return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
   }
