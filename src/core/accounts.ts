@@ -1,6 +1,6 @@
 import { cacheTtlMs, readThrough } from './auth-cache.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { fail, invalid, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
 import { failedLoginSpacingMs } from './rate-limits.ts';
@@ -44,7 +44,8 @@ export async function register(
   }
   const email = normalizeEmail(input.email);
   const name = normalizeName(input.name);
-  if (email === null || name === null) return fail('invalid_request');
+  if (email === null) return invalid('email', 'is not a valid email address');
+  if (name === null) return invalid('name', `is longer than ${maxNameLength} characters`);
   if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
   const now = ctx.clock.now();
   const user: UserRecord = {
@@ -166,7 +167,7 @@ export async function updateProfile(
   input: { readonly name: string | null },
 ): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>> {
   const name = normalizeName(input.name);
-  if (name === null) return fail('invalid_request');
+  if (name === null) return invalid('name', `is longer than ${maxNameLength} characters`);
   const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
   if (!user) return fail('session_revoked');
   await ctx.dropCache(user.id);

@@ -136,6 +136,7 @@ export const problemResponse = {
     status: { type: 'integer' },
     code: { type: 'string' },
     detail: { type: 'string' },
+    field: { type: 'string', description: 'with invalid_request: the request field at fault, e.g. `email`' },
   },
 } as const;
 
