@@ -113,6 +113,11 @@ describe('header transport (tokens in memory only)', () => {
     assert.equal(c.user, null);
   });
 
+  test('a refused field is named on the TokenstileProblem', async () => {
+    const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
+    await assert.rejects(c.register({ email: 'not-an-email', password: goodPassword }), (err: unknown) => err instanceof TokenstileProblem && err.code === 'invalid_request' && err.field === 'email');
+  });
+
   test('wrong credentials are a TokenstileProblem, and nothing is signed in', async () => {
     const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
     await assert.rejects(c.login({ email: uniqueEmail(), password: 'not the password 1' }), { code: 'invalid_credentials', status: 401 });
