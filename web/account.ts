@@ -121,6 +121,8 @@ async function loadDevices(): Promise<void> {
 async function showSignedIn(): Promise<void> {
   const me = await auth.me();
   $('me-email').textContent = me.email;
+  // Tells password managers whose password the change form is about.
+  $<HTMLInputElement>('password-username').value = me.email;
   $<HTMLInputElement>('profile-name').value = me.name ?? '';
   whoami.textContent = me.name ? `${me.name} · ${me.email}` : me.email;
   whoami.hidden = false;
@@ -210,10 +212,13 @@ for (const [id, scope] of Object.entries(scopes)) {
 }
 
 async function start(): Promise<void> {
+  // Nothing stored: signed out, and no request. Something stored: looked at without an error
+  // answer first (a signed-out visitor's console stays clean); `signedout` switches the view.
   if (auth.user === null) {
     showSignedOut();
     return;
   }
+  if (!(await auth.resume())) return;
   try {
     await showSignedIn();
   } catch (err) {

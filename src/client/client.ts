@@ -240,6 +240,37 @@ export class TokenstileClient {
     return this.#refreshing;
   }
 
+  /**
+   * Checks whether the stored session still lives, with a request that never answers an error for
+   * a signed-out browser (`GET /auth/refresh/status`), and refreshes when only the refresh cookie
+   * does. True when the session goes on (or could not be checked: offline); false when it has
+   * ended, after emitting `signedout`. Call it when a page loads, before its first request.
+   * Header transport: true while the client holds tokens (no request).
+   */
+  async resume(): Promise<boolean> {
+    const known = this.#session;
+    if (known === null) return false;
+    if (this.#transport === 'header') return this.#tokens !== null;
+    let status: { signedIn?: unknown; refreshable?: unknown; reason?: unknown };
+    try {
+      const res = await this.#send('/auth/refresh/status', {});
+      if (!res.ok) return true; // the server could not say (503): keep the session
+      status = (await res.json()) as typeof status;
+    } catch {
+      return true;
+    }
+    if (status.signedIn === true) return true;
+    if (status.refreshable === true) return this.refresh();
+    // Another tab may have refreshed while this answer was on its way: its session is ours too.
+    const stored = this.#sync.read();
+    if (stored !== null && stored.sessionId === known.sessionId && stored.expiresAt > known.expiresAt) {
+      this.#adopt(stored);
+      return true;
+    }
+    this.#signedOut(status.reason === 'session_revoked' ? 'session_revoked' : 'invalid_refresh_token', true);
+    return false;
+  }
+
   /** Ends this session (`local`), every session (`global`) or all others (`others`), on the server. */
   async logout(scope: 'local' | 'global' | 'others' = 'local'): Promise<void> {
     await this.request<void>('/auth/logout', { method: 'POST', json: { scope } });

@@ -15,6 +15,7 @@ import { resolveBrowserConfig, type BrowserConfig, type BrowserOptions } from '.
 import { allowCors } from './cors.ts';
 import { problemErrorHandler } from './problem.ts';
 import { sessionRoutes } from './session-routes.ts';
+import { sessionStatusRoutes } from './session-status-routes.ts';
 import { wellKnownRoutes } from './well-known-routes.ts';
 import { ClientRegistry, parseClients, type ClientCredentials } from '../core/clients.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -95,6 +96,7 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
   allowCors(app, opts.browser);
   await app.register(authRoutes, opts);
   await app.register(sessionRoutes, opts);
+  await app.register(sessionStatusRoutes, opts);
 }
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
