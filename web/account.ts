@@ -121,8 +121,6 @@ async function loadDevices(): Promise<void> {
 async function showSignedIn(): Promise<void> {
   const me = await auth.me();
   $('me-email').textContent = me.email;
-  // Tells password managers whose password the change form is about.
-  $<HTMLInputElement>('password-username').value = me.email;
   $<HTMLInputElement>('profile-name').value = me.name ?? '';
   whoami.textContent = me.name ? `${me.name} · ${me.email}` : me.email;
   whoami.hidden = false;

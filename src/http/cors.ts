@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BrowserConfig } from './browser-options.ts';
+import { sendProblem } from './problem.ts';
 
 /** Methods the `/auth` routes answer; a preflight for any other gets no grant. */
 const allowedMethods = ['GET', 'POST', 'PATCH', 'DELETE'];
@@ -24,7 +25,8 @@ function grant(reply: FastifyReply, origin: string): void {
  * CORS with credentials for the routes of `app` (its encapsulation context), for the configured
  * allowed origins only: a page on `http://localhost:5173` listed in `allowedOrigins` may call the
  * API with cookies or a Bearer token; any other origin gets no CORS header at all, so the browser
- * keeps the answer from it. Preflights (`OPTIONS`) under `/auth/` are answered `204`.
+ * keeps the answer from it. Preflights (`OPTIONS`) under `/auth/` are answered `204` when granted,
+ * `403 csrf_failed` (with no CORS header) when not.
  *
  * The origin is echoed, never `*` (credentials forbid it), and every answer varies on `Origin`.
  * CORS only lets a page read answers: the CSRF checks of the cookie transport still apply.
@@ -40,14 +42,16 @@ export function allowCors(app: FastifyInstance, config: BrowserConfig): void {
 
   app.options('/auth/*', { schema: { hide: true } }, async (request, reply) => {
     reply.header('vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    if (request.headers.origin === undefined) return sendProblem(reply, 'not_found', { detail: 'OPTIONS answers CORS preflights only.' });
     const origin = allowedOrigin(request, config);
     const method = String(request.headers['access-control-request-method'] ?? '').toUpperCase();
     if (origin === null || !allowedMethods.includes(method)) {
-      // No grant: the browser refuses the request it asked about. Headers set for a real request go too.
+      // No grant (and none of the headers set for a real request): the browser does not send the
+      // request it asked about.
       reply.removeHeader('access-control-allow-origin');
       reply.removeHeader('access-control-allow-credentials');
       reply.removeHeader('access-control-expose-headers');
-      return reply.code(204).send();
+      return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not call Tokenstile from a browser (TOKENSTILE_ALLOWED_ORIGINS).' });
     }
     return reply
       .code(204)
