@@ -45,7 +45,7 @@ export async function register(
   const email = normalizeEmail(input.email);
   const name = normalizeName(input.name);
   if (email === null) return invalid('email', 'is not a valid email address');
-  if (name === null) return invalid('name', `is longer than ${maxNameLength} characters`);
+  if (name === null) return invalid('name', `is not a valid name (at most ${maxNameLength} characters)`);
   if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
   const now = ctx.clock.now();
   const user: UserRecord = {
@@ -167,7 +167,7 @@ export async function updateProfile(
   input: { readonly name: string | null },
 ): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>> {
   const name = normalizeName(input.name);
-  if (name === null) return invalid('name', `is longer than ${maxNameLength} characters`);
+  if (name === null) return invalid('name', `is not a valid name (at most ${maxNameLength} characters)`);
   const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
   if (!user) return fail('session_revoked');
   await ctx.dropCache(user.id);
