@@ -134,7 +134,7 @@ export const envHelp = `Environment:
   TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
   TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)
   TOKENSTILE_COOKIE_SAMESITE    lax | strict: SameSite of the browser access cookie (default lax)
-  TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport, comma-separated
+  TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport and CORS, comma-separated
                                 (default: the issuer's origin; a request's own origin always may)
   TOKENSTILE_ACCOUNT_PAGE       on | off: the account page at /account (default on)
   TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug (default info)`;

@@ -26,7 +26,7 @@ const notInEmail = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Z}\p{Co}\p{C
 const notInName = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /** The outcome of checking a field: its stored form, or why it was refused (naming the field, never quoting it). */
-export type TextCheck<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
+export type TextCheck<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 /**
  * An email in the one form it is stored and looked up in: trimmed, NFKC-normalized (full-width
@@ -36,14 +36,14 @@ export type TextCheck<T> = { readonly ok: true; readonly value: T } | { readonly
  */
 export function checkEmail(email: string): TextCheck<string> {
   const e = email.trim().normalize('NFKC').toLowerCase().normalize('NFKC');
-  if (notInEmail.test(e)) return { ok: false, detail: 'email must not contain spaces, invisible or control characters' };
+  if (notInEmail.test(e)) return { ok: false, reason: 'must not contain spaces, invisible or control characters' };
   const at = e.lastIndexOf('@');
   const local = e.slice(0, at);
   const domain = e.slice(at + 1);
   if (at < 1 || local.includes('@') || !domain.includes('.') || domain.split('.').some((label) => label.length === 0)) {
-    return { ok: false, detail: 'email must be an address like name@example.com' };
+    return { ok: false, reason: 'must be an address like name@example.com' };
   }
-  if (e.length > maxEmailLength) return { ok: false, detail: `email must be at most ${maxEmailLength} characters` };
+  if (e.length > maxEmailLength) return { ok: false, reason: `must be at most ${maxEmailLength} characters` };
   return { ok: true, value: e };
 }
 
@@ -61,7 +61,7 @@ export function normalizeEmail(email: string): string | null {
 export function checkName(name: string | null | undefined): TextCheck<string | null> {
   if (name === null || name === undefined) return { ok: true, value: null };
   const n = name.trim();
-  if (notInName.test(n)) return { ok: false, detail: 'name must not contain control, bidi or line-breaking characters' };
-  if ([...n].length > maxNameLength) return { ok: false, detail: `name must be at most ${maxNameLength} characters` };
+  if (notInName.test(n)) return { ok: false, reason: 'must not contain control, bidi or line-breaking characters' };
+  if ([...n].length > maxNameLength) return { ok: false, reason: `must be at most ${maxNameLength} characters` };
   return { ok: true, value: n.length > 0 ? n : null };
 }

@@ -1,7 +1,7 @@
 import { checkEmail, checkName, normalizeEmail } from './account-text.ts';
 import { cacheTtlMs, readThrough } from './auth-cache.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { fail, invalid, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
 import { failedLoginSpacingMs } from './rate-limits.ts';
@@ -29,9 +29,9 @@ export async function register(
     return limited;
   }
   const email = checkEmail(input.email);
-  if (!email.ok) return fail('invalid_request', undefined, email.detail);
+  if (!email.ok) return invalid('email', email.reason);
   const name = checkName(input.name);
-  if (!name.ok) return fail('invalid_request', undefined, name.detail);
+  if (!name.ok) return invalid('name', name.reason);
   if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
   const now = ctx.clock.now();
   const user: UserRecord = {
@@ -154,7 +154,7 @@ export async function updateProfile(
   input: { readonly name: string | null },
 ): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>> {
   const name = checkName(input.name);
-  if (!name.ok) return fail('invalid_request', undefined, name.detail);
+  if (!name.ok) return invalid('name', name.reason);
   const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
   if (!user) return fail('session_revoked');
   await ctx.dropCache(user.id);

@@ -13,8 +13,10 @@ import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-bac
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
 import { resolveBrowserConfig, type BrowserConfig, type BrowserOptions } from './browser-options.ts';
+import { allowCors } from './cors.ts';
 import { problemErrorHandler } from './problem.ts';
 import { sessionRoutes } from './session-routes.ts';
+import { sessionStatusRoutes } from './session-status-routes.ts';
 import { wellKnownRoutes } from './well-known-routes.ts';
 import { ClientRegistry, parseClients, type ClientCredentials } from '../core/clients.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -91,8 +93,11 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
     // Token responses must never be cached (RFC 6749 §5.1); nothing here is cacheable anyway.
     reply.header('cache-control', 'no-store');
   });
+  // Pages on the allowed origins may read the answers (CORS with credentials); no other origin may.
+  allowCors(app, opts.browser);
   await app.register(authRoutes, opts);
   await app.register(sessionRoutes, opts);
+  await app.register(sessionStatusRoutes, opts);
 }
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
