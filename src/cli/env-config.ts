@@ -41,6 +41,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
   const durations = {
     accessTokenTtl: ['TOKENSTILE_ACCESS_TTL', '15m'],
     refreshTokenTtl: ['TOKENSTILE_REFRESH_TTL', '7d'],
+    sessionMaxLifetime: ['TOKENSTILE_SESSION_MAX_LIFETIME', '30d'],
     clockTolerance: ['TOKENSTILE_CLOCK_TOLERANCE', '5s'],
     refreshGrace: ['TOKENSTILE_REFRESH_GRACE', '10s'],
   } as const;
@@ -111,6 +112,7 @@ export const envHelp = `Environment:
   TOKENSTILE_AUDIENCE           aud of access tokens (default tokenstile)
   TOKENSTILE_ACCESS_TTL         access-token lifetime (default 15m)
   TOKENSTILE_REFRESH_TTL        session lifetime, renewed by each refresh (default 7d)
+  TOKENSTILE_SESSION_MAX_LIFETIME absolute session lifetime from sign-in, never renewed (default 30d)
   TOKENSTILE_SIGNING_ALG        ES256 | EdDSA | RS256 (default ES256)
   TOKENSTILE_CLOCK_TOLERANCE    leeway for exp/nbf/iat (default 5s)
   TOKENSTILE_REFRESH_GRACE      retry window for a just-spent refresh token (default 10s)

@@ -2,7 +2,7 @@ import { issueAccessToken } from './access-tokens.ts';
 import type { AuthInfo } from './auth-info.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
-import { isUuidv7, uuidv7 } from './ids.ts';
+import { isUuidv7, uuidv7, uuidv7Time } from './ids.ts';
 import { hashesEqual, hashRefreshSecret, openSuccessor, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
 import type { SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
@@ -25,6 +25,14 @@ const maxDeviceField = 512;
 
 function clip(value: string | null | undefined): string | null {
   return typeof value === 'string' && value.length > 0 ? value.slice(0, maxDeviceField) : null;
+}
+
+/**
+ * Until when a session started at `startedAt` lives after a sign-in or refresh at `now`, in ms:
+ * the refresh TTL from now (sliding), but never past the absolute lifetime from its start.
+ */
+function sessionExpiry(ctx: CoreContext, startedAt: number, now: number): number {
+  return Math.min(now + ctx.config.refreshTtl * 1000, startedAt + ctx.config.sessionMaxLifetime * 1000);
 }
 
 /** When an access token issued at `now` expires, in ms (its `exp` is never later). */
@@ -83,7 +91,7 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
   const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
   const handle = opaqueHandle(ctx, id, user.id, refresh.token);
-  const expiresAt = now + ctx.config.refreshTtl * 1000;
+  const expiresAt = sessionExpiry(ctx, now, now);
   const created = await ctx.stores.sessions.create({
     id,
     userId: user.id,
@@ -147,8 +155,10 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
 
   if (parts.generation === session.generation && hashesEqual(session.refreshHash, hash)) {
     const next = ctx.codec.mint(session.id, session.generation + 1);
+    const expiresAt = sessionExpiry(ctx, session.createdAt, now);
+    // Past its absolute lifetime (a session from before the limit, or a shortened one): no successor.
+    if (expiresAt <= now) return fail('invalid_refresh_token');
     const handle = opaqueHandle(ctx, session.id, user.id, next.token);
-    const expiresAt = now + ctx.config.refreshTtl * 1000;
     const won = await sessions.rotate(
       session.id,
       session.generation,
@@ -183,8 +193,12 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
  */
 async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: string): Promise<IssuedTokens | null> {
   const now = ctx.clock.now();
+  // A session's id is a UUIDv7 minted at the instant of its sign-in (its createdAt), and the MAC
+  // checked on the token proves we issued it, so its start is known without reading the row.
+  const expiresAt = sessionExpiry(ctx, uuidv7Time(parts.sessionId), now);
+  // Past the absolute lifetime: not rotated here; the slow path reads the row and refuses it.
+  if (!(expiresAt > now)) return null;
   const next = ctx.codec.mint(parts.sessionId, parts.generation + 1);
-  const expiresAt = now + ctx.config.refreshTtl * 1000;
   const user = await ctx.stores.sessions.rotateCurrent!(
     parts.sessionId,
     parts.generation,

@@ -20,6 +20,7 @@ describe('resolveConfig', () => {
       revocationCheck: 'pushed',
       accessTtl: 900,
       refreshTtl: 604800,
+      sessionMaxLifetime: 30 * 86_400,
       signingAlgorithm: 'ES256',
       clockTolerance: 5,
       refreshGrace: 10,
