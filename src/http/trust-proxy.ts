@@ -12,11 +12,15 @@ import { ConfigError } from '../core/errors.ts';
  *   is the right-most address that is not one of them.
  * - `true`: **unsafe** behind a proxy that appends to the header (nearly all do): the left-most
  *   entry, which the client writes itself, is taken. Kept for compatibility; it logs a warning.
+ * - a function `(address, hop) => boolean`, as Fastify takes it: your own rule.
  */
-export type TrustProxy = boolean | number | string | readonly string[];
+export type TrustProxy = boolean | number | string | readonly string[] | TrustProxyFunction;
+
+/** Whether the hop at `address`, `hop` steps from the server (0: the peer), is a trusted proxy. */
+export type TrustProxyFunction = (address: string, hop: number) => boolean;
 
 /** What Fastify's `trustProxy` gets: the same setting, checked. */
-export type ResolvedTrustProxy = boolean | number | string[];
+export type ResolvedTrustProxy = boolean | number | string[] | TrustProxyFunction;
 
 const namedRanges = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -38,6 +42,7 @@ function isProxyAddress(entry: string): boolean {
  */
 export function resolveTrustProxy(value: TrustProxy | undefined, name = 'trustProxy'): ResolvedTrustProxy {
   if (value === undefined || value === false || value === true) return value ?? false;
+  if (typeof value === 'function') return value;
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number of hops ≥ 0, got ${value}`);
     return value;
@@ -49,7 +54,8 @@ export function resolveTrustProxy(value: TrustProxy | undefined, name = 'trustPr
     if (/^\d+$/.test(text)) return resolveTrustProxy(Number(text), name);
     return resolveTrustProxy(text.split(','), name);
   }
-  const entries = value.map((e) => e.trim()).filter((e) => e !== '');
+  if (!Array.isArray(value)) throw new ConfigError(`${name} must be a hop count, proxy addresses, true or false`);
+  const entries = (value as readonly unknown[]).map((e) => String(e)).map((e) => e.trim()).filter((e) => e !== '');
   const bad = entries.find((e) => !isProxyAddress(e));
   if (bad !== undefined) {
     throw new ConfigError(`${name}: ${JSON.stringify(bad)} is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal (or give a hop count)`);

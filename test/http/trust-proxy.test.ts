@@ -71,5 +71,8 @@ describe('trusted proxies', () => {
       assert.throws(() => serverConfigFromEnv({ TOKENSTILE_TRUST_PROXY: bad }), /TOKENSTILE_TRUST_PROXY/, bad);
     }
     assert.throws(() => resolveTrustProxy(-1), /trustProxy must be a whole number/);
+    assert.throws(() => resolveTrustProxy({} as never), /trustProxy must be a hop count/);
+    const own = (address: string) => address === '127.0.0.1';
+    assert.equal(resolveTrustProxy(own), own, 'a function of your own is kept');
   });
 });
