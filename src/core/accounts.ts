@@ -4,7 +4,7 @@ import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTok
 import { fail, invalid, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
-import { failedLoginSpacingMs } from './rate-limits.ts';
+import { admitSignIn, signInClient, signInSucceeded } from './sign-in-throttle.ts';
 import type { AuthInfo } from './auth-info.ts';
 import { startSession } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
@@ -81,16 +81,9 @@ export async function login(
     ctx.emit({ type: 'rate_limited', rule });
     return limited;
   };
-  const perIp = await ctx.limits.check('loginPerIp', device.ip, now);
-  if (!perIp.ok) return refuse('loginPerIp', perIp);
-  const perAccount = await ctx.limits.check('loginPerAccount', account, now);
-  if (!perAccount.ok) return refuse('loginPerAccount', perAccount);
-  // The count includes this attempt; a success resets it, so the ones before it all failed.
-  const spacing = failedLoginSpacingMs(perAccount.value - 1);
-  if (spacing > 0) {
-    const spaced = await ctx.limits.space(account, spacing, now);
-    if (!spaced.ok) return refuse('loginSpacing', spaced);
-  }
+  const client = signInClient(ctx, account, device);
+  const admitted = await admitSignIn(ctx.limits, account, client, now);
+  if (!admitted.ok) return refuse(admitted.rule, admitted);
   const { user, matches } = await checkCredentials(ctx, input.email, input.password);
   // A disabled account answers as a wrong password does, whatever the password (the check above
   // has cost the same): a distinct answer after a correct password would confirm the password,
@@ -107,7 +100,7 @@ export async function login(
     ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user.id, ...origin });
     return fail('invalid_credentials');
   }
-  await ctx.limits.resetAccount(account);
+  await signInSucceeded(ctx.limits, account, client);
   ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...origin });
   return ok(issued);
 }
@@ -121,9 +114,10 @@ export async function changePassword(
 ): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked' | 'too_many_requests'>> {
   const user = await ctx.stores.users.byId(auth.userId);
   if (!user) return fail('session_revoked');
-  // A wrong current password counts against the account like a failed sign-in: a stolen access
-  // token must not be an unlimited password oracle.
-  const limited = await ctx.limits.check('loginPerAccount', user.email, ctx.clock.now());
+  // Wrong current passwords are limited like failed sign-ins (the same limit): a stolen access
+  // token must not be an unlimited password oracle. Its own counter: failed sign-ins by anyone else
+  // must not block the owner's password change.
+  const limited = await ctx.limits.check('loginPerAccount', `password-change:${user.id}`, ctx.clock.now());
   if (!limited.ok) return limited;
   if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
     ctx.emit({ type: 'password_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });

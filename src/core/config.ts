@@ -33,6 +33,12 @@ export interface TokenstileOptions {
   readonly accessTokenTtl?: Duration;
   /** Session (refresh-token) lifetime, sliding: every refresh renews it. Default `7d`. */
   readonly refreshTokenTtl?: Duration;
+  /**
+   * Absolute session lifetime: however often it is refreshed, a session ends this long after its
+   * sign-in (refreshes answer `invalid_refresh_token`, and the user signs in again). Default `30d`;
+   * between 60s and 3650d, longer than `accessTokenTtl`.
+   */
+  readonly sessionMaxLifetime?: Duration;
   /** Default `ES256`; also `EdDSA` or `RS256`. Tokens with another `alg` are always refused. */
   readonly signingAlgorithm?: SigningAlgorithm;
   /**
@@ -125,6 +131,8 @@ export interface TokenstileConfig {
   readonly revocationCheck: RevocationCheck;
   readonly accessTtl: number;
   readonly refreshTtl: number;
+  /** Absolute session lifetime, seconds from sign-in. */
+  readonly sessionMaxLifetime: number;
   readonly signingAlgorithm: SigningAlgorithm;
   readonly clockTolerance: number;
   readonly refreshGrace: number;
@@ -186,6 +194,8 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   }
   const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
   const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
+  const sessionMaxLifetime = bounded(options.sessionMaxLifetime ?? '30d', 'sessionMaxLifetime', 60, 3650 * 86400);
+  if (sessionMaxLifetime <= accessTtl) throw new ConfigError('sessionMaxLifetime must be longer than accessTokenTtl');
   const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, maxClockTolerance);
   const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
   const poll = bounded(options.revocationPollInterval ?? '250ms', 'revocationPollInterval', 0.05, 3600);
@@ -203,6 +213,7 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     revocationCheck,
     accessTtl,
     refreshTtl,
+    sessionMaxLifetime,
     signingAlgorithm,
     clockTolerance,
     refreshGrace,

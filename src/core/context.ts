@@ -6,6 +6,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { RandomSource } from './ids.ts';
 import type { Keyring } from './keys.ts';
+import type { DeviceProofs } from './device-proofs.ts';
 import type { PasswordHasher } from './password.ts';
 import type { OpaqueTokenCodec } from './opaque-tokens.ts';
 import type { RefreshTokenCodec } from './refresh-tokens.ts';
@@ -27,6 +28,8 @@ export interface CoreContext {
   readonly opaque: OpaqueTokenCodec | null;
   readonly verifier: AccessTokenVerifier;
   readonly limits: RateLimits;
+  /** Proofs that a device signed in to an account before, for the sign-in throttle. */
+  readonly devices: DeviceProofs;
   readonly cache: SessionCache;
   readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
@@ -53,6 +56,8 @@ export interface PublicUser {
 export interface DeviceInfo {
   readonly userAgent?: string | null;
   readonly ip?: string | null;
+  /** The device proof it presented (the device cookie), if any; checked, never stored or logged. */
+  readonly deviceProof?: string | null;
 }
 
 /** The origin fields of an event, from a device. */

@@ -15,7 +15,10 @@ export type AuthEvent =
   | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
   | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }
-  | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  /** A spent refresh token came back (the session is revoked); `reason` when it came within the grace window from another client. */
+  | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string; readonly reason?: 'grace_retry_from_another_client' } & EventOrigin)
+  /** A retry with the just-spent refresh token, inside the grace window, from the client that spent it: answered with the same successor. */
+  | ({ readonly type: 'refresh_grace_retry'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | ({ readonly type: 'logged_out'; readonly userId: string; readonly sessionId: string; readonly scope: 'local' | 'global' | 'others' } & EventOrigin)
   | ({ readonly type: 'session_revoked'; readonly userId: string; readonly sessionId: string; readonly cause: RevocationCause } & EventOrigin)
   | ({ readonly type: 'password_changed'; readonly userId: string; readonly sessionId: string } & EventOrigin)

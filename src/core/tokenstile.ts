@@ -23,6 +23,7 @@ import { AuditQueue, auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
+import { DeviceProofs, deviceProofKey } from './device-proofs.ts';
 import { MemoryRateLimiter } from './memory-rate-limiter.ts';
 import { MemorySessionCache } from './memory-session-cache.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -45,6 +46,12 @@ export interface Tokenstile {
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
   /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
   login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
+  /**
+   * A device proof for `email` (after a successful sign-in): the same device as `presented` when
+   * that is a valid proof for it, else a new one. Sent back with later sign-ins (the device
+   * cookie), it lets the throttle keep this device's attempts apart from a guesser's.
+   */
+  deviceProof(email: string, presented?: string | null): string;
   refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
@@ -199,6 +206,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url'), config.verifiedTokenCacheSize) : null,
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
     limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
+    // Derived from the refresh-token MAC secret, so no new secret is stored.
+    devices: new DeviceProofs(deviceProofKey(Buffer.from(macKey, 'base64url')), random),
     get cache(): SessionCache {
       // After a failed drop this instance cannot tell stale entries from fresh: read the store.
       return cache.current;
@@ -245,6 +254,11 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     stores,
     register: (input, device = {}) => accounts.register(ctx, input, device),
     login: (input, device = {}) => accounts.login(ctx, input, device),
+    deviceProof: (email, presented) => {
+      const account = accounts.normalizeEmail(email) ?? email;
+      const now = clock.now();
+      return ctx.devices.issue(account, now, ctx.devices.verify(account, presented, now) ?? undefined);
+    },
     refresh: (token, device = {}) => sessions.refresh(ctx, token, device),
     authenticate,
     logout: (auth, scope = 'local', device = {}) => sessions.logout(ctx, auth, scope, device),

@@ -7,7 +7,7 @@ import { authOf, isCookieAuthenticated, type AuthenticateHook } from './authenti
 import type { BrowserConfig } from './browser-options.ts';
 import { browserSession, clearSessionCookies, refreshCookie, setSessionCookies, wantsCookies } from './cookie-transport.ts';
 import { csrfTokenValid, originAllowed } from './csrf.ts';
-import { device } from './request-device.ts';
+import { device, setDeviceCookie } from './request-device.ts';
 import { failureDetails, sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
@@ -67,9 +67,14 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
     async (request, reply) => {
       const refused = refuseForeignLogin(request, reply);
       if (refused) return refused;
-      const r = await core.login(request.body, device(request));
+      const from = device(request);
+      const r = await core.login(request.body, from);
       if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
-      return issued(reply, r.value, wantsCookies(request));
+      const cookies = wantsCookies(request);
+      // A browser is now known to the account: its later sign-ins are throttled apart from others'.
+      // (Header clients get no cookie, as the contract says; they are told apart by IP.)
+      if (cookies) setDeviceCookie(reply, core.deviceProof(r.value.user.email, from.deviceProof), request.routeOptions.url ?? '/auth/login');
+      return issued(reply, r.value, cookies);
     },
   );
 

@@ -20,6 +20,7 @@ describe('resolveConfig', () => {
       revocationCheck: 'pushed',
       accessTtl: 900,
       refreshTtl: 604800,
+      sessionMaxLifetime: 30 * 86_400,
       signingAlgorithm: 'ES256',
       clockTolerance: 5,
       refreshGrace: 10,
@@ -29,6 +30,7 @@ describe('resolveConfig', () => {
       keyPublishMs: (900 + 300) * 1000 + 60_000,
       rateLimits: {
         loginPerAccount: { limit: 10, windowMs: 900_000 },
+        loginPerAccountAllClients: { limit: 100, windowMs: 900_000 },
         loginPerIp: { limit: 100, windowMs: 900_000 },
         registerPerIp: { limit: 20, windowMs: 3_600_000 },
         refreshPerIp: { limit: 600, windowMs: 60_000 },
