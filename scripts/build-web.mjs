@@ -19,3 +19,4 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(`${root}web/account.html`, `${out}/account.html`);
+copyFileSync(`${root}web/favicon.svg`, `${out}/favicon.svg`);

@@ -10,7 +10,8 @@ import { sharedServicesProblem } from '../test/scale/harness.ts';
 
 const behaviour = [
   'auth-routes', 'account-routes', 'real-logout', 'bad-input', 'forged-tokens',
-  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes', 'oauth', 'revocation-stream', 'cookie-transport',
+  'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes', 'oauth', 'revocation-stream', 'cookie-transport', 'cors', 'session-status',
+  'session-lifetime', 'grace-retry', 'look-alike-accounts',
 ].map((name) => `test/http/${name}.test.ts`);
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
 const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];

@@ -210,10 +210,13 @@ for (const [id, scope] of Object.entries(scopes)) {
 }
 
 async function start(): Promise<void> {
+  // Nothing stored: signed out, and no request. Something stored: looked at without an error
+  // answer first (a signed-out visitor's console stays clean); `signedout` switches the view.
   if (auth.user === null) {
     showSignedOut();
     return;
   }
+  if (!(await auth.resume())) return;
   try {
     await showSignedIn();
   } catch (err) {

@@ -5,6 +5,7 @@ import { defaultPublishAheadMs, jwksMaxAgeSeconds, keyReloadIntervalMs } from '.
 import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
+import { escaped, jsonLine, quoted } from './terminal-text.ts';
 
 /** Where a command writes, and what it reads; injectable for tests. */
 export interface CliIo {
@@ -23,8 +24,17 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
   return user;
 }
 
+/**
+ * Waits one store lease after a revocation: running servers trust their in-memory list only while
+ * a poll of the store has completed within that span, so afterwards every one of them refuses the
+ * ended sessions' tokens. The CLI has no feed to confirm through (docs/scaling.md).
+ */
+async function settle(core: Tokenstile): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, core.config.storeLeaseMs));
+}
+
 function print(io: CliIo, json: boolean, value: unknown, text: string): void {
-  io.out(json ? JSON.stringify(value) : text);
+  io.out(json ? jsonLine(value) : text);
 }
 
 /** `users create`: adds an account, the password from stdin (or `--password`). */
@@ -36,16 +46,17 @@ export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: strin
   const r = await core.register({ email: o.email, password, name: o.name ?? null });
   if (!r.ok) {
     const why = { invalid_request: 'the email or name is not valid', weak_password: 'the password does not meet the policy (8-256 characters, not all of one kind)', email_taken: 'an account with this email already exists', too_many_requests: 'too many registrations; retry later' }[r.code];
-    throw new CliError(`cannot create user: ${why}`);
+    throw new CliError(`cannot create user: ${r.code === 'invalid_request' && r.field !== undefined ? `${r.field} ${r.reason}` : why}`);
   }
-  print(io, o.json, { user: r.value }, `created user ${r.value.id} <${r.value.email}>`);
+  print(io, o.json, { user: r.value }, `created user ${r.value.id} <${escaped(r.value.email)}>`);
 }
 
 /** `users disable`: blocks sign-in and ends every session. */
 export async function usersDisable(core: Tokenstile, io: CliIo, o: { user: string; json: boolean }): Promise<void> {
   const user = await findUser(core, o.user);
   await core.disableUser(user.id);
-  print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${user.email}>; all of their sessions ended`);
+  await settle(core);
+  print(io, o.json, { disabled: user.id }, `disabled user ${user.id} <${escaped(user.email)}>; all of their sessions ended`);
 }
 
 /** `sessions list`: the user's live sessions. */
@@ -55,9 +66,10 @@ export async function sessionsList(core: Tokenstile, io: CliIo, o: { user: strin
     const { current: _, ...view } = toSessionView(s, null);
     return view;
   });
-  if (o.json) return io.out(JSON.stringify({ user: user.id, sessions: views }));
-  if (views.length === 0) return io.out(`no live sessions for ${user.email}`);
-  for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${v.userAgent ?? '-'}`);
+  if (o.json) return io.out(jsonLine({ user: user.id, sessions: views }));
+  if (views.length === 0) return io.out(`no live sessions for ${escaped(user.email)}`);
+  // The user agent and IP come from the client: quoted and escaped, they cannot forge lines or drive the terminal.
+  for (const v of views) io.out(`${v.id}  last used ${v.lastUsedAt}  ${v.ip === null ? '-' : quoted(v.ip)}  ${v.userAgent === null ? '-' : quoted(v.userAgent)}`);
 }
 
 /** `sessions revoke`: one session by id, or every session of a user. */
@@ -67,11 +79,13 @@ export async function sessionsRevoke(core: Tokenstile, io: CliIo, o: { id?: stri
     if (!isUuidv7(o.id)) throw new CliError(`${JSON.stringify(o.id)} is not a session id`);
     const ended = await core.revoke({ sessionId: o.id });
     if (ended.length === 0) throw new CliError(`no live session ${o.id}`);
+    await settle(core);
     return print(io, o.json, { revoked: [o.id] }, `revoked session ${o.id}`);
   }
   const user = await findUser(core, o.user!);
   await core.revoke({ userId: user.id });
-  print(io, o.json, { revokedUser: user.id }, `revoked every session of ${user.email}`);
+  await settle(core);
+  print(io, o.json, { revokedUser: user.id }, `revoked every session of ${escaped(user.email)}`);
 }
 
 /** `purge`: housekeeping now. */
@@ -86,14 +100,14 @@ export async function audit(core: Tokenstile, io: CliIo, o: { user?: string; lim
   const user = o.user === undefined ? undefined : await findUser(core, o.user);
   const entries = await core.audit({ userId: user?.id, limit: o.limit });
   if (o.json) {
-    for (const e of entries) io.out(JSON.stringify(e));
+    for (const e of entries) io.out(jsonLine(e));
     return;
   }
-  if (entries.length === 0) return io.out(user ? `no audit entries for ${user.email}` : 'no audit entries');
+  if (entries.length === 0) return io.out(user ? `no audit entries for ${escaped(user.email)}` : 'no audit entries');
   for (const e of entries) {
-    // Values are quoted (JSON), so stored text can neither forge lines nor reach the terminal as control codes.
-    const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
-    const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v));
+    // Values are quoted and escaped (C0, DEL, C1, bidi), so stored text can neither forge lines nor reach the terminal as control codes.
+    const detail = Object.entries(e.detail).map(([k, v]) => `${escaped(k)}=${quoted(v)}`).join(' ');
+    const q = (v: string | null) => (v === null ? '-' : quoted(v));
     io.out(`${new Date(e.at).toISOString()}  ${e.type.padEnd(22)} user=${q(e.userId)} session=${q(e.sessionId)} ip=${q(e.ip)} ${detail}`.trimEnd());
   }
 }
@@ -108,8 +122,11 @@ export async function keysList(core: Tokenstile, io: CliIo, o: { json: boolean }
   }
 }
 
-/** `keys rotate`: publish the next key now; it signs after the publish-ahead delay. */
-export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; json: boolean }): Promise<void> {
+/**
+ * `keys rotate`: publish the next key now; it signs after the publish-ahead delay. Refused while a
+ * rotation is pending, unless `force` (which replaces the pending key).
+ */
+export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?: string; force?: boolean; json: boolean }): Promise<void> {
   let aheadMs = defaultPublishAheadMs;
   if (o.publishAhead !== undefined) {
     try {
@@ -122,8 +139,31 @@ export async function keysRotate(core: Tokenstile, io: CliIo, o: { publishAhead?
   if (aheadMs < safeMs) {
     io.err(`warning: --publish-ahead under ${safeMs / 1000}s: verifiers that cache the JWKS for its full ${jwksMaxAgeSeconds}s, and server instances that have not reloaded their keys yet (every ${keyReloadIntervalMs / 1000}s), may see tokens of the new key before the key itself (tokenstile/verify refetches on an unknown kid and is not affected)`);
   }
-  const r = await core.rotateKeys({ publishAheadMs: aheadMs });
-  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}`);
+  const r = await core.rotateKeys({ publishAheadMs: aheadMs, force: o.force === true });
+  const replaced = r.replaced.length > 0 ? `; removed the pending key ${r.replaced.join(', ')}, which had not signed` : '';
+  print(io, o.json, r, `published key ${r.kid}; it signs from ${new Date(r.signsFrom).toISOString()}${r.previousKid ? `, when ${r.previousKid} retires (it stays published until its tokens have expired)` : ''}${replaced}`);
+}
+
+/** `keys revoke KID`: a compromised key is unpublished at once and the sessions it may have served end. */
+export async function keysRevoke(core: Tokenstile, io: CliIo, o: { kid: string; json: boolean }): Promise<void> {
+  const r = await core.revokeKey(o.kid);
+  if (r.sessionsEnded > 0) await settle(core);
+  const when = (ms: number) => new Date(ms).toISOString();
+  const sessions = r.signed
+    ? `ended ${r.sessionsEnded} sessions signed in or refreshed between ${when(r.signed.from)} and ${when(r.signed.until)}`
+    : 'it never signed: no session ended';
+  print(io, o.json, r, `revoked key ${escaped(r.kid)}: no longer published, ${r.signingKid} signs; ${sessions}. Running servers refuse those sessions' tokens now, and every token of the key within 10 s.`);
+}
+
+/**
+ * `keys reseal`: seals under TOKENSTILE_KEY_ENCRYPTION_KEY every private key and secret still
+ * stored in plaintext (written before the setting was made). Nothing else changes: tokens issued
+ * before stay valid.
+ */
+export async function keysReseal(core: Tokenstile, io: CliIo, o: { json: boolean }): Promise<void> {
+  const r = await core.resealKeys();
+  const what = [...r.keys.map((kid) => `key ${kid}`), ...r.secrets.map((name) => `secret ${name}`)];
+  print(io, o.json, r, what.length === 0 ? 'nothing stored in plaintext: every key and secret is sealed' : `sealed ${what.join(', ')}`);
 }
 
 /** The client store, or a message saying this backend has none. */
@@ -197,11 +237,11 @@ export async function sessionsListAll(core: Tokenstile, io: CliIo, o: { limit: n
     const { current: _, ...view } = toSessionView(s, null);
     return { ...view, user: s.userId, email: emails.get(s.userId) ?? null };
   });
-  if (o.json) return io.out(JSON.stringify({ sessions: views, next }));
+  if (o.json) return io.out(jsonLine({ sessions: views, next }));
   if (views.length === 0) return io.out(o.after === undefined ? 'no live sessions' : `no live sessions after ${o.after}`);
-  // Stored text is quoted, C1 controls included, so that it cannot reach the terminal as control codes.
-  const q = (v: string | null) => (v === null ? '-' : JSON.stringify(v).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-  for (const v of views) io.out(`${v.id}  ${q(v.email ?? v.user)}  last used ${v.lastUsedAt}  ${v.ip ?? '-'}  ${q(v.userAgent)}`);
+  // What clients sent is quoted and escaped: it cannot forge lines or drive the terminal.
+  const q = (v: string | null) => (v === null ? '-' : quoted(v));
+  for (const v of views) io.out(`${v.id}  ${q(v.email ?? v.user)}  last used ${v.lastUsedAt}  ${q(v.ip)}  ${q(v.userAgent)}`);
   if (next !== null) io.out(`more: tokenstile sessions list --after ${next}${o.limit === defaultSessionPage ? '' : ` --limit ${o.limit}`}`);
 }
 

@@ -14,6 +14,7 @@ export const cliOptions = {
   limit: { type: 'string' },
   after: { type: 'string' },
   'publish-ahead': { type: 'string' },
+  force: { type: 'boolean' },
   'env-entry': { type: 'boolean' },
 } as const;
 
@@ -25,6 +26,8 @@ export interface CommandSpec {
   readonly usage: string;
   readonly about: readonly string[];
   readonly options: readonly CliOption[];
+  /** How many words may follow the command (`keys revoke KID`). Default none. */
+  readonly arguments?: number;
 }
 
 /** Commands without subcommands. */
@@ -102,7 +105,7 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
     },
   },
   keys: {
-    summary: 'see the signing keys; rotate them without downtime',
+    summary: 'see the signing keys; rotate them without downtime; revoke a compromised one; seal them',
     subcommands: {
       list: {
         usage: 'tokenstile keys list [--json]',
@@ -113,14 +116,36 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
         options: ['json'],
       },
       rotate: {
-        usage: 'tokenstile keys rotate [--publish-ahead DURATION] [--json]',
+        usage: 'tokenstile keys rotate [--publish-ahead DURATION] [--force] [--json]',
         about: [
           'publishes a new key now; it signs after --publish-ahead (default 10m, which must exceed',
           'the JWKS cache lifetime of 5m plus the 10s key reload of running servers). The current',
           'key signs until then and stays published until every token it signed has expired.',
-          'Running servers pick the change up within 10 s; no restart.',
+          'Running servers pick the change up within 10 s; no restart. While a rotation is',
+          'pending (a key published, not yet signing), it refuses: --force replaces the pending',
+          'key, which has not signed, and the new one signs after --publish-ahead.',
         ],
-        options: ['publish-ahead', 'json'],
+        options: ['publish-ahead', 'force', 'json'],
+      },
+      revoke: {
+        usage: 'tokenstile keys revoke KID [--json]',
+        about: [
+          'for a compromised key: removes it at once (a new key signs in its place if it was',
+          'signing, without publish-ahead) and ends every session that signed in or refreshed',
+          "while it signed. Running servers refuse those sessions' tokens within a second, and",
+          'every token of the key once they reload their keys (within 10 s).',
+        ],
+        options: ['json'],
+        arguments: 1,
+      },
+      reseal: {
+        usage: 'tokenstile keys reseal [--json]',
+        about: [
+          'seals under TOKENSTILE_KEY_ENCRYPTION_KEY every private key and secret written before',
+          'it was set, in place (tokens issued before stay valid). Set the variable on every',
+          'server first: from then on they refuse to start without it.',
+        ],
+        options: ['json'],
       },
     },
   },

@@ -8,6 +8,7 @@ import { signingAlgorithms, type SigningAlgorithm } from '../core/keys.ts';
 import type { Stores } from '../core/stores.ts';
 import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
+import { resolveTrustProxy } from '../http/trust-proxy.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
@@ -45,8 +46,10 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
   const durations = {
     accessTokenTtl: ['TOKENSTILE_ACCESS_TTL', '15m'],
     refreshTokenTtl: ['TOKENSTILE_REFRESH_TTL', '7d'],
+    sessionMaxLifetime: ['TOKENSTILE_SESSION_MAX_LIFETIME', '30d'],
     clockTolerance: ['TOKENSTILE_CLOCK_TOLERANCE', '5s'],
     refreshGrace: ['TOKENSTILE_REFRESH_GRACE', '10s'],
+    revocationLease: ['TOKENSTILE_REVOCATION_LEASE', '1.5s'],
   } as const;
   const app: Record<string, unknown> = {
     issuer: value(env, 'TOKENSTILE_ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -54,7 +57,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     signingAlgorithm: alg as SigningAlgorithm,
     accessTokenFormat: oneOf(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT', ['jwt', 'opaque']),
     revocationCheck: oneOf(env, 'TOKENSTILE_REVOCATION_CHECK', ['pushed', 'strict']),
-    trustProxy: parseTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY')),
+    trustProxy: resolveTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY'), 'TOKENSTILE_TRUST_PROXY'),
     redisUrl: value(env, 'TOKENSTILE_REDIS_URL'),
     keyEncryptionKey: value(env, 'TOKENSTILE_KEY_ENCRYPTION_KEY'),
     redisKeyPrefix: value(env, 'TOKENSTILE_REDIS_PREFIX'),
@@ -92,8 +95,10 @@ const variableOf: Readonly<Record<string, string>> = {
   audience: 'TOKENSTILE_AUDIENCE',
   accessTokenTtl: 'TOKENSTILE_ACCESS_TTL',
   refreshTokenTtl: 'TOKENSTILE_REFRESH_TTL',
+  sessionMaxLifetime: 'TOKENSTILE_SESSION_MAX_LIFETIME',
   clockTolerance: 'TOKENSTILE_CLOCK_TOLERANCE',
   refreshGrace: 'TOKENSTILE_REFRESH_GRACE',
+  revocationLease: 'TOKENSTILE_REVOCATION_LEASE',
   keyEncryptionKey: 'TOKENSTILE_KEY_ENCRYPTION_KEY',
 };
 
@@ -173,12 +178,6 @@ function parseList(v: string | undefined): string[] | undefined {
   return v.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => canonicalOrigin(o, 'TOKENSTILE_ALLOWED_ORIGINS'));
 }
 
-function parseTrustProxy(v: string | undefined): boolean | string {
-  if (v === undefined || v === 'false') return false;
-  if (v === 'true') return true;
-  return v; // an address list or CIDR, as Fastify's trustProxy takes it
-}
-
 /** Names the variables, for `--help`. */
 export const envHelp = `Environment:
   HOST                          listen address (default 127.0.0.1)
@@ -188,6 +187,7 @@ export const envHelp = `Environment:
   TOKENSTILE_AUDIENCE           aud of access tokens (default tokenstile)
   TOKENSTILE_ACCESS_TTL         access-token lifetime (default 15m)
   TOKENSTILE_REFRESH_TTL        session lifetime, renewed by each refresh (default 7d)
+  TOKENSTILE_SESSION_MAX_LIFETIME absolute session lifetime from sign-in, never renewed (default 30d)
   TOKENSTILE_SIGNING_ALG        ES256 | EdDSA | RS256 (default ES256)
   TOKENSTILE_CLOCK_TOLERANCE    leeway for exp/nbf/iat (default 5s)
   TOKENSTILE_REFRESH_GRACE      retry window for a just-spent refresh token (default 10s)
@@ -196,14 +196,17 @@ export const envHelp = `Environment:
   TOKENSTILE_REDIS_URL          redis://, rediss://, redis+sentinel://, redis+cluster:// (default unset:
                                 one instance, everything in the database and this process)
   TOKENSTILE_REDIS_PREFIX       prefix of Redis keys and channels (default tokenstile:)
+  TOKENSTILE_REVOCATION_LEASE   how long an instance trusts its revocation list without fresh contact
+                                with Redis and the database; bounds a logout when an instance hangs (default 1.5s)
   TOKENSTILE_KEY_ENCRYPTION_KEY 32 random bytes, base64url: seals private keys and secrets in the database
   TOKENSTILE_CLIENTS            resource-server clients for /oauth/* and /revocations/stream:
                                 id:secret or id:sha256.HASH, comma-separated (tokenstile clients create)
   TOKENSTILE_RATE_LIMITS        on | off (default on)
   TOKENSTILE_METRICS            on | off: Prometheus metrics at /metrics (default on)
-  TOKENSTILE_TRUST_PROXY        true, or proxy addresses, to read X-Forwarded-For (default false)
+  TOKENSTILE_TRUST_PROXY        proxies trusted for X-Forwarded-For: a hop count, or their addresses/CIDRs,
+                                comma-separated (default false; true takes the forgeable left-most entry)
   TOKENSTILE_COOKIE_SAMESITE    lax | strict: SameSite of the browser access cookie (default lax)
-  TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport, comma-separated
+  TOKENSTILE_ALLOWED_ORIGINS    origins whose pages may use the cookie transport and CORS, comma-separated
                                 (default: the issuer's origin; a request's own origin always may)
   TOKENSTILE_ACCOUNT_PAGE       on | off: the account page at /account (default on)
   TOKENSTILE_LOG_LEVEL          fatal | error | warn | info | debug | trace | silent (default info)`;

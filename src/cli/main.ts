@@ -93,7 +93,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
     }
     const spec = specOf(command, sub)!;
     const words = commands[command] ? 1 : 2;
-    if (positionals.length > words) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[words])}`);
+    const allowed = words + (spec.arguments ?? 0);
+    if (positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[allowed])}`);
     const name = words === 1 ? command : `${command} ${sub}`;
     for (const given of Object.keys(values) as CliOption[]) {
       if (given !== 'help' && !spec.options.includes(given)) throw new UsageError(`--${given} is not an option of ${name}`);
@@ -167,9 +168,18 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
             throw new UsageError((err as Error).message);
           }
         }
-        await withCore(env, io, (core) => admin.keysRotate(core, io, { publishAhead, json }));
+        await withCore(env, io, (core) => admin.keysRotate(core, io, { publishAhead, force: values.force === true, json }));
         return 0;
       }
+      case 'keys revoke': {
+        const kid = positionals[2];
+        if (kid === undefined) throw new UsageError('missing the KID to revoke (tokenstile keys list shows them)');
+        await withCore(env, io, (core) => admin.keysRevoke(core, io, { kid, json }));
+        return 0;
+      }
+      case 'keys reseal':
+        await withCore(env, io, (core) => admin.keysReseal(core, io, { json }));
+        return 0;
       case 'clients create':
       case 'clients list':
       case 'clients remove': {

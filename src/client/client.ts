@@ -35,8 +35,18 @@ export interface ClientEvents {
 
 /** Options of `createClient`; every field has a default. */
 export interface TokenstileClientOptions {
-  /** Where Tokenstile answers, e.g. `https://auth.example.com` or `/api`. Default `''`: this origin. */
+  /**
+   * Where Tokenstile answers, e.g. `https://auth.example.com` or `/api`. Default `''`: this origin.
+   * The session's credentials (the Bearer token, the CSRF header, cookies) are sent only to this
+   * URL's origin and to `trustedOrigins`.
+   */
   readonly baseUrl?: string;
+  /**
+   * Other origins (`https://api.example.com`) that `fetch` may send the session's credentials to,
+   * e.g. your API checking Tokenstile's tokens. Default none. A request to any other origin goes
+   * out without them, and its answers never refresh or end the session.
+   */
+  readonly trustedOrigins?: readonly string[];
   /** Default `'cookie'`. */
   readonly transport?: Transport;
   /** Default: the global `fetch`. */
@@ -69,6 +79,19 @@ interface HeaderTokens {
   refreshToken: string;
 }
 
+/** Resolves relative URLs when there is no page (Node, workers without `location`). */
+const noPage = 'http://page.invalid/';
+/** A URL with a scheme (`https:`, `HTTP:`, `data:` …): it does not go through `baseUrl`. */
+const absolute = /^[a-z][a-z\d+.-]*:/i;
+
+function originOf(url: string, page: string): string | null {
+  try {
+    return new URL(url, page).origin;
+  } catch {
+    return null;
+  }
+}
+
 function globalValue<T>(read: () => T | undefined): T | null {
   try {
     return read() ?? null;
@@ -93,6 +116,9 @@ function globalValue<T>(read: () => T | undefined): T | null {
  */
 export class TokenstileClient {
   readonly #base: string;
+  /** The page's URL (relative URLs resolve against it), and the origins credentials may go to. */
+  readonly #page: string;
+  readonly #trusted: ReadonlySet<string>;
   readonly #transport: Transport;
   readonly #fetch: typeof fetch;
   readonly #sync: TabSync;
@@ -106,6 +132,16 @@ export class TokenstileClient {
 
   constructor(options: TokenstileClientOptions = {}) {
     this.#base = (options.baseUrl ?? '').replace(/\/+$/, '');
+    this.#page = globalValue(() => (globalThis as { location?: { href?: string } }).location?.href) ?? noPage;
+    const apiOrigin = originOf(this.#base || '/', this.#page);
+    if (apiOrigin === null || apiOrigin === 'null') throw new TypeError('baseUrl must be an http(s) URL or a path');
+    const trusted = new Set([apiOrigin]);
+    for (const entry of options.trustedOrigins ?? []) {
+      const origin = /^https?:\/\//i.test(entry) ? originOf(entry, noPage) : null;
+      if (origin === null) throw new TypeError(`trustedOrigins: ${JSON.stringify(entry)} is not an http(s) origin`);
+      trusted.add(origin);
+    }
+    this.#trusted = trusted;
     this.#transport = options.transport ?? 'cookie';
     if (this.#transport !== 'cookie' && this.#transport !== 'header') throw new TypeError('transport must be "cookie" or "header"');
     const f = options.fetch ?? globalThis.fetch;
@@ -148,8 +184,12 @@ export class TokenstileClient {
    * `fetch` with the session attached. On `401 token_expired` (or, with cookies, a missing access
    * cookie: the browser drops it when it expires) it refreshes once and retries; on a refused
    * session it emits `signedout`. Never throws for an HTTP error status.
+   *
+   * `path` is resolved against `baseUrl` unless it is an absolute URL. A URL outside `baseUrl`'s
+   * origin and `trustedOrigins` is fetched as is, without the session's credentials.
    */
   async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
+    if (!this.#trusted.has(originOf(this.#urlOf(path), this.#page) ?? '')) return this.#send(path, init, false);
     const first = await this.#send(path, init);
     if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
     const code = (await problemOf(first))?.code;
@@ -200,6 +240,37 @@ export class TokenstileClient {
     return this.#refreshing;
   }
 
+  /**
+   * Checks whether the stored session still lives, with a request that never answers an error for
+   * a signed-out browser (`GET /auth/refresh/status`), and refreshes when only the refresh cookie
+   * does. True when the session goes on (or could not be checked: offline); false when it has
+   * ended, after emitting `signedout`. Call it when a page loads, before its first request.
+   * Header transport: true while the client holds tokens (no request).
+   */
+  async resume(): Promise<boolean> {
+    const known = this.#session;
+    if (known === null) return false;
+    if (this.#transport === 'header') return this.#tokens !== null;
+    let status: { signedIn?: unknown; refreshable?: unknown; reason?: unknown };
+    try {
+      const res = await this.#send('/auth/refresh/status', {});
+      if (!res.ok) return true; // the server could not say (503): keep the session
+      status = (await res.json()) as typeof status;
+    } catch {
+      return true;
+    }
+    if (status.signedIn === true) return true;
+    if (status.refreshable === true) return this.refresh();
+    // Another tab may have refreshed while this answer was on its way: its session is ours too.
+    const stored = this.#sync.read();
+    if (stored !== null && stored.sessionId === known.sessionId && stored.expiresAt > known.expiresAt) {
+      this.#adopt(stored);
+      return true;
+    }
+    this.#signedOut(status.reason === 'session_revoked' ? 'session_revoked' : 'invalid_refresh_token', true);
+    return false;
+  }
+
   /** Ends this session (`local`), every session (`global`) or all others (`others`), on the server. */
   async logout(scope: 'local' | 'global' | 'others' = 'local'): Promise<void> {
     await this.request<void>('/auth/logout', { method: 'POST', json: { scope } });
@@ -244,15 +315,31 @@ export class TokenstileClient {
     return (await res.json()) as T;
   }
 
-  #send(path: string, init: ClientRequestInit): Promise<Response> {
+  /** Where a request for `path` goes: an absolute URL as is, anything else under `baseUrl`. */
+  #urlOf(path: string): string {
+    return absolute.test(path) ? path : this.#base + path;
+  }
+
+  /**
+   * Sends a request; with `credentials` (only ever for the API's origin or a trusted one) it carries
+   * the session: the Bearer token, or the cookies and, on state changes, the CSRF header.
+   */
+  #send(path: string, init: ClientRequestInit, credentials = true): Promise<Response> {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);
     const method = (rest.method ?? 'GET').toUpperCase();
     if (json !== undefined) headers.set('content-type', 'application/json');
+    const body = json !== undefined ? { body: JSON.stringify(json) } : {};
+    const url = this.#urlOf(path);
+    if (!credentials) return this.#fetch(url, { ...rest, method, headers, ...body });
     if (this.#transport === 'header' && this.#tokens && !headers.has('authorization')) headers.set('authorization', `Bearer ${this.#tokens.accessToken}`);
     if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method)) headers.set('x-csrf-token', this.#session.csrfToken);
-    const url = /^https?:\/\//.test(path) ? path : this.#base + path;
-    return this.#fetch(url, { credentials: 'same-origin', ...rest, method, headers, ...(json !== undefined && { body: JSON.stringify(json) }) });
+    return this.#fetch(url, { credentials: this.#credentialsMode, ...rest, method, headers, ...body });
+  }
+
+  /** Cookies go to the API also when it is on another origin (CORS with credentials); never elsewhere. */
+  get #credentialsMode(): RequestInit['credentials'] {
+    return this.#transport === 'cookie' ? 'include' : 'same-origin';
   }
 
   async #refreshOnce(): Promise<boolean> {
@@ -269,7 +356,7 @@ export class TokenstileClient {
       const csrf = (stored ?? known).csrfToken;
       let res: Response;
       try {
-        res = await this.#fetch(`${this.#base}/auth/refresh`, { method: 'POST', credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
+        res = await this.#fetch(`${this.#base}/auth/refresh`, { method: 'POST', credentials: this.#credentialsMode, headers: { 'x-csrf-token': csrf } });
       } catch {
         return false; // offline: keep the session, a later request will try again
       }

@@ -5,6 +5,8 @@ export interface ProblemBody {
   readonly status: number;
   readonly code: string;
   readonly detail: string;
+  /** With `invalid_request`: the request field at fault, e.g. `email`. */
+  readonly field?: string;
 }
 
 /**
@@ -16,13 +18,16 @@ export class TokenstileProblem extends Error {
   readonly status: number;
   readonly code: string;
   readonly detail: string;
+  /** With `invalid_request`: the request field at fault (`email`, `name`, …), to mark in a form. */
+  readonly field: string | undefined;
 
-  constructor(status: number, code: string, detail: string) {
+  constructor(status: number, code: string, detail: string, field?: string) {
     super(detail);
     this.name = 'TokenstileProblem';
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.field = field;
   }
 }
 
@@ -40,5 +45,5 @@ export async function problemOf(response: Response): Promise<ProblemBody | null>
 /** Turns a failed response into a `TokenstileProblem`. */
 export async function toProblem(response: Response): Promise<TokenstileProblem> {
   const body = await problemOf(response);
-  return new TokenstileProblem(response.status, body?.code ?? 'http_error', body?.detail ?? `HTTP ${response.status}`);
+  return new TokenstileProblem(response.status, body?.code ?? 'http_error', body?.detail ?? `HTTP ${response.status}`, typeof body?.field === 'string' ? body.field : undefined);
 }

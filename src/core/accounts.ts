@@ -1,29 +1,15 @@
+import { checkEmail, checkName, normalizeEmail } from './account-text.ts';
 import { cacheTtlMs, readThrough } from './auth-cache.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { fail, invalid, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
 import { meetsPasswordPolicy, normalizePassword } from './password.ts';
-import { failedLoginSpacingMs } from './rate-limits.ts';
+import { admitSignIn, signInClient, signInSucceeded } from './sign-in-throttle.ts';
 import type { AuthInfo } from './auth-info.ts';
 import { startSession } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
 
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-export const maxNameLength = 100;
-
-/** Trims and lower-cases an email; null when it is not a plausible address (max 254 chars). */
-export function normalizeEmail(email: string): string | null {
-  const e = email.trim().toLowerCase();
-  return e.length <= 254 && emailPattern.test(e) ? e : null;
-}
-
-/** Trims a display name; empty means none. Null when too long. */
-function normalizeName(name: string | null | undefined): { value: string | null } | null {
-  if (name === null || name === undefined) return { value: null };
-  const n = name.trim();
-  if ([...n].length > maxNameLength) return null;
-  return { value: n.length > 0 ? n : null };
-}
+export { maxNameLength, normalizeEmail } from './account-text.ts';
 
 export interface Registration {
   readonly email: string;
@@ -42,14 +28,15 @@ export async function register(
     ctx.emit({ type: 'rate_limited', rule: 'registerPerIp' });
     return limited;
   }
-  const email = normalizeEmail(input.email);
-  const name = normalizeName(input.name);
-  if (email === null || name === null) return fail('invalid_request');
+  const email = checkEmail(input.email);
+  if (!email.ok) return invalid('email', email.reason);
+  const name = checkName(input.name);
+  if (!name.ok) return invalid('name', name.reason);
   if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
   const now = ctx.clock.now();
   const user: UserRecord = {
     id: uuidv7(now, ctx.random),
-    email,
+    email: email.value,
     name: name.value,
     passwordHash: await ctx.hasher.hash(normalizePassword(input.password)),
     createdAt: now,
@@ -85,7 +72,7 @@ export async function login(
   ctx: CoreContext,
   input: { readonly email: string; readonly password: string },
   device: DeviceInfo,
-): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>> {
+): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>> {
   // Limits come before the password check, and apply alike to emails that exist and that don't.
   const account = accountKey(input.email);
   const origin = originOf(device);
@@ -94,24 +81,18 @@ export async function login(
     ctx.emit({ type: 'rate_limited', rule });
     return limited;
   };
-  const perIp = await ctx.limits.check('loginPerIp', device.ip, now);
-  if (!perIp.ok) return refuse('loginPerIp', perIp);
-  const perAccount = await ctx.limits.check('loginPerAccount', account, now);
-  if (!perAccount.ok) return refuse('loginPerAccount', perAccount);
-  // The count includes this attempt; a success resets it, so the ones before it all failed.
-  const spacing = failedLoginSpacingMs(perAccount.value - 1);
-  if (spacing > 0) {
-    const spaced = await ctx.limits.space(account, spacing, now);
-    if (!spaced.ok) return refuse('loginSpacing', spaced);
-  }
+  const client = signInClient(ctx, account, device);
+  const admitted = await admitSignIn(ctx.limits, account, client, now);
+  if (!admitted.ok) return refuse(admitted.rule, admitted);
   const { user, matches } = await checkCredentials(ctx, input.email, input.password);
-  if (!user || !matches) {
-    ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user?.id, ...origin });
+  // A disabled account answers as a wrong password does, whatever the password (the check above
+  // has cost the same): a distinct answer after a correct password would confirm the password,
+  // and one for any password would tell which emails have (disabled) accounts. The audit trail
+  // alone says it was a correct password on a disabled account.
+  if (!user || !matches || user.disabledAt !== null) {
+    const reason = user !== null && matches ? 'account_disabled' : 'invalid_credentials';
+    ctx.emit({ type: 'login_failed', reason, account, userId: user?.id, ...origin });
     return fail('invalid_credentials');
-  }
-  if (user.disabledAt !== null) {
-    ctx.emit({ type: 'login_failed', reason: 'account_disabled', account, userId: user.id, ...origin });
-    return fail('account_disabled');
   }
   // Null: the password changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, device);
@@ -119,7 +100,7 @@ export async function login(
     ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user.id, ...origin });
     return fail('invalid_credentials');
   }
-  await ctx.limits.resetAccount(account);
+  await signInSucceeded(ctx.limits, account, client);
   ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...origin });
   return ok(issued);
 }
@@ -133,9 +114,10 @@ export async function changePassword(
 ): Promise<Result<void, 'invalid_credentials' | 'weak_password' | 'session_revoked' | 'too_many_requests'>> {
   const user = await ctx.stores.users.byId(auth.userId);
   if (!user) return fail('session_revoked');
-  // A wrong current password counts against the account like a failed sign-in: a stolen access
-  // token must not be an unlimited password oracle.
-  const limited = await ctx.limits.check('loginPerAccount', user.email, ctx.clock.now());
+  // Wrong current passwords are limited like failed sign-ins (the same limit): a stolen access
+  // token must not be an unlimited password oracle. Its own counter: failed sign-ins by anyone else
+  // must not block the owner's password change.
+  const limited = await ctx.limits.check('loginPerAccount', `password-change:${user.id}`, ctx.clock.now());
   if (!limited.ok) return limited;
   if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
     ctx.emit({ type: 'password_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
@@ -159,14 +141,14 @@ export async function profile(ctx: CoreContext, auth: AuthInfo): Promise<Result<
   return view === undefined ? fail('session_revoked') : ok(view);
 }
 
-/** Changes the caller's display name (trimmed; empty clears it; at most 100 characters). */
+/** Changes the caller's display name (trimmed; empty clears it; at most 100 characters; see `checkName`). */
 export async function updateProfile(
   ctx: CoreContext,
   auth: AuthInfo,
   input: { readonly name: string | null },
 ): Promise<Result<PublicUser, 'invalid_request' | 'session_revoked'>> {
-  const name = normalizeName(input.name);
-  if (name === null) return fail('invalid_request');
+  const name = checkName(input.name);
+  if (!name.ok) return invalid('name', name.reason);
   const user = await ctx.stores.users.update(auth.userId, { name: name.value }, ctx.clock.now());
   if (!user) return fail('session_revoked');
   await ctx.dropCache(user.id);

@@ -28,8 +28,8 @@ export interface AuditLog {
 }
 
 const audited = new Set<AuthEvent['type']>([
-  'login_succeeded', 'login_failed', 'password_change_failed', 'registered', 'refresh_reuse_detected', 'logged_out',
-  'session_revoked', 'password_changed', 'user_disabled', 'key_generated', 'key_rotated',
+  'login_succeeded', 'login_failed', 'password_change_failed', 'registered', 'refresh_reuse_detected', 'refresh_grace_retry', 'logged_out',
+  'session_revoked', 'password_changed', 'user_disabled', 'key_generated', 'key_rotated', 'key_revoked',
 ]);
 
 /** The audit entry for an event, or null for events that are metrics only (refreshes, feed health…). */

@@ -33,6 +33,12 @@ export interface TokenstileOptions {
   readonly accessTokenTtl?: Duration;
   /** Session (refresh-token) lifetime, sliding: every refresh renews it. Default `7d`. */
   readonly refreshTokenTtl?: Duration;
+  /**
+   * Absolute session lifetime: however often it is refreshed, a session ends this long after its
+   * sign-in (refreshes answer `invalid_refresh_token`, and the user signs in again). Default `30d`;
+   * between 60s and 3650d, longer than `accessTokenTtl`.
+   */
+  readonly sessionMaxLifetime?: Duration;
   /** Default `ES256`; also `EdDSA` or `RS256`. Tokens with another `alg` are always refused. */
   readonly signingAlgorithm?: SigningAlgorithm;
   /**
@@ -54,8 +60,20 @@ export interface TokenstileOptions {
   readonly clockTolerance?: Duration;
   /** Window in which a retry with the just-spent refresh token gets the same successor. Default `10s`; at most `5m`. */
   readonly refreshGrace?: Duration;
-  /** How often the store is polled for revocations made elsewhere (another process, the CLI). Default `1s`. */
+  /**
+   * How often the store is polled for revocations made elsewhere (another process, the CLI).
+   * Default `250ms`. Every completed poll renews the store lease (see `revocationLease`).
+   */
   readonly revocationPollInterval?: Duration;
+  /**
+   * How long this process trusts its in-memory revocation list without fresh contact. Default
+   * `1.5s`; between `200ms` and `10s`. Two leases: the store lease (a completed poll vouches for the
+   * list this long, at least four poll intervals) and, with Redis, the feed lease (this instance's
+   * own heartbeat came back through Redis). Once either lapses, protected requests read the store
+   * until it is renewed. A revocation that an instance does not acknowledge (hung, partitioned)
+   * waits at most this long; a revocation that cannot be published waits out one store lease.
+   */
+  readonly revocationLease?: Duration;
   /** How often expired sessions and revocations are purged, in the background. Default `1h`. */
   readonly purgeInterval?: Duration;
   /** Default: argon2id at OWASP parameters. */
@@ -113,10 +131,16 @@ export interface TokenstileConfig {
   readonly revocationCheck: RevocationCheck;
   readonly accessTtl: number;
   readonly refreshTtl: number;
+  /** Absolute session lifetime, seconds from sign-in. */
+  readonly sessionMaxLifetime: number;
   readonly signingAlgorithm: SigningAlgorithm;
   readonly clockTolerance: number;
   readonly refreshGrace: number;
   readonly revocationPollIntervalMs: number;
+  /** The feed lease, in ms. */
+  readonly revocationLeaseMs: number;
+  /** The store lease, in ms: the lease, or four poll intervals if longer. */
+  readonly storeLeaseMs: number;
   readonly purgeIntervalMs: number;
   readonly verifiedTokenCacheSize: number;
   readonly rateLimits: ResolvedRateLimits;
@@ -170,9 +194,12 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   }
   const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
   const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
+  const sessionMaxLifetime = bounded(options.sessionMaxLifetime ?? '30d', 'sessionMaxLifetime', 60, 3650 * 86400);
+  if (sessionMaxLifetime <= accessTtl) throw new ConfigError('sessionMaxLifetime must be longer than accessTokenTtl');
   const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, maxClockTolerance);
   const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
-  const poll = bounded(options.revocationPollInterval ?? '1s', 'revocationPollInterval', 0.05, 3600);
+  const poll = bounded(options.revocationPollInterval ?? '250ms', 'revocationPollInterval', 0.05, 3600);
+  const lease = bounded(options.revocationLease ?? '1.5s', 'revocationLease', 0.2, 10);
   const purge = bounded(options.purgeInterval ?? '1h', 'purgeInterval', 1, 7 * 86400);
   if (refreshTtl <= accessTtl) throw new ConfigError(`refreshTokenTtl (${refreshTtl}s) must be longer than accessTokenTtl (${accessTtl}s)`);
   const cacheSize = options.verifiedTokenCacheSize ?? 10_000;
@@ -186,10 +213,13 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     revocationCheck,
     accessTtl,
     refreshTtl,
+    sessionMaxLifetime,
     signingAlgorithm,
     clockTolerance,
     refreshGrace,
     revocationPollIntervalMs: poll * 1000,
+    revocationLeaseMs: lease * 1000,
+    storeLeaseMs: Math.max(lease, 4 * poll) * 1000,
     purgeIntervalMs: purge * 1000,
     verifiedTokenCacheSize: cacheSize,
     rateLimits: resolveRateLimits(options.rateLimits),

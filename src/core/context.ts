@@ -6,6 +6,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { RandomSource } from './ids.ts';
 import type { Keyring } from './keys.ts';
+import type { DeviceProofs } from './device-proofs.ts';
 import type { PasswordHasher } from './password.ts';
 import type { OpaqueTokenCodec } from './opaque-tokens.ts';
 import type { RefreshTokenCodec } from './refresh-tokens.ts';
@@ -27,15 +28,20 @@ export interface CoreContext {
   readonly opaque: OpaqueTokenCodec | null;
   readonly verifier: AccessTokenVerifier;
   readonly limits: RateLimits;
+  /** Proofs that a device signed in to an account before, for the sign-in throttle. */
+  readonly devices: DeviceProofs;
   readonly cache: SessionCache;
   readonly logger: Logger | undefined;
   /** A hash of a random password, verified against when the email is unknown (equal timing). */
   readonly dummyHash: Promise<string>;
-  /** Ends sessions in the store, in memory and on every instance, drops their cache, and records why. */
+  /**
+   * Ends sessions in the store, in memory and on every instance, drops their cache, and records
+   * why. Resolves once no instance can still accept the sessions' tokens (`RevocationSync.revoke`).
+   */
   revoke(target: RevokeTarget, cause: RevocationCause, origin?: EventOrigin): Promise<Revocation[]>;
   /** Reports an event to the observers. */
   emit(event: AuthEvent): void;
-  /** Drops a cache scope; on failure the cache is bypassed here until its entries have expired. */
+  /** Drops a cache scope, bounded in time; on failure the cache is bypassed here until the drop is redone (`CacheGuard`). */
   dropCache(userId: string, sessionId?: string): Promise<void>;
 }
 
@@ -50,6 +56,8 @@ export interface PublicUser {
 export interface DeviceInfo {
   readonly userAgent?: string | null;
   readonly ip?: string | null;
+  /** The device proof it presented (the device cookie), if any; checked, never stored or logged. */
+  readonly deviceProof?: string | null;
 }
 
 /** The origin fields of an event, from a device. */

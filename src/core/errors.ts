@@ -28,7 +28,7 @@ export type ErrorCode =
 /** A success carrying `value`, or an expected failure carrying its code. */
 export type Result<T, C extends ErrorCode = ErrorCode> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: C; readonly retryAfterMs?: number };
+  | { readonly ok: false; readonly code: C; readonly retryAfterMs?: number; readonly field?: string; readonly reason?: string };
 
 /** A success. */
 export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
@@ -38,6 +38,14 @@ export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
 /** An expected failure; `retryAfterMs` with `too_many_requests` and `service_unavailable`. */
 export function fail<C extends ErrorCode>(code: C, retryAfterMs?: number): { readonly ok: false; readonly code: C; readonly retryAfterMs?: number } {
   return retryAfterMs === undefined ? { ok: false, code } : { ok: false, code, retryAfterMs };
+}
+
+/**
+ * An `invalid_request` failure that names the input at fault and why (a phrase completing
+ * "`field` …", never repeating the value), e.g. `invalid('email', 'is not a valid email address')`.
+ */
+export function invalid(field: string, reason: string): { readonly ok: false; readonly code: 'invalid_request'; readonly field: string; readonly reason: string } {
+  return { ok: false, code: 'invalid_request', field, reason };
 }
 
 /** Base class of every error Tokenstile throws. */

@@ -15,21 +15,31 @@ export type AuthEvent =
   | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
   | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }
-  | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  /** A spent refresh token came back (the session is revoked); `reason` when it came within the grace window from another client. */
+  | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string; readonly reason?: 'grace_retry_from_another_client' } & EventOrigin)
+  /** A retry with the just-spent refresh token, inside the grace window, from the client that spent it: answered with the same successor. */
+  | ({ readonly type: 'refresh_grace_retry'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | ({ readonly type: 'logged_out'; readonly userId: string; readonly sessionId: string; readonly scope: 'local' | 'global' | 'others' } & EventOrigin)
   | ({ readonly type: 'session_revoked'; readonly userId: string; readonly sessionId: string; readonly cause: RevocationCause } & EventOrigin)
   | ({ readonly type: 'password_changed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | { readonly type: 'user_disabled'; readonly userId: string }
   | { readonly type: 'key_generated'; readonly kid: string; readonly alg: string }
-  /** A rotation: `kid` is published now and signs from `signsFrom` (ISO time); `previousKid` retires then. */
-  | { readonly type: 'key_rotated'; readonly kid: string; readonly previousKid: string; readonly alg: string; readonly signsFrom: string }
+  /**
+   * A rotation: `kid` is published now and signs from `signsFrom` (ISO time); `previousKid` retires
+   * then. `replaced`: pending keys (comma-separated) that a forced rotation removed before they signed.
+   */
+  | { readonly type: 'key_rotated'; readonly kid: string; readonly previousKid: string; readonly alg: string; readonly signsFrom: string; readonly replaced?: string }
+  /** A key revoked as compromised: unpublished at once; `sessionsEnded` sessions that may hold its tokens were ended. */
+  | { readonly type: 'key_revoked'; readonly kid: string; readonly alg: string; readonly sessionsEnded: number; readonly signingKid: string }
   | { readonly type: 'revocations_received'; readonly count: number; readonly lagMs: number }
   | { readonly type: 'feed_health'; readonly healthy: boolean }
+  /** A revocation published by this instance is in every live instance's list (or their leases ran out), `ms` after its commit. */
+  | { readonly type: 'revocation_confirmed'; readonly ms: number }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
   | { readonly type: 'rate_limited'; readonly rule: string };
 
 /** Why a session ended. */
-export type RevocationCause = 'logout' | 'token_revoked' | 'logout_global' | 'logout_others' | 'revoked_by_user' | 'password_change' | 'refresh_reuse' | 'user_disabled' | 'admin';
+export type RevocationCause = 'logout' | 'token_revoked' | 'logout_global' | 'logout_others' | 'revoked_by_user' | 'password_change' | 'refresh_reuse' | 'user_disabled' | 'admin' | 'key_revoked';
 
 /** Receives events; must not throw (errors are swallowed) and should not block. */
 export type AuthEventListener = (event: AuthEvent) => void;

@@ -57,8 +57,10 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
   const plaintext = (what: string) => {
     if (key && !warned) {
       warned = true;
-      // Keys are never rewritten in place; a key generated after the setting is sealed.
-      logger?.warn({ what }, 'tokenstile: a key-encryption key is set, but keys written before it are still stored in plaintext (rotate them to seal them)');
+      // Keys written after the setting are sealed; those written before stay as they are until
+      // `tokenstile keys reseal` rewrites them (a rotation alone would leave the secrets and the
+      // retired keys in the clear).
+      logger?.warn({ what }, 'tokenstile: a key-encryption key is set, but keys or secrets written before it are still stored in plaintext: run `tokenstile keys reseal` to seal them');
     }
   };
   return {
@@ -75,6 +77,13 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
     rotateSigningKey(next, retireAt) {
       return inner.rotateSigningKey(sealKey(next), retireAt);
     },
+    changeSigningKeys(change) {
+      return inner.changeSigningKeys({ ...change, add: change.add.map(sealKey) });
+    },
+    // Raw access, for `resealKeyStore`: values as stored.
+    replacePrivateJwk: (kid, from, to) => inner.replacePrivateJwk(kid, from, to),
+    listSecrets: () => inner.listSecrets(),
+    replaceSecret: (name, from, to) => inner.replaceSecret(name, from, to),
     async secret(name, create) {
       const stored = await inner.secret(name, () => (key ? seal(key, create(), `secret:${name}`) : create()));
       if (stored.startsWith(sealedPrefix)) return open(needKey(), stored, `secret:${name}`);
@@ -82,4 +91,39 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
       return stored;
     },
   };
+}
+
+/** What `resealKeyStore` rewrote: key ids and secret names, never a value. */
+export interface ResealReport {
+  readonly keys: readonly string[];
+  readonly secrets: readonly string[];
+}
+
+/**
+ * Seals, under `key`, every private key (signing, next, retired or expired) and every server
+ * secret that `store` (the raw store, not `sealedKeyStore`) still holds in plaintext, in place:
+ * same values, so tokens, refresh tokens and CSRF tokens issued before stay valid. Each value is
+ * rewritten only if it is still the plaintext read (a concurrent writer wins, and the next run
+ * seals what it wrote). Already sealed values are left alone; a value sealed under another key
+ * fails the call, naming the setting. Idempotent.
+ */
+export async function resealKeyStore(store: KeyStore, key: Buffer): Promise<ResealReport> {
+  const keys: string[] = [];
+  for (const k of await store.listSigningKeys()) {
+    if (isSealed(k.privateJwk)) {
+      open(key, k.privateJwk.sealed, `key:${k.kid}`); // another key-encryption key: say so now, not at the next start
+      continue;
+    }
+    const sealed = { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey;
+    if (await store.replacePrivateJwk(k.kid, k.privateJwk, sealed)) keys.push(k.kid);
+  }
+  const secrets: string[] = [];
+  for (const { name, value } of await store.listSecrets()) {
+    if (value.startsWith(sealedPrefix)) {
+      open(key, value, `secret:${name}`);
+      continue;
+    }
+    if (await store.replaceSecret(name, value, seal(key, value, `secret:${name}`))) secrets.push(name);
+  }
+  return { keys, secrets };
 }

@@ -1,7 +1,8 @@
 import type { TokenstileConfig } from './config.ts';
 import type { AuthEvent } from './events.ts';
 import type { KeyStore } from './key-store.ts';
-import { generateSigningKey, Keyring, type SigningAlgorithm, type StoredSigningKey } from './keys.ts';
+import { TokenstileError } from './errors.ts';
+import { generateSigningKey, Keyring, signingOrder, type SigningAlgorithm, type StoredSigningKey } from './keys.ts';
 
 /**
  * How often every instance re-reads the signing keys from the store, so that a rotation made by
@@ -56,9 +57,42 @@ export function describeKeys(keys: readonly StoredSigningKey[], config: Tokensti
 }
 
 /**
+ * A rotation refused because another is pending: `pendingKid` is published and waits to sign
+ * from `signsFrom`, when `signingKid` retires. `tokenstile keys rotate --force` replaces it.
+ */
+export class RotationPendingError extends TokenstileError {
+  readonly signingKid: string;
+  readonly pendingKid: string;
+  readonly signsFrom: number;
+  constructor(signingKid: string, pendingKid: string, signsFrom: number) {
+    super(
+      'invalid_request',
+      `a rotation is pending: ${pendingKid} signs from ${new Date(signsFrom).toISOString()}, when ${signingKid} retires; rotate again after that, or with force (--force) to replace ${pendingKid}, which has not signed yet`,
+    );
+    this.signingKid = signingKid;
+    this.pendingKid = pendingKid;
+    this.signsFrom = signsFrom;
+  }
+}
+
+/** What a rotation did: `kid` signs from `signsFrom`, when `previousKid` retires. */
+export interface RotationResult {
+  readonly previousKid: string | null;
+  readonly kid: string;
+  readonly signsFrom: number;
+  /** Pending keys a forced rotation removed before they ever signed. */
+  readonly replaced: readonly string[];
+}
+
+/**
  * Rotates the signing key: a new key is published at once and signs from `now + publishAheadMs`;
- * the current key signs until then and stays published for `keyPublishMs` more (until every token
- * it signed has expired). Emits `key_rotated`.
+ * the key signing now signs until then and stays published for `keyPublishMs` more (until every
+ * token it signed has expired). Emits `key_rotated`.
+ *
+ * While a rotation is pending (a published key waits for the signing key's retirement), throws
+ * `RotationPendingError`, unless `force`: then the pending keys, which have not signed, are removed,
+ * and the signing key's retirement moves to `now + publishAheadMs`, when the new key takes over.
+ * Either way the result states the true schedule.
  */
 export async function rotateSigningKey(
   store: KeyStore,
@@ -66,14 +100,25 @@ export async function rotateSigningKey(
   now: number,
   publishAheadMs: number,
   emit: (e: AuthEvent) => void,
-): Promise<{ previousKid: string | null; kid: string; signsFrom: number }> {
+  options: { force?: boolean } = {},
+): Promise<RotationResult> {
   if (!Number.isFinite(publishAheadMs) || publishAheadMs < 0) throw new RangeError('publishAheadMs must be a number ≥ 0');
-  const before = await store.listSigningKeys();
-  const previous = before.find((k) => k.alg === config.signingAlgorithm && k.retiredAt === null) ?? null;
+  const [signing, ...pending] = signingOrder(await store.listSigningKeys(), config.signingAlgorithm, now);
   const next = generateSigningKey(config.signingAlgorithm, now);
-  const signsFrom = now + publishAheadMs;
-  const rotated = previous !== null && (await store.rotateSigningKey(next, signsFrom));
-  if (!rotated && !(await store.addSigningKey(next))) throw new Error('another rotation changed the keys at the same time; list them and retry');
-  emit({ type: 'key_rotated', kid: next.kid, previousKid: previous?.kid ?? '', alg: next.alg, signsFrom: new Date(signsFrom).toISOString() });
-  return { previousKid: previous?.kid ?? null, kid: next.kid, signsFrom };
+  const signsFrom = signing ? now + publishAheadMs : now;
+  if (signing && pending.length > 0 && !options.force) throw new RotationPendingError(signing.kid, pending.at(-1)!.kid, signing.retiredAt!);
+  const applied = signing
+    ? await store.changeSigningKeys({ remove: pending.map((k) => k.kid), retire: [{ kid: signing.kid, from: signing.retiredAt, to: signsFrom }], add: [next] })
+    : await store.addSigningKey(next);
+  if (!applied) throw new Error('another rotation changed the keys at the same time; list them and retry');
+  const replaced = pending.map((k) => k.kid);
+  emit({
+    type: 'key_rotated',
+    kid: next.kid,
+    previousKid: signing?.kid ?? '',
+    alg: next.alg,
+    signsFrom: new Date(signsFrom).toISOString(),
+    ...(replaced.length > 0 ? { replaced: replaced.join(',') } : {}),
+  });
+  return { previousKid: signing?.kid ?? null, kid: next.kid, signsFrom, replaced };
 }

@@ -86,8 +86,19 @@ export interface VerificationKeys {
  * Whether a stored key is still signing at `now`: an active key (`retiredAt` null), or one whose
  * retirement is scheduled in the future by a rotation while its successor is published ahead.
  */
-function signsAt(k: StoredSigningKey, now: number): boolean {
+export function signsAt(k: StoredSigningKey, now: number): boolean {
   return k.retiredAt === null || k.retiredAt > now;
+}
+
+/**
+ * The keys of `alg` still signing at `now` in the order they sign: the one retiring soonest signs
+ * now (every instance picks the same one without coordination), the active key (`retiredAt` null)
+ * last. More than one means a rotation is pending.
+ */
+export function signingOrder(keys: readonly StoredSigningKey[], alg: SigningAlgorithm, now: number): StoredSigningKey[] {
+  return keys
+    .filter((k) => k.alg === alg && signsAt(k, now))
+    .sort((a, b) => (a.retiredAt ?? Infinity) - (b.retiredAt ?? Infinity) || a.createdAt - b.createdAt || (a.kid < b.kid ? -1 : 1));
 }
 
 /**
@@ -118,10 +129,7 @@ export class Keyring implements VerificationKeys {
     const usable = keys
       .filter((k) => k.alg === alg && (k.retiredAt === null || k.retiredAt + publishFor > now))
       .sort((a, b) => a.createdAt - b.createdAt || (a.kid < b.kid ? -1 : 1));
-    // Of the keys still signing, the one retiring soonest signs (the active key, when no rotation
-    // is under way), so every instance picks the same one without coordination.
-    const signers = usable.filter((k) => signsAt(k, now)).sort((a, b) => (a.retiredAt ?? Infinity) - (b.retiredAt ?? Infinity));
-    const active = signers[0];
+    const active = signingOrder(usable, alg, now)[0];
     if (!active) throw new Error(`no active ${alg} signing key`);
     this.signing = { kid: active.kid, key: createPrivateKey({ key: active.privateJwk, format: 'jwk' }) };
     const published: PublicJwk[] = [];

@@ -27,6 +27,13 @@ export class MemoryRateLimiter implements RateLimiter {
     return { allowed: true, remaining: limit - times.length, retryAfterMs: 0 };
   }
 
+  async peek(key: string, limit: number, windowMs: number, now: number): Promise<RateLimitDecision> {
+    const times = (this.#hits.get(key)?.times ?? []).filter((t) => t > now - windowMs);
+    if (times.length < limit) return { allowed: true, remaining: limit - times.length, retryAfterMs: 0 };
+    // The attempt whose leaving the window makes room for one more.
+    return { allowed: false, remaining: 0, retryAfterMs: Math.max(1, times[times.length - limit]! + windowMs - now) };
+  }
+
   async reset(key: string): Promise<void> {
     this.#hits.delete(key);
   }

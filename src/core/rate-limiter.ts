@@ -18,6 +18,13 @@ export interface RateLimiter {
    * `windowMs`. Atomic per key: concurrent attempts are all counted.
    */
   hit(key: string, limit: number, windowMs: number, now: number): Promise<RateLimitDecision>;
+  /**
+   * What `hit` would answer for `key` at `now`, recording nothing: `allowed` while fewer than
+   * `limit` attempts lie within the last `windowMs`, `remaining` = `limit` minus those attempts
+   * (at least 0), `retryAfterMs` until one of them leaves the window. A smaller window than the
+   * key is hit with asks about recent attempts only (the time since the last one, say).
+   */
+  peek(key: string, limit: number, windowMs: number, now: number): Promise<RateLimitDecision>;
   /** Forgets `key` (after a successful login, say). */
   reset(key: string): Promise<void>;
 }

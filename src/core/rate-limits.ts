@@ -11,8 +11,18 @@ export interface RateLimit {
 
 /** Which attempts are limited, and how much; `false` turns a rule off. */
 export interface RateLimitOptions {
-  /** Sign-in attempts per account (by email, existing or not). Default 10 per 15m; reset by a success. */
+  /**
+   * Sign-in attempts per account (by email, existing or not) *and client* (a known device, else
+   * the IP). Default 10 per 15m; reset by a success from that client. Attempts from other clients
+   * never count here, so nobody else can use up an owner's attempts.
+   */
   readonly loginPerAccount?: RateLimit | false;
+  /**
+   * Sign-in attempts per account from all clients but known devices. Default 100 per 15m. Over it
+   * (a guesser spread over many IPs), only known devices and clients with no recent attempt on the
+   * account are let through to the password check.
+   */
+  readonly loginPerAccountAllClients?: RateLimit | false;
   /** Sign-in attempts per client IP. Default 100 per 15m. */
   readonly loginPerIp?: RateLimit | false;
   /** Registrations per client IP. Default 20 per 1h. */
@@ -25,6 +35,7 @@ export type RateLimitRule = keyof RateLimitOptions;
 
 const defaults: Record<RateLimitRule, RateLimit> = {
   loginPerAccount: { limit: 10, window: '15m' },
+  loginPerAccountAllClients: { limit: 100, window: '15m' },
   loginPerIp: { limit: 100, window: '15m' },
   registerPerIp: { limit: 20, window: '1h' },
   refreshPerIp: { limit: 600, window: '1m' },
@@ -72,14 +83,18 @@ export class RateLimits {
     return `${name}:${subject}`;
   }
 
-  /** One attempt through the shared limiter, or, when it fails, the in-process one. */
-  async #hit(key: string, limit: number, windowMs: number, now: number) {
+  /** One attempt (or a look) through the shared limiter, or, when it fails, the in-process one. */
+  async #ask(op: 'hit' | 'peek', key: string, limit: number, windowMs: number, now: number) {
     try {
-      return await this.#limiter.hit(key, limit, windowMs, now);
+      return await this.#limiter[op](key, limit, windowMs, now);
     } catch (err) {
       this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: shared rate limiter failed; counting in this process');
-      return this.#fallback.hit(key, limit, windowMs, now);
+      return this.#fallback[op](key, limit, windowMs, now);
     }
+  }
+
+  #hit(key: string, limit: number, windowMs: number, now: number) {
+    return this.#ask('hit', key, limit, windowMs, now);
   }
 
   /**
@@ -94,15 +109,26 @@ export class RateLimits {
   }
 
   /**
+   * Like `check`, but counts nothing: `too_many_requests` when an attempt now would be over, else
+   * how many attempts the window holds (0 when the rule is off).
+   */
+  async peek(rule: RateLimitRule, subject: string | null | undefined, now: number): Promise<Result<number, 'too_many_requests'>> {
+    const r = this.#rules[rule];
+    if (!r || !subject) return ok(0);
+    const decision = await this.#ask('peek', RateLimits.#key(rule, subject), r.limit, r.windowMs, now);
+    return decision.allowed ? ok(r.limit - decision.remaining) : fail('too_many_requests', decision.retryAfterMs);
+  }
+
+  /**
    * Admits at most one attempt per `spacingMs` for `subject` (the progressive spacing of failed
-   * sign-ins on an account); `too_many_requests` with the wait otherwise.
+   * sign-ins of an account and client); `too_many_requests` with the wait otherwise.
    */
   async space(subject: string, spacingMs: number, now: number): Promise<Result<void, 'too_many_requests'>> {
     const decision = await this.#hit(RateLimits.#key('loginSpacing', subject), 1, spacingMs, now);
     return decision.allowed ? ok(undefined) : fail('too_many_requests', decision.retryAfterMs);
   }
 
-  /** Clears an account's sign-in counter and spacing (after a successful sign-in). Best effort. */
+  /** Clears a sign-in counter and spacing (after a successful sign-in). Best effort. */
   async resetAccount(subject: string): Promise<void> {
     const keys = [RateLimits.#key('loginPerAccount', subject), RateLimits.#key('loginSpacing', subject)];
     await Promise.allSettled(keys.flatMap((k) => [this.#limiter.reset(k), this.#fallback.reset(k)]));
@@ -110,11 +136,11 @@ export class RateLimits {
 }
 
 /**
- * The spacing an account's next sign-in attempt must keep after `failures` failures within the
- * window: none for the first three, then 250 ms doubling to at most 4 s. An attempt sooner is
- * refused with 429 and Retry-After whatever its password, so the spacing cannot be skipped by
- * hanging up early or sending in parallel. It depends only on the counter, so it is the same for
- * an email that exists and one that does not.
+ * The spacing the next sign-in attempt of an account and client must keep after `failures`
+ * failures within the window: none for the first three, then 250 ms doubling to at most 4 s. An
+ * attempt sooner is refused with 429 and Retry-After whatever its password, so the spacing cannot
+ * be skipped by hanging up early or sending in parallel. It depends only on the counter, so it is
+ * the same for an email that exists and one that does not.
  */
 export function failedLoginSpacingMs(failures: number): number {
   return failures < 3 ? 0 : Math.min(250 * 2 ** (failures - 3), 4000);

@@ -82,27 +82,48 @@ function boxKey(spentSecret: Buffer): KeyObject {
 }
 
 /**
+ * Names the client that rotated a refresh token, for the grace box: a SHA-256 digest of its user
+ * agent (empty when it sent none), so the box holds no user agent in the clear either.
+ */
+export function clientTag(userAgent: string | null | undefined): string {
+  return createHash('sha256').update(`tokenstile/grace-client/v1:${userAgent ?? ''}`).digest('base64url').slice(0, 22);
+}
+
+/**
  * Encrypts the successor token under a key derived from the spent token's secret, so that during
  * the grace window a retry with the spent token gets the very same successor (one lineage), and
- * nobody without the spent token (not even a reader of the database) can recover it.
+ * nobody without the spent token (not even a reader of the database) can recover it. `client`
+ * (see `clientTag`) records which client rotated, so a retry from another one can be told apart.
  */
-export function sealSuccessor(spentSecret: Buffer, sessionId: string, successor: string, random: RandomSource = secureRandom): string {
+export function sealSuccessor(spentSecret: Buffer, sessionId: string, successor: string, random: RandomSource = secureRandom, client: string | null = null): string {
   const iv = random(12);
   const cipher = createCipheriv('aes-256-gcm', boxKey(spentSecret), iv);
   cipher.setAAD(Buffer.from(sessionId));
-  const ct = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  // Tokens and tags are base64url, so a newline separates them unambiguously.
+  const plain = client === null ? successor : `${successor}\n${client}`;
+  const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64url');
 }
 
-/** Opens a box made by `sealSuccessor`; null when the secret or session does not match. */
-export function openSuccessor(spentSecret: Buffer, sessionId: string, box: string): string | null {
+/**
+ * Opens a box made by `sealSuccessor`: the successor and the client that rotated (null for a box
+ * sealed without one, e.g. by an older version). Null when the secret or session does not match.
+ */
+export function openGraceBox(spentSecret: Buffer, sessionId: string, box: string): { successor: string; client: string | null } | null {
   try {
     const raw = Buffer.from(box, 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', boxKey(spentSecret), raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(sessionId));
     decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    const [successor = '', client = null] = plain.split('\n');
+    return { successor, client };
   } catch {
     return null;
   }
+}
+
+/** The successor in a box made by `sealSuccessor`; null when the secret or session does not match. */
+export function openSuccessor(spentSecret: Buffer, sessionId: string, box: string): string | null {
+  return openGraceBox(spentSecret, sessionId, box)?.successor ?? null;
 }

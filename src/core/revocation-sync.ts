@@ -15,11 +15,15 @@ export type StoreCheck = 'live' | 'revoked' | 'unavailable';
  * Keeps the in-memory revocation list current and says when it can be trusted.
  *
  * Sources: the store (loaded at start, then polled), and the feed when there is one (pushed by
- * every instance). With a feed, the list is trusted only while the feed is healthy: from the
- * moment it is not, `degraded` is true and callers check the store for each request, until the
- * feed is healthy again AND a catch-up read of the store has completed. Without a feed (one
- * process), the list is always trusted: this process writes every revocation it must know at once,
- * and other processes' (the CLI's) arrive with the next poll.
+ * every instance). The list is trusted only while two leases are current:
+ * - the **store lease**: a poll that started less than `storeLeaseMs` ago has completed, so
+ *   every revocation committed before that poll started is in the list (this is what makes a
+ *   revocation by a process the feed cannot reach, such as the CLI, safe to answer after waiting
+ *   out one store lease);
+ * - with a feed, the **feed lease** (`RevocationFeed.leaseUntil`), and only once the list has
+ *   caught up from the store after the feed was last unhealthy.
+ * While either has lapsed, `degraded` is true and callers check the store for each request.
+ * `docs/scaling.md` ("The logout guarantee") has the protocol and its proof.
  */
 export class RevocationSync {
   readonly list = new RevocationList();
@@ -28,48 +32,65 @@ export class RevocationSync {
   readonly #feed: RevocationFeed | undefined;
   readonly #emit: AuthEventListener;
   readonly #logger: Logger | undefined;
-  readonly #staleAfterMs: number;
+  readonly #storeLeaseMs: number;
+  /** `performance.now()` until which the last complete poll vouches for the list. */
+  #storeLeaseUntil = 0;
   #cursor: string | null = null;
   readonly #listeners = new Set<(revocations: readonly Revocation[]) => void>();
   #trusted: boolean;
   readonly #poll = single(async () => {
-    const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
-    this.#addAll(since.revocations);
-    this.#cursor = since.cursor;
-    this.#lastPollOk = performance.now();
+    const started = performance.now();
+    // A backlog larger than one read comes in several; the lease needs all of it.
+    for (let more = true; more; ) {
+      const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
+      this.#addAll(since.revocations);
+      this.#cursor = since.cursor;
+      more = since.more === true;
+    }
+    this.#storeLeaseUntil = Math.max(this.#storeLeaseUntil, started + this.#storeLeaseMs);
   });
   /** Bumped on every health change, so a catch-up started before a flap cannot grant trust. */
   #epoch = 0;
   #catchingUp = false;
-  /** Monotonic time of the last successful poll (real time: it is about timers, not tokens). */
-  #lastPollOk = performance.now();
 
-  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; pollIntervalMs: number }) {
+  /**
+   * `storeLeaseMs`: how long a completed poll vouches for the list (real time: leases are about
+   * timers, not tokens); polls must come several times within it.
+   */
+  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; storeLeaseMs: number }) {
     this.#stores = options.stores;
     this.#clock = options.clock;
     this.#feed = options.feed;
     this.#emit = options.emit;
     this.#logger = options.logger;
     this.#trusted = this.#feed === undefined;
-    this.#staleAfterMs = Math.max(3 * options.pollIntervalMs, 3000);
+    this.#storeLeaseMs = options.storeLeaseMs;
+  }
+
+  /** How long a completed poll vouches for the list, in ms. */
+  get storeLeaseMs(): number {
+    return this.#storeLeaseMs;
   }
 
   /**
-   * True while protected requests must check the store: with a feed, while it is down or catching
-   * up; without one, while polls have failed for three intervals (revocations by other processes
-   * could be missing).
+   * True while protected requests must check the store: a lease has lapsed (no complete poll
+   * within the store lease; with a feed, its lease), or the list is catching up after the feed
+   * was unhealthy. Read on every protected request: compares, no I/O.
    */
   get degraded(): boolean {
-    if (this.#feed) return !this.#trusted;
-    return performance.now() - this.#lastPollOk > this.#staleAfterMs;
+    const now = performance.now();
+    if (now >= this.#storeLeaseUntil) return true;
+    const feed = this.#feed;
+    return feed !== undefined && (!this.#trusted || now >= feed.leaseUntil);
   }
 
   /** Loads live revocations and starts the feed (rejecting if it does not start in 10 s). */
   async start(): Promise<void> {
     // Cursor first, then the snapshot: anything in between is seen twice, never missed.
+    const loadedFrom = performance.now();
     this.#cursor = (await this.#stores.sessions.revocationsSince(null, this.#clock.now())).cursor;
     this.#addAll(await this.#stores.sessions.liveRevocations(this.#clock.now()));
-    this.#lastPollOk = performance.now();
+    this.#storeLeaseUntil = loadedFrom + this.#storeLeaseMs;
     if (!this.#feed) return;
     const started = this.#feed.start({
       onRevocations: (revocations) => {
@@ -157,16 +178,44 @@ export class RevocationSync {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Ends sessions in the store, then in this list, then tells every other instance. */
-  async revoke(target: RevokeTarget, headroomMs: number): Promise<Revocation[]> {
+  /**
+   * Ends sessions in the store, then in this list, then tells every other instance. `confirmed`
+   * resolves (never rejects) once no instance can still trust a list without them: the feed confirmed delivery (every
+   * live instance acknowledged, or lost its lease), or one store lease has passed since the
+   * commit (every instance still trusting its list has polled since). Whichever comes first: the
+   * second bounds a logout while the feed is down or slow. Without a feed (one process) this
+   * process's own list is all there is, and it is current at once.
+   */
+  async revoke(target: RevokeTarget, headroomMs: number): Promise<{ written: Revocation[]; confirmed: Promise<void> }> {
     const written = await this.#stores.sessions.revoke(target, this.#clock.now(), headroomMs);
+    const committed = performance.now();
     this.#addAll(written);
-    if (written.length > 0 && this.#feed) {
-      // Durable already. Instances that miss the message read it from the store within a poll
-      // interval, and an instance whose feed is down checks the store per request meanwhile.
-      await this.#feed.publish(written).catch((err: unknown) => this.#logger?.warn({ err }, 'tokenstile: publishing revocations failed'));
-    }
-    return written;
+    const feed = this.#feed;
+    if (written.length === 0 || feed === undefined) return { written, confirmed: Promise.resolve() };
+    const confirmed = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#storeLeaseMs)));
+      try {
+        await Promise.race([feed.publish(written), storeLease]);
+      } catch (err) {
+        this.#logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: revocation not confirmed by the feed; waiting out the store lease');
+        await storeLease;
+      } finally {
+        clearTimeout(timer);
+      }
+      this.#emit({ type: 'revocation_confirmed', ms: performance.now() - committed });
+    })();
+    return { written, confirmed };
+  }
+
+  /**
+   * Waits until one store lease has passed since `committedAt` (`performance.now()` ms): by then
+   * every process that trusts its list has polled since, so a revocation committed before that
+   * time is refused everywhere. For writers that have no feed to confirm through (the CLI).
+   */
+  async settle(committedAt: number): Promise<void> {
+    const wait = committedAt + this.#storeLeaseMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   /** Reads revocations recorded since the last poll (by anyone) into the list; joins a poll under way. */

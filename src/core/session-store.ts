@@ -95,6 +95,13 @@ export interface SessionStore {
    */
   extendAccess(id: string, accessExpiresAt: number): Promise<boolean>;
   /**
+   * The sessions that still matter at `now` (not revoked, not expired or with an access token that
+   * may still be valid) and may have been issued an access token between `from` and `to`: created
+   * at or before `to` and last signed in or refreshed at or after `from`. A superset: a session
+   * used before and after the interval but not during it is included. Unordered.
+   */
+  usedBetween(from: number, to: number, now: number): Promise<Array<{ readonly id: string; readonly userId: string }>>;
+  /**
    * Ends the target's sessions that are not yet revoked and still matter at `at` (not expired, or
    * with an access token that may still be valid) and, in the same transaction, records and
    * returns one revocation per session ended. Each revocation lives until its session's
@@ -107,9 +114,10 @@ export interface SessionStore {
   liveRevocations(now: number): Promise<Revocation[]>;
   /**
    * Revocations recorded after `cursor` (null: from now on), for instances that poll the store;
-   * returns the cursor to pass next time.
+   * returns the cursor to pass next time, and `more: true` when it read only part of what there
+   * is (a backlog larger than one read): the caller asks again at once.
    */
-  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }>;
+  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more?: boolean }>;
   /**
    * Housekeeping, in small batches: deletes sessions that are expired or revoked and whose access
    * tokens are all past `accessExpiresAt + headroomMs`, deletes expired revocations, and clears

@@ -2,8 +2,8 @@ import { issueAccessToken } from './access-tokens.ts';
 import type { AuthInfo } from './auth-info.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens } from './context.ts';
 import { fail, ok, type Result } from './errors.ts';
-import { isUuidv7, uuidv7 } from './ids.ts';
-import { hashesEqual, hashRefreshSecret, openSuccessor, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
+import { isUuidv7, uuidv7, uuidv7Time } from './ids.ts';
+import { clientTag, hashesEqual, hashRefreshSecret, openGraceBox, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
 import type { SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
 
@@ -25,6 +25,14 @@ const maxDeviceField = 512;
 
 function clip(value: string | null | undefined): string | null {
   return typeof value === 'string' && value.length > 0 ? value.slice(0, maxDeviceField) : null;
+}
+
+/**
+ * Until when a session started at `startedAt` lives after a sign-in or refresh at `now`, in ms:
+ * the refresh TTL from now (sliding), but never past the absolute lifetime from its start.
+ */
+function sessionExpiry(ctx: CoreContext, startedAt: number, now: number): number {
+  return Math.min(now + ctx.config.refreshTtl * 1000, startedAt + ctx.config.sessionMaxLifetime * 1000);
 }
 
 /** When an access token issued at `now` expires, in ms (its `exp` is never later). */
@@ -83,7 +91,7 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
   const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
   const handle = opaqueHandle(ctx, id, user.id, refresh.token);
-  const expiresAt = now + ctx.config.refreshTtl * 1000;
+  const expiresAt = sessionExpiry(ctx, now, now);
   const created = await ctx.stores.sessions.create({
     id,
     userId: user.id,
@@ -135,7 +143,7 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
   if (!parts) return fail('invalid_refresh_token');
   const { sessions, users } = ctx.stores;
   const hash = hashRefreshSecret(parts.secret);
-  const fast = sessions.rotateCurrent ? await rotateCurrent(ctx, parts, hash) : null;
+  const fast = sessions.rotateCurrent ? await rotateCurrent(ctx, parts, hash, device) : null;
   if (fast) return ok(fast);
   // Not the current token of a live session: read the session to tell a grace retry, a replay
   // and an invalid token apart (and rotate after all should it have become current meanwhile).
@@ -147,8 +155,10 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
 
   if (parts.generation === session.generation && hashesEqual(session.refreshHash, hash)) {
     const next = ctx.codec.mint(session.id, session.generation + 1);
+    const expiresAt = sessionExpiry(ctx, session.createdAt, now);
+    // Past its absolute lifetime (a session from before the limit, or a shortened one): no successor.
+    if (expiresAt <= now) return fail('invalid_refresh_token');
     const handle = opaqueHandle(ctx, session.id, user.id, next.token);
-    const expiresAt = now + ctx.config.refreshTtl * 1000;
     const won = await sessions.rotate(
       session.id,
       session.generation,
@@ -157,7 +167,7 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
         refreshHash: next.hash,
         previousHash: hash,
         rotatedAt: now,
-        graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random),
+        graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random, clientTag(device.userAgent)),
         expiresAt,
         accessExpiresAt: accessExpiry(ctx, now),
         accessHash: handle?.hash ?? null,
@@ -181,10 +191,14 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
  * successor is minted and sealed before the store is asked, and the store compares the hash; only
  * a token whose MAC we checked gets this far, so that compare reveals nothing to a forger.
  */
-async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: string): Promise<IssuedTokens | null> {
+async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: string, device: DeviceInfo): Promise<IssuedTokens | null> {
   const now = ctx.clock.now();
+  // A session's id is a UUIDv7 minted at the instant of its sign-in (its createdAt), and the MAC
+  // checked on the token proves we issued it, so its start is known without reading the row.
+  const expiresAt = sessionExpiry(ctx, uuidv7Time(parts.sessionId), now);
+  // Past the absolute lifetime: not rotated here; the slow path reads the row and refuses it.
+  if (!(expiresAt > now)) return null;
   const next = ctx.codec.mint(parts.sessionId, parts.generation + 1);
-  const expiresAt = now + ctx.config.refreshTtl * 1000;
   const user = await ctx.stores.sessions.rotateCurrent!(
     parts.sessionId,
     parts.generation,
@@ -194,7 +208,7 @@ async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: s
       refreshHash: next.hash,
       previousHash: hash,
       rotatedAt: now,
-      graceBox: sealSuccessor(parts.secret, parts.sessionId, next.token, ctx.random),
+      graceBox: sealSuccessor(parts.secret, parts.sessionId, next.token, ctx.random, clientTag(device.userAgent)),
       expiresAt,
       accessExpiresAt: accessExpiry(ctx, now),
       // The handle's hash does not depend on the user, which this statement is what reads.
@@ -219,13 +233,22 @@ async function spentToken(
 ): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   if (parts.generation === session.generation - 1 && hashesEqual(session.previousHash, hash)) {
     const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
-    if (inGrace && session.graceBox !== null) {
-      const successor = openSuccessor(parts.secret, session.id, session.graceBox);
-      if (successor !== null) {
-        // Record the new access token's expiry first; a session revoked meanwhile gets none.
-        if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
-        return ok(tokens(ctx, now, user, session.id, successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, successor)));
-      }
+    const box = inGrace && session.graceBox !== null ? openGraceBox(parts.secret, session.id, session.graceBox) : null;
+    // A retry is the same client asking again (a lost answer, a racing tab): same user agent as
+    // the refresh that spent the token. Another client holding the spent token has a copy of it,
+    // so it is treated as the replay it is, below. Boxes of older versions name no client.
+    const sameClient = box !== null && (box.client === null || box.client === clientTag(device.userAgent));
+    if (box !== null && sameClient) {
+      // Record the new access token's expiry first; a session revoked meanwhile gets none.
+      if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
+      // Audited with IP and user agent: a replay that looks like a retry still shows in the trail.
+      ctx.emit({ type: 'refresh_grace_retry', userId: user.id, sessionId: session.id, ...originOf(device) });
+      return ok(tokens(ctx, now, user, session.id, box.successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, box.successor)));
+    }
+    if (box !== null) {
+      ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id, reason: 'grace_retry_from_another_client', ...originOf(device) });
+      await ctx.revoke({ sessionId: session.id }, 'refresh_reuse', originOf(device));
+      return fail('refresh_token_reused');
     }
   }
   if (parts.generation < session.generation) {

@@ -2,26 +2,28 @@ import { AccessTokenVerifier } from './access-tokens.ts';
 import * as accounts from './accounts.ts';
 import { systemClock } from './clock.ts';
 import { resolveConfig, revocationHeadroomMs, type TokenstileConfig, type TokenstileOptions } from './config.ts';
-import { maxCacheTtlMs } from './auth-cache.ts';
+import { CacheGuard } from './cache-guard.ts';
 import { createAuthenticator, type AuthResult } from './authenticator.ts';
 import { OpaqueTokenCodec } from './opaque-tokens.ts';
 import { type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
-import { fail, ok, type Result } from './errors.ts';
+import { ConfigError, fail, ok, type Result } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import { generateSigningKey, Keyring, type PublicJwk } from './keys.ts';
-import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo } from './key-rotation.ts';
+import { defaultPublishAheadMs, describeKeys, keyReloadIntervalMs, rotateSigningKey, type KeyInfo, type RotationResult } from './key-rotation.ts';
+import { revokeSigningKey, type KeyRevocation } from './key-revocation.ts';
 import { introspectToken, revokeToken, type Introspection } from './token-introspection.ts';
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import { CsrfTokens } from './csrf-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
-import { parseKeyEncryptionKey, sealedKeyStore } from './key-encryption.ts';
+import { parseKeyEncryptionKey, resealKeyStore, sealedKeyStore, type ResealReport } from './key-encryption.ts';
 import type { KeyStore } from './key-store.ts';
 import { AuditQueue, auditEntryOf, type AuditEntry } from './audit-log.ts';
 import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
+import { DeviceProofs, deviceProofKey } from './device-proofs.ts';
 import { MemoryRateLimiter } from './memory-rate-limiter.ts';
 import { MemorySessionCache } from './memory-session-cache.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -42,7 +44,14 @@ export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
-  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'account_disabled' | 'too_many_requests'>>;
+  /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
+  /**
+   * A device proof for `email` (after a successful sign-in): the same device as `presented` when
+   * that is a valid proof for it, else a new one. Sent back with later sign-ins (the device
+   * cookie), it lets the throttle keep this device's attempts apart from a guesser's.
+   */
+  deviceProof(email: string, presented?: string | null): string;
   refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
@@ -91,11 +100,24 @@ export interface Tokenstile {
   /**
    * Administrative: publishes a new signing key now, which signs from `publishAheadMs` later
    * (default 10 minutes); the current key signs until then and stays published until its tokens
-   * have expired. See `docs/cli.md` (`tokenstile keys rotate`).
+   * have expired. Throws `RotationPendingError` while a rotation is pending, unless `force`
+   * (which replaces the pending key). See `docs/cli.md` (`tokenstile keys rotate`).
    */
-  rotateKeys(options?: { publishAheadMs?: number }): Promise<{ previousKid: string | null; kid: string; signsFrom: number }>;
+  rotateKeys(options?: { publishAheadMs?: number; force?: boolean }): Promise<RotationResult>;
+  /**
+   * Administrative: revokes a compromised signing key: unpublished at once (a new key signs in its
+   * place if it was signing), and every session that may hold a token it signed is ended. See
+   * `revokeSigningKey` and `docs/cli.md` (`tokenstile keys revoke`).
+   */
+  revokeKey(kid: string): Promise<KeyRevocation>;
   /** Administrative: every stored signing key with its state, never a private part. */
   listKeys(): Promise<KeyInfo[]>;
+  /**
+   * Administrative: seals under `keyEncryptionKey` every private key and server secret still
+   * stored in plaintext (written before the setting), in place; tokens issued before stay valid.
+   * Throws a `ConfigError` when no key-encryption key is set. See `tokenstile keys reseal`.
+   */
+  resealKeys(): Promise<ResealReport>;
   /** RFC 7662: what an access or refresh token stands for; `unavailable` when the store cannot say. */
   introspect(token: string): Promise<Introspection | 'unavailable'>;
   /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
@@ -125,17 +147,6 @@ async function loadKeyring(store: KeyStore, config: TokenstileConfig, now: numbe
   return new Keyring(keys, config.signingAlgorithm, now, config.keyPublishMs);
 }
 
-/** A cache that holds nothing: every read misses, every write is dropped. */
-const bypassedCache: SessionCache = {
-  kind: 'bypassed',
-  version: async () => 'bypassed',
-  get: async () => null,
-  set: async () => {},
-  dropUser: async () => {},
-  dropSession: async () => {},
-  close: async () => {},
-};
-
 /**
  * Opens the core on `options.stores`: loads or generates the signing key and the refresh-token
  * MAC key, loads live revocations, starts the revocation feed if there is one, and starts a timer
@@ -158,7 +169,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     }
     audit.push(auditEntryOf(event, clock.now()));
   };
-  const keys = sealedKeyStore(stores.keys, options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey), logger);
+  const keyEncryptionKey = options.keyEncryptionKey === undefined ? null : parseKeyEncryptionKey(options.keyEncryptionKey);
+  const keys = sealedKeyStore(stores.keys, keyEncryptionKey, logger);
   let keyring = await loadKeyring(keys, config, clock.now(), emit);
   let keyringLoadedAt = clock.now();
   const reloadKeys = single(async () => {
@@ -173,13 +185,12 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, pollIntervalMs: config.revocationPollIntervalMs });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
   }
   await sync.start();
-  const cache = options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() });
-  let cacheBypassUntil = 0;
+  const cache = new CacheGuard(options.sessionCache ?? new MemorySessionCache({ now: () => clock.now() }), { now: () => clock.now(), logger });
 
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
@@ -197,27 +208,23 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     opaque: config.accessTokenFormat === 'opaque' ? new OpaqueTokenCodec(Buffer.from(macKey, 'base64url'), config.verifiedTokenCacheSize) : null,
     verifier: new AccessTokenVerifier(() => keyring, config, clock, config.verifiedTokenCacheSize),
     limits: new RateLimits(config.rateLimits, options.rateLimiter ?? new MemoryRateLimiter(), new MemoryRateLimiter(), logger),
+    // Derived from the refresh-token MAC secret, so no new secret is stored.
+    devices: new DeviceProofs(deviceProofKey(Buffer.from(macKey, 'base64url')), random),
     get cache(): SessionCache {
       // After a failed drop this instance cannot tell stale entries from fresh: read the store.
-      return clock.now() < cacheBypassUntil ? bypassedCache : cache;
+      return cache.current;
     },
     logger,
     dummyHash,
     emit,
     async revoke(target, cause, origin = {}) {
-      const written = await sync.revoke(target, revocationHeadroomMs);
+      const { written, confirmed } = await sync.revoke(target, revocationHeadroomMs);
       for (const r of written) emit({ type: 'session_revoked', userId: r.userId, sessionId: r.id, cause, ...origin });
-      await Promise.all(written.map((r) => ctx.dropCache(r.userId, r.id)));
+      // Answered only once every instance refuses the sessions' tokens (see RevocationSync.revoke).
+      await Promise.all([confirmed, ...written.map((r) => ctx.dropCache(r.userId, r.id))]);
       return written;
     },
-    async dropCache(userId, sessionId) {
-      try {
-        await (sessionId === undefined ? cache.dropUser(userId) : cache.dropSession(userId, sessionId));
-      } catch (err) {
-        cacheBypassUntil = clock.now() + maxCacheTtlMs;
-        logger?.warn({ err: { message: (err as Error).message } }, 'tokenstile: cache drop failed; bypassing the cache until its entries expire');
-      }
-    },
+    dropCache: (userId, sessionId) => cache.drop(userId, sessionId),
   };
 
   let lastCounts = { sessions: 0, revocations: 0 };
@@ -230,6 +237,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let nextPurge = clock.now();
   const tick = () => {
     sync.tick();
+    void cache.redo();
     if (clock.now() >= keyringLoadedAt + keyReloadIntervalMs || clock.now() >= keyring.validUntil) {
       reloadKeys.run().catch((err: unknown) => logger?.warn({ err }, 'tokenstile: reloading the signing keys failed'));
     }
@@ -248,6 +256,11 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     stores,
     register: (input, device = {}) => accounts.register(ctx, input, device),
     login: (input, device = {}) => accounts.login(ctx, input, device),
+    deviceProof: (email, presented) => {
+      const account = accounts.normalizeEmail(email) ?? email;
+      const now = clock.now();
+      return ctx.devices.issue(account, now, ctx.devices.verify(account, presented, now) ?? undefined);
+    },
     refresh: (token, device = {}) => sessions.refresh(ctx, token, device),
     authenticate,
     logout: (auth, scope = 'local', device = {}) => sessions.logout(ctx, auth, scope, device),
@@ -271,11 +284,21 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     jwks: () => keyring.jwks(),
     reloadKeys: () => reloadKeys.run(),
     async rotateKeys(opts = {}) {
-      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit);
+      const rotated = await rotateSigningKey(keys, config, clock.now(), opts.publishAheadMs ?? defaultPublishAheadMs, emit, { force: opts.force === true });
       await reloadKeys.run();
       return rotated;
     },
+    async revokeKey(kid) {
+      const deps = { keys, sessions: stores.sessions, refreshGraceMs: config.refreshGrace * 1000, revoke: ctx.revoke, emit };
+      const revoked = await revokeSigningKey(deps, kid, clock.now());
+      await reloadKeys.run();
+      return revoked;
+    },
     listKeys: async () => describeKeys(await keys.listSigningKeys(), config, clock.now()),
+    async resealKeys() {
+      if (!keyEncryptionKey) throw new ConfigError('nothing to seal with: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY) first');
+      return resealKeyStore(stores.keys, keyEncryptionKey);
+    },
     introspect: (token) => introspectToken(ctx, authenticate, token),
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
     liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),

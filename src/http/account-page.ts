@@ -27,15 +27,17 @@ function load(name: string, type: string): Asset | null {
 }
 
 /**
- * `GET /account` (the account page) and its two assets, read once at startup. Served with a strict
- * CSP and revalidated on each load (ETag), so a new build is picked up at once. When the page was
- * not built, the routes answer 503 with the command that builds it.
+ * `GET /account` (the account page) and its assets (script, stylesheet, icon), read once at
+ * startup. Served with a strict CSP and revalidated on each load (ETag), so a new build is picked
+ * up at once. When the page was not built, the routes answer 503 with the command that builds it.
  */
 export async function accountPageRoutes(app: FastifyInstance): Promise<void> {
   const assets: Record<string, Asset | null> = {
     '/account': load('account.html', 'text/html; charset=utf-8'),
     '/account/account.js': load('account.js', 'text/javascript; charset=utf-8'),
     '/account/account.css': load('account.css', 'text/css; charset=utf-8'),
+    // Linked from the page: without it, browsers ask for /favicon.ico and log the 404.
+    '/account/favicon.svg': load('favicon.svg', 'image/svg+xml'),
   };
   if (Object.values(assets).some((a) => a === null)) app.log.warn('tokenstile: the account page is not built (run npm run build); /account answers 503');
   for (const [path, asset] of Object.entries(assets)) {

@@ -11,6 +11,7 @@ import { Metrics } from './metrics.ts';
 import { bodyLimit, tokenstile, type ResourceServerOptions } from './plugin.ts';
 import { problem, problemErrorHandler, sendProblem } from './problem.ts';
 import { refuseWhileClosing } from './shutdown.ts';
+import { resolveTrustProxy, trustProxyWarning, type TrustProxy } from './trust-proxy.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
 export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, ResourceServerOptions, BrowserOptions {
@@ -24,8 +25,12 @@ export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'log
   readonly redisKeyPrefix?: string;
   /** Fastify's logger option. Default false. Tokens and passwords are never logged. */
   readonly logger?: FastifyServerOptions['logger'];
-  /** Trust `X-Forwarded-*` from a proxy (Fastify's `trustProxy`). Default false. */
-  readonly trustProxy?: FastifyServerOptions['trustProxy'];
+  /**
+   * Which proxies may report the client IP in `X-Forwarded-For` (and `X-Forwarded-Proto/Host`): a
+   * hop count, or their addresses/CIDRs. Default false. `true` takes the left-most entry, which
+   * clients forge behind an appending proxy: it logs a warning.
+   */
+  readonly trustProxy?: TrustProxy;
   /** Serve the OpenAPI document and its viewer at `/docs`. Default true. */
   readonly docs?: boolean;
   /** Serve Prometheus metrics at `/metrics`. Default true; restrict the path at your proxy. */
@@ -58,9 +63,11 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  */
 export function buildApp(options: BuildAppOptions): FastifyInstance {
   const { logger = false, trustProxy = false, docs = true, metrics: withMetrics = true, accountPage = true, onEvent, ...rest } = options;
+  const proxies = resolveTrustProxy(trustProxy);
   const app = Fastify({
     logger,
-    trustProxy,
+    // A hop count as the function Fastify makes of one (its types take no number): hop 0 is the peer.
+    trustProxy: typeof proxies === 'number' ? (_address: string, hop: number) => hop < proxies : proxies,
     bodyLimit,
     // Fastify's default serializers log method, URL and status: never bodies or the Authorization header.
     // Requests arriving while closing get 503 problem+json from refuseWhileClosing instead.
@@ -73,6 +80,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   });
   app.setErrorHandler(problemErrorHandler);
   refuseWhileClosing(app);
+  const proxyWarning = trustProxyWarning(proxies);
+  if (proxyWarning !== null) app.log.warn(proxyWarning);
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {

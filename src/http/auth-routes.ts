@@ -7,8 +7,8 @@ import { authOf, isCookieAuthenticated, type AuthenticateHook } from './authenti
 import type { BrowserConfig } from './browser-options.ts';
 import { browserSession, clearSessionCookies, refreshCookie, setSessionCookies, wantsCookies } from './cookie-transport.ts';
 import { csrfTokenValid, originAllowed } from './csrf.ts';
-import { device } from './request-device.ts';
-import { sendProblem } from './problem.ts';
+import { device, setDeviceCookie } from './request-device.ts';
+import { failureDetails, sendProblem } from './problem.ts';
 import * as s from './schemas.ts';
 
 const tags = ['auth'];
@@ -47,7 +47,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       const refused = refuseForeignLogin(request, reply);
       if (refused) return refused;
       const r = await core.register(request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
+      if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
       return reply.code(201).send({ user: r.value });
     },
   );
@@ -67,9 +67,14 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
     async (request, reply) => {
       const refused = refuseForeignLogin(request, reply);
       if (refused) return refused;
-      const r = await core.login(request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
-      return issued(reply, r.value, wantsCookies(request));
+      const from = device(request);
+      const r = await core.login(request.body, from);
+      if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
+      const cookies = wantsCookies(request);
+      // A browser is now known to the account: its later sign-ins are throttled apart from others'.
+      // (Header clients get no cookie, as the contract says; they are told apart by IP.)
+      if (cookies) setDeviceCookie(reply, core.deviceProof(r.value.user.email, from.deviceProof), request.routeOptions.url ?? '/auth/login');
+      return issued(reply, r.value, cookies);
     },
   );
 
@@ -106,7 +111,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
       const r = await core.refresh(token, device(request));
       if (!r.ok) {
         if (cookies && r.code !== 'too_many_requests') clearSessionCookies(reply, browser);
-        return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
+        return sendProblem(reply, r.code, failureDetails(r));
       }
       return issued(reply, r.value, cookies);
     },
@@ -133,7 +138,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
 
   /** The `/auth/me` body: the user plus the caller's session id. */
   const me = (request: FastifyRequest, reply: FastifyReply, user: Result<PublicUser, 'invalid_request' | 'session_revoked'>) =>
-    user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code);
+    user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code, failureDetails(user));
 
   app.get(
     '/auth/me',
@@ -155,7 +160,7 @@ export async function authRoutes(app: FastifyInstance, opts: { core: Tokenstile;
     },
     async (request, reply) => {
       const r = await core.changePassword(authOf(request), request.body, device(request));
-      if (!r.ok) return sendProblem(reply, r.code, { retryAfterMs: r.retryAfterMs });
+      if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
       return reply.code(204).send();
     },
   );

@@ -52,7 +52,7 @@ export function isCookieAuthenticated(request: FastifyRequest): boolean {
  * cookie; a state-changing one (POST, PUT, PATCH, DELETE) must then come from an allowed origin
  * and carry the session's CSRF token, or it is refused with 403 `csrf_failed`. A Bearer header
  * always wins: the cookie is then ignored, and no CSRF token is needed (a page on another origin
- * cannot set that header without a CORS preflight, which Tokenstile never grants).
+ * cannot set that header without a CORS preflight, which Tokenstile grants to the allowed origins only).
  */
 export function createAuthenticate(core: Tokenstile, browser?: BrowserConfig): AuthenticateHook {
   return async function authenticate(request, reply) {

@@ -10,10 +10,12 @@ export interface BrowserOptions {
   readonly cookieSameSite?: 'lax' | 'strict';
   /**
    * Origins (`scheme://host[:port]`) whose pages may send cookie-authenticated state-changing
-   * requests and cookie-transport logins, besides the origin the request itself was sent to.
-   * Default: the issuer's origin. Set it when the account page or your app is served from another
-   * origin than the issuer (each listed origin must then reach Tokenstile through a proxy on its
-   * own origin, or the cookies are not sent).
+   * requests and cookie-transport logins, besides the origin the request itself was sent to; the
+   * `/auth` routes answer these origins' CORS requests and preflights with credentials, and no
+   * other origin's. Default: the issuer's origin. Set it when the account page or your app is
+   * served from another origin than the issuer (with the cookie transport, a listed origin must be
+   * on the same site as Tokenstile, or reach it through a proxy on its own origin: the cookies are
+   * `SameSite`).
    */
   readonly allowedOrigins?: readonly string[];
 }

@@ -14,13 +14,14 @@ export class Metrics {
   readonly #revoked = new Counter({ name: 'tokenstile_sessions_revoked_total', help: 'Sessions ended by this instance', registers: [this.registry] });
   readonly #limited = new Counter({ name: 'tokenstile_rate_limited_total', help: 'Attempts refused by a rate limit', labelNames: ['rule'], registers: [this.registry] });
   readonly #feedLag = new Histogram({ name: 'tokenstile_revocation_feed_lag_seconds', help: 'Time from a revocation to its arrival here through the feed', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
+  readonly #confirm = new Histogram({ name: 'tokenstile_revocation_confirm_seconds', help: 'Time from a revocation\'s commit until no instance can accept its tokens (every live instance acknowledged, or its lease ran out): what it adds to a logout', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5], registers: [this.registry] });
   readonly #feedHealthy: Gauge;
   readonly #storeChecks = new Counter({ name: 'tokenstile_degraded_store_checks_total', help: 'Per-request store checks made while the feed was unhealthy', labelNames: ['outcome'], registers: [this.registry] });
   readonly #storeLatency = new Histogram({ name: 'tokenstile_store_operation_seconds', help: 'Store operation latency', labelNames: ['operation', 'ok'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   constructor(revocationCount: () => number, degraded: () => boolean) {
     // Read when scraped: an instance degraded from its start sends no event to say so.
-    this.#feedHealthy = new Gauge({ name: 'tokenstile_revocation_feed_healthy', help: '1 while revocations are trusted from memory (feed healthy and caught up), 0 while the store is asked per request', registers: [this.registry], collect() { this.set(degraded() ? 0 : 1); } });
+    this.#feedHealthy = new Gauge({ name: 'tokenstile_revocation_feed_healthy', help: '1 while revocations are trusted from memory (store and feed leases current, caught up), 0 while the store is asked per request', registers: [this.registry], collect() { this.set(degraded() ? 0 : 1); } });
     new Gauge({ name: 'tokenstile_revocation_list_entries', help: 'Live entries in the in-memory revocation list', registers: [this.registry], collect() { this.set(revocationCount()); } });
   }
 
@@ -35,6 +36,7 @@ export class Metrics {
       case 'session_revoked': this.#revoked.inc(); break;
       case 'rate_limited': this.#limited.inc({ rule: e.rule }); break;
       case 'revocations_received': this.#feedLag.observe(e.lagMs / 1000); break;
+      case 'revocation_confirmed': this.#confirm.observe(e.ms / 1000); break;
       case 'store_check': this.#storeChecks.inc({ outcome: e.outcome }); break;
       default: break;
     }

@@ -8,12 +8,15 @@ import type { Stores } from '../core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';
 import { openStores } from '../stores/open-stores.ts';
+import { parseDuration } from '../core/duration.ts';
 import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-backends.ts';
 import { authRoutes } from './auth-routes.ts';
 import { createAuthenticate, type AuthenticateHook } from './authenticate.ts';
 import { resolveBrowserConfig, type BrowserConfig, type BrowserOptions } from './browser-options.ts';
+import { allowCors } from './cors.ts';
 import { problemErrorHandler } from './problem.ts';
 import { sessionRoutes } from './session-routes.ts';
+import { sessionStatusRoutes } from './session-status-routes.ts';
 import { wellKnownRoutes } from './well-known-routes.ts';
 import { ClientRegistry, parseClients, type ClientCredentials } from '../core/clients.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -90,8 +93,11 @@ async function routes(app: FastifyInstance, opts: { core: Tokenstile; authentica
     // Token responses must never be cached (RFC 6749 §5.1); nothing here is cacheable anyway.
     reply.header('cache-control', 'no-store');
   });
+  // Pages on the allowed origins may read the answers (CORS with credentials); no other origin may.
+  allowCors(app, opts.browser);
   await app.register(authRoutes, opts);
   await app.register(sessionRoutes, opts);
+  await app.register(sessionStatusRoutes, opts);
 }
 
 const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options) => {
@@ -112,7 +118,11 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
     const stores = instrumentStores(opened, storeObserver ?? (() => {}));
     let redis: RedisBackends | undefined;
     try {
-      if (redisUrl !== undefined) redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, logger: app.log });
+      if (redisUrl !== undefined) {
+        // The feed's lease follows the core's setting (checked again, with the others, by the core).
+        const leaseMs = parseDuration(coreOptions.revocationLease ?? '1.5s', 'revocationLease') * 1000;
+        redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, logger: app.log, leaseMs });
+      }
       core = await createTokenstile({
         ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache }),
         ...coreOptions,

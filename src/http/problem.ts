@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessages, TokenstileError, type ErrorCode } from '../core/errors.ts';
+import { fieldProblem } from './validation-problem.ts';
 
 /** HTTP status of each error code; the HTTP layer is the only place that knows it. */
 export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -36,11 +37,27 @@ export interface Problem {
   status: number;
   code: ErrorCode;
   detail: string;
+  /** With `invalid_request`: the request field at fault (`email`, `session.id`), when one is. */
+  field?: string;
 }
 
 /** The problem details for `code`; `detail` defaults to the code's standard message. */
-export function problem(code: ErrorCode, detail?: string): Problem {
-  return { type: `urn:tokenstile:error:${code}`, title: errorMessages[code], status: statusOf[code], code, detail: detail ?? errorMessages[code] };
+export function problem(code: ErrorCode, detail?: string, field?: string): Problem {
+  const body: Problem = { type: `urn:tokenstile:error:${code}`, title: errorMessages[code], status: statusOf[code], code, detail: detail ?? errorMessages[code] };
+  if (field !== undefined) body.field = field;
+  return body;
+}
+
+/** The `sendProblem` options of a core failure: its retry delay, and the field it names. */
+export function failureDetails(failure: { readonly retryAfterMs?: number | undefined; readonly field?: string | undefined; readonly reason?: string | undefined }): {
+  retryAfterMs?: number | undefined;
+  field?: string | undefined;
+  detail?: string | undefined;
+} {
+  return {
+    retryAfterMs: failure.retryAfterMs,
+    ...(failure.field !== undefined && { field: failure.field, detail: `${failure.field} ${failure.reason ?? 'is not valid'}.` }),
+  };
 }
 
 /**
@@ -50,9 +67,9 @@ export function problem(code: ErrorCode, detail?: string): Problem {
 export function sendProblem(
   reply: FastifyReply,
   code: ErrorCode,
-  options: { detail?: string; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
+  options: { detail?: string | undefined; field?: string | undefined; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
 ): FastifyReply {
-  const body: Problem = problem(code, options.detail);
+  const body: Problem = problem(code, options.detail, options.field);
   if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
   if (body.status === 401) reply.header('www-authenticate', challengeFor(code, options.tokenMissing === true));
   // RFC 6749 §5.2 clients read `error`; the problem document carries it as an extension member.
@@ -106,6 +123,7 @@ export function problemErrorHandler(err: FastifyError, request: FastifyRequest, 
     request.log.error({ err: { type: err.name, message: err.message, code: err.code } }, 'tokenstile: unexpected error');
     return sendProblem(reply, code);
   }
-  // Validation and parser messages name the field, never the value.
+  // Schema failures name the field and the reason, never the value; parser messages say what was wrong.
+  if (err.validation) return sendProblem(reply, code, fieldProblem(err.validation, err.validationContext));
   return sendProblem(reply, code, { detail: code === 'invalid_request' ? err.message : undefined });
 }

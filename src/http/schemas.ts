@@ -126,6 +126,22 @@ export const sessionsResponse = {
   },
 } as const;
 
+/** `GET /auth/refresh/status`: signed in, refreshable, or neither and why. */
+export const sessionStatusResponse = {
+  type: 'object',
+  required: ['signedIn', 'refreshable', 'sessionId', 'reason'],
+  properties: {
+    signedIn: { type: 'boolean', description: 'the access token (Bearer or cookie) is valid' },
+    refreshable: { type: 'boolean', description: 'not signed in, but POST /auth/refresh with the refresh cookie will succeed' },
+    sessionId: { type: ['string', 'null'] },
+    reason: {
+      type: ['string', 'null'],
+      enum: ['no_session', 'invalid_token', 'token_expired', 'session_revoked', 'invalid_refresh_token', null],
+      description: 'when neither: why (`no_session`: no token or cookie was sent)',
+    },
+  },
+} as const;
+
 export const problemResponse = {
   description: 'RFC 9457 problem details',
   type: 'object',
@@ -136,6 +152,7 @@ export const problemResponse = {
     status: { type: 'integer' },
     code: { type: 'string' },
     detail: { type: 'string' },
+    field: { type: 'string', description: 'with invalid_request: the request field at fault, e.g. `email`' },
   },
 } as const;
 

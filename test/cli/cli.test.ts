@@ -80,6 +80,9 @@ describe('tokenstile CLI', () => {
       const taken = await run(['users', 'create', '--email', 'cli@example.com', '--password-stdin'], goodPassword);
       assert.equal(taken.code, 1);
       assert.match(taken.err, /already exists/);
+      const lookAlike = await run(['users', 'create', '--email', 'cli\u200b@example.com', '--password-stdin'], goodPassword);
+      assert.equal(lookAlike.code, 1);
+      assert.match(lookAlike.err, /email must not contain/);
       const weak = await run(['users', 'create', '--email', 'weak@example.com', '--password', 'short'], '');
       assert.equal(weak.code, 1);
       assert.match(weak.err, /policy/);
@@ -110,6 +113,33 @@ describe('tokenstile CLI', () => {
       }
     });
 
+    test('sessions list and audit escape control and bidi characters of user agents (C0, DEL, C1, bidi)', async () => {
+      const hostile = 'Evil\u009b2J\u001b]0;pwned\u0007\u007f\u202egnp.exe\u2028next';
+      const signIn = await app.tokenstile.login({ email: 'cli@example.com', password: goodPassword }, { userAgent: hostile, ip: '192.0.2.7' });
+      assert.ok(signIn.ok);
+      await app.tokenstile.login({ email: 'cli@example.com', password: 'wrong password 1' }, { userAgent: hostile, ip: '192.0.2.7' });
+      const raw = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+      const list = await run(['sessions', 'list', '--user', 'cli@example.com']);
+      assert.equal(list.code, 0, list.err);
+      const line = list.out.split('\n').find((l) => l.startsWith(signIn.value.session.id));
+      assert.ok(line, list.out);
+      assert.doesNotMatch(line, raw);
+      assert.ok(line.includes('"Evil\\u009b2J\\u001b]0;pwned\\u0007\\u007f\\u202egnp.exe\\u2028next"'), line);
+      const json = await run(['sessions', 'list', '--user', 'cli@example.com', '--json']);
+      assert.doesNotMatch(json.out, raw);
+      const listed = JSON.parse(json.out).sessions.find((x: { id: string }) => x.id === signIn.value.session.id);
+      assert.equal(listed.userAgent, hostile, '--json escapes, and parses back to the stored text');
+      let audit = { code: -1, out: '', err: '' };
+      for (const until = Date.now() + 10_000; !audit.out.includes('u009b') && Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+        audit = await run(['audit', '--user', 'cli@example.com', '--json']); // the audit is written off the request path
+      }
+      assert.equal(audit.code, 0, audit.err);
+      assert.doesNotMatch(audit.out.replaceAll('\n', ' '), raw);
+      assert.ok(audit.out.split('\n').some((l) => JSON.parse(l).userAgent === hostile), audit.out);
+      const text = await run(['audit', '--user', 'cli@example.com']);
+      assert.doesNotMatch(text.out.replaceAll('\n', ' '), raw);
+    });
+
     test('users disable blocks sign-in and ends sessions', async () => {
       const a = await login('cli@example.com');
       const r = await run(['users', 'disable', '--user', 'cli@example.com']);
@@ -117,7 +147,7 @@ describe('tokenstile CLI', () => {
       await app.tokenstile.syncRevocations();
       assert.equal(problemOf(await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(a.accessToken) })).code, 'session_revoked');
       const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'cli@example.com', password: goodPassword } });
-      assert.equal(problemOf(res).code, 'account_disabled');
+      assert.equal(problemOf(res).code, 'invalid_credentials', 'the same answer as a wrong password: the password is not confirmed');
       const missing = await run(['users', 'disable', '--user', 'nobody@example.com']);
       assert.equal(missing.code, 1);
     });

@@ -113,6 +113,11 @@ describe('header transport (tokens in memory only)', () => {
     assert.equal(c.user, null);
   });
 
+  test('a refused field is named on the TokenstileProblem', async () => {
+    const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
+    await assert.rejects(c.register({ email: 'not-an-email', password: goodPassword }), (err: unknown) => err instanceof TokenstileProblem && err.code === 'invalid_request' && err.field === 'email');
+  });
+
   test('wrong credentials are a TokenstileProblem, and nothing is signed in', async () => {
     const c = client({ transport: 'header', fetch: injectFetch(t.app, null) });
     await assert.rejects(c.login({ email: uniqueEmail(), password: 'not the password 1' }), { code: 'invalid_credentials', status: 401 });
@@ -169,6 +174,34 @@ describe('cookie transport (two tabs of one browser)', () => {
     assert.deepEqual(seen, ['logout']);
     assert.equal(b.user, null);
     assert.equal(jar.cookies.size, 0, 'logout expired both cookies');
+  });
+
+  test('resume on page load: checks without an error answer, refreshes when only the refresh cookie is left, signs out when the session ended', async () => {
+    const email = await registered();
+    const { a, jar, counts, make } = tabs();
+    await a.login({ email, password: goodPassword });
+    const seen: string[] = [];
+    // A page loaded later, with the session in storage.
+    const page = make();
+    page.on('signedout', ({ reason }) => seen.push(reason));
+    const answered = async (run: () => Promise<boolean>) => {
+      const before = counts.get('/auth/refresh') ?? 0;
+      const ok = await run();
+      return { ok, refreshed: (counts.get('/auth/refresh') ?? 0) - before };
+    };
+    assert.deepEqual(await answered(() => page.resume()), { ok: true, refreshed: 0 });
+    // The browser dropped the expired access cookie: one refresh, and the session goes on.
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    assert.deepEqual(await answered(() => page.resume()), { ok: true, refreshed: 1 });
+    assert.equal((await page.me()).email, email);
+    // Ended elsewhere: no refresh is tried, signedout says why, the cookies are dropped.
+    await t.app.tokenstile.revoke({ sessionId: page.sessionId! });
+    assert.deepEqual(await answered(() => page.resume()), { ok: false, refreshed: 0 });
+    assert.deepEqual(seen, ['session_revoked']);
+    assert.equal(page.user, null);
+    assert.equal(jar.cookies.size, 0);
+    assert.equal(await page.resume(), false, 'nothing stored: signed out, without a request');
   });
 
   test('a refresh token reused elsewhere ends the session: signedout with refresh_token_reused', async () => {

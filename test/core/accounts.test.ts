@@ -47,6 +47,30 @@ describe('login does not reveal which emails exist', () => {
     }
   });
 
+  test('a disabled account answers as a wrong password does, whatever the password, after the same one verification', async () => {
+    const hasher = countingHasher();
+    const { ts, close } = await core({ hasher });
+    try {
+      const reg = await ts.register({ email: 'gone@example.com', password: goodPassword });
+      assert.ok(reg.ok);
+      assert.ok((await ts.disableUser(reg.value.id)).ok);
+      hasher.verified.length = 0;
+      const right = await ts.login({ email: 'gone@example.com', password: goodPassword });
+      const wrong = await ts.login({ email: 'gone@example.com', password: 'wrong password 1' });
+      assert.deepEqual(right, { ok: false, code: 'invalid_credentials' }, 'the correct password is not confirmed');
+      assert.deepEqual(wrong, right);
+      assert.equal(hasher.verified.length, 2, 'one argon2 verification each, as for any wrong password');
+      // Only the operator's audit trail tells the two apart (it is written off the request path).
+      let reasons: Array<string | undefined> = [];
+      for (const until = Date.now() + 10_000; reasons.length < 2 && Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+        reasons = (await ts.audit({ userId: reg.value.id, limit: 10 })).filter((e) => e.type === 'login_failed').map((e) => e.detail.reason);
+      }
+      assert.deepEqual(reasons.sort(), ['account_disabled', 'invalid_credentials']);
+    } finally {
+      await close();
+    }
+  });
+
   test('emails are matched without regard to case or surrounding spaces', async () => {
     const { ts, close } = await core();
     try {

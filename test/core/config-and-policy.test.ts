@@ -20,6 +20,7 @@ describe('resolveConfig', () => {
       revocationCheck: 'pushed',
       accessTtl: 900,
       refreshTtl: 604800,
+      sessionMaxLifetime: 30 * 86_400,
       signingAlgorithm: 'ES256',
       clockTolerance: 5,
       refreshGrace: 10,
@@ -29,6 +30,7 @@ describe('resolveConfig', () => {
       keyPublishMs: (900 + 300) * 1000 + 60_000,
       rateLimits: {
         loginPerAccount: { limit: 10, windowMs: 900_000 },
+        loginPerAccountAllClients: { limit: 100, windowMs: 900_000 },
         loginPerIp: { limit: 100, windowMs: 900_000 },
         registerPerIp: { limit: 20, windowMs: 3_600_000 },
         refreshPerIp: { limit: 600, windowMs: 60_000 },
@@ -157,6 +159,20 @@ describe('normalizeEmail', () => {
     for (const bad of ['', 'ada', 'ada@', '@example.com', 'ada@example', 'a da@example.com', 'ada@@example.com', 'ada@exa mple.com']) {
       assert.equal(normalizeEmail(bad), null, JSON.stringify(bad));
     }
+  });
+
+  test('look-alikes: compatibility forms normalize to the plain address; invisible characters and empty domain labels are refused', () => {
+    const plain = 'ada@example.com';
+    // NFKC: full-width letters and at sign, a ligature, a mathematical bold letter.
+    for (const same of ['ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ', 'ada＠example.com', 'ADA@EXAMPLE.COM', '\u{1d41a}da@example.com']) {
+      assert.equal(normalizeEmail(same), plain, JSON.stringify(same));
+    }
+    assert.equal(normalizeEmail('\ufb01@example.com'), 'fi@example.com', 'the fi ligature is two letters');
+    const invisible = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u034f', '\u3164', '\u200e', '\u202e', '\u2066', '\u0085', '\u009b', '\u007f', '\u0000', '\u00a0', '\u{e0041}'];
+    for (const ch of invisible) {
+      for (const bad of [`ad${ch}a@example.com`, `ada@exam${ch}ple.com`]) assert.equal(normalizeEmail(bad), null, JSON.stringify(bad));
+    }
+    for (const bad of ['ada@example.com.', 'ada@example..com', 'ada@.example.com', 'ada@example.com..']) assert.equal(normalizeEmail(bad), null, JSON.stringify(bad));
   });
 
   test('accepts 254 characters and refuses 255', () => {

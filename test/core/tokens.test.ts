@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { uuidv7 } from '../../src/core/ids.ts';
 import { signCompact } from '../../src/core/jws.ts';
 import { generateSigningKey, Keyring, signingAlgorithms, type SigningAlgorithm } from '../../src/core/keys.ts';
-import { openSuccessor, RefreshTokenCodec, sealSuccessor } from '../../src/core/refresh-tokens.ts';
+import { clientTag, openGraceBox, openSuccessor, RefreshTokenCodec, sealSuccessor } from '../../src/core/refresh-tokens.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
 const settings: AccessTokenSettings = { issuer: 'https://auth.example.com', audience: 'tokenstile', accessTtl: 900, clockTolerance: 5 };
@@ -202,6 +202,17 @@ describe('refresh tokens', () => {
     raw[raw.length - 1]! ^= 0x01;
     assert.equal(openSuccessor(spent.secret, sessionId, raw.toString('base64url')), null);
     assert.equal(openSuccessor(spent.secret, sessionId, ''), null);
+  });
+
+  test('a grace box names the client that rotated (as a digest), and boxes sealed without one still open', () => {
+    const spent = codec.mint(sessionId, 0);
+    const next = codec.mint(sessionId, 1);
+    const box = sealSuccessor(spent.secret, sessionId, next.token, undefined, clientTag('Phone/1.0'));
+    assert.deepEqual(openGraceBox(spent.secret, sessionId, box), { successor: next.token, client: clientTag('Phone/1.0') });
+    assert.equal(openSuccessor(spent.secret, sessionId, box), next.token);
+    assert.notEqual(clientTag('Phone/1.0'), clientTag('curl/8.0'));
+    assert.equal(clientTag(null), clientTag(undefined));
+    assert.deepEqual(openGraceBox(spent.secret, sessionId, sealSuccessor(spent.secret, sessionId, next.token)), { successor: next.token, client: null });
   });
 });
 

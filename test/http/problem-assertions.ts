@@ -23,6 +23,17 @@ export function expectProblem(res: LightMyRequestResponse, status: number, code:
   return body;
 }
 
+/**
+ * Asserts a 400 `invalid_request` that names `field` (the `field` member, and the field in
+ * `detail`). Returns the detail.
+ */
+export function expectFieldProblem(res: LightMyRequestResponse, field: string): string {
+  const body = expectProblem(res, 400, 'invalid_request') as { field?: unknown; detail: string };
+  assert.equal(body.field, field, `expected the field ${field} to be named: ${res.body}`);
+  assert.ok(body.detail.includes(field), `the detail does not name ${field}: ${body.detail}`);
+  return body.detail;
+}
+
 /** Asserts a 401 for a bad access token, with the `error="invalid_token"` challenge. */
 export function expectTokenRefused(res: LightMyRequestResponse, code: 'invalid_token' | 'token_expired' | 'session_revoked'): void {
   assert.ok(accessTokenCodes.has(code));

@@ -9,6 +9,7 @@ import { accessLifetime, day, minute, randomHash, sessionRecord, storeTest, t0, 
 
 /** The headroom given to revoke and purge: how long a revocation outlives its session's last access token. */
 const headroom = 5 * minute;
+const hourish = 60 * minute;
 
 function rotation(generation: number, now: number, accessExpiresAt = now + accessLifetime): Rotation {
   return { generation, refreshHash: randomHash(), previousHash: randomHash(), rotatedAt: now, graceBox: randomHash(), expiresAt: now + week, accessExpiresAt, accessHash: randomHash() };
@@ -44,6 +45,22 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
   const it = storeTest(open);
 
   describe(`${name}: SessionStore conformance`, () => {
+    it('usedBetween: live sessions created by the end and used since the start of an interval, of every user', async (s) => {
+      const user = userRecord('window@example.com');
+      await s.users.create(user);
+      const other = userRecord('window-2@example.com');
+      await s.users.create(other);
+      const before = sessionRecord(user.id, t0, { lastUsedAt: t0 + 10 * minute }); // used only before
+      const spanning = sessionRecord(user.id, t0 + 1, { lastUsedAt: t0 + 3 * day }); // created before, used after
+      const inside = sessionRecord(other.id, t0 + day); // of another user
+      const afterwards = sessionRecord(user.id, t0 + 2 * day + 1); // created after
+      const ended = sessionRecord(user.id, t0 + day + 1, { revokedAt: t0 + day + 2 });
+      await add(s, user, [before, spanning, afterwards, ended]);
+      await add(s, other, [inside]);
+      const found = await s.sessions.usedBetween(t0 + hourish, t0 + 2 * day, t0 + day + 3);
+      assert.deepEqual([...found].sort(byId), [spanning, inside].map((x) => ({ id: x.id, userId: x.userId })).sort(byId));
+    });
+
     describe('create', () => {
       it('create with the user\'s password hash stores a session that get returns; get of an unknown id is null', async (s) => {
         const { user } = await userWithSessions(s, 'a@example.com');

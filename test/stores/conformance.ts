@@ -231,6 +231,43 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         assert.equal(keys.filter((k) => k.retiredAt === null).length, 1);
       });
 
+      it('changeSigningKeys removes, re-times and adds in one step, or writes nothing when a part no longer holds', async (s) => {
+        const a = generateSigningKey('ES256', t0);
+        const b = generateSigningKey('ES256', t0 + 1);
+        const c = generateSigningKey('ES256', t0 + 2);
+        await s.keys.addSigningKey({ ...a, retiredAt: t0 + 500 });
+        await s.keys.addSigningKey(b);
+        // Replace the pending key b with c and re-time a: all of it.
+        assert.equal(await s.keys.changeSigningKeys({ remove: [b.kid], retire: [{ kid: a.kid, from: t0 + 500, to: t0 + 900 }], add: [c] }), true);
+        assert.deepEqual(await s.keys.listSigningKeys(), [{ ...a, retiredAt: t0 + 900 }, c]);
+        const state = await s.keys.listSigningKeys();
+        // A stale `from`, a key already gone, a second active key: none of the change is written.
+        const d = generateSigningKey('ES256', t0 + 3);
+        assert.equal(await s.keys.changeSigningKeys({ remove: [c.kid], retire: [{ kid: a.kid, from: t0 + 500, to: null }], add: [] }), false);
+        assert.equal(await s.keys.changeSigningKeys({ remove: [b.kid], retire: [], add: [d] }), false);
+        assert.equal(await s.keys.changeSigningKeys({ remove: [], retire: [{ kid: a.kid, from: t0 + 900, to: t0 + 950 }], add: [d] }), false, 'c is active: d cannot be too');
+        assert.deepEqual(await s.keys.listSigningKeys(), state);
+        // Of two changes built from the same reading, one applies.
+        const racing = await Promise.all([d, generateSigningKey('ES256', t0 + 4)].map((k) => s.keys.changeSigningKeys({ remove: [], retire: [{ kid: c.kid, from: null, to: t0 + 990 }], add: [k] })));
+        assert.deepEqual(racing.filter(Boolean).length, 1);
+        assert.equal((await s.keys.listSigningKeys()).filter((k) => k.retiredAt === null).length, 1);
+      });
+
+      it('replacePrivateJwk and replaceSecret rewrite a value only while it is still the one read', async (s) => {
+        const k = generateSigningKey('ES256', t0);
+        await s.keys.addSigningKey(k);
+        const sealed = { sealed: 'tsenc1.x' } as never;
+        assert.equal(await s.keys.replacePrivateJwk(k.kid, k.publicJwk, sealed), false, 'not the stored value');
+        assert.equal(await s.keys.replacePrivateJwk(k.kid, k.privateJwk, sealed), true);
+        assert.deepEqual((await s.keys.listSigningKeys())[0]!.privateJwk, sealed);
+        assert.equal(await s.keys.replacePrivateJwk(k.kid, k.privateJwk, sealed), false, 'already replaced');
+        await s.keys.secret('mac', () => 'plain');
+        assert.equal(await s.keys.replaceSecret('mac', 'other', 'tsenc1.y'), false);
+        assert.equal(await s.keys.replaceSecret('mac', 'plain', 'tsenc1.y'), true);
+        assert.deepEqual(await s.keys.listSecrets(), [{ name: 'mac', value: 'tsenc1.y' }]);
+        assert.equal(await s.keys.secret('mac', () => 'new'), 'tsenc1.y');
+      });
+
       it('clients: add refuses a taken id, list returns them oldest first, remove deletes one', async (s) => {
         const clients = s.clients!;
         assert.ok(clients, 'the backend has a client store');

@@ -64,6 +64,20 @@ function describeRateLimiter(name: string, make: () => RateLimiter, skip: string
       assert.equal((await limiter.hit(uid(), 1, minute, t0)).allowed, true);
     });
 
+    test('peek answers what hit would, records nothing, and a smaller window sees only recent attempts', async () => {
+      const [limiter, key] = [make(), uid()];
+      assert.deepEqual(await limiter.peek(key, 3, minute, t0), { allowed: true, remaining: 3, retryAfterMs: 0 });
+      await limiter.hit(key, 3, minute, t0);
+      await limiter.hit(key, 3, minute, t0 + 10_000);
+      for (let i = 0; i < 3; i++) assert.deepEqual(await limiter.peek(key, 3, minute, t0 + 20_000), { allowed: true, remaining: 1, retryAfterMs: 0 });
+      assert.deepEqual(await limiter.peek(key, 2, minute, t0 + 20_000), { allowed: false, remaining: 0, retryAfterMs: 40_000 });
+      // "Anything in the last 5 s?": the attempt at 10 s is; 5 s later it is not.
+      assert.deepEqual(await limiter.peek(key, 1, 5_000, t0 + 12_000), { allowed: false, remaining: 0, retryAfterMs: 3_000 });
+      assert.deepEqual(await limiter.peek(key, 1, 5_000, t0 + 15_000), { allowed: true, remaining: 1, retryAfterMs: 0 });
+      assert.deepEqual(await limiter.peek(key, 3, minute, t0 + 60_000), { allowed: true, remaining: 2, retryAfterMs: 0 }, 'the first left the window');
+      assert.deepEqual(await limiter.hit(key, 3, minute, t0 + 20_000), { allowed: true, remaining: 0, retryAfterMs: 0 }, 'peeks counted nothing');
+    });
+
     test('50 concurrent attempts on one key are all counted', async () => {
       const [limiter, key, wide] = [make(), uid(), uid()];
       const decisions = await Promise.all(Array.from({ length: 50 }, () => limiter.hit(key, 20, minute, t0)));
@@ -193,7 +207,7 @@ describe('RedisRevocationFeed', { skip }, () => {
   /** A started feed on its own connections, once healthy. */
   async function started(connectionName = `tstest-${uid()}`) {
     const [conn, probe] = [await connect(), new FeedProbe()];
-    const feed = new RedisRevocationFeed(conn, { heartbeatMs: 50, staleAfterMs: 400, connectionName });
+    const feed = new RedisRevocationFeed(conn, { heartbeatMs: 50, leaseMs: 400, connectionName });
     await feed.start(probe.handlers);
     await probe.until(() => feed.healthy, 'a healthy feed');
     return { conn, feed, probe, connectionName };

@@ -1,5 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKey } from '../../src/core/keys.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
@@ -32,6 +33,24 @@ describe('SQLite stores', { skip }, () => {
   test('data survives closing and reopening the file', async () => {
     const path = freshFile();
     await assertDataSurvivesReopen(async () => openSqliteStores(path), headroom);
+  });
+
+  test('a new database and its folder are readable by the owner alone (they hold private keys)', async () => {
+    const folder = join(dir.path, `private-${++files}`, 'data');
+    const path = join(folder, 'tokenstile.db');
+    const stores = openSqliteStores(path);
+    try {
+      await stores.users.create(userRecord('modes@example.com')); // a write: the -wal and -shm files exist now
+      const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+      assert.equal(mode(folder), '700');
+      assert.equal(mode(join(folder, '..')), '700', 'every folder created on the way');
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        assert.ok(existsSync(file), `${file} exists`);
+        assert.equal(mode(file), '600', file);
+      }
+    } finally {
+      await stores.close();
+    }
   });
 
   test('migrate applies the schema once when opened without migrating', async () => {

@@ -1,5 +1,5 @@
 import type { JsonWebKey } from 'node:crypto';
-import type { KeyStore } from '../../core/key-store.ts';
+import type { KeyStore, SigningKeyChange } from '../../core/key-store.ts';
 import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
@@ -64,6 +64,49 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
+  async changeSigningKeys(change: SigningKeyChange): Promise<boolean> {
+    try {
+      return await this.#db.transaction(async (query) => {
+        // Each statement locks the rows it touches: a concurrent change built from the same
+        // reading waits, then finds its `from` gone and rolls back whole.
+        for (const kid of change.remove) {
+          if ((await query('DELETE FROM signing_keys WHERE kid = $1', [kid])).rowCount !== 1) throw new RotationConflict();
+        }
+        for (const r of change.retire) {
+          const updated = await query('UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NOT DISTINCT FROM $3', [r.to, r.kid, r.from]);
+          if (updated.rowCount !== 1) throw new RotationConflict();
+        }
+        for (const k of change.add) {
+          const added = await query(
+            `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+            [k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt],
+          );
+          if (added.rowCount !== 1) throw new RotationConflict();
+        }
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof RotationConflict) return false;
+      throw err;
+    }
+  }
+
+  async replacePrivateJwk(kid: string, from: JsonWebKey, to: JsonWebKey): Promise<boolean> {
+    const { rowCount } = await this.#db.query('UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2 AND private_jwk = $3::jsonb', [JSON.stringify(to), kid, JSON.stringify(from)]);
+    return rowCount === 1;
+  }
+
+  async listSecrets(): Promise<Array<{ name: string; value: string }>> {
+    const { rows } = await this.#db.query<{ name: string; value: string }>('SELECT name, value FROM secrets ORDER BY name');
+    return rows.map((r) => ({ name: r.name, value: r.value }));
+  }
+
+  async replaceSecret(name: string, from: string, to: string): Promise<boolean> {
+    const { rowCount } = await this.#db.query('UPDATE secrets SET value = $1 WHERE name = $2 AND value = $3', [to, name, from]);
+    return rowCount === 1;
+  }
+
   async secret(name: string, create: () => string): Promise<string> {
     const read = async () => {
       const { rows } = await this.#db.query<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]);
@@ -84,5 +127,5 @@ export class PostgresKeyStore implements KeyStore {
   }
 }
 
-/** Rolls a rotation back when its new key cannot be added. */
+/** Rolls a rotation or key change back when a part of it cannot apply. */
 class RotationConflict extends Error {}

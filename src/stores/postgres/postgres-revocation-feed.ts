@@ -148,8 +148,8 @@ export async function revocationsSince(
   query: Query,
   cursor: string | null,
   now: number,
-): Promise<{ revocations: Revocation[]; cursor: string }> {
-  if (cursor === null) return { revocations: [], cursor: await startCursor(query) };
+): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
+  if (cursor === null) return { revocations: [], cursor: await startCursor(query), more: false };
   const from = decode(cursor);
   const { rows } = await query<FeedRow>(
     `WITH found AS (
@@ -168,5 +168,5 @@ export async function revocationsSince(
   const revocations = read
     .filter((r) => r.expires_at > now)
     .map((r): Revocation => ({ kind: 'session', id: r.subject, userId: r.user_id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
-  return { revocations, cursor: encode(next) };
+  return { revocations, cursor: encode(next), more: read.length >= feedBatch };
 }

@@ -90,6 +90,14 @@ export class PostgresSessionStore implements SessionStore {
     return rows[0] ? toSession(rows[0]) : null;
   }
 
+  async usedBetween(from: number, to: number, now: number): Promise<Array<{ id: string; userId: string }>> {
+    const { rows } = await this.#db.query<{ id: string; user_id: string }>(
+      `SELECT id, user_id FROM sessions WHERE created_at <= $2 AND last_used_at >= $3 AND ${matters}`,
+      [now, to, from],
+    );
+    return rows.map((r) => ({ id: r.id, userId: r.user_id }));
+  }
+
   async listLive(userId: string, now: number): Promise<SessionRecord[]> {
     const { rows } = await this.#db.query<SessionRow>(
       `SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -185,7 +193,7 @@ export class PostgresSessionStore implements SessionStore {
     return rows.map((r) => ({ kind: 'session', id: r.subject, userId: r.user_id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
   }
 
-  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }> {
+  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
     return revocationsSince(this.#db.query, cursor, now);
   }
 

@@ -21,14 +21,14 @@ export interface RedisBackends {
  * Connects to Redis (`redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`) and builds
  * the three shared backends on one connection (plus the feed's subscriber). Warns through
  * `logger` when Redis may evict keys (`maxmemory-policy`), which would drop rate-limit counters
- * and cache versions. Rejects when Redis cannot be reached.
+ * and cache versions. Rejects when Redis cannot be reached. `leaseMs`: the feed lease (default 1500).
  */
-export async function openRedisBackends(url: string, options: { keyPrefix?: string; logger?: Logger } = {}): Promise<RedisBackends> {
+export async function openRedisBackends(url: string, options: { keyPrefix?: string; logger?: Logger; leaseMs?: number } = {}): Promise<RedisBackends> {
   const redis = await connectRedis(url, { keyPrefix: options.keyPrefix ?? 'tokenstile:' });
   try {
     const warning = await checkEvictionPolicy(redis.client);
     if (warning) options.logger?.warn({ redis: redis.target }, `tokenstile: ${warning}`);
-    const feed = new RedisRevocationFeed(redis);
+    const feed = new RedisRevocationFeed(redis, { leaseMs: options.leaseMs });
     return {
       feed,
       rateLimiter: new RedisRateLimiter(redis),

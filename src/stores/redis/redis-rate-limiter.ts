@@ -24,6 +24,19 @@ redis.call('PEXPIRE', KEYS[1], window)
 return {1, limit - count - 1, 0}
 `;
 
+/* What `hit` would answer, changing nothing (read-only, so it may run on a replica). */
+const peekScript = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local from = now - window + 1 -- times are whole ms: "later than now - window"
+local count = redis.call('ZCOUNT', KEYS[1], from, '+inf')
+if count < limit then return {1, limit - count, 0} end
+if limit <= 0 then return {0, 0, window} end
+local freed = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+return {0, 0, math.max(1, tonumber(freed[2]) + window - now)}
+`;
+
 /**
  * A sliding-window limiter shared by every instance through Redis: exact (a log of attempt
  * times per key, at most `limit` long) and atomic per key (one Lua script). The key
@@ -42,6 +55,12 @@ export class RedisRateLimiter implements RateLimiter {
     // A unique member per attempt: two attempts in the same millisecond are two entries.
     const member = `${now}:${randomBytes(9).toString('base64url')}`;
     const reply = await runScript(this.#redis.client, hitScript, [this.#key(key)], [Math.floor(now), Math.ceil(windowMs), Math.floor(limit), member]);
+    const [allowed, remaining, retryAfterMs] = reply as [number, number, number];
+    return { allowed: allowed === 1, remaining, retryAfterMs };
+  }
+
+  async peek(key: string, limit: number, windowMs: number, now: number): Promise<RateLimitDecision> {
+    const reply = await runScript(this.#redis.client, peekScript, [this.#key(key)], [Math.floor(now), Math.ceil(windowMs), Math.floor(limit)]);
     const [allowed, remaining, retryAfterMs] = reply as [number, number, number];
     return { allowed: allowed === 1, remaining, retryAfterMs };
   }

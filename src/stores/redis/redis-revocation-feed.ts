@@ -7,13 +7,18 @@ import type { RedisClient, RedisConnection } from './redis-client.ts';
 
 /** Options of `RedisRevocationFeed`. */
 export interface RedisRevocationFeedOptions {
-  /** How often this feed sends a heartbeat on every channel, in ms. Default 1000. */
+  /** How often this feed sends a heartbeat on every channel, in ms. Default 250. */
   readonly heartbeatMs?: number;
-  /** Unhealthy once a channel has been silent (no message, no heartbeat) this long, in ms. Default 3000. */
-  readonly staleAfterMs?: number;
+  /**
+   * How long one heartbeat round trip keeps this process's lease, in ms. Default 1500. An
+   * instance whose own heartbeat has not come back on every channel within this span checks the
+   * store per request; a revocation waits at most this long for an instance that does not
+   * acknowledge it. Must be at least twice `heartbeatMs`.
+   */
+  readonly leaseMs?: number;
   /** Client name of the subscriber connection (CLIENT LIST). Default `tokenstile:feed`. */
   readonly connectionName?: string;
-  /** The clock for staleness, in ms since the epoch. Default `Date.now`. */
+  /** A monotonic clock in ms, for leases and deadlines. Default `performance.now`. */
   readonly now?: () => number;
 }
 
@@ -22,31 +27,72 @@ type Handlers = Parameters<RevocationFeed['start']>[0];
 /** Channels of a Cluster: enough for the hash tags to spread them over the shards. */
 const shardCount = 16;
 
+/** A published message waiting for its own echo and for the acknowledgements of the others. */
+interface Pending {
+  /** Channels whose copy of the message has not come back to this process yet. */
+  readonly channels: Set<string>;
+  /** Instances that acknowledged it. */
+  readonly acks: Set<string>;
+  /** Re-evaluates the wait (an echo or an acknowledgement arrived, or the subscription was lost). */
+  wake: (() => void) | undefined;
+}
+
 /**
- * The revocation feed over Redis pub/sub. A message is compact JSON: `{"r":[[kind, id, userId,
- * revokedAt, expiresAt], …]}` for revocations, `{"hb":"<sender>"}` for a heartbeat. Anything else
- * on the channels is ignored.
+ * The revocation feed over Redis pub/sub, with leases and acknowledgements so that `publish`
+ * resolves only when no live instance can still accept what it revoked (`docs/scaling.md`, "The
+ * logout guarantee", has the protocol and its proof).
  *
- * On one server (or Sentinel) there is one channel, `<prefix>revocations`, with PUBLISH and
- * SUBSCRIBE. On a Cluster, plain pub/sub would copy every message to every node, so it uses
- * sharded pub/sub (SPUBLISH/SSUBSCRIBE) over `<prefix>revocations:{0}` … `{15}`: a revocation
- * goes to channel crc32(session id) % 16, and every feed subscribes to all 16.
+ * Messages are compact JSON on the revocation channel(s):
+ * - `{"r":[[kind, id, userId, revokedAt, expiresAt], …],"m":sender,"q":seq}`: revocations;
+ * - `{"hb":sender,"n":seq}`: a heartbeat, sent by every feed on every channel each `heartbeatMs`;
+ * - `{"bye":sender}`: a feed closing, no longer to be waited for;
+ * and on each instance's own acknowledgement channel `<prefix>revocations:ack:<id>`:
+ * - `{"a":[seq, …],"by":sender}`: the sender has added those revocations to its list.
+ * Anything else is ignored; messages without `m`/`n` (an older release) are still applied.
  *
- * Health: every feed sends a heartbeat on every channel each `heartbeatMs`. The feed is healthy
- * while every channel has been heard from (by anyone, itself included) within `staleAfterMs`
- * since the subscriber last connected; it turns unhealthy at once when the subscriber connection
- * closes or errs, so a lost subscription shows even if the other channels still deliver.
+ * On one server (or Sentinel) there is one revocation channel, `<prefix>revocations`, with
+ * PUBLISH and SUBSCRIBE. On a Cluster, plain pub/sub would copy every message to every node, so
+ * it uses sharded pub/sub (SPUBLISH/SSUBSCRIBE) over `<prefix>revocations:{0}` … `{15}`: a
+ * revocation goes to channel crc32(session id) % 16, and every feed subscribes to all 16.
+ *
+ * **Lease.** Redis delivers the messages of one channel to a subscriber in the order it took
+ * them. So when this feed's own heartbeat, sent at time s, comes back on a channel, every message
+ * Redis took on that channel before it has been delivered. The lease lasts `leaseMs` from the
+ * send time of the latest own heartbeat that came back, taking the oldest over all channels; it
+ * ends at once when the subscriber connection closes or errs.
+ *
+ * **Publish.** After the PUBLISH, the feed waits for its own copy to come back on every channel
+ * (the heartbeats Redis took before the revocations have then reached this process too), then
+ * for an acknowledgement from every instance heard within a lease before that, each at most
+ * until its last heartbeat plus a lease. Instances it cannot have heard (it has listened for less
+ * than a lease) are waited out for a lease from when it started listening.
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly kind = 'redis';
   readonly #redis: RedisConnection;
   readonly #channels: string[];
-  readonly #heard = new Map<string, number>();
-  readonly #heartbeat: string = JSON.stringify({ hb: randomBytes(6).toString('base64url') });
+  readonly #id = randomBytes(9).toString('base64url');
+  readonly #ackChannel: string;
   readonly #heartbeatMs: number;
-  readonly #staleAfterMs: number;
+  readonly #leaseMs: number;
+  /** Added to the deadlines of others' leases: covers clock-rate differences between hosts (2%). */
+  readonly #margin: number;
   readonly #connectionName: string;
   readonly #now: () => number;
+  /** Per revocation channel: send time of the latest own heartbeat that came back on it. */
+  readonly #confirmed = new Map<string, number>();
+  /** Own heartbeats in flight: sequence number → send time. */
+  readonly #sent = new Map<number, number>();
+  /** Other instances: id → when their last heartbeat reached this process. */
+  readonly #members = new Map<string, number>();
+  readonly #pending = new Map<number, Pending>();
+  /** Acknowledgements to send, per sender, flushed once per event-loop turn. */
+  readonly #acks = new Map<string, number[]>();
+  #ackFlush: NodeJS.Immediate | undefined;
+  #seq = 0;
+  #leaseUntil = 0;
+  /** Since when the subscription has been unbroken (Infinity: lost, not yet heard from again). */
+  #listeningSince = Number.POSITIVE_INFINITY;
   #handlers: Handlers | undefined;
   #subscriber: RedisClient | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -55,24 +101,32 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   constructor(redis: RedisConnection, options: RedisRevocationFeedOptions = {}) {
     this.#redis = redis;
-    this.#heartbeatMs = options.heartbeatMs ?? 1000;
-    this.#staleAfterMs = options.staleAfterMs ?? 3000;
-    if (!(this.#heartbeatMs > 0) || !(this.#staleAfterMs > this.#heartbeatMs)) {
-      throw new ConfigError(`revocation feed: heartbeatMs must be > 0 and staleAfterMs longer than it; got ${this.#heartbeatMs} and ${this.#staleAfterMs}`);
+    this.#heartbeatMs = options.heartbeatMs ?? 250;
+    this.#leaseMs = options.leaseMs ?? 1500;
+    if (!(this.#heartbeatMs > 0) || !(this.#leaseMs >= 2 * this.#heartbeatMs)) {
+      throw new ConfigError(`revocation feed: heartbeatMs must be > 0 and leaseMs at least twice it; got ${this.#heartbeatMs} and ${this.#leaseMs}`);
     }
+    this.#margin = Math.ceil(this.#leaseMs / 50);
     this.#connectionName = options.connectionName ?? 'tokenstile:feed';
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     const base = `${redis.keyPrefix}revocations`;
     this.#channels = redis.isCluster ? Array.from({ length: shardCount }, (_, i) => `${base}:{${i}}`) : [base];
-    for (const channel of this.#channels) this.#heard.set(channel, Number.NEGATIVE_INFINITY);
+    this.#ackChannel = this.#ackChannelOf(this.#id);
+    for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
   }
 
   get healthy(): boolean {
     return this.#healthy;
   }
 
+  get leaseUntil(): number {
+    return this.#leaseUntil;
+  }
+
   async publish(revocations: readonly Revocation[]): Promise<void> {
     if (this.#closed) throw new Error('the revocation feed is closed');
+    if (this.#handlers === undefined) throw new Error('the revocation feed is not started');
+    const q = ++this.#seq;
     const byChannel = new Map<string, unknown[]>();
     for (const r of revocations) {
       const channel = this.#channels[crc32(r.id) % this.#channels.length]!;
@@ -80,7 +134,33 @@ export class RedisRevocationFeed implements RevocationFeed {
       list.push([r.kind, r.id, r.userId, r.revokedAt, r.expiresAt]);
       byChannel.set(channel, list);
     }
-    await Promise.all([...byChannel].map(([channel, list]) => this.#send(channel, JSON.stringify({ r: list }))));
+    const pending: Pending = { channels: new Set(byChannel.keys()), acks: new Set(), wake: undefined };
+    this.#pending.set(q, pending);
+    try {
+      await Promise.all([...byChannel].map(([channel, list]) => this.#send(channel, JSON.stringify({ r: list, m: this.#id, q }))));
+      const echoBy = this.#now() + this.#leaseMs;
+      await this.#wait(pending, () => (pending.channels.size === 0 || this.#closed || this.#listeningSince === Number.POSITIVE_INFINITY || this.#now() >= echoBy ? null : echoBy));
+      if (pending.channels.size > 0) throw new Error('the revocation feed did not bring this instance its own message back');
+      const echoed = this.#now();
+      // Whoever this process heard within a lease may hold a lease from before the revocations.
+      const deadlines = new Map<string, number>();
+      for (const [member, heard] of this.#members) {
+        const deadline = heard + this.#leaseMs + this.#margin;
+        if (deadline > echoed) deadlines.set(member, deadline);
+      }
+      // Instances whose heartbeats came before this process listened are not in the map.
+      const unknownUntil = this.#listeningSince + this.#leaseMs + this.#margin;
+      await this.#wait(pending, () => {
+        const now = this.#now();
+        let next = unknownUntil > now ? unknownUntil : null;
+        for (const [member, deadline] of deadlines) {
+          if (deadline > now && !pending.acks.has(member)) next = next === null ? deadline : Math.min(next, deadline);
+        }
+        return next;
+      });
+    } finally {
+      this.#pending.delete(q);
+    }
   }
 
   async start(handlers: Handlers): Promise<void> {
@@ -92,12 +172,13 @@ export class RedisRevocationFeed implements RevocationFeed {
     // A sharded Cluster reports a lost shard subscriber as `-node`/`-subscriber`, not `close`.
     for (const event of ['close', 'end', 'error', '-node', '-subscriber', 'nodeError']) sub.on(event, lost);
     sub.on(this.#redis.isCluster ? 'smessage' : 'message', (channel: string, message: string) => this.#receive(channel, message));
+    const channels = [...this.#channels, this.#ackChannel];
     try {
       if (this.#redis.isCluster) {
         // One SSUBSCRIBE per channel: each has its own slot, usually on its own shard.
-        await Promise.all(this.#channels.map((channel) => sub.ssubscribe(channel)));
+        await Promise.all(channels.map((channel) => sub.ssubscribe(channel)));
       } else {
-        await sub.subscribe(...this.#channels);
+        await sub.subscribe(...channels);
       }
     } catch (err) {
       this.#subscriber = undefined;
@@ -105,17 +186,38 @@ export class RedisRevocationFeed implements RevocationFeed {
       sub.disconnect();
       throw err;
     }
+    this.#listeningSince = this.#now();
     this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
     this.#timer.unref();
     this.#tick();
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    const started = this.#handlers !== undefined;
     this.#closed = true;
+    this.#leaseUntil = 0;
     this.#healthy = false;
     clearInterval(this.#timer);
+    clearImmediate(this.#ackFlush);
+    for (const pending of this.#pending.values()) pending.wake?.();
+    if (started) {
+      // Others stop waiting for this instance at once rather than for its lease (best effort).
+      const bye = JSON.stringify({ bye: this.#id });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(this.#channels.map((channel) => this.#send(channel, bye))).catch(() => {}),
+        new Promise((resolve) => (timer = setTimeout(resolve, 200))),
+      ]);
+      clearTimeout(timer);
+    }
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
+  }
+
+  #ackChannelOf(id: string): string {
+    const base = `${this.#redis.keyPrefix}revocations:ack:`;
+    return this.#redis.isCluster ? `${base}{${id}}` : `${base}${id}`;
   }
 
   #send(channel: string, message: string): Promise<unknown> {
@@ -123,16 +225,43 @@ export class RedisRevocationFeed implements RevocationFeed {
     return this.#redis.isCluster ? client.spublish(channel, message) : client.publish(channel, message);
   }
 
+  /** Waits until `next()` answers null; it is asked again at the time it names and at every wake. */
+  async #wait(pending: Pending, next: () => number | null): Promise<void> {
+    for (let at = next(); at !== null; at = next()) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          pending.wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, at - this.#now()));
+        pending.wake = done;
+      });
+    }
+  }
+
   #tick(): void {
-    this.#update();
+    const now = this.#now();
+    this.#update(now);
+    const n = ++this.#seq;
+    this.#sent.set(n, now);
+    // Both maps are in insertion order: drop from the front what can no longer matter.
+    for (const [k, sentAt] of this.#sent) {
+      if (sentAt > now - 2 * this.#leaseMs) break;
+      this.#sent.delete(k);
+    }
+    for (const [member, heard] of this.#members) if (heard + this.#leaseMs + this.#margin < now) this.#members.delete(member);
+    const heartbeat = JSON.stringify({ hb: this.#id, n });
     for (const channel of this.#channels) {
-      // A failed heartbeat needs no handling: the silence it leaves is what makes the feed unhealthy.
-      this.#send(channel, this.#heartbeat).catch(() => {});
+      // A failed heartbeat needs no handling: the lease it does not renew runs out.
+      this.#send(channel, heartbeat).catch(() => {});
     }
   }
 
   #receive(channel: string, message: string): void {
-    if (this.#closed || !this.#heard.has(channel)) return;
+    if (this.#closed) return;
+    const isAck = channel === this.#ackChannel;
+    if (!isAck && !this.#confirmed.has(channel)) return;
     let body: unknown;
     try {
       body = JSON.parse(message);
@@ -140,28 +269,78 @@ export class RedisRevocationFeed implements RevocationFeed {
       return;
     }
     if (typeof body !== 'object' || body === null) return;
-    const { hb, r } = body as { hb?: unknown; r?: unknown };
-    if (typeof hb !== 'string' && !Array.isArray(r)) return;
-    this.#heard.set(channel, this.#now());
-    this.#update();
-    const revocations = Array.isArray(r) ? r.map(decode).filter((x) => x !== null) : [];
-    if (revocations.length === 0) return;
-    try {
-      this.#handlers?.onRevocations(revocations);
-    } catch {
-      // The handler's failure is its own; it must not break delivery of the next message.
+    const now = this.#now();
+    if (this.#listeningSince === Number.POSITIVE_INFINITY) this.#listeningSince = now;
+    const { hb, n, r, m, q, bye, a, by } = body as Record<string, unknown>;
+    if (isAck) {
+      if (typeof by !== 'string' || !Array.isArray(a)) return;
+      for (const seq of a) {
+        const pending = typeof seq === 'number' ? this.#pending.get(seq) : undefined;
+        if (pending === undefined) continue;
+        pending.acks.add(by);
+        pending.wake?.();
+      }
+      return;
     }
+    if (typeof hb === 'string') {
+      if (hb !== this.#id) {
+        // Re-inserted at the back, so the map stays in order of last contact for #tick's pruning.
+        this.#members.delete(hb);
+        this.#members.set(hb, now);
+        return;
+      }
+      const sentAt = typeof n === 'number' ? this.#sent.get(n) : undefined;
+      if (sentAt !== undefined && sentAt > this.#confirmed.get(channel)!) {
+        this.#confirmed.set(channel, sentAt);
+        this.#leaseUntil = Math.min(...this.#confirmed.values()) + this.#leaseMs;
+        this.#update(now);
+      }
+      return;
+    }
+    if (typeof bye === 'string') {
+      this.#members.delete(bye);
+      return;
+    }
+    if (!Array.isArray(r)) return;
+    const own = m === this.#id;
+    if (own && typeof q === 'number') {
+      const pending = this.#pending.get(q);
+      if (pending?.channels.delete(channel)) pending.wake?.();
+    }
+    const revocations = r.map(decode).filter((x) => x !== null);
+    if (revocations.length > 0) {
+      try {
+        this.#handlers?.onRevocations(revocations);
+      } catch {
+        // The handler's failure is its own; it must not break delivery of the next message.
+      }
+    }
+    // Acknowledged once the handler has returned: the revocations are in this process's list.
+    if (!own && typeof m === 'string' && typeof q === 'number') this.#acknowledge(m, q);
+  }
+
+  #acknowledge(sender: string, q: number): void {
+    const list = this.#acks.get(sender);
+    if (list) list.push(q);
+    else this.#acks.set(sender, [q]);
+    this.#ackFlush ??= setImmediate(() => {
+      this.#ackFlush = undefined;
+      for (const [to, seqs] of this.#acks) this.#send(this.#ackChannelOf(to), JSON.stringify({ a: seqs, by: this.#id })).catch(() => {});
+      this.#acks.clear();
+    });
   }
 
   #lost(): void {
     if (this.#closed) return;
-    for (const channel of this.#channels) this.#heard.set(channel, Number.NEGATIVE_INFINITY);
-    this.#update();
+    for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
+    this.#leaseUntil = 0;
+    this.#listeningSince = Number.POSITIVE_INFINITY;
+    for (const pending of this.#pending.values()) pending.wake?.();
+    this.#update(this.#now());
   }
 
-  #update(): void {
-    const since = this.#now() - this.#staleAfterMs;
-    const healthy = !this.#closed && this.#handlers !== undefined && [...this.#heard.values()].every((t) => t > since);
+  #update(now: number): void {
+    const healthy = !this.#closed && this.#handlers !== undefined && this.#leaseUntil > now;
     if (healthy === this.#healthy) return;
     this.#healthy = healthy;
     try {

@@ -1,11 +1,20 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { sqliteMigrations } from './sqlite-migrations.ts';
 
-/** Opens (creating if needed) a SQLite database with the settings Tokenstile relies on. */
+/**
+ * Opens (creating if needed) a SQLite database with the settings Tokenstile relies on. A new file
+ * is created `0600` and new folders `0700`: without a key-encryption key the database holds the
+ * private signing keys in the clear. SQLite gives the `-wal` and `-shm` files the mode of the
+ * database file. Existing files and folders keep their modes.
+ */
 export function openSqliteDatabase(path: string): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Create the file ourselves: SQLite would create it 0644 (less the umask).
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const db = new DatabaseSync(path);
   // WAL lets the CLI read and write while the server runs; NORMAL sync in WAL mode survives a
   // process crash (a power cut may lose the last commits). busy_timeout rides out the CLI's writes.

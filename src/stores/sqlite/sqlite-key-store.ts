@@ -1,5 +1,6 @@
+import type { JsonWebKey } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import type { KeyStore } from '../../core/key-store.ts';
+import type { KeyStore, SigningKeyChange } from '../../core/key-store.ts';
 import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
 import { transaction } from './sqlite-database.ts';
 
@@ -59,6 +60,61 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
+  async changeSigningKeys(change: SigningKeyChange): Promise<boolean> {
+    try {
+      return transaction(this.#db, () => {
+        for (const kid of change.remove) {
+          if (this.#db.prepare('DELETE FROM signing_keys WHERE kid = ?').run(kid).changes !== 1) throw new RotationConflict();
+        }
+        for (const r of change.retire) {
+          const updated = this.#db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS ?').run(r.to, r.kid, r.from);
+          if (updated.changes !== 1) throw new RotationConflict();
+        }
+        for (const k of change.add) {
+          const added = this.#db
+            .prepare(
+              `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+            )
+            .run(k.kid, k.alg, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.retiredAt);
+          if (added.changes !== 1) throw new RotationConflict();
+        }
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof RotationConflict) return false;
+      throw err;
+    }
+  }
+
+  async replacePrivateJwk(kid: string, from: JsonWebKey, to: JsonWebKey): Promise<boolean> {
+    // The stored text is JSON.stringify of what was added, and listSigningKeys parses it: the
+    // same value stringifies back to the same text.
+    return this.#overwrite(() => this.#db.prepare('UPDATE signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk = ?').run(JSON.stringify(to), kid, JSON.stringify(from)).changes);
+  }
+
+  /**
+   * Runs an update that replaces a plaintext value, so that the old bytes leave the files too:
+   * secure_delete zeroes the space the old value took in its page, and a TRUNCATE checkpoint
+   * moves the new pages into the database file and empties the WAL, where earlier frames still
+   * hold the old ones (best effort: a reader of an old snapshot, such as a running server in the
+   * middle of a read, can hold the WAL back until the next checkpoint).
+   */
+  #overwrite(update: () => number | bigint): boolean {
+    this.#db.exec('PRAGMA secure_delete = ON');
+    if (Number(update()) !== 1) return false;
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    return true;
+  }
+
+  async listSecrets(): Promise<Array<{ name: string; value: string }>> {
+    return this.#db.prepare('SELECT name, value FROM secrets ORDER BY name').all().map((r) => ({ name: r.name as string, value: r.value as string }));
+  }
+
+  async replaceSecret(name: string, from: string, to: string): Promise<boolean> {
+    return this.#overwrite(() => this.#db.prepare('UPDATE secrets SET value = ? WHERE name = ? AND value = ?').run(to, name, from).changes);
+  }
+
   async secret(name: string, create: () => string): Promise<string> {
     const select = this.#db.prepare('SELECT value FROM secrets WHERE name = ?');
     const existing = select.get(name);
@@ -71,5 +127,5 @@ export class SqliteKeyStore implements KeyStore {
   }
 }
 
-/** Rolls a rotation back when its new key cannot be added. */
+/** Rolls a rotation or key change back when a part of it cannot apply. */
 class RotationConflict extends Error {}

@@ -50,6 +50,9 @@ const rotationSet = `generation = $generation, refresh_hash = $refreshHash, prev
 const matters = 'revoked_at IS NULL AND (expires_at > $at OR access_expires_at > $at)';
 
 /** Sessions and their revocations in SQLite; rotation and revocation are single statements or one transaction. */
+/** Most rows read per poll. */
+const feedBatch = 10_000;
+
 export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #insert;
@@ -137,6 +140,13 @@ export class SqliteSessionStore implements SessionStore {
     return rows.map(toSession);
   }
 
+  async usedBetween(from: number, to: number, now: number): Promise<Array<{ id: string; userId: string }>> {
+    return this.#db
+      .prepare(`SELECT id, user_id FROM sessions WHERE created_at <= $to AND last_used_at >= $from AND ${matters}`)
+      .all({ from, to, at: now })
+      .map((r) => ({ id: r.id as string, userId: r.user_id as string }));
+  }
+
   async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
     return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
   }
@@ -175,18 +185,19 @@ export class SqliteSessionStore implements SessionStore {
     return (rows as Row[]).map(toRevocation);
   }
 
-  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string }> {
+  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
     if (cursor === null) {
       const row = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM revocations').get() as Row;
-      return { revocations: [], cursor: String(row.seq) };
+      return { revocations: [], cursor: String(row.seq), more: false };
     }
     const rows = this.#db
-      .prepare('SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT 10000')
+      .prepare(`SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT ${feedBatch}`)
       .all(Number(cursor)) as Row[];
     const last = rows.at(-1);
     return {
       revocations: rows.filter((r) => (r.expires_at as number) > now).map(toRevocation),
       cursor: last ? String(last.seq) : cursor,
+      more: rows.length === feedBatch,
     };
   }
 
