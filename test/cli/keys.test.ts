@@ -115,16 +115,25 @@ describe('tokenstile keys rotate and revoke, beside a running server', () => {
     assert.equal(kidOf(a.accessToken), compromised);
     // What a thief of the key can do: sign a token for any session.
     const stolen = (await app.tokenstile.stores.keys.listSigningKeys()).find((k) => k.kid === compromised)!.privateJwk;
-    const forge = async (s: { user: { id: string }; session: { id: string } }) =>
-      new SignJWT({ sid: s.session.id, jti: randomUUID() })
-        .setProtectedHeader({ alg: 'ES256', kid: compromised, typ: 'at+jwt' })
-        .setIssuer(issuer)
-        .setAudience('tokenstile')
-        .setSubject(s.user.id)
-        .setIssuedAt()
-        .setExpirationTime('10m')
-        .sign(await importJWK(stolen, 'ES256'));
-    assert.equal((await me(await forge(a))).statusCode, 200, 'the forgery is good enough to pass before the revocation');
+    // The server accepts only low-s ES256 signatures (one valid signature per token); jose's
+    // come out high half the time, so the thief, like us, signs again until s is low.
+    const halfOrder = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551') / 2n;
+    const forge = async (s: { user: { id: string }; session: { id: string } }) => {
+      for (;;) {
+        const token = await new SignJWT({ sid: s.session.id, jti: randomUUID() })
+          .setProtectedHeader({ alg: 'ES256', kid: compromised, typ: 'at+jwt' })
+          .setIssuer(issuer)
+          .setAudience('tokenstile')
+          .setSubject(s.user.id)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .sign(await importJWK(stolen, 'ES256'));
+        const sig = Buffer.from(token.split('.')[2]!, 'base64url');
+        if (BigInt(`0x${sig.subarray(32).toString('hex')}`) <= halfOrder) return token;
+      }
+    };
+    const before = await me(await forge(a));
+    assert.equal(before.statusCode, 200, `the forgery is good enough to pass before the revocation: ${before.body}`);
 
     const revoked = await cli('keys', 'revoke', compromised, '--json');
     assert.equal(revoked.code, 0, revoked.err);

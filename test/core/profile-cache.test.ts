@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
+import { CacheGuard } from '../../src/core/cache-guard.ts';
 import type { SessionCache } from '../../src/core/session-cache.ts';
 import { MemorySessionCache } from '../../src/core/memory-session-cache.ts';
 import { bearer, testApp } from '../helpers.ts';
@@ -35,7 +36,7 @@ test('a cache write that raced a drop is never read back', async () => {
   assert.equal(await cache.get(scope, 'profile'), null);
 });
 
-test('if dropping fails, this instance stops trusting the cache until its entries have expired', async () => {
+test('if dropping fails, this instance stops trusting the cache until the drop is redone', async () => {
   const inner = new MemorySessionCache();
   let failDrops = false;
   const flaky: SessionCache = Object.assign(Object.create(null), {
@@ -75,4 +76,67 @@ test('the in-process cache forgets versions once nothing written under them can 
   await cache.dropSession('u', 'trigger');
   assert.equal(cache.trackedScopes, 1, 'only the fresh drop is remembered');
   assert.equal(await cache.get(scope, 'k'), null, 'the old value expired with its capped TTL');
+});
+
+describe('CacheGuard: a failed or hung cache drop', () => {
+  /** A cache whose drops fail (`fail`), never answer (`hang`), or work. */
+  function breakableCache() {
+    const inner = new MemorySessionCache();
+    const state = { fail: false, hang: false, drops: 0 };
+    const drop = (run: () => Promise<void>) => {
+      state.drops += 1;
+      if (state.hang) return new Promise<void>(() => {});
+      return state.fail ? Promise.reject(new Error('redis down')) : run();
+    };
+    const cache: SessionCache = {
+      kind: 'breakable',
+      version: (s) => inner.version(s),
+      get: (s, k) => inner.get(s, k),
+      set: (...a) => inner.set(...a),
+      dropUser: (u) => drop(() => inner.dropUser(u)),
+      dropSession: (u, sid) => drop(() => inner.dropSession(u, sid)),
+      close: () => inner.close(),
+    };
+    return { cache, state };
+  }
+
+  test('bypasses the cache until the drop has been redone, then uses it again', async () => {
+    let now = 0;
+    const { cache, state } = breakableCache();
+    const guard = new CacheGuard(cache, { now: () => now });
+    const scope = { userId: 'u' };
+    await cache.set(scope, await cache.version(scope), 'k', '"stale"', 60_000);
+    state.fail = true;
+    await guard.drop('u'); // never throws
+    assert.equal(guard.bypassing, true);
+    assert.equal(await guard.current.get(scope, 'k'), null, 'the entry the drop was meant to end is not read');
+    await guard.redo(); // still failing: still bypassed
+    assert.equal(guard.bypassing, true);
+    state.fail = false;
+    await guard.redo();
+    assert.equal(guard.bypassing, false, 'the redone drop ends the bypass at once, not after ten minutes');
+    assert.equal(await guard.current.get(scope, 'k'), null, 'and the entry is dropped for good');
+  });
+
+  test('a drop that does not answer costs the caller at most its timeout, and counts as failed', async () => {
+    const { cache, state } = breakableCache();
+    const guard = new CacheGuard(cache, { now: () => 0, dropTimeoutMs: 50 });
+    state.hang = true;
+    const t0 = performance.now();
+    await guard.drop('u', 's');
+    assert.ok(performance.now() - t0 < 5_000, 'bounded by the timeout, not by the cache');
+    assert.equal(guard.bypassing, true);
+  });
+
+  test('with the cache down for good, the bypass ends once every entry it could hide has expired', async () => {
+    let now = 0;
+    const { cache, state } = breakableCache();
+    const guard = new CacheGuard(cache, { now: () => now });
+    state.fail = true;
+    await guard.drop('u');
+    now += 10 * 60_000 - 1;
+    assert.equal(guard.bypassing, true);
+    now += 2;
+    assert.equal(guard.bypassing, false);
+  });
 });

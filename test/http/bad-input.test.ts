@@ -102,7 +102,7 @@ describe('request bodies: always a 4xx problem, never a 500', () => {
   test('a malformed email at registration is 400 naming email, without echoing it', async () => {
     for (const email of ['not-an-email', 'two@@example.com', 'spaces in@example.com', 'nodot@example']) {
       const res = await raw('POST', '/auth/register', JSON.stringify({ email, password: goodPassword }));
-      assert.match(expectFieldProblem(res, 'email'), /not a valid email address/);
+      assert.match(expectFieldProblem(res, 'email'), /^email must (be an address like name@example\.com|not contain spaces, invisible or control characters)\.$/);
       assert.ok(!res.body.includes(email), res.body);
     }
   });

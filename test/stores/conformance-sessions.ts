@@ -376,7 +376,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const start = await s.sessions.revocationsSince(null, t0 + minute);
         assert.deepEqual(start.revocations, []);
         assert.equal(typeof start.cursor, 'string');
-        assert.deepEqual(await s.sessions.revocationsSince(start.cursor, t0 + minute), { revocations: [], cursor: start.cursor });
+        assert.deepEqual(await s.sessions.revocationsSince(start.cursor, t0 + minute), { revocations: [], cursor: start.cursor, more: false });
         const [rb] = await s.sessions.revoke({ sessionId: b!.id }, t0 + 2 * minute, headroom);
         const next = await s.sessions.revocationsSince(start.cursor, t0 + 2 * minute);
         assert.deepEqual(next.revocations, [rb]);
