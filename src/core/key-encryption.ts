@@ -1,8 +1,8 @@
-import { createCipheriv, createDecipheriv, type JsonWebKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { ConfigError } from './errors.ts';
 import { secureRandom } from './ids.ts';
 import type { KeyStore } from './key-store.ts';
-import type { StoredSigningKey } from './keys.ts';
+import type { JsonWebKey, StoredSigningKey } from './keys.ts';
 
 /** Marks a sealed value inside a stored JWK or secret. */
 const sealedPrefix = 'tsenc1.';

@@ -1,5 +1,4 @@
-import type { JsonWebKey } from 'node:crypto';
-import type { StoredSigningKey } from './keys.ts';
+import type { JsonWebKey, StoredSigningKey } from './keys.ts';
 
 /**
  * A change to the stored signing keys, applied whole or not at all (see `changeSigningKeys`), in

@@ -1,5 +1,5 @@
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import type { SigningAlgorithm, VerificationKeys } from '../core/keys.ts';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { JsonWebKey, SigningAlgorithm, VerificationKeys } from '../core/keys.ts';
 
 /** The algorithm a JWK is for: its `alg` when present, else what its key type implies. */
 function algOf(jwk: JsonWebKey & { alg?: unknown }): SigningAlgorithm | null {

@@ -1,4 +1,4 @@
-import type { JsonWebKey } from 'node:crypto';
+import type { JsonWebKey } from '../../core/keys.ts';
 import type { KeyStore, SigningKeyChange } from '../../core/key-store.ts';
 import type { SigningAlgorithm, StoredSigningKey } from '../../core/keys.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
