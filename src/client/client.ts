@@ -150,6 +150,7 @@ export class TokenstileClient {
    * session it emits `signedout`. Never throws for an HTTP error status.
    */
   async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
+    const sentWith = this.#session;
     const first = await this.#send(path, init);
     if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
     const code = (await problemOf(first))?.code;
@@ -165,7 +166,12 @@ export class TokenstileClient {
       return first;
     }
     const expired = code === 'token_expired' || (this.#transport === 'cookie' && code === 'invalid_token');
-    if (!expired || !(await this.refresh())) return first;
+    if (!expired) return first;
+    // Refreshed (here or in another tab) while the request was on its way: the new token is what
+    // it lacked. Refreshing again would spend a refresh token for nothing.
+    const now = this.#session as StoredSession | null; // may have changed (or ended) during the awaits
+    const renewed = sentWith !== null && now !== null && now.sessionId === sentWith.sessionId && now.expiresAt > sentWith.expiresAt;
+    if (!renewed && !(await this.refresh())) return first;
     return this.#send(path, init);
   }
 

@@ -125,7 +125,8 @@ describe('cookie transport (two tabs of one browser)', () => {
     const jar = new CookieJar();
     const counts = new Map<string, number>();
     const key = `ts-test-${Math.random().toString(36).slice(2)}`;
-    const make = () => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key });
+    const make = (wrap: (f: typeof fetch) => typeof fetch = (f) => f) =>
+      client({ fetch: wrap(injectFetch(t.app, jar, counts)), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key });
     return { jar, counts, storage, a: make(), b: make(), make };
   }
 
@@ -155,6 +156,36 @@ describe('cookie transport (two tabs of one browser)', () => {
     assert.equal(rb.status, 200);
     assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
     assert.equal((await third.updateName('Third tab')).name, 'Third tab');
+  });
+
+  test('a request refused as expired while another tab refreshed is retried with the new cookie, not refreshed again', async () => {
+    const email = await registered();
+    const { a, counts, jar, make } = tabs();
+    // This tab's /auth/me answer is held back until the other tab has refreshed and this one has heard of it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    const b = make((f) => (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await f(input, init);
+      if (holding && String(input).endsWith('/auth/me')) {
+        holding = false;
+        await held;
+      }
+      return res;
+    }) as typeof fetch);
+    await a.login({ email, password: goodPassword });
+    await until(() => b.user !== null, 'the other tab heard of the sign-in');
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    const late = b.fetch('/auth/me'); // sent with the expired cookie
+    await until(() => !holding, 'the request was answered');
+    let renewed = false;
+    b.on('session', () => (renewed = true));
+    assert.equal(await a.refresh(), true);
+    await until(() => renewed, 'the other tab heard of the refresh');
+    release();
+    assert.equal((await late).status, 200);
+    assert.equal(counts.get('/auth/refresh'), 1, 'the refresh the other tab made served this request too');
   });
 
   test('signing out in one tab signs out the others at once', async () => {
