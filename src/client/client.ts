@@ -272,6 +272,8 @@ export class TokenstileClient {
         this.#adopt(stored);
         return true;
       }
+      // Refreshed by a tab whose news has not arrived yet: the browser already has its cookies.
+      if (await this.#sync.refreshedElsewhere(known)) return true;
       const csrf = (stored ?? known).csrfToken;
       let res: Response;
       try {
@@ -280,7 +282,9 @@ export class TokenstileClient {
         return false; // offline: keep the session, a later request will try again
       }
       if (res.ok) {
-        this.#started((await res.json()) as Record<string, unknown>);
+        const body = (await res.json()) as Record<string, unknown>;
+        await this.#sync.markRefreshed(stored ?? known, Number(body.expiresIn) * 1000);
+        this.#started(body);
         return true;
       }
       const code = (await problemOf(res))?.code ?? '';
@@ -315,7 +319,8 @@ export class TokenstileClient {
       this.#tokens = { accessToken: String(body.accessToken), refreshToken: String(body.refreshToken) };
       this.#session = { sessionId: session.id, csrfToken: '', expiresAt: this.#now() + expiresIn * 1000, user };
     } else {
-      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user };
+      const generation = Math.random().toString(36).slice(2);
+      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user, generation };
       this.#sync.publish(this.#session);
     }
     this.#schedule();

@@ -52,16 +52,26 @@ function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
   return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
 }
 
-/** Web Locks semantics for one name at a time: callbacks run one after another. */
+/** Web Locks semantics for one name at a time: callbacks run one after another; `query` lists the held ones. */
 function memoryLocks(): LockManagerLike {
   const tails = new Map<string, Promise<unknown>>();
+  const held = new Set<string>();
   return {
     request(name, callback) {
       const previous = tails.get(name) ?? Promise.resolve();
-      const run = previous.then(callback, callback);
+      const hold = async () => {
+        held.add(name);
+        try {
+          return await callback();
+        } finally {
+          held.delete(name);
+        }
+      };
+      const run = previous.then(hold, hold);
       tails.set(name, run.catch(() => {}));
       return run;
     },
+    query: async () => ({ held: [...held].map((name) => ({ name })) }),
   };
 }
 
@@ -186,6 +196,28 @@ describe('cookie transport (two tabs of one browser)', () => {
     release();
     assert.equal((await late).status, 200);
     assert.equal(counts.get('/auth/refresh'), 1, 'the refresh the other tab made served this request too');
+  });
+
+  test("a tab that has not heard of another tab's refresh yet (storage and messages lag) does not refresh again", async () => {
+    const email = await registered();
+    const jar = new CookieJar();
+    const counts = new Map<string, number>();
+    const locks = memoryLocks();
+    const key = `ts-test-${Math.random().toString(36).slice(2)}`;
+    const tab = (storage: KeyValueStorage) => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: null, storageKey: key });
+    const storageA = memoryStorage();
+    const a = tab(storageA);
+    await a.login({ email, password: goodPassword });
+    // The other tab's storage still holds the session as it was before a's refresh, and no message comes.
+    const storageB = memoryStorage();
+    storageB.setItem(key, storageA.getItem(key)!);
+    const b = tab(storageB);
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    assert.equal(await a.refresh(), true);
+    assert.equal(await b.refresh(), true, 'the session goes on');
+    assert.equal(counts.get('/auth/refresh'), 1, 'the lagging tab took the refresh already made');
+    assert.equal((await b.me()).email, email);
   });
 
   test('signing out in one tab signs out the others at once', async () => {
