@@ -90,9 +90,10 @@ function client(options: TokenstileClientOptions): TokenstileClient {
 }
 after(() => clients.forEach((c) => c.close()));
 
-/** Waits (bounded) until BroadcastChannel messages have made `condition` true. */
+/** Waits (at most 10 s: a busy machine may be slow to deliver) until BroadcastChannel messages have made `condition` true. */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const deadline = performance.now() + 10_000;
+  while (!condition() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(condition(), `never happened: ${what}`);
 }
 
