@@ -283,7 +283,7 @@ export class TokenstileClient {
       }
       if (res.ok) {
         const body = (await res.json()) as Record<string, unknown>;
-        await this.#sync.markRefreshed(stored ?? known, Number(body.expiresIn) * 1000);
+        await this.#sync.markRefreshed(known, Number(body.expiresIn) * 1000);
         this.#started(body);
         return true;
       }

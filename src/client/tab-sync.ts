@@ -98,13 +98,18 @@ export class TabSync {
   async markRefreshed(previous: StoredSession, holdMs: number): Promise<void> {
     const locks = this.#locks;
     if (!locks?.query) return;
+    // Unref'd in Node, so that a held mark never keeps a process alive.
+    const later = (fn: () => void, ms: number) => (setTimeout(fn, ms) as { unref?: () => void }).unref?.();
     await new Promise<void>((granted) => {
       locks
         .request(this.#refreshedName(previous), () => {
           granted();
-          return new Promise<void>((release) => (setTimeout(release, holdMs) as { unref?: () => void }).unref?.());
+          return new Promise<void>((release) => later(release, holdMs));
         })
         .catch(() => granted());
+      // Nobody else holds this name (the refresh lock is ours, and no mark was found), so the grant
+      // is immediate; should a lock manager stall, the refresh lock is not held hostage to it.
+      later(granted, 1000);
     });
   }
 
