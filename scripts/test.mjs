@@ -4,7 +4,16 @@
 // Redis), in strict mode, and with opaque access tokens (on SQLite, and on PostgreSQL + Redis).
 // A missing server skips that run with a loud line, or fails it under CI=true. Ends with one
 // combined "N passed, N failed" line.
+//
+// `node scripts/test.mjs [--repeat N] FILE…` runs only those files (N times; the env picks the
+// backend and mode as above), e.g. to run a suite that failed again.
+//
+// TOKENSTILE_TEST_LOAD=1 runs everything beside busy-loop processes, one per core
+// (TOKENSTILE_TEST_LOAD_WORKERS=n to choose), to show that the suites pass on a loaded machine.
+// The workers are killed when the tests end, and end by themselves after 60 minutes or as soon as
+// this process is gone.
 import { spawn } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 // The same probe the scale tests use (Node 24 loads the .ts module directly).
 import { sharedServicesProblem } from '../test/scale/harness.ts';
 
@@ -16,7 +25,15 @@ const behaviour = [
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
 const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];
 
-const runs = [
+const argv = process.argv.slice(2);
+const repeatAt = argv.indexOf('--repeat');
+const repeat = repeatAt === -1 ? 1 : Number(argv.splice(repeatAt, 2)[1]);
+if (!Number.isInteger(repeat) || repeat < 1) {
+  process.stderr.write('usage: node scripts/test.mjs [--repeat N] [FILE…] (N a whole number ≥ 1)\n');
+  process.exit(2);
+}
+
+const allRuns = [
   { title: 'all suites', env: {}, args: ['test/**/*.test.ts'] },
   { title: 'behaviour suites on PostgreSQL + Redis', env: { TOKENSTILE_TEST_APP_BACKEND: 'postgres+redis' }, args: [...behaviour, ...resourceServer], needs: true },
   { title: 'behaviour suites in strict mode (TOKENSTILE_REVOCATION_CHECK=strict)', env: { TOKENSTILE_TEST_APP_MODE: 'strict' }, args: behaviour },
@@ -28,6 +45,37 @@ const runs = [
     needs: true,
   },
 ];
+const runs =
+  argv.length === 0 ? allRuns : Array.from({ length: repeat }, (_, i) => ({ title: `${argv.join(' ')}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}`, env: {}, args: argv }));
+
+/** Busy-loop processes for TOKENSTILE_TEST_LOAD; none when it is unset. */
+function startLoad() {
+  const setting = process.env.TOKENSTILE_TEST_LOAD ?? '';
+  if (setting === '' || setting === '0' || setting === 'false') return [];
+  const count = Number(process.env.TOKENSTILE_TEST_LOAD_WORKERS ?? availableParallelism());
+  if (!Number.isInteger(count) || count < 1) {
+    process.stderr.write(`TOKENSTILE_TEST_LOAD_WORKERS must be a whole number ≥ 1, got ${JSON.stringify(process.env.TOKENSTILE_TEST_LOAD_WORKERS)}\n`);
+    process.exit(2);
+  }
+  // Spins, looking up every 100 ms whether its parent (this process) is still there.
+  const code = `const parent = process.ppid, end = Date.now() + 3_600_000; let check = 0;
+for (;;) { const now = Date.now(); if (now > check) { if (now > end || process.ppid !== parent) process.exit(0); check = now + 100; } }`;
+  const workers = Array.from({ length: count }, () => spawn(process.execPath, ['-e', code], { stdio: 'ignore' }));
+  process.stdout.write(`# background load: ${count} busy-loop processes (pids ${workers.map((w) => w.pid).join(', ')})\n`);
+  return workers;
+}
+
+function stopLoad(workers) {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+}
+
+const load = startLoad();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    stopLoad(load);
+    process.kill(process.pid, signal);
+  });
+}
 
 function run(env, args) {
   return new Promise((resolve) => {
@@ -66,5 +114,7 @@ for (const r of runs) {
   failed += result.failed;
   if (result.code !== 0 || result.tests === 0) ok = false;
 }
+if (load.length > 0) process.stdout.write(`\n# background load: ${load.length} busy-loop processes; load average ${loadavg().map((l) => l.toFixed(1)).join(', ')}\n`);
+stopLoad(load);
 process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);
 process.exit(ok && failed === 0 ? 0 : 1);

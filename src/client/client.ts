@@ -190,6 +190,7 @@ export class TokenstileClient {
    */
   async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
     if (!this.#trusted.has(originOf(this.#urlOf(path), this.#page) ?? '')) return this.#send(path, init, false);
+    const sentWith = this.#session;
     const first = await this.#send(path, init);
     if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
     const code = (await problemOf(first))?.code;
@@ -205,7 +206,12 @@ export class TokenstileClient {
       return first;
     }
     const expired = code === 'token_expired' || (this.#transport === 'cookie' && code === 'invalid_token');
-    if (!expired || !(await this.refresh())) return first;
+    if (!expired) return first;
+    // Refreshed (here or in another tab) while the request was on its way: the new token is what
+    // it lacked. Refreshing again would spend a refresh token for nothing.
+    const now = this.#session as StoredSession | null; // may have changed (or ended) during the awaits
+    const renewed = sentWith !== null && now !== null && now.sessionId === sentWith.sessionId && now.expiresAt > sentWith.expiresAt;
+    if (!renewed && !(await this.refresh())) return first;
     return this.#send(path, init);
   }
 
@@ -353,6 +359,8 @@ export class TokenstileClient {
         this.#adopt(stored);
         return true;
       }
+      // Refreshed by a tab whose news has not arrived yet: the browser already has its cookies.
+      if (await this.#sync.refreshedElsewhere(known)) return true;
       const csrf = (stored ?? known).csrfToken;
       let res: Response;
       try {
@@ -361,7 +369,9 @@ export class TokenstileClient {
         return false; // offline: keep the session, a later request will try again
       }
       if (res.ok) {
-        this.#started((await res.json()) as Record<string, unknown>);
+        const body = (await res.json()) as Record<string, unknown>;
+        await this.#sync.markRefreshed(known, Number(body.expiresIn) * 1000);
+        this.#started(body);
         return true;
       }
       const code = (await problemOf(res))?.code ?? '';
@@ -396,7 +406,8 @@ export class TokenstileClient {
       this.#tokens = { accessToken: String(body.accessToken), refreshToken: String(body.refreshToken) };
       this.#session = { sessionId: session.id, csrfToken: '', expiresAt: this.#now() + expiresIn * 1000, user };
     } else {
-      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user };
+      const generation = Math.random().toString(36).slice(2);
+      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user, generation };
       this.#sync.publish(this.#session);
     }
     this.#schedule();

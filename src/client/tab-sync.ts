@@ -8,6 +8,8 @@ export interface KeyValueStorage {
 /** What the client needs of the Web Locks API (`navigator.locks`). */
 export interface LockManagerLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  /** The held locks, as `navigator.locks.query()`; without it a tab whose storage lags may refresh twice. */
+  query?(): Promise<{ held?: ReadonlyArray<{ name?: string }> }>;
 }
 
 /** What the client needs of a `BroadcastChannel`. */
@@ -24,6 +26,8 @@ export interface StoredSession {
   /** When the access cookie expires, ms since the epoch (this browser's clock). */
   readonly expiresAt: number;
   readonly user: { readonly id: string; readonly email: string; readonly name: string | null };
+  /** Tells one login or refresh from the next (random; absent in sessions stored by older versions). */
+  readonly generation?: string;
 }
 
 /** Messages between tabs. */
@@ -84,6 +88,44 @@ export class TabSync {
   /** Runs `fn` while holding the origin-wide refresh lock (or directly, without Web Locks). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return this.#locks ? this.#locks.request(`${this.#key}:refresh`, fn) : fn();
+  }
+
+  /**
+   * Marks `previous` as refreshed, for `holdMs`, in the lock manager. Call it under the refresh
+   * lock, before publishing: storage and channel messages reach other tabs asynchronously (in
+   * Chromium, after the next tab may already hold the refresh lock), lock state does not.
+   */
+  async markRefreshed(previous: StoredSession, holdMs: number): Promise<void> {
+    const locks = this.#locks;
+    if (!locks?.query) return;
+    // Unref'd in Node, so that a held mark never keeps a process alive.
+    const later = (fn: () => void, ms: number) => (setTimeout(fn, ms) as { unref?: () => void }).unref?.();
+    await new Promise<void>((granted) => {
+      locks
+        .request(this.#refreshedName(previous), () => {
+          granted();
+          return new Promise<void>((release) => later(release, holdMs));
+        })
+        .catch(() => granted());
+      // Nobody else holds this name (the refresh lock is ours, and no mark was found), so the grant
+      // is immediate; should a lock manager stall, the refresh lock is not held hostage to it.
+      later(granted, 1000);
+    });
+  }
+
+  /** True when another tab has refreshed `session` (see `markRefreshed`), though this tab has not heard yet. */
+  async refreshedElsewhere(session: StoredSession): Promise<boolean> {
+    if (!this.#locks?.query) return false;
+    const name = this.#refreshedName(session);
+    try {
+      return ((await this.#locks.query()).held ?? []).some((lock) => lock.name === name);
+    } catch {
+      return false;
+    }
+  }
+
+  #refreshedName(session: StoredSession): string {
+    return `${this.#key}:refreshed:${session.sessionId}:${session.generation ?? session.expiresAt}`;
   }
 
   /** Calls `listener` with every message from another tab. */

@@ -42,6 +42,9 @@ export interface SeenRequest {
   readonly status: number;
   readonly origin: string | undefined;
   readonly hadCookie: boolean;
+  /** When the request arrived and when its answer went out (`performance.now()` of this process). */
+  readonly received: number;
+  readonly answered: number;
 }
 
 /** A listening Tokenstile server for the browser. */
@@ -65,7 +68,16 @@ export async function startServer(options: Partial<BuildAppOptions> = {}): Promi
     const base = `http://127.0.0.1:${port}`;
     const app = buildApp({ issuer: base, passwordHasher: fastHasher, rateLimits: false, docs: false, ...backend.options, ...options, onEvent: (e) => events.push(e) });
     app.addHook('onResponse', async (request, reply) => {
-      seen.push({ method: request.method, url: request.url, status: reply.statusCode, origin: request.headers.origin, hadCookie: request.headers.cookie !== undefined });
+      const answered = performance.now();
+      seen.push({
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        origin: request.headers.origin,
+        hadCookie: request.headers.cookie !== undefined,
+        received: answered - reply.elapsedTime,
+        answered,
+      });
     });
     try {
       await app.listen({ host: '127.0.0.1', port });

@@ -52,16 +52,26 @@ function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
   return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
 }
 
-/** Web Locks semantics for one name at a time: callbacks run one after another. */
+/** Web Locks semantics for one name at a time: callbacks run one after another; `query` lists the held ones. */
 function memoryLocks(): LockManagerLike {
   const tails = new Map<string, Promise<unknown>>();
+  const held = new Set<string>();
   return {
     request(name, callback) {
       const previous = tails.get(name) ?? Promise.resolve();
-      const run = previous.then(callback, callback);
+      const hold = async () => {
+        held.add(name);
+        try {
+          return await callback();
+        } finally {
+          held.delete(name);
+        }
+      };
+      const run = previous.then(hold, hold);
       tails.set(name, run.catch(() => {}));
       return run;
     },
+    query: async () => ({ held: [...held].map((name) => ({ name })) }),
   };
 }
 
@@ -80,9 +90,10 @@ function client(options: TokenstileClientOptions): TokenstileClient {
 }
 after(() => clients.forEach((c) => c.close()));
 
-/** Waits (bounded) until BroadcastChannel messages have made `condition` true. */
+/** Waits (at most 10 s: a busy machine may be slow to deliver) until BroadcastChannel messages have made `condition` true. */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const deadline = performance.now() + 10_000;
+  while (!condition() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(condition(), `never happened: ${what}`);
 }
 
@@ -130,7 +141,8 @@ describe('cookie transport (two tabs of one browser)', () => {
     const jar = new CookieJar();
     const counts = new Map<string, number>();
     const key = `ts-test-${Math.random().toString(36).slice(2)}`;
-    const make = () => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key });
+    const make = (wrap: (f: typeof fetch) => typeof fetch = (f) => f) =>
+      client({ fetch: wrap(injectFetch(t.app, jar, counts)), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key });
     return { jar, counts, storage, a: make(), b: make(), make };
   }
 
@@ -160,6 +172,58 @@ describe('cookie transport (two tabs of one browser)', () => {
     assert.equal(rb.status, 200);
     assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
     assert.equal((await third.updateName('Third tab')).name, 'Third tab');
+  });
+
+  test('a request refused as expired while another tab refreshed is retried with the new cookie, not refreshed again', async () => {
+    const email = await registered();
+    const { a, counts, jar, make } = tabs();
+    // This tab's /auth/me answer is held back until the other tab has refreshed and this one has heard of it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    const b = make((f) => (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await f(input, init);
+      if (holding && String(input).endsWith('/auth/me')) {
+        holding = false;
+        await held;
+      }
+      return res;
+    }) as typeof fetch);
+    await a.login({ email, password: goodPassword });
+    await until(() => b.user !== null, 'the other tab heard of the sign-in');
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    const late = b.fetch('/auth/me'); // sent with the expired cookie
+    await until(() => !holding, 'the request was answered');
+    let renewed = false;
+    b.on('session', () => (renewed = true));
+    assert.equal(await a.refresh(), true);
+    await until(() => renewed, 'the other tab heard of the refresh');
+    release();
+    assert.equal((await late).status, 200);
+    assert.equal(counts.get('/auth/refresh'), 1, 'the refresh the other tab made served this request too');
+  });
+
+  test("a tab that has not heard of another tab's refresh yet (storage and messages lag) does not refresh again", async () => {
+    const email = await registered();
+    const jar = new CookieJar();
+    const counts = new Map<string, number>();
+    const locks = memoryLocks();
+    const key = `ts-test-${Math.random().toString(36).slice(2)}`;
+    const tab = (storage: KeyValueStorage) => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: null, storageKey: key });
+    const storageA = memoryStorage();
+    const a = tab(storageA);
+    await a.login({ email, password: goodPassword });
+    // The other tab's storage still holds the session as it was before a's refresh, and no message comes.
+    const storageB = memoryStorage();
+    storageB.setItem(key, storageA.getItem(key)!);
+    const b = tab(storageB);
+    t.clock.advance(61_000);
+    jar.cookies.delete('__Host-tokenstile-access');
+    assert.equal(await a.refresh(), true);
+    assert.equal(await b.refresh(), true, 'the session goes on');
+    assert.equal(counts.get('/auth/refresh'), 1, 'the lagging tab took the refresh already made');
+    assert.equal((await b.me()).email, email);
   });
 
   test('signing out in one tab signs out the others at once', async () => {

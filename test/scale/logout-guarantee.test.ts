@@ -94,7 +94,7 @@ describe('the logout guarantee: 3 instances on PostgreSQL + Redis under load', {
   });
 
   test('every ended session is refused by every instance the moment its revocation answers: 0 accepted over hundreds', { timeout: 240_000 }, async (t) => {
-    const r = await runWorkload(instances, { workers: 6, cycles: 50, background: 12, maxMs: 200_000, tag: 'healthy' });
+    const r = await runWorkload(instances, { workers: 8, cycles: 40, background: 32, maxMs: 200_000, tag: 'healthy' });
     await report(t, 'healthy, under load', r, instances);
     assertGuarantee(r, 200);
   });

@@ -158,7 +158,8 @@ export async function spareRedis(): Promise<SpareServer> {
       if (proc) throw new Error('redis already running');
       const p = spawnGroup('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
       proc = p;
-      const deadline = Date.now() + 10_000;
+      // Bounds for a machine under load; an idle one answers within milliseconds.
+      const deadline = Date.now() + 30_000;
       while (!(await redisPing(port))) {
         if (p.child.exitCode !== null || Date.now() > deadline) {
           await killGroup(p);
@@ -245,7 +246,7 @@ export async function sparePostgres(): Promise<SpareServer> {
       const args = ['-u', 'postgres', '--', join(bin, 'postgres'), '-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
       const p = spawnGroup('runuser', args, dir);
       proc = p;
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       while (!(await ready())) {
         if (p.child.exitCode !== null || Date.now() > deadline) {
           await server.kill();
@@ -347,8 +348,9 @@ export async function faultCluster(env: Record<string, string> = {}): Promise<Fa
   try {
     await Promise.all([redis.start(), pg.start()]);
     const all = { TOKENSTILE_DATABASE_URL: pg.url, TOKENSTILE_REDIS_URL: redis.url, TOKENSTILE_ISSUER: 'http://tokenstile.faults.test', TOKENSTILE_RATE_LIMITS: 'off', ...env };
-    instances.push(await startInstance(all));
-    instances.push(...(await Promise.all([startInstance(all), startInstance(all)])));
+    // Up to a minute each to become ready: three processes starting at once on a busy machine.
+    instances.push(await startInstance(all, 60_000));
+    instances.push(...(await Promise.all([startInstance(all, 60_000), startInstance(all, 60_000)])));
     return { redis, pg, instances, stop };
   } catch (err) {
     await stop();

@@ -111,7 +111,7 @@ describe('Redis Cluster (3 masters started here)', { skip, timeout: 20_000 }, ()
   });
 
   test('revocations of many sessions, on every shard, all reach another instance', async () => {
-    const [a, b] = [new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 400 }), new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 400 })];
+    const [a, b] = [new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 1000 }), new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 1000 })];
     const received: Revocation[] = [];
     const healthy = signal();
     const all = signal();
@@ -132,7 +132,7 @@ describe('Redis Cluster (3 masters started here)', { skip, timeout: 20_000 }, ()
 
   test('a killed shard subscriber makes the feed unhealthy until ioredis resubscribes it', async () => {
     const name = `tstest-${uid()}`;
-    const feed = new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 400, connectionName: name });
+    const feed = new RedisRevocationFeed(await connect(), { heartbeatMs: 50, leaseMs: 1000, connectionName: name });
     const node = new Redis({ port: ports[2], host: '127.0.0.1' });
     const health: boolean[] = [];
     let changed = signal();
