@@ -30,7 +30,8 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
  * ended sessions' tokens. The CLI has no feed to confirm through (docs/scaling.md).
  */
 async function settle(core: Tokenstile): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, core.config.storeLeaseMs));
+  // 2 % more for clock-rate differences between this host and the servers'.
+  await new Promise((resolve) => setTimeout(resolve, Math.ceil(core.config.storeLeaseMs * 1.02)));
 }
 
 function print(io: CliIo, json: boolean, value: unknown, text: string): void {

@@ -33,6 +33,9 @@ export class RevocationSync {
   readonly #emit: AuthEventListener;
   readonly #logger: Logger | undefined;
   readonly #storeLeaseMs: number;
+  readonly #storeLeaseWaitMs: number;
+  /** How far apart the instances' clocks may be (the clock tolerance), for `revokedAt` comparisons. */
+  readonly #skewMs: number;
   /** `performance.now()` until which the last complete poll vouches for the list. */
   #storeLeaseUntil = 0;
   #cursor: string | null = null;
@@ -57,7 +60,7 @@ export class RevocationSync {
    * `storeLeaseMs`: how long a completed poll vouches for the list (real time: leases are about
    * timers, not tokens); polls must come several times within it.
    */
-  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; storeLeaseMs: number }) {
+  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; storeLeaseMs: number; skewMs?: number }) {
     this.#stores = options.stores;
     this.#clock = options.clock;
     this.#feed = options.feed;
@@ -65,6 +68,9 @@ export class RevocationSync {
     this.#logger = options.logger;
     this.#trusted = this.#feed === undefined;
     this.#storeLeaseMs = options.storeLeaseMs;
+    // Waiting out another process's lease: 2 % more for clock-rate differences between hosts.
+    this.#storeLeaseWaitMs = Math.ceil(options.storeLeaseMs * 1.02);
+    this.#skewMs = options.skewMs ?? 5_000;
   }
 
   /** How long a completed poll vouches for the list, in ms. */
@@ -191,10 +197,18 @@ export class RevocationSync {
     const committed = performance.now();
     this.#addAll(written);
     const feed = this.#feed;
-    if (written.length === 0 || feed === undefined) return { written, confirmed: Promise.resolve() };
+    if (written.length === 0) {
+      // Nothing left to end: maybe another revocation ended these sessions a moment ago and is
+      // still being confirmed, while this caller saw them live. Its answer must not come first:
+      // that revocation committed before now, so one store lease from now is always enough.
+      if (feed === undefined) return { written, confirmed: Promise.resolve() };
+      const recent = await this.#stores.sessions.lastRevokedAt(target, this.#clock.now() - this.#storeLeaseMs - this.#skewMs).catch(() => 0);
+      return { written, confirmed: recent === null ? Promise.resolve() : this.settle(committed) };
+    }
+    if (feed === undefined) return { written, confirmed: Promise.resolve() };
     const confirmed = (async () => {
       let timer: NodeJS.Timeout | undefined;
-      const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#storeLeaseMs)));
+      const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#storeLeaseWaitMs)));
       try {
         await Promise.race([feed.publish(written), storeLease]);
       } catch (err) {
@@ -214,7 +228,7 @@ export class RevocationSync {
    * time is refused everywhere. For writers that have no feed to confirm through (the CLI).
    */
   async settle(committedAt: number): Promise<void> {
-    const wait = committedAt + this.#storeLeaseMs - performance.now();
+    const wait = committedAt + this.#storeLeaseWaitMs - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 

@@ -110,6 +110,12 @@ export interface SessionStore {
    * opaque access handles map to nothing. Sessions already ended produce nothing.
    */
   revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]>;
+  /**
+   * The latest `revokedAt` at or after `since` among the sessions `target` names (already ended
+   * ones: what `revoke` found nothing left to end in), or null. A revocation call that ends nothing
+   * because another one just did must not answer before that one could have (RevocationSync).
+   */
+  lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null>;
   /** Revocations not yet expired at `now`, in order of expiry (soonest first). */
   liveRevocations(now: number): Promise<Revocation[]>;
   /**

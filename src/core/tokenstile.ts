@@ -185,7 +185,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs, skewMs: config.clockTolerance * 1000 });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
   }

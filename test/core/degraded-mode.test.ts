@@ -14,6 +14,8 @@ import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
 /** Feeds connected through one in-process hub; `up = false` drops messages and reports unhealthy. */
 class Hub {
   up = true;
+  /** While set, publishing waits for it (a slow feed) before delivering. */
+  hold: Promise<void> | undefined;
   readonly feeds = new Set<HubFeed>();
   setUp(up: boolean): void {
     this.up = up;
@@ -36,6 +38,7 @@ class HubFeed implements RevocationFeed {
   }
   async publish(revocations: readonly Revocation[]): Promise<void> {
     if (!this.#hub.up) throw new Error('feed down');
+    await this.#hub.hold;
     for (const f of this.#hub.feeds) f.handlers?.onRevocations([...revocations]);
   }
   async start(handlers: HubFeed['handlers'] & object): Promise<void> {
@@ -230,4 +233,24 @@ test('the revocation stream source hears every revocation once, whichever instan
     stop();
     assert.deepEqual(seen, [x.session.id, y.session.id]);
     assert.deepEqual(new Set(a.liveRevocations().map((r) => r.id)), new Set([x.session.id, y.session.id]));
+  }));
+
+test('a revocation that finds the session already ended does not answer before the one that ended it could have', () =>
+  twoInstances(async (a, b, hub) => {
+    const s = await signIn(a, 'twice@example.com');
+    let release = () => {};
+    hub.hold = new Promise<void>((r) => (release = r));
+    const first = a.revoke({ sessionId: s.session.id }); // committed; its confirmation is held
+    await new Promise((r) => setTimeout(r, 50));
+    // b was asked too (a retried logout): its list has not heard, the store says already ended.
+    const t0 = performance.now();
+    assert.deepEqual(await b.revoke({ sessionId: s.session.id }), []);
+    assert.ok(performance.now() - t0 >= 200, 'answered before one store lease: another instance could still accept the token');
+    // Nothing recently ended: no wait.
+    const t1 = performance.now();
+    assert.deepEqual(await b.revoke({ sessionId: '0190a3a0-0000-7000-8000-000000000000' }), []);
+    assert.ok(performance.now() - t1 < 200);
+    release();
+    hub.hold = undefined;
+    assert.equal((await first).length, 1);
   }));

@@ -29,7 +29,7 @@ export interface WorkloadResult {
   readonly accepted: Acceptance[];
   /** Duration of each revocation call, ms. */
   readonly latencies: number[];
-  /** Background protected requests answered (any status), and how many were not 200/401/503. */
+  /** Background protected requests answered (any status), and the answers that were not 200 or 503 (their sessions never end). */
   readonly background: { readonly answered: number; readonly unexpected: string[] };
   /** Answers of the workers' own calls that were neither the expected nor a 503 (for diagnosis). */
   readonly failures: string[];

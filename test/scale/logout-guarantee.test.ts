@@ -149,7 +149,8 @@ describe('the logout guarantee through Redis faults (own Redis)', { skip: skip(s
     t.diagnostic(line);
     console.log(`# ${line}`);
     assertGuarantee(r, 100);
-    assert.ok(distrustedAfter <= leaseMs + 1000, `lists trusted for ${distrustedAfter} ms after Redis hung`);
+    // The lease, plus the time to read three /metrics pages on a busy machine.
+    assert.ok(distrustedAfter <= leaseMs + 2000, `lists trusted for ${distrustedAfter} ms after Redis hung`);
     // A revocation is bounded by the store lease (plus the store write and the answer).
     assert.ok(pct(r.latencies, 100) < leaseMs + 3000, `a revocation took ${pct(r.latencies, 100)} ms`);
     await untilTrusted(instances, true, 15_000);

@@ -370,6 +370,20 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.deepEqual(await s.sessions.liveRevocations(t0 + 3 * minute + headroom), []);
       });
 
+      it('lastRevokedAt names when the target was last ended, not before since, and only what the target covers', async (s) => {
+        const { user, sessions: [a, b, c] } = await userWithSessions(s, 'last@example.com', t0, t0 + 1, t0 + 2);
+        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0), null, 'live: never ended');
+        await s.sessions.revoke({ sessionId: a!.id }, t0 + minute, headroom);
+        await s.sessions.revoke({ sessionId: b!.id }, t0 + 2 * minute, headroom);
+        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0), t0 + minute);
+        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0 + minute + 1), null, 'ended before since');
+        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id, userId: 'someone-else' }, t0), null, 'not that user\'s');
+        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id }, t0), t0 + 2 * minute);
+        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id, exceptSessionId: b!.id }, t0), t0 + minute);
+        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id }, t0 + 3 * minute), null);
+        void c;
+      });
+
       it('revocationsSince(null) returns a cursor after which only newer revocations come', async (s) => {
         const { sessions: [a, b, c] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1, t0 + 2);
         await s.sessions.revoke({ sessionId: a!.id }, t0 + minute, headroom);

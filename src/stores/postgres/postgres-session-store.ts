@@ -193,6 +193,21 @@ export class PostgresSessionStore implements SessionStore {
     return rows.map((r) => ({ kind: 'session', id: r.subject, userId: r.user_id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
   }
 
+  async lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null> {
+    const { rows } =
+      'sessionId' in target
+        ? await this.#db.query<{ at: string | number | null }>(
+            'SELECT MAX(revoked_at) AS at FROM sessions WHERE id = $1 AND ($2::text IS NULL OR user_id = $2) AND revoked_at >= $3',
+            [target.sessionId, target.userId ?? null, since],
+          )
+        : await this.#db.query<{ at: string | number | null }>(
+            'SELECT MAX(revoked_at) AS at FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR id <> $2) AND revoked_at >= $3',
+            [target.userId, target.exceptSessionId ?? null, since],
+          );
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
   async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
     return revocationsSince(this.#db.query, cursor, now);
   }

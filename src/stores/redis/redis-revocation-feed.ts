@@ -29,10 +29,12 @@ const shardCount = 16;
 
 /** A published message waiting for its own echo and for the acknowledgements of the others. */
 interface Pending {
+  /** Indexes of the channels the message went to (one per channel its revocations hash to). */
+  readonly sent: ReadonlySet<number>;
   /** Channels whose copy of the message has not come back to this process yet. */
   readonly channels: Set<string>;
-  /** Instances that acknowledged it. */
-  readonly acks: Set<string>;
+  /** Per instance, the channels whose copy it acknowledged. */
+  readonly acks: Map<string, Set<number>>;
   /** Re-evaluates the wait (an echo or an acknowledgement arrived, or the subscription was lost). */
   wake: (() => void) | undefined;
 }
@@ -44,10 +46,13 @@ interface Pending {
  *
  * Messages are compact JSON on the revocation channel(s):
  * - `{"r":[[kind, id, userId, revokedAt, expiresAt], …],"m":sender,"q":seq}`: revocations;
- * - `{"hb":sender,"n":seq}`: a heartbeat, sent by every feed on every channel each `heartbeatMs`;
+ * - `{"hb":sender,"n":seq,"l":leaseMs}`: a heartbeat, sent by every feed on every channel each
+ *   `heartbeatMs`, with the sender's lease (so that others wait for it as long as it trusts);
  * - `{"bye":sender}`: a feed closing, no longer to be waited for;
  * and on each instance's own acknowledgement channel `<prefix>revocations:ack:<id>`:
- * - `{"a":[seq, …],"by":sender}`: the sender has added those revocations to its list.
+ * - `{"a":[[seq, channel], …],"by":sender}`: the sender has added the revocations of message
+ *   `seq` that came on revocation channel number `channel` to its list. On a Cluster one message
+ *   is split over several channels, each delivered (and acknowledged) on its own.
  * Anything else is ignored; messages without `m`/`n` (an older release) are still applied.
  *
  * On one server (or Sentinel) there is one revocation channel, `<prefix>revocations`, with
@@ -63,9 +68,10 @@ interface Pending {
  *
  * **Publish.** After the PUBLISH, the feed waits for its own copy to come back on every channel
  * (the heartbeats Redis took before the revocations have then reached this process too), then
- * for an acknowledgement from every instance heard within a lease before that, each at most
- * until its last heartbeat plus a lease. Instances it cannot have heard (it has listened for less
- * than a lease) are waited out for a lease from when it started listening.
+ * for an acknowledgement of every channel's copy from every instance heard within its lease
+ * before that, each at most until its last heartbeat plus its lease. Instances it cannot have
+ * heard (it has listened on some channel for less than a lease) are waited out for a lease from
+ * when it started listening there.
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly kind = 'redis';
@@ -83,16 +89,16 @@ export class RedisRevocationFeed implements RevocationFeed {
   readonly #confirmed = new Map<string, number>();
   /** Own heartbeats in flight: sequence number → send time. */
   readonly #sent = new Map<number, number>();
-  /** Other instances: id → when their last heartbeat reached this process. */
-  readonly #members = new Map<string, number>();
+  /** Other instances: id → when their last heartbeat reached this process, and their lease. */
+  readonly #members = new Map<string, { heard: number; leaseMs: number }>();
   readonly #pending = new Map<number, Pending>();
   /** Acknowledgements to send, per sender, flushed once per event-loop turn. */
-  readonly #acks = new Map<string, number[]>();
+  readonly #acks = new Map<string, Array<[number, number]>>();
   #ackFlush: NodeJS.Immediate | undefined;
   #seq = 0;
   #leaseUntil = 0;
-  /** Since when the subscription has been unbroken (Infinity: lost, not yet heard from again). */
-  #listeningSince = Number.POSITIVE_INFINITY;
+  /** Per revocation channel: since when its subscription has been unbroken (Infinity: lost, not yet heard on again). */
+  readonly #listeningSince = new Map<string, number>();
   #handlers: Handlers | undefined;
   #subscriber: RedisClient | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -112,7 +118,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     const base = `${redis.keyPrefix}revocations`;
     this.#channels = redis.isCluster ? Array.from({ length: shardCount }, (_, i) => `${base}:{${i}}`) : [base];
     this.#ackChannel = this.#ackChannelOf(this.#id);
-    for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
+    for (const channel of this.#channels) {
+      this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
+      this.#listeningSince.set(channel, Number.POSITIVE_INFINITY);
+    }
   }
 
   get healthy(): boolean {
@@ -134,30 +143,44 @@ export class RedisRevocationFeed implements RevocationFeed {
       list.push([r.kind, r.id, r.userId, r.revokedAt, r.expiresAt]);
       byChannel.set(channel, list);
     }
-    const pending: Pending = { channels: new Set(byChannel.keys()), acks: new Set(), wake: undefined };
+    const pending: Pending = {
+      sent: new Set([...byChannel.keys()].map((channel) => this.#channels.indexOf(channel))),
+      channels: new Set(byChannel.keys()),
+      acks: new Map(),
+      wake: undefined,
+    };
     this.#pending.set(q, pending);
     try {
       await Promise.all([...byChannel].map(([channel, list]) => this.#send(channel, JSON.stringify({ r: list, m: this.#id, q }))));
       const echoBy = this.#now() + this.#leaseMs;
-      await this.#wait(pending, () => (pending.channels.size === 0 || this.#closed || this.#listeningSince === Number.POSITIVE_INFINITY || this.#now() >= echoBy ? null : echoBy));
+      const lost = () => [...byChannel.keys()].some((channel) => this.#listeningSince.get(channel) === Number.POSITIVE_INFINITY);
+      await this.#wait(pending, () => (pending.channels.size === 0 || this.#closed || lost() || this.#now() >= echoBy ? null : echoBy));
       if (pending.channels.size > 0) throw new Error('the revocation feed did not bring this instance its own message back');
       const echoed = this.#now();
-      // Whoever this process heard within a lease may hold a lease from before the revocations.
+      // Whoever this process heard within its lease may hold a lease from before the revocations.
       const deadlines = new Map<string, number>();
-      for (const [member, heard] of this.#members) {
-        const deadline = heard + this.#leaseMs + this.#margin;
+      for (const [member, { heard, leaseMs }] of this.#members) {
+        const deadline = heard + leaseMs + Math.ceil(leaseMs / 50);
         if (deadline > echoed) deadlines.set(member, deadline);
       }
-      // Instances whose heartbeats came before this process listened are not in the map.
-      const unknownUntil = this.#listeningSince + this.#leaseMs + this.#margin;
+      // Instances whose heartbeats came before this process listened (on any of the message's
+      // channels) are not in the map: wait out a lease from then. Same-lease configuration assumed.
+      const listening = Math.max(...[...byChannel.keys()].map((channel) => this.#listeningSince.get(channel)!));
+      const unknownUntil = listening + this.#leaseMs + this.#margin;
+      const covered = (member: string) => {
+        const acked = pending.acks.get(member);
+        return acked !== undefined && [...pending.sent].every((c) => acked.has(c));
+      };
       await this.#wait(pending, () => {
         const now = this.#now();
+        if (this.#closed) return null;
         let next = unknownUntil > now ? unknownUntil : null;
         for (const [member, deadline] of deadlines) {
-          if (deadline > now && !pending.acks.has(member)) next = next === null ? deadline : Math.min(next, deadline);
+          if (deadline > now && !covered(member)) next = next === null ? deadline : Math.min(next, deadline);
         }
         return next;
       });
+      if (this.#closed) throw new Error('the revocation feed closed before the revocations were confirmed');
     } finally {
       this.#pending.delete(q);
     }
@@ -186,7 +209,8 @@ export class RedisRevocationFeed implements RevocationFeed {
       sub.disconnect();
       throw err;
     }
-    this.#listeningSince = this.#now();
+    const listening = this.#now();
+    for (const channel of this.#channels) this.#listeningSince.set(channel, listening);
     this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
     this.#timer.unref();
     this.#tick();
@@ -197,7 +221,14 @@ export class RedisRevocationFeed implements RevocationFeed {
     const started = this.#handlers !== undefined;
     this.#closed = true;
     this.#leaseUntil = 0;
-    this.#healthy = false;
+    if (this.#healthy) {
+      this.#healthy = false;
+      try {
+        this.#handlers?.onHealth(false);
+      } catch {
+        // As for onRevocations.
+      }
+    }
     clearInterval(this.#timer);
     clearImmediate(this.#ackFlush);
     for (const pending of this.#pending.values()) pending.wake?.();
@@ -235,6 +266,7 @@ export class RedisRevocationFeed implements RevocationFeed {
           resolve();
         };
         const timer = setTimeout(done, Math.max(0, at - this.#now()));
+        timer.unref(); // a caller is waiting on it; a process shutting down need not
         pending.wake = done;
       });
     }
@@ -250,8 +282,8 @@ export class RedisRevocationFeed implements RevocationFeed {
       if (sentAt > now - 2 * this.#leaseMs) break;
       this.#sent.delete(k);
     }
-    for (const [member, heard] of this.#members) if (heard + this.#leaseMs + this.#margin < now) this.#members.delete(member);
-    const heartbeat = JSON.stringify({ hb: this.#id, n });
+    for (const [member, { heard, leaseMs }] of this.#members) if (heard + leaseMs + Math.ceil(leaseMs / 50) < now) this.#members.delete(member);
+    const heartbeat = JSON.stringify({ hb: this.#id, n, l: this.#leaseMs });
     for (const channel of this.#channels) {
       // A failed heartbeat needs no handling: the lease it does not renew runs out.
       this.#send(channel, heartbeat).catch(() => {});
@@ -270,23 +302,29 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
     if (typeof body !== 'object' || body === null) return;
     const now = this.#now();
-    if (this.#listeningSince === Number.POSITIVE_INFINITY) this.#listeningSince = now;
-    const { hb, n, r, m, q, bye, a, by } = body as Record<string, unknown>;
+    const { hb, n, l, r, m, q, bye, a, by } = body as Record<string, unknown>;
     if (isAck) {
       if (typeof by !== 'string' || !Array.isArray(a)) return;
-      for (const seq of a) {
+      for (const entry of a) {
+        // [seq, channel]; a bare seq (one channel) from a single-server feed is channel 0.
+        const [seq, channel] = Array.isArray(entry) ? entry : [entry, 0];
         const pending = typeof seq === 'number' ? this.#pending.get(seq) : undefined;
-        if (pending === undefined) continue;
-        pending.acks.add(by);
+        if (pending === undefined || typeof channel !== 'number') continue;
+        const acked = pending.acks.get(by) ?? new Set<number>();
+        acked.add(channel);
+        pending.acks.set(by, acked);
         pending.wake?.();
       }
       return;
     }
+    if (this.#listeningSince.get(channel) === Number.POSITIVE_INFINITY) this.#listeningSince.set(channel, now);
     if (typeof hb === 'string') {
       if (hb !== this.#id) {
         // Re-inserted at the back, so the map stays in order of last contact for #tick's pruning.
+        // An older release sends no lease: it had none, so ours is as good a bound as any.
+        const leaseMs = typeof l === 'number' && l > 0 && l <= 60_000 ? l : this.#leaseMs;
         this.#members.delete(hb);
-        this.#members.set(hb, now);
+        this.#members.set(hb, { heard: now, leaseMs });
         return;
       }
       const sentAt = typeof n === 'number' ? this.#sent.get(n) : undefined;
@@ -312,17 +350,19 @@ export class RedisRevocationFeed implements RevocationFeed {
       try {
         this.#handlers?.onRevocations(revocations);
       } catch {
-        // The handler's failure is its own; it must not break delivery of the next message.
+        // The handler's failure is its own; it must not break delivery of the next message. Not
+        // acknowledged: the sender then waits out this instance's lease instead.
+        return;
       }
     }
     // Acknowledged once the handler has returned: the revocations are in this process's list.
-    if (!own && typeof m === 'string' && typeof q === 'number') this.#acknowledge(m, q);
+    if (!own && typeof m === 'string' && typeof q === 'number') this.#acknowledge(m, [q, this.#channels.indexOf(channel)]);
   }
 
-  #acknowledge(sender: string, q: number): void {
+  #acknowledge(sender: string, ack: [number, number]): void {
     const list = this.#acks.get(sender);
-    if (list) list.push(q);
-    else this.#acks.set(sender, [q]);
+    if (list) list.push(ack);
+    else this.#acks.set(sender, [ack]);
     this.#ackFlush ??= setImmediate(() => {
       this.#ackFlush = undefined;
       for (const [to, seqs] of this.#acks) this.#send(this.#ackChannelOf(to), JSON.stringify({ a: seqs, by: this.#id })).catch(() => {});
@@ -334,7 +374,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     if (this.#closed) return;
     for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
     this.#leaseUntil = 0;
-    this.#listeningSince = Number.POSITIVE_INFINITY;
+    for (const channel of this.#channels) this.#listeningSince.set(channel, Number.POSITIVE_INFINITY);
     for (const pending of this.#pending.values()) pending.wake?.();
     this.#update(this.#now());
   }

@@ -180,6 +180,15 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
+  async lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null> {
+    const row = (
+      'sessionId' in target
+        ? this.#db.prepare('SELECT MAX(revoked_at) AS at FROM sessions WHERE id = ? AND (? IS NULL OR user_id = ?) AND revoked_at >= ?').get(target.sessionId, target.userId ?? null, target.userId ?? null, since)
+        : this.#db.prepare('SELECT MAX(revoked_at) AS at FROM sessions WHERE user_id = ? AND (? IS NULL OR id <> ?) AND revoked_at >= ?').get(target.userId, target.exceptSessionId ?? null, target.exceptSessionId ?? null, since)
+    ) as Row | undefined;
+    return typeof row?.at === 'number' ? row.at : null;
+  }
+
   async liveRevocations(now: number): Promise<Revocation[]> {
     const rows = this.#db.prepare('SELECT * FROM revocations WHERE expires_at > ? ORDER BY expires_at, seq').all(now);
     return (rows as Row[]).map(toRevocation);
