@@ -36,7 +36,9 @@ export class RevocationSync {
   /** `performance.now()` until which the last complete poll vouches for the list. */
   #storeLeaseUntil = 0;
   #cursor: string | null = null;
-  readonly #listeners = new Set<(revocations: readonly Revocation[]) => void>();
+  readonly #listeners = new Set<(revocations: readonly Revocation[]) => void | Promise<void>>();
+  /** The lease granted to acknowledging verifiers (0: none): added to the store-lease fallback. */
+  #verifierLeaseMs = 0;
   #trusted: boolean;
   readonly #poll = single(async () => {
     const started = performance.now();
@@ -95,9 +97,11 @@ export class RevocationSync {
     const started = this.#feed.start({
       onRevocations: (revocations) => {
         const now = this.#clock.now();
-        this.#addAll(revocations);
+        const held = this.#addAll(revocations);
         const lagMs = Math.max(0, ...revocations.map((r) => now - r.revokedAt));
         this.#emit({ type: 'revocations_received', count: revocations.length, lagMs });
+        // The feed acknowledges once acknowledging verifiers have them (or lost their leases).
+        return held;
       },
       onHealth: (healthy) => this.#onHealth(healthy),
     });
@@ -155,25 +159,37 @@ export class RevocationSync {
     if (this.#feed?.healthy && !this.#trusted && !this.#catchingUp) void this.#catchUp();
   }
 
-  #addAll(revocations: readonly Revocation[]): void {
+  /**
+   * Adds to the list and tells the listeners; returns what the listeners returned, settled
+   * (never rejecting), when any returned a promise. A listener is called for what is new only,
+   * so it may hold on to *everything it has been told* rather than to these revocations alone.
+   */
+  #addAll(revocations: readonly Revocation[]): Promise<void> | undefined {
     const now = this.#clock.now();
     const added: Revocation[] = [];
     for (const r of revocations) if (this.list.add(r, now)) added.push(r);
-    if (added.length === 0) return;
+    const held: Promise<void>[] = [];
     for (const listener of this.#listeners) {
       try {
-        listener(added);
+        // Already-known revocations reach listeners as an empty call: they may still be in flight.
+        const result = listener(added);
+        if (result instanceof Promise) held.push(result.catch(() => {}));
       } catch {
         // A listener's failure (a closed stream) must not stop the list or the other listeners.
       }
     }
+    return held.length > 0 ? Promise.all(held).then(() => {}) : undefined;
   }
 
   /**
    * Calls `listener` with every revocation that enters the list from now on (from this process,
-   * the feed or the store poll), once per session. Returns the unsubscribe function.
+   * the feed or the store poll), once per session, and with an empty array when revocations
+   * already in the list are received again. A listener may return a promise: the revocation
+   * then counts as delivered (the feed acknowledges it, `revoke` confirms it) only once that
+   * promise settles; it must settle within the lease announced with `holdForVerifiers`.
+   * Returns the unsubscribe function.
    */
-  onAdded(listener: (revocations: readonly Revocation[]) => void): () => void {
+  onAdded(listener: (revocations: readonly Revocation[]) => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -189,12 +205,16 @@ export class RevocationSync {
   async revoke(target: RevokeTarget, headroomMs: number): Promise<{ written: Revocation[]; confirmed: Promise<void> }> {
     const written = await this.#stores.sessions.revoke(target, this.#clock.now(), headroomMs);
     const committed = performance.now();
-    this.#addAll(written);
+    // This process's own acknowledging verifiers (none: undefined).
+    const local = written.length === 0 ? undefined : this.#addAll(written);
     const feed = this.#feed;
-    if (written.length === 0 || feed === undefined) return { written, confirmed: Promise.resolve() };
+    if (written.length === 0 || feed === undefined) return { written, confirmed: local ?? Promise.resolve() };
     const confirmed = (async () => {
       let timer: NodeJS.Timeout | undefined;
-      const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#storeLeaseMs)));
+      // Another instance learns of it from the store within a store lease, and its verifiers
+      // then within their lease.
+      const fallbackMs = this.#storeLeaseMs + this.#verifierLeaseMs;
+      const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, fallbackMs)));
       try {
         await Promise.race([feed.publish(written), storeLease]);
       } catch (err) {
@@ -203,9 +223,22 @@ export class RevocationSync {
       } finally {
         clearTimeout(timer);
       }
+      await local;
       this.#emit({ type: 'revocation_confirmed', ms: performance.now() - committed });
     })();
     return { written, confirmed };
+  }
+
+  /**
+   * Declares that this process grants acknowledging verifiers leases of `leaseMs` (see the
+   * revocation stream): the feed announces it to the other instances, which then wait that much
+   * longer for this one, and a revocation the feed cannot confirm waits it out after the store
+   * lease.
+   */
+  holdForVerifiers(leaseMs: number): void {
+    if (!(leaseMs > this.#verifierLeaseMs)) return;
+    this.#verifierLeaseMs = leaseMs;
+    this.#feed?.announceVerifierLease?.(leaseMs);
   }
 
   /**

@@ -44,7 +44,8 @@ interface Pending {
  *
  * Messages are compact JSON on the revocation channel(s):
  * - `{"r":[[kind, id, userId, revokedAt, expiresAt], …],"m":sender,"q":seq}`: revocations;
- * - `{"hb":sender,"n":seq}`: a heartbeat, sent by every feed on every channel each `heartbeatMs`;
+ * - `{"hb":sender,"n":seq}`: a heartbeat, sent by every feed on every channel each `heartbeatMs`,
+ *   with `"v":ms` while the sender grants acknowledging verifiers leases of that length;
  * - `{"bye":sender}`: a feed closing, no longer to be waited for;
  * and on each instance's own acknowledgement channel `<prefix>revocations:ack:<id>`:
  * - `{"a":[seq, …],"by":sender}`: the sender has added those revocations to its list.
@@ -64,7 +65,7 @@ interface Pending {
  * **Publish.** After the PUBLISH, the feed waits for its own copy to come back on every channel
  * (the heartbeats Redis took before the revocations have then reached this process too), then
  * for an acknowledgement from every instance heard within a lease before that, each at most
- * until its last heartbeat plus a lease. Instances it cannot have heard (it has listened for less
+ * until its last heartbeat plus a lease (plus its `v`). Instances it cannot have heard (it has listened for less
  * than a lease) are waited out for a lease from when it started listening.
  */
 export class RedisRevocationFeed implements RevocationFeed {
@@ -85,6 +86,10 @@ export class RedisRevocationFeed implements RevocationFeed {
   readonly #sent = new Map<number, number>();
   /** Other instances: id → when their last heartbeat reached this process. */
   readonly #members = new Map<string, number>();
+  /** Other instances that hold leases of acknowledging verifiers: id → the verifier lease (`v`), ms. */
+  readonly #verifierLeases = new Map<string, number>();
+  /** The lease this process grants acknowledging verifiers (0: none), announced in its heartbeats. */
+  #verifierLeaseMs = 0;
   readonly #pending = new Map<number, Pending>();
   /** Acknowledgements to send, per sender, flushed once per event-loop turn. */
   readonly #acks = new Map<string, number[]>();
@@ -145,7 +150,8 @@ export class RedisRevocationFeed implements RevocationFeed {
       // Whoever this process heard within a lease may hold a lease from before the revocations.
       const deadlines = new Map<string, number>();
       for (const [member, heard] of this.#members) {
-        const deadline = heard + this.#leaseMs + this.#margin;
+        // An instance with acknowledging verifiers holds its ack for at most one verifier lease.
+        const deadline = heard + this.#leaseMs + (this.#verifierLeases.get(member) ?? 0) + this.#margin;
         if (deadline > echoed) deadlines.set(member, deadline);
       }
       // Instances whose heartbeats came before this process listened are not in the map.
@@ -215,6 +221,21 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.#subscriber = undefined;
   }
 
+  /**
+   * From now on this process's heartbeats carry `"v": leaseMs`, and only such heartbeats renew
+   * its lease (the lease it held is dropped), so that while it trusts its list every other
+   * instance has heard the announcement: a publisher then waits up to `leaseMs` longer for this
+   * instance's acknowledgement, which it holds until its acknowledging verifiers have
+   * acknowledged (or their leases have run out). See `docs/verify.md`.
+   */
+  announceVerifierLease(leaseMs: number): void {
+    if (!(leaseMs > 0) || leaseMs === this.#verifierLeaseMs) return;
+    this.#verifierLeaseMs = leaseMs;
+    for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
+    this.#leaseUntil = 0;
+    this.#update(this.#now());
+  }
+
   #ackChannelOf(id: string): string {
     const base = `${this.#redis.keyPrefix}revocations:ack:`;
     return this.#redis.isCluster ? `${base}{${id}}` : `${base}${id}`;
@@ -250,8 +271,12 @@ export class RedisRevocationFeed implements RevocationFeed {
       if (sentAt > now - 2 * this.#leaseMs) break;
       this.#sent.delete(k);
     }
-    for (const [member, heard] of this.#members) if (heard + this.#leaseMs + this.#margin < now) this.#members.delete(member);
-    const heartbeat = JSON.stringify({ hb: this.#id, n });
+    for (const [member, heard] of this.#members) {
+      if (heard + this.#leaseMs + (this.#verifierLeases.get(member) ?? 0) + this.#margin >= now) continue;
+      this.#members.delete(member);
+      this.#verifierLeases.delete(member);
+    }
+    const heartbeat = JSON.stringify(this.#verifierLeaseMs > 0 ? { hb: this.#id, n, v: this.#verifierLeaseMs } : { hb: this.#id, n });
     for (const channel of this.#channels) {
       // A failed heartbeat needs no handling: the lease it does not renew runs out.
       this.#send(channel, heartbeat).catch(() => {});
@@ -271,7 +296,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     if (typeof body !== 'object' || body === null) return;
     const now = this.#now();
     if (this.#listeningSince === Number.POSITIVE_INFINITY) this.#listeningSince = now;
-    const { hb, n, r, m, q, bye, a, by } = body as Record<string, unknown>;
+    const { hb, n, v, r, m, q, bye, a, by } = body as Record<string, unknown>;
     if (isAck) {
       if (typeof by !== 'string' || !Array.isArray(a)) return;
       for (const seq of a) {
@@ -287,8 +312,12 @@ export class RedisRevocationFeed implements RevocationFeed {
         // Re-inserted at the back, so the map stays in order of last contact for #tick's pruning.
         this.#members.delete(hb);
         this.#members.set(hb, now);
+        // Kept as long as the member is: its verifiers may hold leases granted under the last `v`.
+        if (typeof v === 'number' && v > 0 && Number.isFinite(v)) this.#verifierLeases.set(hb, Math.max(v, this.#verifierLeases.get(hb) ?? 0));
         return;
       }
+      // Once verifier leases are announced, only heartbeats that carried the announcement count.
+      if (this.#verifierLeaseMs > 0 && v !== this.#verifierLeaseMs) return;
       const sentAt = typeof n === 'number' ? this.#sent.get(n) : undefined;
       if (sentAt !== undefined && sentAt > this.#confirmed.get(channel)!) {
         this.#confirmed.set(channel, sentAt);
@@ -299,6 +328,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
     if (typeof bye === 'string') {
       this.#members.delete(bye);
+      this.#verifierLeases.delete(bye);
       return;
     }
     if (!Array.isArray(r)) return;
@@ -308,15 +338,25 @@ export class RedisRevocationFeed implements RevocationFeed {
       if (pending?.channels.delete(channel)) pending.wake?.();
     }
     const revocations = r.map(decode).filter((x) => x !== null);
+    let held: void | Promise<void> = undefined;
     if (revocations.length > 0) {
       try {
-        this.#handlers?.onRevocations(revocations);
+        held = this.#handlers?.onRevocations(revocations);
       } catch {
         // The handler's failure is its own; it must not break delivery of the next message.
       }
     }
-    // Acknowledged once the handler has returned: the revocations are in this process's list.
-    if (!own && typeof m === 'string' && typeof q === 'number') this.#acknowledge(m, q);
+    // Acknowledged once the handler has returned (the revocations are in this process's list) and
+    // what it returned has settled (this process's acknowledging verifiers have them too).
+    if (own || typeof m !== 'string' || typeof q !== 'number') return;
+    if (held instanceof Promise) {
+      held.then(
+        () => this.#acknowledge(m, q),
+        () => this.#acknowledge(m, q),
+      );
+    } else {
+      this.#acknowledge(m, q);
+    }
   }
 
   #acknowledge(sender: string, q: number): void {
