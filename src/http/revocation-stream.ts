@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { Ajv } from 'ajv';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ClientRegistry } from '../core/clients.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { requireClient } from './client-auth.ts';
-import { sendProblem } from './problem.ts';
+import { problemErrorHandler, sendProblem } from './problem.ts';
 import { StreamAcks } from './stream-acks.ts';
 
 /** Options of the revocation stream; defaults suit production. */
@@ -31,6 +32,9 @@ export interface RevocationStreamOptions {
 }
 
 type Entry = readonly [id: string, expiresAt: number];
+
+// Unknown fields are refused, not stripped, whatever the host app configured.
+const ajv = new Ajv({ removeAdditional: false, coerceTypes: false, allErrors: false, strict: false });
 
 /** One open stream. */
 interface OpenStream {
@@ -69,6 +73,8 @@ interface OpenStream {
  */
 export async function revocationStreamRoutes(app: FastifyInstance, opts: { core: Tokenstile; clients: ClientRegistry; stream?: RevocationStreamOptions }): Promise<void> {
   const { core, clients } = opts;
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  app.setErrorHandler(problemErrorHandler);
   const heartbeatMs = opts.stream?.heartbeatMs ?? 500;
   const replayLimit = opts.stream?.replayLimit ?? 4096;
   const maxBuffered = opts.stream?.maxBufferedBytes ?? 64 * 1024;

@@ -60,8 +60,13 @@ export class StreamAcks {
 
   /**
    * Records that the verifier of stream `id` had applied every event up to `upTo` when it sent a
-   * request this process received at `receivedAt`; grants it a lease (returns true) when that is
-   * every event sent on the stream and `trusted` (this process's own list is current).
+   * request this process received at `receivedAt`, and grants it a lease (returns true) when
+   * `trusted` (this process's own list is current) and either `upTo` is every event sent on the
+   * stream or the lease it holds has not run out. In the second case the events after `upTo`
+   * are still waited for (their revocations are not confirmed) until acknowledged or until this
+   * longer lease ends; without a current lease they might have been given up on, so only a full
+   * acknowledgement starts a new one. Under a steady stream of revocations the verifier thus
+   * keeps its lease although its acknowledgements always trail the latest event.
    */
   acknowledge(id: string, upTo: number, receivedAt: number, trusted: boolean): boolean {
     const s = this.#streams.get(id);
@@ -70,7 +75,7 @@ export class StreamAcks {
       s.acked = upTo;
       this.#check();
     }
-    if (!trusted || upTo < s.sent) return false;
+    if (!trusted || (upTo < s.sent && !(s.leaseEnd > this.#now()))) return false;
     s.leaseEnd = Math.max(s.leaseEnd, receivedAt + this.#leaseMs + this.#margin);
     return true;
   }
