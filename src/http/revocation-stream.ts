@@ -66,8 +66,8 @@ interface OpenStream {
  * - A client that does not read is disconnected once it leaves `maxBufferedBytes` unread or takes
  *   nothing for `stallMs`, so that it costs this process a bounded amount of memory and time.
  * - `POST /revocations/stream/ack` `{stream, upTo}` (JSON): answers `{current, leaseMs}`.
- *   `current` is true when `upTo` is the id of the last event sent on that stream and this
- *   instance trusts its list; the verifier may then trust its list for `leaseMs` from when it
+ *   `current` is true when `upTo` is the id of the last event sent on that stream before the
+ *   request arrived and this instance trusts its list; the verifier may then trust its list for `leaseMs` from when it
  *   sent the request, and this instance confirms a revocation (to whoever made it) only once every
  *   such stream has acknowledged it or its lease has run out. `docs/verify.md` has the proof.
  */
@@ -205,6 +205,9 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
     async (request, reply) => {
       // The verifier sent this no later than now: a lease it counts from its send time ends before ours.
       const receivedAt = performance.now();
+      const { stream: streamId } = request.body as { stream: string };
+      // What the stream had been sent when the request arrived; later events are waited for.
+      const sentAtReceipt = acks.sentOf(streamId);
       const clientId = await requireClient(clients, request, reply);
       if (clientId === null) return reply;
       const { stream, upTo } = request.body as { stream: string; upTo: string };
@@ -213,7 +216,7 @@ export async function revocationStreamRoutes(app: FastifyInstance, opts: { core:
       if (!acks.knows(stream, clientId)) return sendProblem(reply, 'not_found', { detail: 'No open revocation stream of this client has that id here; reconnect.' });
       // Announced first, so that no lease is granted before every instance has heard of it.
       core.holdForVerifiers(leaseMs);
-      const current = acks.acknowledge(stream, upToSeq, receivedAt, !core.degraded);
+      const current = acks.acknowledge(stream, upToSeq, receivedAt, sentAtReceipt, !core.degraded);
       return reply.code(200).header('cache-control', 'no-store').send({ current, leaseMs });
     },
   );

@@ -58,24 +58,28 @@ export class StreamAcks {
     return s !== undefined && s.open && s.clientId === clientId;
   }
 
+  /** The last event written to stream `id` (-1 when unknown): read when an acknowledgement arrives. */
+  sentOf(id: string): number {
+    return this.#streams.get(id)?.sent ?? -1;
+  }
+
   /**
    * Records that the verifier of stream `id` had applied every event up to `upTo` when it sent a
-   * request this process received at `receivedAt`, and grants it a lease (returns true) when
-   * `trusted` (this process's own list is current) and either `upTo` is every event sent on the
-   * stream or the lease it holds has not run out. In the second case the events after `upTo`
-   * are still waited for (their revocations are not confirmed) until acknowledged or until this
-   * longer lease ends; without a current lease they might have been given up on, so only a full
-   * acknowledgement starts a new one. Under a steady stream of revocations the verifier thus
-   * keeps its lease although its acknowledgements always trail the latest event.
+   * request this process received at `receivedAt`, when `sentAtReceipt` events had been written
+   * to the stream; grants it a lease (returns true) when `upTo` covers all of those and `trusted`
+   * (this process's own list is current when it answers). Events written after `receivedAt` are
+   * waited for (their revocations stay unconfirmed) until acknowledged or until this lease ends.
+   * An acknowledgement that trails an event sent before it arrived renews nothing: that event may
+   * have been given up on already, when a lease ran out.
    */
-  acknowledge(id: string, upTo: number, receivedAt: number, trusted: boolean): boolean {
+  acknowledge(id: string, upTo: number, receivedAt: number, sentAtReceipt: number, trusted: boolean): boolean {
     const s = this.#streams.get(id);
     if (!s?.open || upTo > s.sent) return false;
     if (upTo > s.acked) {
       s.acked = upTo;
       this.#check();
     }
-    if (!trusted || (upTo < s.sent && !(s.leaseEnd > this.#now()))) return false;
+    if (!trusted || upTo < sentAtReceipt) return false;
     s.leaseEnd = Math.max(s.leaseEnd, receivedAt + this.#leaseMs + this.#margin);
     return true;
   }

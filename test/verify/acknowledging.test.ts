@@ -49,20 +49,25 @@ describe('POST /revocations/stream/ack', () => {
       assert.equal((await ack({ stream: stream.stream, upTo: lastId, extra: 1 })).status, 400);
       // Until the instance's own list is trusted under the announced lease, nothing is granted;
       // with no feed (one process) that is at once.
-      await eventually(async () => ((await (await ack({ stream: stream.stream, upTo: lastId })).json()) as { current: boolean }).current, 5000, 'a current answer');
+      let grantSentAt = 0;
+      await eventually(
+        async () => {
+          grantSentAt = performance.now();
+          return ((await (await ack({ stream: stream.stream, upTo: lastId })).json()) as { current: boolean }).current;
+        },
+        5000,
+        'a current answer',
+      );
 
-      // A revocation sent on the stream: while the lease lasts, a trailing acknowledgement renews it
-      // (the logout still waits for the event or for the end of that lease).
+      // A revocation sent on the stream: an acknowledgement that trails it renews nothing, and the
+      // logout waits for the event or for the end of the lease granted before.
       const s = await t.signUp();
-      const t0 = performance.now();
       const logout = t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken) });
       while (!text.includes('event: revoked')) text += Buffer.from((await reader.read()).value!).toString('utf8');
       const revokedId = /id: (\S+)\nevent: revoked/.exec(text)![1]!;
-      assert.deepEqual(await (await ack({ stream: stream.stream, upTo: lastId })).json(), { current: true, leaseMs });
-      assert.equal((await logout).statusCode, 204);
-      assert.ok(performance.now() - t0 >= leaseMs, 'the logout answered before the event was acknowledged or the lease ran out');
-      // The lease has run out without the event acknowledged: only a full acknowledgement counts now.
       assert.deepEqual(await (await ack({ stream: stream.stream, upTo: lastId })).json(), { current: false, leaseMs });
+      assert.equal((await logout).statusCode, 204);
+      assert.ok(performance.now() >= grantSentAt + leaseMs, 'the logout answered before the event was acknowledged or the lease ran out');
       assert.deepEqual(await (await ack({ stream: stream.stream, upTo: revokedId })).json(), { current: true, leaseMs });
       // Acknowledged at once, a logout answers at once.
       const s2 = await t.signUp();
@@ -85,6 +90,7 @@ describe('an acknowledging verifier', () => {
     const t = await listeningApp();
     const v = verifierVia(t, t.url, true);
     let running = true;
+    let unavailable = 0;
     const load: Promise<void>[] = [];
     try {
       await v.ready();
@@ -97,7 +103,10 @@ describe('an acknowledging verifier', () => {
               const res = await fetch(`${t.url}/auth/me`, { headers: bearer(live.accessToken) });
               assert.equal(res.status, 200);
               await res.arrayBuffer();
-              assert.equal(await outcome(v.verify(live.accessToken)), 'ok', 'the verifier kept its lease under load');
+              // While its lease lapses (acknowledgements trailing the events) it refuses: never a wrong yes.
+              const seen = await outcome(v.verify(live.accessToken));
+              if (seen === 'service_unavailable') unavailable += 1;
+              else assert.equal(seen, 'ok');
             }
           })(),
         );
@@ -112,7 +121,7 @@ describe('an acknowledging verifier', () => {
           for (let i = 0; i < logouts / 3; i++) {
             const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword } });
             const token = (login.json() as { accessToken: string }).accessToken;
-            assert.equal(await outcome(v.verify(token)), 'ok');
+            await eventually(async () => (await outcome(v.verify(token))) === 'ok', 10_000, 'the fresh token accepted');
             const t0 = performance.now();
             assert.equal((await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(token) })).statusCode, 204);
             latencies.push(performance.now() - t0);
@@ -124,7 +133,7 @@ describe('an acknowledging verifier', () => {
         }),
       );
       latencies.sort((a, b) => a - b);
-      console.log(`# acknowledging verifier: ${accepted} of ${logouts} ended tokens accepted after the answer; logout p50 ${latencies[logouts / 2 - 1]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
+      console.log(`# acknowledging verifier: ${accepted} of ${logouts} ended tokens accepted after the answer (${unavailable} background checks refused while the lease lapsed); logout p50 ${latencies[logouts / 2 - 1]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
       assert.equal(accepted, 0);
     } finally {
       running = false;
