@@ -24,9 +24,11 @@ const verifier = createVerifier({
     clientSecret,
     url: `${authUrl}/revocations/stream`,
     introspectionUrl: `${authUrl}/oauth/introspect`,
-    // Refuse (503) when revocations are more than 10 s behind; 'introspect' asks the auth server instead.
+    // Refuse (503) when revocations may be more than 2 s behind; 'introspect' asks the auth server instead.
     onStale: env.ORDERS_ON_STALE === 'introspect' ? 'introspect' : 'refuse',
-    staleAfter: env.ORDERS_STALE_AFTER ?? '10s',
+    staleAfter: env.ORDERS_STALE_AFTER ?? '2s',
+    // ORDERS_ACKNOWLEDGE=true: a logout answers only once this process refuses its tokens (docs/verify.md).
+    acknowledge: env.ORDERS_ACKNOWLEDGE === 'true',
   },
   onEvent: (e) => {
     if (e.type === 'stream_error' || e.type === 'jwks_error') console.error(`verifier: ${e.type}: ${e.message}`);

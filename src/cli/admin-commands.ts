@@ -27,11 +27,14 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
 /**
  * Waits one store lease after a revocation: running servers trust their in-memory list only while
  * a poll of the store has completed within that span, so afterwards every one of them refuses the
- * ended sessions' tokens. The CLI has no feed to confirm through (docs/scaling.md).
+ * ended sessions' tokens. The CLI has no feed to confirm through (docs/scaling.md). Then one
+ * revocation lease more: the longest an acknowledging verifier may still trust a list an instance
+ * vouched for before its poll (docs/verify.md).
  */
 async function settle(core: Tokenstile): Promise<void> {
-  // 2 % more for clock-rate differences between this host and the servers'.
-  await new Promise((resolve) => setTimeout(resolve, Math.ceil(core.config.storeLeaseMs * 1.02)));
+  // One store lease for the servers, one verifier lease for their acknowledging verifiers, and 2 %
+  // more for clock-rate differences between this host and theirs.
+  await new Promise((resolve) => setTimeout(resolve, Math.ceil((core.config.storeLeaseMs + core.config.revocationLeaseMs) * 1.02)));
 }
 
 function print(io: CliIo, json: boolean, value: unknown, text: string): void {

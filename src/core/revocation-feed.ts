@@ -26,12 +26,23 @@ export interface RevocationFeed {
   publish(revocations: readonly Revocation[]): Promise<void>;
   /**
    * Starts delivery; rejects when the feed cannot be reached at all. `onRevocations` receives
-   * what any instance published, and must add them synchronously (an acknowledgement follows its
-   * return); `onHealth` is told when the lease lapses or the subscription is lost, and when the
-   * feed is healthy again (reconnected, lease renewed). Errors thrown by the handlers are
-   * swallowed: delivery goes on.
+   * what any instance published, and must add them synchronously; the acknowledgement to the
+   * publisher follows its return or, when it returns a promise, that promise's settling (this is
+   * how an instance holds its acknowledgement until its acknowledging verifiers have the
+   * revocations, or their leases have run out: at most the lease given to
+   * `announceVerifierLease`). `onHealth` is told when the lease lapses or the subscription is
+   * lost, and when the feed is healthy again (reconnected, lease renewed). Errors thrown by the
+   * handlers are swallowed: delivery goes on.
    */
-  start(handlers: { onRevocations(revocations: Revocation[]): void; onHealth(healthy: boolean): void }): Promise<void>;
+  start(handlers: { onRevocations(revocations: Revocation[]): void | Promise<void>; onHealth(healthy: boolean): void }): Promise<void>;
+  /**
+   * Announces that this process may hold acknowledgements for up to `leaseMs` (it grants
+   * acknowledging verifiers leases of that length), so that publishers wait that much longer for
+   * it before they give up on its acknowledgement. From the call on, this process's lease is
+   * renewed only by contact made after the announcement. Optional: a feed without
+   * acknowledgements has nothing to announce.
+   */
+  announceVerifierLease?(leaseMs: number): void;
   /** True while messages are known to arrive (the lease is current). */
   readonly healthy: boolean;
   /**

@@ -39,7 +39,9 @@ export class RevocationSync {
   /** `performance.now()` until which the last complete poll vouches for the list. */
   #storeLeaseUntil = 0;
   #cursor: string | null = null;
-  readonly #listeners = new Set<(revocations: readonly Revocation[]) => void>();
+  readonly #listeners = new Set<(revocations: readonly Revocation[]) => void | Promise<void>>();
+  /** The lease granted to acknowledging verifiers (0: none): added to the store-lease fallback. */
+  #verifierLeaseMs = 0;
   #trusted: boolean;
   readonly #poll = single(async () => {
     const started = performance.now();
@@ -60,7 +62,7 @@ export class RevocationSync {
    * `storeLeaseMs`: how long a completed poll vouches for the list (real time: leases are about
    * timers, not tokens); polls must come several times within it.
    */
-  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; storeLeaseMs: number; skewMs?: number }) {
+  constructor(options: { stores: Stores; clock: Clock; feed?: RevocationFeed; emit: AuthEventListener; logger?: Logger; storeLeaseMs: number; verifierLeaseMs?: number; skewMs?: number }) {
     this.#stores = options.stores;
     this.#clock = options.clock;
     this.#feed = options.feed;
@@ -68,8 +70,9 @@ export class RevocationSync {
     this.#logger = options.logger;
     this.#trusted = this.#feed === undefined;
     this.#storeLeaseMs = options.storeLeaseMs;
-    // Waiting out another process's lease: 2 % more for clock-rate differences between hosts.
-    this.#storeLeaseWaitMs = Math.ceil(options.storeLeaseMs * 1.02);
+    // Waiting out the others without the feed: their store lease, then the lease they may have
+    // granted acknowledging verifiers, and 2 % more for clock-rate differences between hosts.
+    this.#storeLeaseWaitMs = Math.ceil((options.storeLeaseMs + (options.verifierLeaseMs ?? 0)) * 1.02);
     this.#skewMs = options.skewMs ?? 5_000;
   }
 
@@ -101,9 +104,11 @@ export class RevocationSync {
     const started = this.#feed.start({
       onRevocations: (revocations) => {
         const now = this.#clock.now();
-        this.#addAll(revocations);
+        const held = this.#addAll(revocations);
         const lagMs = Math.max(0, ...revocations.map((r) => now - r.revokedAt));
         this.#emit({ type: 'revocations_received', count: revocations.length, lagMs });
+        // The feed acknowledges once acknowledging verifiers have them (or lost their leases).
+        return held;
       },
       onHealth: (healthy) => this.#onHealth(healthy),
     });
@@ -161,53 +166,70 @@ export class RevocationSync {
     if (this.#feed?.healthy && !this.#trusted && !this.#catchingUp) void this.#catchUp();
   }
 
-  #addAll(revocations: readonly Revocation[]): void {
+  /**
+   * Adds to the list and tells the listeners; returns what the listeners returned, settled
+   * (never rejecting), when any returned a promise. A listener is called for what is new only,
+   * so it may hold on to *everything it has been told* rather than to these revocations alone.
+   */
+  #addAll(revocations: readonly Revocation[]): Promise<void> | undefined {
     const now = this.#clock.now();
     const added: Revocation[] = [];
     for (const r of revocations) if (this.list.add(r, now)) added.push(r);
-    if (added.length === 0) return;
+    const held: Promise<void>[] = [];
     for (const listener of this.#listeners) {
       try {
-        listener(added);
+        // Already-known revocations reach listeners as an empty call: they may still be in flight.
+        const result = listener(added);
+        if (result instanceof Promise) held.push(result.catch(() => {}));
       } catch {
         // A listener's failure (a closed stream) must not stop the list or the other listeners.
       }
     }
+    return held.length > 0 ? Promise.all(held).then(() => {}) : undefined;
   }
 
   /**
    * Calls `listener` with every revocation that enters the list from now on (from this process,
-   * the feed or the store poll), once per session. Returns the unsubscribe function.
+   * the feed or the store poll), once per session, and with an empty array when revocations
+   * already in the list are received again. A listener may return a promise: the revocation
+   * then counts as delivered (the feed acknowledges it, `revoke` confirms it) only once that
+   * promise settles; it must settle within the lease announced with `holdForVerifiers`.
+   * Returns the unsubscribe function.
    */
-  onAdded(listener: (revocations: readonly Revocation[]) => void): () => void {
+  onAdded(listener: (revocations: readonly Revocation[]) => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
   /**
    * Ends sessions in the store, then in this list, then tells every other instance. `confirmed`
-   * resolves (never rejects) once no instance can still trust a list without them: the feed confirmed delivery (every
-   * live instance acknowledged, or lost its lease), or one store lease has passed since the
-   * commit (every instance still trusting its list has polled since). Whichever comes first: the
+   * resolves (never rejects) once no instance can still trust a list without them: the feed
+   * confirmed delivery (every live instance acknowledged, or lost its lease), or one store lease
+   * and one verifier lease have passed since the commit (every instance still trusting its list
+   * has polled since, and the verifier leases it granted before have run out). Whichever first: the
    * second bounds a logout while the feed is down or slow. Without a feed (one process) this
    * process's own list is all there is, and it is current at once.
    */
   async revoke(target: RevokeTarget, headroomMs: number): Promise<{ written: Revocation[]; confirmed: Promise<void> }> {
     const written = await this.#stores.sessions.revoke(target, this.#clock.now(), headroomMs);
     const committed = performance.now();
-    this.#addAll(written);
+    // This process's own acknowledging verifiers (none: undefined).
+    const local = written.length === 0 ? undefined : this.#addAll(written);
     const feed = this.#feed;
     if (written.length === 0) {
       // Nothing left to end: maybe another revocation ended these sessions a moment ago and is
       // still being confirmed, while this caller saw them live. Its answer must not come first:
-      // that revocation committed before now, so one store lease from now is always enough.
+      // that revocation committed before now, so one store lease (and verifier lease) from now is
+      // always enough.
       if (feed === undefined) return { written, confirmed: Promise.resolve() };
       const recent = await this.#stores.sessions.lastRevokedAt(target, this.#clock.now() - this.#storeLeaseMs - this.#skewMs).catch(() => 0);
       return { written, confirmed: recent === null ? Promise.resolve() : this.settle(committed) };
     }
-    if (feed === undefined) return { written, confirmed: Promise.resolve() };
+    if (feed === undefined) return { written, confirmed: local ?? Promise.resolve() };
     const confirmed = (async () => {
       let timer: NodeJS.Timeout | undefined;
+      // Another instance learns of it from the store within a store lease, and its acknowledging
+      // verifiers (if any, anywhere: this process cannot know them all) within their lease.
       const storeLease = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#storeLeaseWaitMs)));
       try {
         await Promise.race([feed.publish(written), storeLease]);
@@ -217,15 +239,29 @@ export class RevocationSync {
       } finally {
         clearTimeout(timer);
       }
+      await local;
       this.#emit({ type: 'revocation_confirmed', ms: performance.now() - committed });
     })();
     return { written, confirmed };
   }
 
   /**
-   * Waits until one store lease has passed since `committedAt` (`performance.now()` ms): by then
-   * every process that trusts its list has polled since, so a revocation committed before that
-   * time is refused everywhere. For writers that have no feed to confirm through (the CLI).
+   * Declares that this process grants acknowledging verifiers leases of `leaseMs` (see the
+   * revocation stream): the feed announces it to the other instances, which then wait that much
+   * longer for this one, and a revocation the feed cannot confirm waits it out after the store
+   * lease.
+   */
+  holdForVerifiers(leaseMs: number): void {
+    if (!(leaseMs > this.#verifierLeaseMs)) return;
+    this.#verifierLeaseMs = leaseMs;
+    this.#feed?.announceVerifierLease?.(leaseMs);
+  }
+
+  /**
+   * Waits until one store lease (and one verifier lease) has passed since `committedAt`
+   * (`performance.now()` ms): by then every process that trusts its list has polled since, and
+   * every verifier lease it granted before has run out, so a revocation committed before that
+   * time is refused everywhere.
    */
   async settle(committedAt: number): Promise<void> {
     const wait = committedAt + this.#storeLeaseWaitMs - performance.now();

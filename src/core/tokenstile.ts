@@ -124,8 +124,19 @@ export interface Tokenstile {
   revokeToken(token: string): Promise<string | null | 'unavailable'>;
   /** The live entries of the in-memory revocation list (the revocation stream's snapshot). */
   liveRevocations(): Array<{ readonly id: string; readonly expiresAt: number }>;
-  /** Told of every revocation that enters the in-memory list from now on, once each; returns the unsubscribe function. */
-  onRevocations(listener: (revocations: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>) => void): () => void;
+  /**
+   * Told of every revocation that enters the in-memory list from now on, once each (and with an
+   * empty array when known ones arrive again); returns the unsubscribe function. A returned
+   * promise holds this instance's confirmation of those revocations (to the revoker and to the
+   * feed) until it settles: see `holdForVerifiers`.
+   */
+  onRevocations(listener: (revocations: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>) => void | Promise<void>): () => void;
+  /**
+   * Declares that this instance grants acknowledging verifiers leases of `leaseMs` and holds its
+   * confirmations for them (the revocation stream calls it): other instances are told to wait
+   * that much longer for this one, and unconfirmed revocations wait it out.
+   */
+  holdForVerifiers(leaseMs: number): void;
   /** Anti-forgery tokens of browser (cookie) sessions, derived from a stored server secret. */
   readonly csrf: CsrfTokens;
   /** The session id a refresh token we issued names (MAC checked), or null; spends nothing. */
@@ -185,7 +196,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs, skewMs: config.clockTolerance * 1000 });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs, verifierLeaseMs: config.revocationLeaseMs, skewMs: config.clockTolerance * 1000 });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
   }
@@ -303,6 +314,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
     liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
     onRevocations: (listener) => sync.onAdded(listener),
+    holdForVerifiers: (leaseMs) => sync.holdForVerifiers(leaseMs),
     csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
     refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
     get revocationCount() {

@@ -1,5 +1,6 @@
 import type { SigningAlgorithm } from '../core/keys.ts';
 import { JwkSetKeys } from './jwks-keys.ts';
+import { describeError } from './revocation-stream-client.ts';
 import { VerifierUnavailableError } from './verify-errors.ts';
 
 type JwksReport = (event: { type: 'jwks_fetched'; keys: number } | { type: 'jwks_error'; message: string }) => void;
@@ -21,6 +22,7 @@ export class JwksCache {
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #lastUnknownKid = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<void> | null = null;
+  #lastError: Error | null = null;
 
   constructor(o: {
     url: string;
@@ -60,6 +62,25 @@ export class JwksCache {
     return this.#keys;
   }
 
+  /** The URL the keys come from. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Why the last fetch failed, or null once one succeeded. */
+  get lastError(): Error | null {
+    return this.#lastError;
+  }
+
+  /**
+   * The keys, fetched now if none were ever fetched (joining a fetch under way), whatever the
+   * cooldown: for `ready()`, which paces its own retries. Null when the fetch failed.
+   */
+  async load(): Promise<JwkSetKeys | null> {
+    if (this.#keys === null) await this.#refresh();
+    return this.#keys;
+  }
+
   #refresh(): Promise<void> {
     if (this.#inFlight) return this.#inFlight;
     this.#lastAttempt = this.#now();
@@ -69,10 +90,12 @@ export class JwksCache {
         if (!res.ok) throw new Error(`JWKS answered ${res.status}`);
         const keys = new JwkSetKeys(await res.json(), this.#algorithms);
         this.#keys = keys;
+        this.#lastError = null;
         this.#fetchedAt = this.#now();
         this.#report({ type: 'jwks_fetched', keys: keys.size });
       } catch (err) {
-        this.#report({ type: 'jwks_error', message: (err as Error).message });
+        this.#lastError = err instanceof Error ? err : new Error(String(err));
+        this.#report({ type: 'jwks_error', message: describeError(err) });
       }
     })();
     this.#inFlight = run.finally(() => {

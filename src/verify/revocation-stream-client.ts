@@ -8,6 +8,11 @@ export interface RevocationStreamClientOptions {
   readonly clientSecret: string;
   /** The list is trusted only while an event or heartbeat arrived within this many ms. */
   readonly staleAfterMs: number;
+  /**
+   * Where to acknowledge events (`POST …/revocations/stream/ack`), or null not to: then the list
+   * is trusted only while a lease granted by the server is current (see `docs/verify.md`).
+   */
+  readonly ackUrl: string | null;
   readonly fetch: typeof fetch;
   /** Token time (for purging expired entries), ms since the epoch. */
   readonly now: () => number;
@@ -16,6 +21,16 @@ export interface RevocationStreamClientOptions {
 
 const minBackoffMs = 250;
 const maxBackoffMs = 5000;
+/** Until the first snapshot, reconnect at least this often: the auth server may be starting. */
+const maxInitialBackoffMs = 1000;
+
+/** An error's message with its cause's (`fetch failed` says nothing without `ECONNREFUSED …`). */
+export function describeError(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const detail = typeof cause?.code === 'string' ? `${cause.code}${typeof cause.message === 'string' ? `: ${cause.message}` : ''}` : typeof cause?.message === 'string' ? cause.message : null;
+  return detail === null || message.includes(detail) ? message : `${message} (${detail})`;
+}
 
 /** RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding. */
 function basicAuth(id: string, secret: string): string {
@@ -45,6 +60,16 @@ export class RevocationStreamClient {
   #wakeUp: (() => void) | null = null;
   readonly #ready: Promise<void>;
   #resolveReady!: () => void;
+  /** Why the last connection attempt failed, or null (for `ready()`'s error). */
+  #lastError: Error | null = null;
+  /** The open connection's stream id (for acknowledgements) and the lease the server grants. */
+  #streamId: string | null = null;
+  #leaseMs = 0;
+  /** `performance.now()` until which the server vouches for this list (acknowledging mode). */
+  #leaseUntil = Number.NEGATIVE_INFINITY;
+  #acking = false;
+  #ackAgain = false;
+  #ackTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RevocationStreamClientOptions) {
     this.#o = options;
@@ -52,9 +77,19 @@ export class RevocationStreamClient {
     this.#ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
-  /** True while the list can be trusted: a snapshot was received and the stream is not silent. */
+  /**
+   * True while the list can be trusted: a snapshot was received and the stream is not silent; when
+   * acknowledging, while the lease of the last acknowledgement the server answered "current" lasts.
+   */
   get fresh(): boolean {
-    return this.#snapshot && performance.now() - this.#lastContact <= this.#o.staleAfterMs;
+    if (!this.#snapshot) return false;
+    if (this.#o.ackUrl !== null) return performance.now() < this.#leaseUntil;
+    return performance.now() - this.#lastContact <= this.#o.staleAfterMs;
+  }
+
+  /** Why the last connection attempt or acknowledgement failed, or null. */
+  get lastError(): Error | null {
+    return this.#lastError;
   }
 
   /** Resolves once the first snapshot has arrived. */
@@ -77,7 +112,9 @@ export class RevocationStreamClient {
   close(): void {
     this.#closed = true;
     this.#snapshot = false;
+    this.#leaseUntil = Number.NEGATIVE_INFINITY;
     clearInterval(this.#watchdog);
+    clearTimeout(this.#ackTimer);
     this.#connection?.abort(new Error('closed'));
     this.#wakeUp?.();
   }
@@ -103,10 +140,16 @@ export class RevocationStreamClient {
       } catch (err) {
         if (this.#closed) break;
         const reason = connection.signal.aborted ? connection.signal.reason : err;
-        this.#o.onEvent({ type: 'stream_error', message: (reason as Error)?.message ?? String(reason) });
+        this.#lastError = reason instanceof Error ? reason : new Error(String(reason));
+        this.#o.onEvent({ type: 'stream_error', message: describeError(reason) });
       } finally {
         connection.abort();
         this.#connection = null;
+        // Events may now be missed: no lease is asked for until the next connection's snapshot.
+        this.#streamId = null;
+        this.#leaseUntil = Number.NEGATIVE_INFINITY;
+        clearTimeout(this.#ackTimer);
+        this.#ackTimer = undefined;
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff);
@@ -116,7 +159,7 @@ export class RevocationStreamClient {
           resolve();
         };
       });
-      backoff = Math.min(backoff * 2, maxBackoffMs);
+      backoff = Math.min(backoff * 2, this.#snapshot ? maxBackoffMs : maxInitialBackoffMs);
     }
   }
 
@@ -163,6 +206,15 @@ export class RevocationStreamClient {
     }
     if (event === 'heartbeat') {
       this.#lastContact = performance.now();
+      // A resumed connection with nothing to replay is acknowledged from here.
+      if (!this.#acking && this.#ackTimer === undefined) this.#acknowledge();
+      return true;
+    }
+    if (event === 'stream') {
+      const { stream, leaseMs } = body as { stream?: unknown; leaseMs?: unknown };
+      if (typeof stream !== 'string' || typeof leaseMs !== 'number' || !(leaseMs > 0)) return false;
+      this.#streamId = stream;
+      this.#leaseMs = leaseMs;
       return true;
     }
     if (event !== 'snapshot' && event !== 'revoked') return false;
@@ -180,10 +232,70 @@ export class RevocationStreamClient {
     if (event === 'snapshot') {
       this.#snapshot = true;
       this.#o.onEvent({ type: 'stream_connected', snapshot: true });
-      this.#resolveReady();
+      // Acknowledging, the list is usable once the first lease is granted.
+      if (this.#o.ackUrl === null) this.#resolveReady();
     } else {
       this.#o.onEvent({ type: 'revocations', count });
     }
+    // Acknowledged at once: the server holds the revocation's confirmation until then.
+    this.#acknowledge();
     return true;
+  }
+
+  /**
+   * Sends `{stream, upTo}` for the last event applied (one request at a time; asked again when
+   * more arrived meanwhile), then again every sixth of the lease. A "current" answer renews the
+   * lease from when the request was sent.
+   */
+  #acknowledge(): void {
+    const url = this.#o.ackUrl;
+    if (url === null || this.#closed || this.#streamId === null || this.#lastEventId === null || !this.#snapshot) return;
+    if (this.#acking) {
+      this.#ackAgain = true;
+      return;
+    }
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#acking = true;
+    this.#ackAgain = false;
+    const stream = this.#streamId;
+    const leaseMs = this.#leaseMs;
+    const body = JSON.stringify({ stream, upTo: this.#lastEventId });
+    const sentAt = performance.now();
+    void (async () => {
+      try {
+        const res = await this.#o.fetch(url, {
+          method: 'POST',
+          headers: { authorization: this.#authorization, 'content-type': 'application/json', accept: 'application/json' },
+          body,
+          redirect: 'error',
+          signal: AbortSignal.timeout(leaseMs),
+        });
+        const answer = (await res.json().catch(() => null)) as { current?: unknown; leaseMs?: unknown } | null;
+        if (res.status === 404) {
+          // The server no longer knows this connection: start again with a fresh one.
+          this.#connection?.abort(new Error('the revocation stream is unknown to the server; reconnecting'));
+        } else if (res.status !== 200) {
+          throw new Error(`the revocation acknowledgement answered ${res.status}`);
+        } else if (answer?.current === true && stream === this.#streamId) {
+          const granted = typeof answer.leaseMs === 'number' ? Math.min(answer.leaseMs, leaseMs) : leaseMs;
+          const until = sentAt + granted;
+          if (until > this.#leaseUntil) this.#leaseUntil = until;
+          this.#resolveReady();
+        }
+      } catch (err) {
+        this.#lastError = err instanceof Error ? err : new Error(String(err));
+        this.#o.onEvent({ type: 'stream_error', message: `acknowledgement failed: ${describeError(err)}` });
+      } finally {
+        this.#acking = false;
+      }
+      if (this.#closed || stream !== this.#streamId) return;
+      if (this.#ackAgain) {
+        this.#acknowledge();
+        return;
+      }
+      this.#ackTimer = setTimeout(() => this.#acknowledge(), Math.max(10, leaseMs / 6));
+      this.#ackTimer.unref();
+    })();
   }
 }

@@ -2,7 +2,7 @@ import { AccessTokenVerifier, unverifiedKid, type AccessClaims } from '../core/a
 import type { VerificationKeys } from '../core/keys.ts';
 import { JwksCache } from './jwks-cache.ts';
 import { JwkSetKeys } from './jwks-keys.ts';
-import { RevocationStreamClient } from './revocation-stream-client.ts';
+import { describeError, RevocationStreamClient } from './revocation-stream-client.ts';
 import { askIntrospection, claimsOf, HandleCache, handleSessionId } from './introspection.ts';
 import { InvalidTokenError, SessionRevokedError, TokenExpiredError, VerifierUnavailableError } from './verify-errors.ts';
 import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verify-options.ts';
@@ -16,9 +16,11 @@ export interface Verifier {
    */
   verify(token: string): Promise<AccessClaims>;
   /**
-   * Resolves once the verifier can decide: the first revocation snapshot has arrived (and the
-   * keys are fetched). Rejects after `timeoutMs` (default 10 s). Serving before that is allowed;
-   * `verify` then follows `onStale`.
+   * Resolves once the verifier can decide: the first revocation snapshot has arrived (with
+   * `acknowledge`, the first lease has been granted) and the keys are fetched. Until `timeoutMs`
+   * (default 10 s) it keeps trying, so a resource server may start before its auth server; then it
+   * rejects with a `VerifierUnavailableError` naming each URL that failed and why (`cause` set).
+   * Serving before that is allowed; `verify` then follows `onStale`.
    */
   ready(timeoutMs?: number): Promise<void>;
   /** True while the revocation list is current (always true with `revocations: false`). */
@@ -101,24 +103,57 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new VerifierUnavailableError('Revocations from the auth server are not current; retry shortly.');
   }
 
+  /**
+   * Retries until `timeoutMs` has passed: the auth server may not be up yet when a resource server
+   * starts. The key set is asked for again after 100 ms, doubling up to 2 s; the stream reconnects
+   * on its own (at least every second until its first snapshot).
+   */
   async function ready(timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const pause = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, Math.min(ms, deadline - performance.now())));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    const keysLoaded = (async () => {
+      if (!jwks) return;
+      for (let backoff = 100; !closed; backoff = Math.min(backoff * 2, 2000)) {
+        const keys = await jwks.load();
+        if (keys !== null) {
+          current = keys;
+          return;
+        }
+        if (performance.now() >= deadline) return;
+        await pause(backoff);
+      }
+    })();
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new VerifierUnavailableError(`the verifier was not ready within ${timeoutMs} ms (revocation stream or JWKS unreachable)`)), timeoutMs);
-    });
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
-      await Promise.race([
-        Promise.all([
-          stream?.ready(),
-          jwks?.keysFor(null).then((keys) => {
-            current = keys;
-          }),
-        ]),
-        deadline,
-      ]);
+      const outcome = await Promise.race([Promise.all([stream?.ready(), keysLoaded]).then(() => 'ready' as const), timedOut]);
+      if (outcome === 'ready' && (jwks === null || jwks.lastError === null)) return;
     } finally {
+      closed = true;
+      wake?.();
       clearTimeout(timer);
     }
+    const problems: string[] = [];
+    let cause: Error | null = null;
+    if (jwks?.lastError) {
+      problems.push(`the key set at ${jwks.url} could not be fetched: ${describeError(jwks.lastError)}`);
+      cause = jwks.lastError;
+    }
+    if (stream && o.revocations !== false && !stream.fresh) {
+      const why = stream.lastError ? describeError(stream.lastError) : o.revocations.ackUrl ? 'no snapshot and acknowledged lease yet' : 'no snapshot yet';
+      problems.push(`the revocation stream at ${o.revocations.url} is not current: ${why}`);
+      cause ??= stream.lastError;
+    }
+    throw new VerifierUnavailableError(`the verifier was not ready within ${timeoutMs} ms: ${problems.join('; ') || 'unknown cause'}`, cause ? { cause } : undefined);
   }
 
   return {

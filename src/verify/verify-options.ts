@@ -11,10 +11,22 @@ export interface RevocationStreamSource {
   readonly clientId: string;
   readonly clientSecret: string;
   /**
-   * The staleness bound: with no event or heartbeat for this long (the server sends one every 2 s
-   * while its own list is current), the verifier no longer trusts its list. Default `10s`; 1s–1h.
+   * The staleness bound: with no event or heartbeat for this long (the server sends one every
+   * 500 ms while its own list is current), the verifier no longer trusts its list. Default `2s`;
+   * 1s–1h. Not used with `acknowledge: true`, where the server's lease bounds trust instead.
    */
   readonly staleAfter?: Duration;
+  /**
+   * Acknowledge every event to the auth server instance that sent it and trust the list only
+   * under the lease its answers grant (1.5 s by default, renewed about every 250 ms): then, when
+   * any revocation call answers, this verifier already refuses the ended sessions' tokens (the
+   * auth server waits for it, at most one lease). Default `false`: the list is trusted while
+   * heartbeats arrive within `staleAfter`, so a logout reaches it within that bound after a stall.
+   * Needs an auth server with this endpoint (`POST /revocations/stream/ack`). See docs/verify.md.
+   */
+  readonly acknowledge?: boolean;
+  /** Where acknowledgements go. Default: the stream `url` + `/ack`. */
+  readonly ackUrl?: string;
   /**
    * What `verify` does while the list is stale (and before the first snapshot): `refuse` (default)
    * throws `VerifierUnavailableError`; `introspect` asks the auth server's `/oauth/introspect` per
@@ -85,6 +97,8 @@ export interface ResolvedVerifierOptions {
   readonly revocations:
     | (Required<Pick<RevocationStreamSource, 'url' | 'clientId' | 'clientSecret' | 'onStale' | 'introspectionUrl'>> & {
         readonly staleAfterMs: number;
+        /** Null when not acknowledging. */
+        readonly ackUrl: string | null;
         readonly handleCacheTtlMs: number;
       })
     | false;
@@ -137,13 +151,16 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
     if (typeof r.clientSecret !== 'string' || r.clientSecret === '') throw new ConfigError('createVerifier: revocations.clientSecret is required');
     const onStale = r.onStale ?? 'refuse';
     if (onStale !== 'refuse' && onStale !== 'introspect') throw new ConfigError(`createVerifier: revocations.onStale must be "refuse" or "introspect", got ${JSON.stringify(onStale)}`);
+    if (r.acknowledge !== undefined && typeof r.acknowledge !== 'boolean') throw new ConfigError(`createVerifier: revocations.acknowledge must be true or false, got ${JSON.stringify(r.acknowledge)}`);
+    const url = httpUrl(r.url ?? `${base}/revocations/stream`, 'revocations.url');
     revocations = {
-      url: httpUrl(r.url ?? `${base}/revocations/stream`, 'revocations.url'),
+      url,
+      ackUrl: r.acknowledge === true ? httpUrl(r.ackUrl ?? `${url.replace(/\/+$/, '')}/ack`, 'revocations.ackUrl') : null,
       clientId: r.clientId,
       clientSecret: r.clientSecret,
       onStale,
       introspectionUrl: httpUrl(r.introspectionUrl ?? `${base}/oauth/introspect`, 'revocations.introspectionUrl'),
-      staleAfterMs: bounded(r.staleAfter ?? '10s', 'revocations.staleAfter', 1, 3600) * 1000,
+      staleAfterMs: bounded(r.staleAfter ?? '2s', 'revocations.staleAfter', 1, 3600) * 1000,
       handleCacheTtlMs: bounded(r.handleCacheTtl ?? '30s', 'revocations.handleCacheTtl', 0, 300) * 1000,
     };
   }

@@ -224,7 +224,9 @@ test('with the feed and the store both down, introspection and revocation say un
 test('the revocation stream source hears every revocation once, whichever instance made it', () =>
   twoInstances(async (a, b) => {
     const seen: string[] = [];
-    const stop = a.onRevocations((rs) => seen.push(...rs.map((r) => r.id)));
+    const stop = a.onRevocations((rs) => {
+      seen.push(...rs.map((r) => r.id));
+    });
     const x = await signIn(b, 'x1@example.com');
     const y = await signIn(a, 'y1@example.com');
     await b.revoke({ sessionId: x.session.id });

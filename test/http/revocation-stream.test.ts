@@ -109,7 +109,7 @@ describe('heartbeats follow the instance\'s own health', () => {
     const Fastify = (await import('fastify')).default;
     const { ClientRegistry } = await import('../../src/core/clients.ts');
     const { revocationStreamRoutes } = await import('../../src/http/revocation-stream.ts');
-    const core = { degraded: true, liveRevocations: () => [], onRevocations: () => () => {} };
+    const core = { degraded: true, config: { revocationLeaseMs: 1500 }, liveRevocations: () => [], onRevocations: () => () => {}, holdForVerifiers: () => {} };
     const app = Fastify();
     await app.register(revocationStreamRoutes, {
       core: core as never,

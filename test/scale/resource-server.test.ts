@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { call, cleanUp, freePort, percentile, postgresUrl, redisUrl, runId, sharedServicesProblem, startInstance, type Instance } from './harness.ts';
+import { tcpProxy } from './tcp-proxy.ts';
+import { createVerifier, type Verifier } from '../../src/verify/index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const problem = await sharedServicesProblem();
@@ -118,6 +120,115 @@ describe('a resource server in its own process, fed by another instance than the
     console.log(`# logout on A → refusal by the SDK verifier fed by B (Redis + SSE), ${trials} trials: from the logout request ${fmt(fromRequest)}; from its 204 ${fmt(fromResponse)}`);
     const res = await fetch(`${example.url}/orders`, { headers: { authorization: `Bearer ${(await call(a.url, 'POST', '/auth/login', { email, password: 'correct horse 42' })).json.accessToken}` } });
     assert.equal(res.status, 200);
+  });
+
+  /** An acknowledging verifier in this process, streaming from `base` (B, or a proxy to B). */
+  async function acknowledgingVerifier(base: string): Promise<Verifier> {
+    const v = createVerifier({
+      issuer,
+      audience: 'tokenstile',
+      algorithms: ['ES256'],
+      jwksUrl: `${b.url}/.well-known/jwks.json`,
+      revocations: { clientId: client.id, clientSecret: client.secret, url: `${base}/revocations/stream`, introspectionUrl: `${b.url}/oauth/introspect`, acknowledge: true },
+    });
+    await v.ready(20_000);
+    return v;
+  }
+
+  async function verdict(v: Verifier, token: string): Promise<string> {
+    try {
+      await v.verify(token);
+      return 'ok';
+    } catch (err) {
+      return (err as { code?: string }).code ?? String(err);
+    }
+  }
+
+  test('an acknowledging verifier fed by B refuses every token logged out on A the moment the logout answers, under concurrent load', async () => {
+    const v = await acknowledgingVerifier(b.url);
+    const password = 'correct horse 42';
+    await call(a.url, 'POST', '/auth/register', { email: 'ack-live@example.com', password });
+    const live = (await call(a.url, 'POST', '/auth/login', { email: 'ack-live@example.com', password })).json.accessToken as string;
+    let running = true;
+    let requests = 0;
+    let unavailable = 0;
+    // Background protected requests on both instances, and verifications at the verifier.
+    const load = Array.from({ length: 4 }, async (_, i) => {
+      while (running) {
+        assert.equal((await call(i % 2 === 0 ? a.url : b.url, 'GET', '/auth/me', undefined, live)).status, 200);
+        const seen = await verdict(v, live);
+        if (seen === 'service_unavailable') unavailable += 1;
+        else assert.equal(seen, 'ok');
+        requests += 1;
+      }
+    });
+    const workers = 3;
+    const perWorker = 40;
+    let accepted = 0;
+    const latencies: number[] = [];
+    try {
+      await Promise.all(
+        Array.from({ length: workers }, async (_, w) => {
+          const email = `ack-${w}@example.com`;
+          await call(a.url, 'POST', '/auth/register', { email, password });
+          for (let i = 0; i < perWorker; i++) {
+            const token = (await call(a.url, 'POST', '/auth/login', { email, password })).json.accessToken as string;
+            // A fresh token is accepted once the verifier holds a lease (it may lapse under load).
+            const deadline = Date.now() + 10_000;
+            let before = await verdict(v, token);
+            while (before === 'service_unavailable' && Date.now() < deadline) {
+              await new Promise((r) => setTimeout(r, 20));
+              before = await verdict(v, token);
+            }
+            assert.equal(before, 'ok');
+            const t0 = performance.now();
+            assert.equal((await call(a.url, 'POST', '/auth/logout', undefined, token)).status, 204);
+            latencies.push(performance.now() - t0);
+            if ((await verdict(v, token)) === 'ok') accepted += 1;
+          }
+        }),
+      );
+    } finally {
+      running = false;
+      await Promise.allSettled(load);
+      v.close();
+    }
+    const n = workers * perWorker;
+    console.log(
+      `# acknowledging verifier on B, logouts on A under load (${requests} background requests, ${unavailable} answered 503 while its lease lapsed): ` +
+        `${accepted} of ${n} ended tokens accepted after the answer; logout p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
+    assert.equal(accepted, 0);
+  });
+
+  test('an acknowledging verifier whose stream freezes stops trusting within its lease; a logout on A meanwhile answers within the two leases', async () => {
+    const proxy = await tcpProxy(b.port);
+    const v = await acknowledgingVerifier(`http://127.0.0.1:${proxy.port}`);
+    try {
+      const password = 'correct horse 42';
+      await call(a.url, 'POST', '/auth/register', { email: 'frozen@example.com', password });
+      const token = (await call(a.url, 'POST', '/auth/login', { email: 'frozen@example.com', password })).json.accessToken as string;
+      assert.equal(await verdict(v, token), 'ok');
+      const frozenAt = performance.now();
+      proxy.freeze();
+      const t0 = performance.now();
+      assert.equal((await call(a.url, 'POST', '/auth/logout', undefined, token)).status, 204);
+      const took = performance.now() - t0;
+      assert.equal(v.fresh, false, 'the logout answered while the verifier still trusted its list');
+      assert.notEqual(await verdict(v, token), 'ok');
+      // Instance lease (1.5 s) + verifier lease (1.5 s) + 2 % each.
+      assert.ok(took < 3060 + 500, `the logout took ${took.toFixed(0)} ms`);
+      while (performance.now() < frozenAt + 1500) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(v.fresh, false, 'trusted its list longer than its lease after the freeze');
+      console.log(`# acknowledging verifier behind a frozen connection to B: logout on A answered in ${took.toFixed(0)} ms`);
+      proxy.thaw();
+      const deadline = Date.now() + 10_000;
+      while ((await verdict(v, token)) !== 'session_revoked' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await verdict(v, token), 'session_revoked');
+    } finally {
+      v.close();
+      await proxy.close();
+    }
   });
 
   test('a global logout on A ends every session at the resource server, the revocations made while it was connected included', async () => {

@@ -47,7 +47,8 @@ interface Pending {
  * Messages are compact JSON on the revocation channel(s):
  * - `{"r":[[kind, id, userId, revokedAt, expiresAt], …],"m":sender,"q":seq}`: revocations;
  * - `{"hb":sender,"n":seq,"l":leaseMs}`: a heartbeat, sent by every feed on every channel each
- *   `heartbeatMs`, with the sender's lease (so that others wait for it as long as it trusts);
+ *   `heartbeatMs`, with the sender's lease (so that others wait for it as long as it trusts), and
+ *   `"v":ms` while the sender grants acknowledging verifiers leases of that length;
  * - `{"bye":sender}`: a feed closing, no longer to be waited for;
  * and on each instance's own acknowledgement channel `<prefix>revocations:ack:<id>`:
  * - `{"a":[[seq, channel], …],"by":sender}`: the sender has added the revocations of message
@@ -69,9 +70,9 @@ interface Pending {
  * **Publish.** After the PUBLISH, the feed waits for its own copy to come back on every channel
  * (the heartbeats Redis took before the revocations have then reached this process too), then
  * for an acknowledgement of every channel's copy from every instance heard within its lease
- * before that, each at most until its last heartbeat plus its lease. Instances it cannot have
- * heard (it has listened on some channel for less than a lease) are waited out for a lease from
- * when it started listening there.
+ * before that, each at most until its last heartbeat plus its lease (plus its `v`). Instances it
+ * cannot have heard (it has listened on some channel for less than a lease) are waited out for a
+ * lease from when it started listening there.
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly kind = 'redis';
@@ -91,6 +92,10 @@ export class RedisRevocationFeed implements RevocationFeed {
   readonly #sent = new Map<number, number>();
   /** Other instances: id → when their last heartbeat reached this process, and their lease. */
   readonly #members = new Map<string, { heard: number; leaseMs: number }>();
+  /** Other instances that hold leases of acknowledging verifiers: id → the verifier lease (`v`), ms. */
+  readonly #verifierLeases = new Map<string, number>();
+  /** The lease this process grants acknowledging verifiers (0: none), announced in its heartbeats. */
+  #verifierLeaseMs = 0;
   readonly #pending = new Map<number, Pending>();
   /** Acknowledgements to send, per sender, flushed once per event-loop turn. */
   readonly #acks = new Map<string, Array<[number, number]>>();
@@ -160,7 +165,8 @@ export class RedisRevocationFeed implements RevocationFeed {
       // Whoever this process heard within its lease may hold a lease from before the revocations.
       const deadlines = new Map<string, number>();
       for (const [member, { heard, leaseMs }] of this.#members) {
-        const deadline = heard + leaseMs + Math.ceil(leaseMs / 50);
+        // An instance with acknowledging verifiers holds its ack for at most one verifier lease.
+        const deadline = heard + leaseMs + (this.#verifierLeases.get(member) ?? 0) + Math.ceil(leaseMs / 50);
         if (deadline > echoed) deadlines.set(member, deadline);
       }
       // Instances whose heartbeats came before this process listened (on any of the message's
@@ -246,6 +252,21 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.#subscriber = undefined;
   }
 
+  /**
+   * From now on this process's heartbeats carry `"v": leaseMs`, and only such heartbeats renew
+   * its lease (the lease it held is dropped), so that while it trusts its list every other
+   * instance has heard the announcement: a publisher then waits up to `leaseMs` longer for this
+   * instance's acknowledgement, which it holds until its acknowledging verifiers have
+   * acknowledged (or their leases have run out). See `docs/verify.md`.
+   */
+  announceVerifierLease(leaseMs: number): void {
+    if (!(leaseMs > 0) || leaseMs === this.#verifierLeaseMs) return;
+    this.#verifierLeaseMs = leaseMs;
+    for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
+    this.#leaseUntil = 0;
+    this.#update(this.#now());
+  }
+
   #ackChannelOf(id: string): string {
     const base = `${this.#redis.keyPrefix}revocations:ack:`;
     return this.#redis.isCluster ? `${base}{${id}}` : `${base}${id}`;
@@ -282,8 +303,12 @@ export class RedisRevocationFeed implements RevocationFeed {
       if (sentAt > now - 2 * this.#leaseMs) break;
       this.#sent.delete(k);
     }
-    for (const [member, { heard, leaseMs }] of this.#members) if (heard + leaseMs + Math.ceil(leaseMs / 50) < now) this.#members.delete(member);
-    const heartbeat = JSON.stringify({ hb: this.#id, n, l: this.#leaseMs });
+    for (const [member, { heard, leaseMs }] of this.#members) {
+      if (heard + leaseMs + (this.#verifierLeases.get(member) ?? 0) + Math.ceil(leaseMs / 50) >= now) continue;
+      this.#members.delete(member);
+      this.#verifierLeases.delete(member);
+    }
+    const heartbeat = JSON.stringify(this.#verifierLeaseMs > 0 ? { hb: this.#id, n, l: this.#leaseMs, v: this.#verifierLeaseMs } : { hb: this.#id, n, l: this.#leaseMs });
     for (const channel of this.#channels) {
       // A failed heartbeat needs no handling: the lease it does not renew runs out.
       this.#send(channel, heartbeat).catch(() => {});
@@ -302,7 +327,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
     if (typeof body !== 'object' || body === null) return;
     const now = this.#now();
-    const { hb, n, l, r, m, q, bye, a, by } = body as Record<string, unknown>;
+    const { hb, n, l, v, r, m, q, bye, a, by } = body as Record<string, unknown>;
     if (isAck) {
       if (typeof by !== 'string' || !Array.isArray(a)) return;
       for (const entry of a) {
@@ -325,8 +350,12 @@ export class RedisRevocationFeed implements RevocationFeed {
         const leaseMs = typeof l === 'number' && l > 0 && l <= 60_000 ? l : this.#leaseMs;
         this.#members.delete(hb);
         this.#members.set(hb, { heard: now, leaseMs });
+        // Kept as long as the member is: its verifiers may hold leases granted under the last `v`.
+        if (typeof v === 'number' && v > 0 && Number.isFinite(v)) this.#verifierLeases.set(hb, Math.max(v, this.#verifierLeases.get(hb) ?? 0));
         return;
       }
+      // Once verifier leases are announced, only heartbeats that carried the announcement count.
+      if (this.#verifierLeaseMs > 0 && v !== this.#verifierLeaseMs) return;
       const sentAt = typeof n === 'number' ? this.#sent.get(n) : undefined;
       if (sentAt !== undefined && sentAt > this.#confirmed.get(channel)!) {
         this.#confirmed.set(channel, sentAt);
@@ -337,6 +366,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
     if (typeof bye === 'string') {
       this.#members.delete(bye);
+      this.#verifierLeases.delete(bye);
       return;
     }
     if (!Array.isArray(r)) return;
@@ -346,17 +376,28 @@ export class RedisRevocationFeed implements RevocationFeed {
       if (pending?.channels.delete(channel)) pending.wake?.();
     }
     const revocations = r.map(decode).filter((x) => x !== null);
+    let held: void | Promise<void> = undefined;
     if (revocations.length > 0) {
       try {
-        this.#handlers?.onRevocations(revocations);
+        held = this.#handlers?.onRevocations(revocations);
       } catch {
         // The handler's failure is its own; it must not break delivery of the next message. Not
         // acknowledged: the sender then waits out this instance's lease instead.
         return;
       }
     }
-    // Acknowledged once the handler has returned: the revocations are in this process's list.
-    if (!own && typeof m === 'string' && typeof q === 'number') this.#acknowledge(m, [q, this.#channels.indexOf(channel)]);
+    // Acknowledged once the handler has returned (the revocations are in this process's list) and
+    // what it returned has settled (this process's acknowledging verifiers have them too).
+    if (own || typeof m !== 'string' || typeof q !== 'number') return;
+    const ack: [number, number] = [q, this.#channels.indexOf(channel)];
+    if (held instanceof Promise) {
+      held.then(
+        () => this.#acknowledge(m, ack),
+        () => this.#acknowledge(m, ack),
+      );
+    } else {
+      this.#acknowledge(m, ack);
+    }
   }
 
   #acknowledge(sender: string, ack: [number, number]): void {
