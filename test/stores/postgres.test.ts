@@ -140,7 +140,7 @@ if (!gate.run && 'fail' in gate) {
           const second = await s.sessions.revocationsSince(first.cursor, now + 1000);
           assert.deepEqual(second.revocations, [{ kind: 'session', id: a!.id, userId: user.id, revokedAt: now, expiresAt: t0 + 20 * minute + headroom }]);
           const third = await s.sessions.revocationsSince(second.cursor, now + 2000);
-          assert.deepEqual(third, { revocations: [], cursor: second.cursor }, 'delivered once; nothing left to wait for');
+          assert.deepEqual(third, { revocations: [], cursor: second.cursor, more: false }, 'delivered once; nothing left to wait for');
         } finally {
           await held.end();
           await close();
@@ -164,7 +164,7 @@ if (!gate.run && 'fail' in gate) {
           const next = await s.sessions.revocationsSince(seen.cursor, now);
           assert.deepEqual(next.revocations, []);
           assert.deepEqual(JSON.parse(next.cursor).gaps, [], 'the hole is no longer asked for');
-          assert.deepEqual(await s.sessions.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor });
+          assert.deepEqual(await s.sessions.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor, more: false });
         } finally {
           await rolledBack.end();
           await close();
