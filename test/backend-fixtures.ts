@@ -10,7 +10,11 @@ import { backendGate, testPostgresUrl } from './stores/conformance.ts';
 /** A database backend for tests that need an empty one of their own, or to build one by hand. */
 export interface DatabaseBackend {
   readonly name: 'sqlite' | 'postgres';
-  /** Fresh, migrated (unless `migrate: false`) stores on a database of their own; `close` drops it. */
+  /**
+   * Fresh, migrated (unless `migrate: false`) stores on a database of their own; `close` drops it.
+   * `prepare` first runs SQL of its own on the empty database (`run`: a script without
+   * parameters on SQLite, one statement with them), e.g. to build an older release's schema.
+   */
   open(options?: { migrate?: boolean; prepare?: (run: (sql: string, params?: unknown[]) => Promise<unknown[]>) => Promise<void> }): Promise<Stores>;
 }
 
@@ -23,7 +27,8 @@ const sqlite: DatabaseBackend = {
       const db = new DatabaseSync(path);
       try {
         await options.prepare(async (sql, params = []) => {
-          if (params.length === 0 && /;\s*\S/.test(sql)) return (db.exec(sql), []);
+          // Without parameters, a script (several statements); with them, one statement.
+          if (params.length === 0) return (db.exec(sql), []);
           return db.prepare(sql).all(...(params as never[]));
         });
       } finally {
