@@ -1,6 +1,12 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { errorMessages, TokenstileError, type ErrorCode } from '../core/errors.ts';
-import { fieldProblem } from './validation-problem.ts';
+import { errorMessages, type ErrorCode } from '../core/errors.ts';
+
+/** The part of a reply `sendProblem` writes to: Tokenstile's neutral reply and Fastify's both fit. */
+export interface ProblemReply {
+  code(status: number): unknown;
+  header(name: string, value: string): unknown;
+  type(contentType: string): unknown;
+  send(body?: unknown): unknown;
+}
 
 /** HTTP status of each error code; the HTTP layer is the only place that knows it. */
 export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -64,17 +70,21 @@ export function failureDetails(failure: { readonly retryAfterMs?: number | undef
  * Sends a problem+json answer. 401s carry an RFC 6750 challenge: with `error="invalid_token"`
  * for a bad access token, and without an error code when no token was sent at all (RFC 6750 §3.1).
  */
-export function sendProblem(
-  reply: FastifyReply,
+export function sendProblem<R extends ProblemReply>(
+  reply: R,
   code: ErrorCode,
   options: { detail?: string | undefined; field?: string | undefined; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
-): FastifyReply {
+): R {
   const body: Problem = problem(code, options.detail, options.field);
   if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
   if (body.status === 401) reply.header('www-authenticate', challengeFor(code, options.tokenMissing === true));
   // RFC 6749 §5.2 clients read `error`; the problem document carries it as an extension member.
   const sent = code === 'invalid_client' ? { ...body, error: 'invalid_client', error_description: body.detail } : body;
-  return reply.code(body.status).header('cache-control', 'no-store').type(problemContentType).send(sent);
+  reply.code(body.status);
+  reply.header('cache-control', 'no-store');
+  reply.type(problemContentType);
+  reply.send(sent);
+  return reply;
 }
 
 /**
@@ -89,41 +99,3 @@ export function challengeFor(code: ErrorCode, tokenMissing: boolean): string {
     : 'Bearer realm="tokenstile"';
 }
 
-function fastifyErrorCode(err: FastifyError): ErrorCode {
-  if (err.validation) return 'invalid_request';
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'payload_too_large';
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'unsupported_media_type';
-    default:
-      break;
-  }
-  const status = err.statusCode ?? 500;
-  if (status === 404) return 'not_found';
-  if (status === 405) return 'method_not_allowed';
-  if (status === 413) return 'payload_too_large';
-  if (status === 415) return 'unsupported_media_type';
-  if (status === 429) return 'too_many_requests';
-  if (status >= 400 && status < 500) return 'invalid_request';
-  return 'internal_error';
-}
-
-/**
- * Error handler for Tokenstile's routes: coded errors map to their status, framework errors to
- * the nearest code, anything else to a 500 whose body says nothing about the cause.
- */
-export function problemErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (err instanceof TokenstileError) {
-    if (err.code === 'service_unavailable') request.log.warn({ err: { message: err.message, cause: (err.cause as Error | undefined)?.message } }, 'tokenstile: store unavailable');
-    return sendProblem(reply, err.code, { detail: err.message, retryAfterMs: err.code === 'service_unavailable' ? 1000 : undefined });
-  }
-  const code = fastifyErrorCode(err);
-  if (code === 'internal_error') {
-    request.log.error({ err: { type: err.name, message: err.message, code: err.code } }, 'tokenstile: unexpected error');
-    return sendProblem(reply, code);
-  }
-  // Schema failures name the field and the reason, never the value; parser messages say what was wrong.
-  if (err.validation) return sendProblem(reply, code, fieldProblem(err.validation, err.validationContext));
-  return sendProblem(reply, code, { detail: code === 'invalid_request' ? err.message : undefined });
-}
