@@ -12,6 +12,7 @@ import { createFetchHandler, type FetchHandler } from '../src/http/fetch-handler
 import { createNodeHandler } from '../src/http/node-handler.ts';
 import type { Tokenstile } from '../src/core/tokenstile.ts';
 import pg from 'pg';
+import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 
@@ -187,7 +188,9 @@ async function serve(settings: BuildAppOptions, setup?: (app: FastifyInstance) =
     return app;
   }
   if (setup !== undefined) throw new Error(`testApp: a setup function needs the Fastify adapter; skip with fastifyOnly`);
-  const { logger: _logger, ...options } = settings;
+  // Fastify's logger option, as the same pino logger Fastify would make of it.
+  const { logger: fastifyLogger, ...rest } = settings;
+  const options = typeof fastifyLogger === 'object' && fastifyLogger !== null && 'stream' in fastifyLogger ? { ...rest, logger: pino({ level: fastifyLogger.level ?? 'info' }, fastifyLogger.stream) } : rest;
   const handler = appAdapter === 'node' ? await createNodeHandler(options) : fetchBridge(await createFetchHandler(options));
   let server: Server | null = null;
   return {

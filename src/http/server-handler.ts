@@ -20,9 +20,9 @@ import { resolveTrustProxy, trustFunction, trustProxyWarning } from './trust-pro
 export interface HandlerOptions extends Omit<BuildAppOptions, 'logger'> {
   /**
    * The path the routes are served under, e.g. `/identity` for `/identity/auth/login`; default
-   * `''` (the contract's paths at the root). Requests outside it are left to the host (Express's
-   * `next()`, or a `null` answer from the fetch handler's `handleOrNull`). The refresh and device
-   * cookies' paths follow it.
+   * `''` (the contract's paths at the root). The Node handler hands requests outside it on to the
+   * host (`next()`); the fetch handler answers them 404. The refresh and device cookies' paths and
+   * the OpenAPI paths follow it.
    */
   readonly prefix?: string;
   /** Where warnings and errors go (pino, `console`); default: nowhere. Tokens and passwords are never logged. */
