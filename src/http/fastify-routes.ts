@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { authenticateCaller } from './authenticate.ts';
@@ -9,6 +8,7 @@ import type { HttpReply, RouteDefinition } from './http-types.ts';
 import { bodyLimit } from './request-body.ts';
 import { formType, parseForm, oauthErrorShape } from './routes/oauth.ts';
 import type { RouteSet } from './routes/route-context.ts';
+import { validatorFor } from './schema-validator.ts';
 
 /** An `onRequest`/`preHandler` hook: sets `request.auth` or answers 401 problem+json. */
 export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -47,10 +47,6 @@ export function fastifyReply(reply: FastifyReply): HttpReply {
   return neutral;
 }
 
-// Strict validation whatever the host app configured: unknown fields are refused, not stripped,
-// and types are not coerced ("123" is not a number). Defaults fill in (logout's scope).
-const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
-
 /** Serves one route definition in `app`'s context. */
 function serve(app: FastifyInstance, def: RouteDefinition, authenticate: AuthenticateHook | undefined): void {
   if (def.authenticate && authenticate === undefined) throw new Error(`route ${def.method} ${def.url} needs the authenticate hook`);
@@ -72,7 +68,7 @@ function serve(app: FastifyInstance, def: RouteDefinition, authenticate: Authent
 /** Sets up a group's encapsulated context: its body parser, validation, errors and hooks. */
 function configureGroup(app: FastifyInstance, group: RouteDefinition['group'], browser: BrowserConfig | undefined): void {
   if (group === 'plain') return;
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler(problemErrorHandler);
   if (group === 'stream') return;
   app.removeAllContentTypeParsers();

@@ -1,4 +1,3 @@
-import { Ajv, type ValidateFunction } from 'ajv';
 import { parseCookie } from 'cookie';
 import type { Logger } from '../core/config.ts';
 import { errorMessages, TokenstileError } from '../core/errors.ts';
@@ -11,6 +10,7 @@ import { NeutralReply, type HttpAnswer } from './neutral-reply.ts';
 import { sendProblem } from './problem.ts';
 import { bodyLimit, checkMediaType, parseBody } from './request-body.ts';
 import { RouteMatcher } from './route-matcher.ts';
+import { validatorFor } from './schema-validator.ts';
 import { oauthErrorShape } from './routes/oauth.ts';
 import { requestOrigin, type TrustProxyFunction } from './trust-proxy.ts';
 import { fieldProblem } from './validation-problem.ts';
@@ -48,15 +48,6 @@ export interface PipelineOptions {
   readonly logger?: Logger | undefined;
   /** Told of every answered request (metrics). */
   readonly observe?: ((method: string, route: string, status: number, seconds: number) => void) | undefined;
-}
-
-// The same settings as the Fastify adapter's: unknown fields refused, no coercion, defaults filled in.
-const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false });
-const compiled = new WeakMap<object, ValidateFunction>();
-function validator(schema: object): ValidateFunction {
-  let v = compiled.get(schema);
-  if (v === undefined) compiled.set(schema, (v = ajv.compile(schema)));
-  return v;
 }
 
 /** The CSP of HTML answers that set none of their own (as the standalone server's). */
@@ -170,7 +161,7 @@ export function createPipeline(options: PipelineOptions): (incoming: IncomingHtt
     await route.preValidation?.(request);
     for (const [part, schema, value] of [['params', route.schema.params, params], ['body', route.schema.body, request.body]] as const) {
       if (schema === undefined) continue;
-      const validate = validator(schema);
+      const validate = validatorFor(schema);
       if (!validate(value)) {
         sendProblem(reply, 'invalid_request', fieldProblem(validate.errors ?? [], part));
         return;
