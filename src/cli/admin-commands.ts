@@ -41,12 +41,21 @@ function print(io: CliIo, json: boolean, value: unknown, text: string): void {
   io.out(json ? jsonLine(value) : text);
 }
 
-/** `users create`: adds an account, the password from stdin (or `--password`). */
-export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: string; password?: string; passwordStdin?: boolean; name?: string; json: boolean }): Promise<void> {
+/**
+ * `users create`: adds an account, the password from stdin (or `--password`), or with
+ * `--no-password` one without a password (sessions only through the host app's `startSession`).
+ */
+export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: string; password?: string; passwordStdin?: boolean; noPassword?: boolean; name?: string; json: boolean }): Promise<void> {
+  if (o.noPassword) {
+    if (o.password !== undefined || o.passwordStdin) throw new CliError('give either a password (--password-stdin, --password) or --no-password, not both');
+    const r = await core.createUser({ email: o.email, name: o.name ?? null });
+    if (!r.ok) throw new CliError(`cannot create user: ${r.code === 'email_taken' ? 'an account with this email already exists' : `${r.field ?? 'input'} ${r.reason ?? 'is not valid'}`}`);
+    return print(io, o.json, { user: r.value }, `created user ${r.value.id} <${escaped(r.value.email)}> without a password`);
+  }
   let password = o.password;
   if (o.passwordStdin) password = (await io.readStdin()).replace(/\r?\n$/, '');
   else if (password !== undefined) io.err('warning: --password is visible to other users of this machine; prefer --password-stdin');
-  if (password === undefined) throw new CliError('a password is needed: --password-stdin (recommended) or --password');
+  if (password === undefined) throw new CliError('a password is needed: --password-stdin (recommended) or --password (or --no-password for an account without one)');
   const r = await core.register({ email: o.email, password, name: o.name ?? null });
   if (!r.ok) {
     const why = { invalid_request: 'the email or name is not valid', weak_password: 'the password does not meet the policy (8-256 characters, not all of one kind)', email_taken: 'an account with this email already exists', too_many_requests: 'too many registrations; retry later' }[r.code];

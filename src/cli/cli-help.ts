@@ -8,6 +8,7 @@ export const cliOptions = {
   email: { type: 'string' },
   password: { type: 'string' },
   'password-stdin': { type: 'boolean' },
+  'no-password': { type: 'boolean' },
   name: { type: 'string' },
   user: { type: 'string' },
   id: { type: 'string' },
@@ -74,9 +75,13 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
     summary: 'manage accounts',
     subcommands: {
       create: {
-        usage: 'tokenstile users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--json]',
-        about: ['adds an account; --password-stdin reads the password from standard input (--password', 'shows it to other users of the machine)'],
-        options: ['email', 'password', 'password-stdin', 'name', 'json'],
+        usage: 'tokenstile users create --email EMAIL (--password-stdin | --password PASSWORD | --no-password) [--name NAME] [--json]',
+        about: [
+          'adds an account; --password-stdin reads the password from standard input (--password',
+          'shows it to other users of the machine); --no-password makes one that password sign-in',
+          'refuses, whose sessions your app starts itself (startSession, docs/embedding.md)',
+        ],
+        options: ['email', 'password', 'password-stdin', 'no-password', 'name', 'json'],
       },
       disable: {
         usage: 'tokenstile users disable --user EMAIL|ID [--json]',

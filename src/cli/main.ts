@@ -123,8 +123,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         return 0;
       }
       case 'users create': {
-        const o = { email: need('email'), password: values.password, passwordStdin: values['password-stdin'], name: values.name, json };
-        if ((o.password === undefined) === (o.passwordStdin !== true)) throw new UsageError('give exactly one of --password-stdin (recommended) or --password');
+        const o = { email: need('email'), password: values.password, passwordStdin: values['password-stdin'], noPassword: values['no-password'], name: values.name, json };
+        const given = [o.password !== undefined, o.passwordStdin === true, o.noPassword === true].filter(Boolean).length;
+        if (given !== 1) throw new UsageError('give exactly one of --password-stdin (recommended) or --password (or --no-password for an account without one)');
         await withCore(env, io, (core) => admin.usersCreate(core, io, o));
         return 0;
       }

@@ -17,6 +17,8 @@ export interface AccessClaims {
   readonly iat: number;
   readonly exp: number;
   readonly nbf?: number;
+  /** How the session's user authenticated (RFC 8176), such as `['pwd']`; absent in tokens minted before it was recorded. */
+  readonly amr?: readonly string[];
 }
 
 export const accessTokenType = 'at+jwt';
@@ -38,7 +40,7 @@ export function issueAccessToken(
   keyring: Keyring,
   settings: AccessTokenSettings,
   clock: Clock,
-  subject: { userId: string; sessionId: string },
+  subject: { userId: string; sessionId: string; amr?: readonly string[] },
   random: RandomSource = secureRandom,
 ): { token: string; claims: AccessClaims } {
   const iat = Math.floor(clock.now() / 1000);
@@ -50,6 +52,7 @@ export function issueAccessToken(
     jti: random(16).toString('base64url'),
     iat,
     exp: iat + Math.max(1, Math.round(settings.accessTtl)),
+    ...(subject.amr === undefined ? {} : { amr: subject.amr }),
   };
   const header = { alg: keyring.alg, kid: keyring.signing.kid, typ: accessTokenType };
   return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };

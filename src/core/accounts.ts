@@ -8,6 +8,8 @@ import { admitSignIn, signInClient, signInSucceeded } from './sign-in-throttle.t
 import type { AuthInfo } from './auth-info.ts';
 import { startSession } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
+import { passwordCredential, type CredentialRecord } from './credential-store.ts';
+import { passwordAmr } from './amr.ts';
 
 export { maxNameLength, normalizeEmail } from './account-text.ts';
 
@@ -34,17 +36,51 @@ export async function register(
   if (!name.ok) return invalid('name', name.reason);
   if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
   const now = ctx.clock.now();
-  const user: UserRecord = {
-    id: uuidv7(now, ctx.random),
-    email: email.value,
-    name: name.value,
-    passwordHash: await ctx.hasher.hash(normalizePassword(input.password)),
-    createdAt: now,
-    updatedAt: now,
-    disabledAt: null,
-  };
-  if (!(await ctx.stores.users.create(user))) return fail('email_taken');
+  const user = newUser(ctx, email.value, name.value, now);
+  const password = await passwordRecord(ctx, user.id, input.password, now);
+  if (!(await ctx.stores.users.create(user, [password]))) return fail('email_taken');
   ctx.emit({ type: 'registered', userId: user.id, ...originOf(device) });
+  return ok(publicUser(user));
+}
+
+function newUser(ctx: CoreContext, email: string, name: string | null, now: number): UserRecord {
+  return { id: uuidv7(now, ctx.random), email, name, credentialStamp: 0, createdAt: now, updatedAt: now, disabledAt: null };
+}
+
+/** The password credential of `userId` for `password` (hashed here; the password is not kept). */
+async function passwordRecord(ctx: CoreContext, userId: string, password: string, now: number): Promise<CredentialRecord> {
+  const secret = await ctx.hasher.hash(normalizePassword(password));
+  return { id: uuidv7(now, ctx.random), userId, kind: passwordCredential, secret, createdAt: now, updatedAt: now };
+}
+
+/**
+ * The hash to check a password against: the user's password credential, or (no such user, or a
+ * user without a password) a hash of a random password, so that every case costs one argon2
+ * verification and one credential lookup and none can match.
+ */
+async function passwordHashOf(ctx: CoreContext, user: UserRecord | null): Promise<{ hash: string; real: boolean }> {
+  // An unknown email looks up an id no user has: the same round trip as a known one.
+  const [credential] = await ctx.stores.credentials.list(user?.id ?? '', passwordCredential);
+  return credential ? { hash: credential.secret, real: true } : { hash: await ctx.dummyHash, real: false };
+}
+
+/**
+ * Creates an account without a password, for a user the host app signed in itself (OAuth, SSO,
+ * a magic link of its own…); pair it with `startSession`. Password sign-in answers
+ * `invalid_credentials` for such a user, as for any wrong password. `email_taken` when the
+ * (normalized) email exists.
+ */
+export async function createUser(
+  ctx: CoreContext,
+  input: { readonly email: string; readonly name?: string | null },
+): Promise<Result<PublicUser, 'invalid_request' | 'email_taken'>> {
+  const email = checkEmail(input.email);
+  if (!email.ok) return invalid('email', email.reason);
+  const name = checkName(input.name);
+  if (!name.ok) return invalid('name', name.reason);
+  const user = newUser(ctx, email.value, name.value, ctx.clock.now());
+  if (!(await ctx.stores.users.create(user))) return fail('email_taken');
+  ctx.emit({ type: 'user_created', userId: user.id });
   return ok(publicUser(user));
 }
 
@@ -56,9 +92,11 @@ export async function register(
 async function checkCredentials(ctx: CoreContext, email: string, password: string): Promise<{ user: UserRecord | null; matches: boolean }> {
   const normalized = normalizeEmail(email);
   const user = normalized === null ? null : await ctx.stores.users.byEmail(normalized);
-  const hash = user?.passwordHash ?? (await ctx.dummyHash);
+  // The user (and its credential stamp) is read before its password: a change in between moves
+  // the stamp, and the session insert, which compares it, writes nothing.
+  const { hash, real } = await passwordHashOf(ctx, user);
   const matches = await ctx.hasher.verify(hash, normalizePassword(password));
-  return { user, matches: user !== null && matches };
+  return { user, matches: user !== null && real && matches };
 }
 
 /** How an account is named in limits and the audit log: the normalized email, or a fixed mark. */
@@ -94,8 +132,8 @@ export async function login(
     ctx.emit({ type: 'login_failed', reason, account, userId: user?.id, ...origin });
     return fail('invalid_credentials');
   }
-  // Null: the password changed or the account was disabled while we were checking it.
-  const issued = await startSession(ctx, user, device);
+  // Null: the credentials changed or the account was disabled while we were checking it.
+  const issued = await startSession(ctx, user, passwordAmr, device);
   if (!issued) {
     ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user.id, ...origin });
     return fail('invalid_credentials');
@@ -119,13 +157,16 @@ export async function changePassword(
   // must not block the owner's password change.
   const limited = await ctx.limits.check('loginPerAccount', `password-change:${user.id}`, ctx.clock.now());
   if (!limited.ok) return limited;
-  if (!(await ctx.hasher.verify(user.passwordHash, normalizePassword(input.currentPassword)))) {
+  const current = await passwordHashOf(ctx, user);
+  if (!(await ctx.hasher.verify(current.hash, normalizePassword(input.currentPassword))) || !current.real) {
     ctx.emit({ type: 'password_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
     return fail('invalid_credentials');
   }
   if (!meetsPasswordPolicy(input.newPassword)) return fail('weak_password');
-  const passwordHash = await ctx.hasher.hash(normalizePassword(input.newPassword));
-  await ctx.stores.users.update(user.id, { passwordHash }, ctx.clock.now());
+  const now = ctx.clock.now();
+  // Moves the credential stamp: a sign-in checked against the old password cannot start a session.
+  const stamp = await ctx.stores.credentials.replace(await passwordRecord(ctx, user.id, input.newPassword, now), now);
+  if (stamp === null) return fail('session_revoked');
   ctx.emit({ type: 'password_changed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
   await ctx.revoke({ userId: user.id, exceptSessionId: auth.sessionId }, 'password_change', originOf(device));
   await ctx.dropCache(user.id);

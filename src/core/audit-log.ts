@@ -28,7 +28,7 @@ export interface AuditLog {
 }
 
 const audited = new Set<AuthEvent['type']>([
-  'login_succeeded', 'login_failed', 'password_change_failed', 'registered', 'refresh_reuse_detected', 'refresh_grace_retry', 'logged_out',
+  'login_succeeded', 'login_failed', 'password_change_failed', 'registered', 'user_created', 'session_started', 'refresh_reuse_detected', 'refresh_grace_retry', 'logged_out',
   'session_revoked', 'password_changed', 'user_disabled', 'key_generated', 'key_rotated', 'key_revoked',
 ]);
 

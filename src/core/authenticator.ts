@@ -36,6 +36,8 @@ interface HandleState {
   /** When the current handle was issued, and until when it is valid, in seconds. */
   readonly iat: number;
   readonly exp: number;
+  /** The session's `amr` (absent in entries cached before it was recorded). */
+  readonly amr?: readonly string[];
 }
 
 const unavailable: Failure = fail('service_unavailable', 1000);
@@ -83,6 +85,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     hash: s.accessHash,
     iat: Math.floor((s.rotatedAt ?? s.createdAt) / 1000),
     exp: Math.floor(s.accessExpiresAt / 1000),
+    amr: s.amr,
   });
 
   const judge = (state: HandleState, parts: OpaqueHandleParts): AuthResult => {
@@ -98,6 +101,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       jti: parts.hash.slice(0, 22),
       iat: state.iat,
       exp: state.exp,
+      ...(Array.isArray(state.amr) ? { amr: state.amr } : {}),
     };
     return ok(new Authenticated(host, claims));
   };

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration, type Duration } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import type { RandomSource } from './ids.ts';
 import { signingAlgorithms, type SigningAlgorithm } from './keys.ts';
@@ -11,8 +11,8 @@ import type { RevocationFeed } from './revocation-feed.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
 
-/** A duration: seconds as a number, or text such as `90s`, `15m`, `1h`, `7d`. */
-export type Duration = string | number;
+// Declared beside its parser so that the verify SDK can name it without loading this module's imports.
+export type { Duration } from './duration.ts';
 
 /** The minimal logger Tokenstile writes to (pino's and Fastify's loggers fit). */
 export interface Logger {

@@ -13,6 +13,10 @@ export type AuthEvent =
   | ({ readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled'; readonly account: string; readonly userId?: string | undefined } & EventOrigin)
   | ({ readonly type: 'password_change_failed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
+  /** The host app created a user without a password (`createUser`). */
+  | { readonly type: 'user_created'; readonly userId: string }
+  /** The host app started a session for a user it signed in itself (`startSession`); `amr` space-separated (RFC 8176). */
+  | ({ readonly type: 'session_started'; readonly userId: string; readonly sessionId: string; readonly amr: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
   | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }
   /** A spent refresh token came back (the session is revoked); `reason` when it came within the grace window from another client. */

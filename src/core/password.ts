@@ -1,9 +1,19 @@
 import { availableParallelism } from 'node:os';
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
 import { concurrencyLimit } from './concurrency-limit.ts';
 
 // @node-rs/argon2 declares Algorithm as a const enum, which erasable-syntax TypeScript cannot read.
 const argon2id = 2 as Algorithm.Argon2id;
+
+let argon2: Promise<typeof import('@node-rs/argon2')> | undefined;
+
+/**
+ * @node-rs/argon2, a native module, loaded at the first hash or check: importing Tokenstile (or
+ * only verifying tokens) never loads it.
+ */
+function loadArgon2(): Promise<typeof import('@node-rs/argon2')> {
+  return (argon2 ??= import('@node-rs/argon2'));
+}
 
 /** Hashes and checks passwords. Implementations must not block the event loop. */
 export interface PasswordHasher {
@@ -42,9 +52,11 @@ export function createArgon2Hasher(params: Argon2Params = owaspArgon2Params, { m
   const options = { algorithm: argon2id, ...params };
   const limited = concurrencyLimit(maxConcurrent);
   return {
-    hash: (password) => limited(() => hash(password, options)),
+    hash: (password) => limited(async () => (await loadArgon2()).hash(password, options)),
     verify: (passwordHash, password) =>
       limited(async () => {
+        // Outside the try: a module that cannot load is an error, not a wrong password.
+        const { verify } = await loadArgon2();
         try {
           return await verify(passwordHash, password);
         } catch {

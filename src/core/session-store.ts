@@ -31,6 +31,11 @@ export interface SessionRecord {
    * only; null otherwise and once the session has ended).
    */
   readonly accessHash: string | null;
+  /**
+   * How the user authenticated when the session started, as RFC 8176 values (`['pwd']` for a
+   * password sign-in); every access token of the session carries it as `amr`.
+   */
+  readonly amr: readonly string[];
 }
 
 /** What a successful rotation writes. */
@@ -47,6 +52,12 @@ export interface Rotation {
   readonly accessHash: string | null;
 }
 
+/** What `rotateCurrent` reads back from the session it rotated. */
+export interface RotatedSession {
+  readonly user: UserRecord;
+  readonly amr: readonly string[];
+}
+
 /** Which sessions a revocation ends. */
 export type RevokeTarget =
   /** One session; with `userId`, only if it belongs to that user. */
@@ -58,10 +69,11 @@ export type RevokeTarget =
 export interface SessionStore {
   /**
    * Inserts `session` if, in the same atomic step, its user exists, is not disabled and still has
-   * password hash `passwordHash` (the one the login just checked). False, writing nothing,
-   * otherwise: a login racing a password change or a disable cannot leave a session behind.
+   * credential stamp `credentialStamp` (the one read with the credentials the sign-in checked).
+   * False, writing nothing, otherwise: a sign-in racing a credential change (which moves the
+   * stamp, `CredentialStore`) or a disable cannot leave a session behind.
    */
-  create(session: SessionRecord, passwordHash: string): Promise<boolean>;
+  create(session: SessionRecord, credentialStamp: number): Promise<boolean>;
   get(id: string): Promise<SessionRecord | null>;
   /** The user's sessions that are neither revoked nor expired at `now`, newest first. */
   listLive(userId: string, now: number): Promise<SessionRecord[]>;
@@ -83,12 +95,12 @@ export interface SessionStore {
    * The refresh fast path, consume exactly once in one statement: does what `rotate` does if and
    * only if, in the same atomic step, session `id` is at generation `fromGeneration` with refresh
    * hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is not
-   * disabled. Returns that user as stored when this call rotated the session; null, writing
-   * nothing, otherwise (the caller then reads the session to tell a grace retry, a replay or an
-   * invalid token apart). Of any number of concurrent callers, at most one gets a user.
-   * Optional: without it, a refresh reads the session and the user, then calls `rotate`.
+   * disabled. Returns that user as stored, and the session's `amr`, when this call rotated the
+   * session; null, writing nothing, otherwise (the caller then reads the session to tell a grace
+   * retry, a replay or an invalid token apart). Of any number of concurrent callers, at most one
+   * gets a user. Optional: without it, a refresh reads the session and the user, then calls `rotate`.
    */
-  rotateCurrent?(id: string, fromGeneration: number, refreshHash: string, next: Rotation, now: number): Promise<UserRecord | null>;
+  rotateCurrent?(id: string, fromGeneration: number, refreshHash: string, next: Rotation, now: number): Promise<RotatedSession | null>;
   /**
    * Records that an access token valid until `accessExpiresAt` is about to be issued for session
    * `id` (a grace retry). False when the session is revoked: then no token may be issued.

@@ -6,6 +6,7 @@ import { isUuidv7, uuidv7, uuidv7Time } from './ids.ts';
 import { clientTag, hashesEqual, hashRefreshSecret, openGraceBox, sealSuccessor, type RefreshTokenParts } from './refresh-tokens.ts';
 import type { SessionRecord } from './session-store.ts';
 import type { UserRecord } from './user-store.ts';
+import { checkAmr } from './amr.ts';
 
 
 export type LogoutScope = 'local' | 'global' | 'others';
@@ -57,18 +58,19 @@ function tokens(
   ctx: CoreContext,
   now: number,
   user: UserRecord,
-  sessionId: string,
+  session: { readonly id: string; readonly amr: readonly string[] },
   refreshToken: string,
   refreshExpiresAt: number,
   handle: { token: string } | null,
 ): IssuedTokens {
+  const sessionId = session.id;
   let accessToken: string;
   let expiresIn: number;
   if (handle !== null) {
     accessToken = handle.token;
     expiresIn = Math.max(1, Math.round(ctx.config.accessTtl));
   } else {
-    const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId }, ctx.random);
+    const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId, amr: session.amr }, ctx.random);
     accessToken = access.token;
     expiresIn = access.claims.exp - access.claims.iat;
   }
@@ -83,10 +85,11 @@ function tokens(
 }
 
 /**
- * Starts a session for `user` on a device and hands out its first tokens. Null when the user's
- * password changed or the account was disabled since `user` was read.
+ * Starts a session for `user`, who authenticated by `amr` (RFC 8176 values, checked by the
+ * caller), on a device and hands out its first tokens. Null when the user's credentials changed
+ * (the stamp moved) or the account was disabled since `user` was read.
  */
-export async function startSession(ctx: CoreContext, user: UserRecord, device: DeviceInfo): Promise<IssuedTokens | null> {
+export async function startSession(ctx: CoreContext, user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<IssuedTokens | null> {
   const now = ctx.clock.now();
   const id = uuidv7(now, ctx.random);
   const refresh = ctx.codec.mint(id, 0);
@@ -108,8 +111,41 @@ export async function startSession(ctx: CoreContext, user: UserRecord, device: D
     rotatedAt: null,
     graceBox: null,
     accessHash: handle?.hash ?? null,
-  }, user.passwordHash);
-  return created ? tokens(ctx, now, user, id, refresh.token, expiresAt, handle) : null;
+    amr,
+  }, user.credentialStamp);
+  return created ? tokens(ctx, now, user, { id, amr }, refresh.token, expiresAt, handle) : null;
+}
+
+/** What the host app tells `startSessionFor` about a user it signed in itself. */
+export interface SessionStart {
+  /** The user's id (see `createUser`, `findUser`). */
+  readonly userId: string;
+  /** How the user authenticated, as RFC 8176 values (see `amrValues`): `['fed']`, `['hwk']`, `['pwd', 'otp', 'mfa']`… */
+  readonly amr: readonly string[];
+  /** The device, as for `login`; kept on the session and in the audit trail. */
+  readonly device?: DeviceInfo;
+}
+
+/**
+ * Starts a session for a user the host app authenticated itself, with the same tokens, refresh,
+ * logout and revocation as a password sign-in. `invalid_request` (field `amr`) for values that
+ * are not RFC 8176's, `not_found` for no such user, `account_disabled` for a disabled one, and
+ * `invalid_credentials` when the user's credentials changed while the session was being started.
+ */
+export async function startSessionFor(
+  ctx: CoreContext,
+  input: SessionStart,
+): Promise<Result<IssuedTokens, 'invalid_request' | 'not_found' | 'account_disabled' | 'invalid_credentials'>> {
+  const amr = checkAmr(input.amr);
+  if (!amr.ok) return amr;
+  const user = typeof input.userId === 'string' && isUuidv7(input.userId) ? await ctx.stores.users.byId(input.userId) : null;
+  if (!user) return fail('not_found');
+  if (user.disabledAt !== null) return fail('account_disabled');
+  const device = input.device ?? {};
+  const issued = await startSession(ctx, user, amr.value, device);
+  if (!issued) return fail('invalid_credentials');
+  ctx.emit({ type: 'session_started', userId: user.id, sessionId: issued.session.id, amr: amr.value.join(' '), ...originOf(device) });
+  return ok(issued);
 }
 
 function isLive(s: SessionRecord, now: number): boolean {
@@ -177,7 +213,7 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
     if (won) {
       // What was cached for the session under its old token is dropped with it.
       await ctx.dropCache(user.id, session.id);
-      return ok(tokens(ctx, now, user, session.id, next.token, expiresAt, handle));
+      return ok(tokens(ctx, now, user, session, next.token, expiresAt, handle));
     }
     // Another request spent this token first: answer as its retry.
     session = await sessions.get(parts.sessionId);
@@ -199,7 +235,7 @@ async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: s
   // Past the absolute lifetime: not rotated here; the slow path reads the row and refuses it.
   if (!(expiresAt > now)) return null;
   const next = ctx.codec.mint(parts.sessionId, parts.generation + 1);
-  const user = await ctx.stores.sessions.rotateCurrent!(
+  const rotated = await ctx.stores.sessions.rotateCurrent!(
     parts.sessionId,
     parts.generation,
     hash,
@@ -216,10 +252,11 @@ async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: s
     },
     now,
   );
-  if (!user) return null;
+  if (!rotated) return null;
+  const { user, amr } = rotated;
   // What was cached for the session under its old token is dropped with it.
   await ctx.dropCache(user.id, parts.sessionId);
-  return tokens(ctx, now, user, parts.sessionId, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
+  return tokens(ctx, now, user, { id: parts.sessionId, amr }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
 }
 
 async function spentToken(
@@ -243,7 +280,7 @@ async function spentToken(
       if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
       // Audited with IP and user agent: a replay that looks like a retry still shows in the trail.
       ctx.emit({ type: 'refresh_grace_retry', userId: user.id, sessionId: session.id, ...originOf(device) });
-      return ok(tokens(ctx, now, user, session.id, box.successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, box.successor)));
+      return ok(tokens(ctx, now, user, session, box.successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, box.successor)));
     }
     if (box !== null) {
       ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id, reason: 'grace_retry_from_another_client', ...originOf(device) });

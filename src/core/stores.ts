@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit-log.ts';
 import type { ClientStore } from './client-store.ts';
+import type { CredentialStore } from './credential-store.ts';
 import type { KeyStore } from './key-store.ts';
 import type { SessionStore } from './session-store.ts';
 import type { UserStore } from './user-store.ts';
@@ -9,6 +10,8 @@ export interface Stores {
   /** A short name for logs and /readyz, such as `sqlite`. */
   readonly kind: string;
   readonly users: UserStore;
+  /** The users' passwords and, as features arrive, their other credentials. */
+  readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
   readonly keys: KeyStore;
   readonly audit: AuditLog;

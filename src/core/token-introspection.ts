@@ -19,6 +19,8 @@ export type Introspection =
       readonly jti?: string;
       readonly iat?: number;
       readonly exp: number;
+      /** How the session's user authenticated (RFC 8176). */
+      readonly amr?: readonly string[];
     };
 
 const inactive = Object.freeze({ active: false as const });
@@ -48,12 +50,12 @@ export async function introspectToken(ctx: CoreContext, authenticate: Authentica
     if (refresh.generation !== session.generation || !hashesEqual(session.refreshHash, hashRefreshSecret(refresh.secret))) return inactive;
     const user = await ctx.stores.users.byId(session.userId);
     if (!user || user.disabledAt !== null) return inactive;
-    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000) };
+    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000), amr: session.amr };
   }
   const result = await authenticate(token);
   if (!result.ok) return result.code === 'service_unavailable' ? 'unavailable' : inactive;
   const { claims, userId, sessionId } = result.value;
-  return { active: true, tokenType: 'access_token', sub: userId, sid: sessionId, iss: claims.iss, aud: claims.aud, jti: claims.jti, iat: claims.iat, exp: claims.exp };
+  return { active: true, tokenType: 'access_token', sub: userId, sid: sessionId, iss: claims.iss, aud: claims.aud, jti: claims.jti, iat: claims.iat, exp: claims.exp, ...(claims.amr === undefined ? {} : { amr: claims.amr }) };
 }
 
 /**

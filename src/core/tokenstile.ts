@@ -44,6 +44,21 @@ export interface Tokenstile {
   readonly config: TokenstileConfig;
   readonly stores: Stores;
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
+  /**
+   * Creates a user without a password, for the host app's own sign-in (OAuth, SSO…): start their
+   * sessions with `startSession`. `email_taken` when the email exists. See docs/embedding.md.
+   */
+  createUser(input: { email: string; name?: string | null }): Promise<Result<PublicUser, 'invalid_request' | 'email_taken'>>;
+  /**
+   * Starts a session for a user the host app signed in itself, with `amr` saying how (RFC 8176,
+   * recorded on the session and carried by its access tokens), and returns the same tokens as
+   * `login`; refresh, logout and revocation work as for any session. See `SessionStart`.
+   *
+   * @example
+   * const user = await core.createUser({ email: profile.email, name: profile.name });
+   * const tokens = await core.startSession({ userId, amr: ['fed'], device: { ip, userAgent } });
+   */
+  startSession(input: sessions.SessionStart): Promise<Result<IssuedTokens, 'invalid_request' | 'not_found' | 'account_disabled' | 'invalid_credentials'>>;
   /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
   login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
   /**
@@ -267,6 +282,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     stores,
     register: (input, device = {}) => accounts.register(ctx, input, device),
     login: (input, device = {}) => accounts.login(ctx, input, device),
+    createUser: (input) => accounts.createUser(ctx, input),
+    startSession: (input) => sessions.startSessionFor(ctx, input),
     deviceProof: (email, presented) => {
       const account = accounts.normalizeEmail(email) ?? email;
       const now = clock.now();

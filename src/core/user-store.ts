@@ -1,10 +1,16 @@
+import type { CredentialRecord } from './credential-store.ts';
+
 /** A user as stored. Times in milliseconds since the epoch. */
 export interface UserRecord {
   readonly id: string;
   /** Lower-cased and trimmed; unique. */
   readonly email: string;
   readonly name: string | null;
-  readonly passwordHash: string;
+  /**
+   * Moves on (grows) with every change of the user's credentials (`CredentialStore`); a session
+   * is created only while it is still the value its sign-in was checked against.
+   */
+  readonly credentialStamp: number;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly disabledAt: number | null;
@@ -13,17 +19,20 @@ export interface UserRecord {
 /** The fields of a user that may change. */
 export interface UserPatch {
   readonly name?: string | null;
-  readonly passwordHash?: string;
   readonly disabledAt?: number | null;
 }
 
-/** Durable storage of accounts. */
+/**
+ * Durable storage of accounts. A user may have no credential at all (one the host app signed in
+ * itself, through OAuth or SSO); credentials live in the `CredentialStore`.
+ */
 export interface UserStore {
   /**
-   * Inserts `user`. Returns false, writing nothing, when the email is taken; the check and the
-   * insert are one atomic step (a unique index), so two racing registrations cannot both win.
+   * Inserts `user` with its first `credentials` (all of that user), in one transaction. Returns
+   * false, writing nothing, when the email is taken; the check and the insert are one atomic step
+   * (a unique index), so two racing registrations cannot both win.
    */
-  create(user: UserRecord): Promise<boolean>;
+  create(user: UserRecord, credentials?: readonly CredentialRecord[]): Promise<boolean>;
   byId(id: string): Promise<UserRecord | null>;
   /** `email` must already be normalized. */
   byEmail(email: string): Promise<UserRecord | null>;

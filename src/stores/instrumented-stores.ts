@@ -45,6 +45,7 @@ function wrap<T extends object>(target: T, group: string, observe: StoreObserver
  */
 export function instrumentStores(stores: Stores, observe: StoreObserver): Stores {
   const users = wrap(stores.users, 'users', observe);
+  const credentials = wrap(stores.credentials, 'credentials', observe);
   const sessions = wrap(stores.sessions, 'sessions', observe);
   const keys = wrap(stores.keys, 'keys', observe);
   const audit = wrap(stores.audit, 'audit', observe);
@@ -52,6 +53,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   return {
     kind: stores.kind,
     users,
+    credentials,
     sessions,
     keys,
     audit,

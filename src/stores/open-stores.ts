@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import type { Stores } from '../core/stores.ts';
-import { openPostgresStores } from './postgres/postgres-stores.ts';
+import type { PostgresStoresOptions } from './postgres/postgres-stores.ts';
 import { openSqliteStores } from './sqlite/sqlite-stores.ts';
 
 export const defaultDatabaseUrl = 'sqlite:./data/tokenstile.db';
@@ -31,6 +31,20 @@ export async function openStores(url: string = defaultDatabaseUrl, options: { mi
   throw new ConfigError(
     `database URL must be sqlite:PATH, sqlite::memory: or postgres://USER@HOST/DB, got ${JSON.stringify(redactUrl(url))}`,
   );
+}
+
+/**
+ * Every store in one PostgreSQL database, for several instances sharing one backend. Migrations
+ * run on open unless `migrate: false`; instances starting together take turns (advisory lock).
+ * The PostgreSQL modules and the `pg` driver are loaded now, at the first call: a server on
+ * SQLite never loads them.
+ *
+ * @example
+ * const stores = await openPostgresStores('postgres://tokenstile@db.internal/auth', { max: 20 });
+ */
+export async function openPostgresStores(url: string, options: PostgresStoresOptions = {}): Promise<Stores> {
+  const postgres = await import('./postgres/postgres-stores.ts');
+  return postgres.openPostgresStores(url, options);
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { ErrorCode } from '../core/errors.ts';
 import type { AccessClaims } from '../core/access-tokens.ts';
-import { bearerToken } from '../http/authenticate.ts';
-import { challengeFor, problem, problemContentType, type Problem } from '../http/problem.ts';
+// The wire formats alone, not src/http: this module is part of the light @tokenstile/verify package.
+import { bearerToken } from '../protocol/bearer-token.ts';
+import { challengeFor, problem, problemContentType, type Problem } from '../protocol/problem-details.ts';
 import { TokenVerificationError } from './verify-errors.ts';
 import type { Verifier } from './verifier.ts';
 

@@ -1,5 +1,4 @@
-import type { Duration } from '../core/config.ts';
-import { parseDuration } from '../core/duration.ts';
+import { parseDuration, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { signingAlgorithms, type PublicJwk, type SigningAlgorithm } from '../core/keys.ts';
 

@@ -88,6 +88,25 @@ describe('tokenstile CLI', () => {
       assert.match(weak.err, /policy/);
     });
 
+    test('users create --no-password makes an account password sign-in refuses; with a password too it is refused', async () => {
+      const r = await run(['users', 'create', '--email', 'sso-only@example.com', '--no-password', '--json']);
+      assert.equal(r.code, 0, r.err);
+      const { user } = JSON.parse(r.out) as { user: { id: string } };
+      const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'sso-only@example.com', password: goodPassword } });
+      assert.equal(problemOf(res).code, 'invalid_credentials');
+      const started = await app.tokenstile.startSession({ userId: user.id, amr: ['fed'] });
+      assert.ok(started.ok, 'the host app can start its sessions');
+      const both = await run(['users', 'create', '--email', 'both@example.com', '--no-password', '--password-stdin'], goodPassword);
+      assert.equal(both.code, 2, 'wrong usage');
+      assert.match(both.err, /exactly one of/);
+      const disabled = await run(['users', 'disable', '--user', 'sso-only@example.com']);
+      assert.equal(disabled.code, 0, disabled.err);
+      const me = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(started.value.accessToken) });
+      await app.tokenstile.syncRevocations();
+      const after = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(started.value.accessToken) });
+      assert.equal(problemOf(after).code, 'session_revoked', `before sync: ${me.statusCode}`);
+    });
+
     test('sessions list shows live sessions; sessions revoke --id ends one, and the server refuses its token', async () => {
       const a = await login('cli@example.com');
       const list = await run(['sessions', 'list', '--user', 'cli@example.com', '--json']);

@@ -36,7 +36,8 @@ describe('login does not reveal which emails exist', () => {
       const malformed = await ts.login({ email: 'not-an-email', password: 'wrong password 1' });
       assert.deepEqual([wrong, unknown, malformed], [{ ok: false, code: 'invalid_credentials' }, { ok: false, code: 'invalid_credentials' }, { ok: false, code: 'invalid_credentials' }]);
       assert.equal(hasher.verified.length, 3);
-      const real = (await stores.users.byEmail('known@example.com'))!.passwordHash;
+      const known = (await stores.users.byEmail('known@example.com'))!;
+      const real = (await stores.credentials.list(known.id, 'password'))[0]!.secret;
       const params = (h: string) => h.split('$').slice(1, 4).join('$'); // argon2id$v=19$m=…,t=…,p=…
       assert.equal(hasher.verified[0], real);
       assert.notEqual(hasher.verified[1], real);

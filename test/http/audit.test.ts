@@ -94,7 +94,7 @@ test('tokenstile audit --user shows a user’s trail, newest first', async () =>
     assert.equal(out.length, 1);
     assert.match(out[0]!, /session_revoked .* cause="logout_global"/);
     out.length = 0;
-    assert.equal(await runCli(['audit', '--limit', 'many'], io, env), 1);
+    assert.equal(await runCli(['audit', '--limit', 'many'], io, env), 2, 'wrong usage');
   } finally {
     await t.close();
     dir.cleanup();

@@ -59,6 +59,7 @@ describe('RFC 7662 introspection', () => {
       assert.equal(typeof body.exp, 'number');
       assert.equal(typeof body.iat, 'number');
       assert.equal(typeof body.jti, 'string');
+      assert.deepEqual(body.amr, ['pwd'], 'how the session began (RFC 8176)');
     });
   });
 
@@ -70,6 +71,7 @@ describe('RFC 7662 introspection', () => {
       assert.equal(active.sub, s.user.id);
       assert.equal(active.sid, s.session.id);
       assert.equal('token_type' in active, false);
+      assert.deepEqual(active.amr, ['pwd']);
       const refreshed = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken: s.refreshToken } });
       assert.equal(refreshed.statusCode, 200);
       assert.deepEqual((await introspect(t, s.refreshToken)).json(), { active: false });

@@ -13,6 +13,8 @@ test('the built package exposes its public surface with type declarations', asyn
   for (const name of ['buildApp', 'createTokenstile', 'openStores', 'openSqliteStores', 'TokenstileError', 'createArgon2Hasher']) {
     assert.equal(typeof (pkg as Record<string, unknown>)[name], 'function', name);
   }
+  // The RFC 8176 values `startSession` accepts, for host apps that map their own sign-in methods.
+  assert.ok(pkg.amrValues.has('pwd') && pkg.amrValues.has('hwk') && !pkg.amrValues.has('password'));
   const resolved = import.meta.resolve('tokenstile');
   assert.match(resolved, /\/dist\/index\.js$/);
   assert.ok(existsSync(`${root}dist/index.d.ts`));

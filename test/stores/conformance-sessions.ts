@@ -5,7 +5,7 @@ import type { Revocation } from '../../src/core/revocation.ts';
 import type { Rotation, SessionRecord } from '../../src/core/session-store.ts';
 import type { Stores } from '../../src/core/stores.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
-import { accessLifetime, day, minute, randomHash, sessionRecord, storeTest, t0, userRecord, week } from './conformance.ts';
+import { accessLifetime, credentialRecord, day, minute, randomHash, sessionRecord, storeTest, t0, userRecord, week } from './conformance.ts';
 
 /** The headroom given to revoke and purge: how long a revocation outlives its session's last access token. */
 const headroom = 5 * minute;
@@ -22,9 +22,9 @@ function revocationOf(session: SessionRecord, at: number): Revocation {
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** Stores `sessions` of `user` under the user's current password hash, concurrently; each must be taken. */
+/** Stores `sessions` of `user` under the user's current credential stamp, concurrently; each must be taken. */
 async function add(stores: Stores, user: UserRecord, sessions: SessionRecord[]): Promise<void> {
-  const created = await Promise.all(sessions.map((x) => stores.sessions.create(x, user.passwordHash)));
+  const created = await Promise.all(sessions.map((x) => stores.sessions.create(x, user.credentialStamp)));
   assert.ok(created.every(Boolean), 'every session is created');
 }
 
@@ -33,7 +33,7 @@ async function userWithSessions(stores: Stores, email: string, ...createdAts: nu
   const user = userRecord(email);
   assert.equal(await stores.users.create(user), true);
   const sessions = createdAts.map((at) => sessionRecord(user.id, at));
-  for (const x of sessions) assert.equal(await stores.sessions.create(x, user.passwordHash), true);
+  for (const x of sessions) assert.equal(await stores.sessions.create(x, user.credentialStamp), true);
   return { user, sessions };
 }
 
@@ -62,30 +62,33 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
     });
 
     describe('create', () => {
-      it('create with the user\'s password hash stores a session that get returns; get of an unknown id is null', async (s) => {
+      it('create with the user\'s credential stamp stores a session that get returns, amr included; get of an unknown id is null', async (s) => {
         const { user } = await userWithSessions(s, 'a@example.com');
-        const session = sessionRecord(user.id, t0, { userAgent: 'curl/8', ip: '203.0.113.9', generation: 3, previousHash: randomHash(), rotatedAt: t0 + 1, graceBox: 'box', accessExpiresAt: t0 + 7 * minute, accessHash: randomHash() });
-        assert.equal(await s.sessions.create(session, user.passwordHash), true);
+        const session = sessionRecord(user.id, t0, { userAgent: 'curl/8', ip: '203.0.113.9', generation: 3, previousHash: randomHash(), rotatedAt: t0 + 1, graceBox: 'box', accessExpiresAt: t0 + 7 * minute, accessHash: randomHash(), amr: ['hwk', 'pin', 'mfa'] });
+        assert.equal(await s.sessions.create(session, user.credentialStamp), true);
         assert.deepEqual(await s.sessions.get(session.id), session);
         assert.equal(await s.sessions.get(uuidv7(t0)), null);
       });
 
-      it('create with a wrong password hash returns false and writes nothing', async (s) => {
+      it('create with another credential stamp returns false and writes nothing', async (s) => {
         const { user } = await userWithSessions(s, 'a@example.com');
         const session = sessionRecord(user.id, t0);
-        assert.equal(await s.sessions.create(session, `$argon2id$${randomHash()}`), false);
+        assert.equal(await s.sessions.create(session, user.credentialStamp + 1), false);
         assert.equal(await s.sessions.get(session.id), null);
         assert.deepEqual(await s.sessions.listLive(user.id, t0), []);
       });
 
-      it('create after a password change fails with the old hash and succeeds with the new one', async (s) => {
+      it('create after a credential change fails with the old stamp and succeeds with the new one', async (s) => {
         const { user } = await userWithSessions(s, 'a@example.com');
-        await s.users.update(user.id, { passwordHash: 'changed-hash' }, t0 + 1);
+        const stamp = await s.credentials.replace(credentialRecord(user.id, 'password', t0 + 1), t0 + 1);
+        assert.equal(typeof stamp, 'number');
+        assert.notEqual(stamp, user.credentialStamp);
+        assert.equal((await s.users.byId(user.id))!.credentialStamp, stamp);
         const racing = sessionRecord(user.id, t0 + 2);
-        assert.equal(await s.sessions.create(racing, user.passwordHash), false);
+        assert.equal(await s.sessions.create(racing, user.credentialStamp), false);
         assert.equal(await s.sessions.get(racing.id), null);
         const fresh = sessionRecord(user.id, t0 + 3);
-        assert.equal(await s.sessions.create(fresh, 'changed-hash'), true);
+        assert.equal(await s.sessions.create(fresh, stamp!), true);
         assert.deepEqual(await s.sessions.get(fresh.id), fresh);
       });
 
@@ -93,17 +96,17 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const { user } = await userWithSessions(s, 'a@example.com');
         await s.users.update(user.id, { disabledAt: t0 + 1 }, t0 + 1);
         const session = sessionRecord(user.id, t0 + 2);
-        assert.equal(await s.sessions.create(session, user.passwordHash), false);
+        assert.equal(await s.sessions.create(session, user.credentialStamp), false);
         assert.equal(await s.sessions.get(session.id), null);
         assert.deepEqual(await s.sessions.listLive(user.id, t0 + 2), []);
         await s.users.update(user.id, { disabledAt: null }, t0 + 3);
-        assert.equal(await s.sessions.create(session, user.passwordHash), true, 'enabled again');
+        assert.equal(await s.sessions.create(session, user.credentialStamp), true, 'enabled again');
       });
 
       it('create for an unknown user returns false and writes nothing', async (s) => {
         const ghost = userRecord('ghost@example.com');
         const session = sessionRecord(ghost.id, t0);
-        assert.equal(await s.sessions.create(session, ghost.passwordHash), false);
+        assert.equal(await s.sessions.create(session, ghost.credentialStamp), false);
         assert.equal(await s.sessions.get(session.id), null);
       });
     });
@@ -208,14 +211,14 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
         const now = t0 + minute;
         const next = rotation(1, now, t0 + 30 * minute);
-        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, next, now), user);
+        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, next, now), { user, amr: ['pwd'] });
         const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = next;
         assert.deepEqual(await s.sessions.get(session!.id), {
           ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
         });
         assert.equal(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, rotation(1, now + 1), now + 1), null, 'a spent token rotates nothing');
         const shorter = rotation(2, now + 2, t0 + 10 * minute);
-        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 1, next.refreshHash, shorter, now + 2), user);
+        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 1, next.refreshHash, shorter, now + 2), { user, amr: ['pwd'] });
         assert.equal((await s.sessions.get(session!.id))?.accessExpiresAt, t0 + 30 * minute, 'accessExpiresAt only grows');
       });
 
@@ -225,7 +228,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const attempts = Array.from({ length: 20 }, () => rotation(1, now));
         const results = await Promise.all(attempts.map((r) => s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, r, now)));
         assert.equal(results.filter((r) => r !== null).length, 1);
-        assert.deepEqual(results.find((r) => r !== null), user);
+        assert.deepEqual(results.find((r) => r !== null), { user, amr: ['pwd'] });
         const winner = attempts[results.findIndex((r) => r !== null)]!;
         assert.equal((await s.sessions.get(session!.id))?.refreshHash, winner.refreshHash);
       });

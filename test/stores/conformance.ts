@@ -5,6 +5,7 @@ import pg from 'pg';
 import { uuidv7 } from '../../src/core/ids.ts';
 import { generateSigningKey } from '../../src/core/keys.ts';
 import type { AuditEntry } from '../../src/core/audit-log.ts';
+import type { CredentialRecord } from '../../src/core/credential-store.ts';
 import type { SessionRecord } from '../../src/core/session-store.ts';
 import type { Stores } from '../../src/core/stores.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
@@ -82,7 +83,12 @@ export const accessLifetime = 15 * minute;
 export const randomHash = () => randomBytes(32).toString('base64url');
 
 export function userRecord(email: string, at = t0): UserRecord {
-  return { id: uuidv7(at), email, name: null, passwordHash: `$argon2id$${randomHash()}`, createdAt: at, updatedAt: at, disabledAt: null };
+  return { id: uuidv7(at), email, name: null, credentialStamp: 0, createdAt: at, updatedAt: at, disabledAt: null };
+}
+
+/** A credential of `userId` of `kind`, made at `at`, with a random secret. */
+export function credentialRecord(userId: string, kind: string, at = t0): CredentialRecord {
+  return { id: uuidv7(at), userId, kind, secret: `$argon2id$${randomHash()}`, createdAt: at, updatedAt: at };
 }
 
 /** A fresh session of `userId`; its access token expires `accessLifetime` after `createdAt` unless overridden. */
@@ -91,7 +97,7 @@ export function sessionRecord(userId: string, createdAt: number, overrides: Part
     id: uuidv7(createdAt), userId, createdAt, lastUsedAt: createdAt, expiresAt: createdAt + week,
     accessExpiresAt: createdAt + accessLifetime, revokedAt: null,
     userAgent: null, ip: null, generation: 0, refreshHash: randomHash(), previousHash: null, rotatedAt: null, graceBox: null,
-    accessHash: null, ...overrides,
+    accessHash: null, amr: ['pwd'], ...overrides,
   };
 }
 
@@ -176,8 +182,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         await s.users.create(u);
         const renamed = await s.users.update(u.id, { name: 'Robert' }, t0 + minute);
         assert.deepEqual(renamed, { ...u, name: 'Robert', updatedAt: t0 + minute });
-        const changed = await s.users.update(u.id, { name: null, passwordHash: 'new-hash', disabledAt: t0 + 2 * minute }, t0 + 2 * minute);
-        const expected = { ...u, name: null, passwordHash: 'new-hash', disabledAt: t0 + 2 * minute, updatedAt: t0 + 2 * minute };
+        const changed = await s.users.update(u.id, { name: null, disabledAt: t0 + 2 * minute }, t0 + 2 * minute);
+        const expected = { ...u, name: null, disabledAt: t0 + 2 * minute, updatedAt: t0 + 2 * minute };
         assert.deepEqual(changed, expected);
         assert.deepEqual(await s.users.byId(u.id), expected);
         assert.deepEqual(await s.users.update(u.id, { disabledAt: null }, t0 + 3 * minute), { ...expected, disabledAt: null, updatedAt: t0 + 3 * minute });
@@ -185,6 +191,71 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
       it('update returns null for an unknown user', async (s) => {
         assert.equal(await s.users.update(uuidv7(t0), { name: 'x' }, t0), null);
+      });
+    });
+
+    describe('credentials', () => {
+      it('a user created with credentials has them, by kind, oldest first; a user without has none', async (s) => {
+        const u = userRecord('creds@example.com');
+        const password = credentialRecord(u.id, 'password', t0);
+        const keys = [credentialRecord(u.id, 'passkey', t0 + 1), credentialRecord(u.id, 'passkey', t0 + 2)];
+        assert.equal(await s.users.create(u, [password, keys[1]!, keys[0]!]), true);
+        assert.deepEqual(await s.credentials.list(u.id, 'password'), [password]);
+        assert.deepEqual(await s.credentials.list(u.id, 'passkey'), keys);
+        assert.deepEqual(await s.credentials.list(u.id, 'totp'), []);
+        const bare = userRecord('bare@example.com');
+        assert.equal(await s.users.create(bare), true);
+        assert.deepEqual(await s.credentials.list(bare.id, 'password'), []);
+        assert.deepEqual(await s.credentials.list('', 'password'), []);
+      });
+
+      it('a user create refused for a taken email writes none of its credentials', async (s) => {
+        assert.equal(await s.users.create(userRecord('taken@example.com')), true);
+        const second = userRecord('taken@example.com', t0 + 1);
+        assert.equal(await s.users.create(second, [credentialRecord(second.id, 'password')]), false);
+        assert.deepEqual(await s.credentials.list(second.id, 'password'), []);
+      });
+
+      it('replace makes the credential the only one of its kind and moves the stamp on; other kinds stay', async (s) => {
+        const u = userRecord('replace@example.com');
+        const old = credentialRecord(u.id, 'password', t0);
+        const passkey = credentialRecord(u.id, 'passkey', t0);
+        await s.users.create(u, [old, passkey]);
+        const next = credentialRecord(u.id, 'password', t0 + minute);
+        const stamp = await s.credentials.replace(next, t0 + minute);
+        assert.ok(typeof stamp === 'number' && stamp !== u.credentialStamp);
+        assert.deepEqual(await s.credentials.list(u.id, 'password'), [next]);
+        assert.deepEqual(await s.credentials.list(u.id, 'passkey'), [passkey]);
+        assert.deepEqual(await s.users.byId(u.id), { ...u, credentialStamp: stamp, updatedAt: t0 + minute });
+        const again = await s.credentials.replace(credentialRecord(u.id, 'password', t0 + 2 * minute), t0 + 2 * minute);
+        assert.ok(again !== null && again !== stamp && again !== u.credentialStamp, 'every change moves it to a value not seen before');
+        assert.equal(await s.credentials.replace(credentialRecord(uuidv7(t0), 'password'), t0), null, 'no such user');
+      });
+
+      it('add keeps the stamp; remove deletes one credential and moves the stamp; unknown ones change nothing', async (s) => {
+        const u = userRecord('passkeys@example.com');
+        await s.users.create(u);
+        const key = credentialRecord(u.id, 'passkey', t0 + 1);
+        assert.equal(await s.credentials.add(key), true);
+        assert.equal(await s.credentials.add(key), false, 'the id is taken');
+        assert.equal(await s.credentials.add(credentialRecord(uuidv7(t0), 'passkey')), false, 'no such user');
+        assert.equal((await s.users.byId(u.id))!.credentialStamp, u.credentialStamp);
+        assert.equal(await s.credentials.remove(u.id, uuidv7(t0), t0 + 2), false);
+        assert.equal((await s.users.byId(u.id))!.credentialStamp, u.credentialStamp, 'nothing removed, stamp kept');
+        const other = userRecord('other@example.com');
+        await s.users.create(other);
+        assert.equal(await s.credentials.remove(other.id, key.id, t0 + 2), false, 'another user\'s credential');
+        assert.equal(await s.credentials.remove(u.id, key.id, t0 + 3), true);
+        assert.deepEqual(await s.credentials.list(u.id, 'passkey'), []);
+        assert.notEqual((await s.users.byId(u.id))!.credentialStamp, u.credentialStamp);
+      });
+
+      it('of concurrent replaces every one moves the stamp and one credential of the kind is left', async (s) => {
+        const u = userRecord('racing-change@example.com');
+        await s.users.create(u, [credentialRecord(u.id, 'password')]);
+        const stamps = await Promise.all(Array.from({ length: 8 }, (_, i) => s.credentials.replace(credentialRecord(u.id, 'password', t0 + i + 1), t0 + i + 1)));
+        assert.equal(new Set(stamps).size, 8, 'each change its own stamp');
+        assert.equal((await s.credentials.list(u.id, 'password')).length, 1);
       });
     });
 
@@ -324,7 +395,7 @@ export async function assertDataSurvivesReopen(open: () => Promise<Stores>, head
   const key = generateSigningKey('ES256', t0);
   try {
     await first.users.create(user);
-    assert.equal(await first.sessions.create(session, user.passwordHash), true);
+    assert.equal(await first.sessions.create(session, user.credentialStamp), true);
     await first.sessions.revoke({ sessionId: session.id }, t0 + 1, headroom);
     await first.keys.addSigningKey(key);
     await first.keys.secret('mac', () => 'kept');

@@ -56,7 +56,7 @@ if (!gate.run && 'fail' in gate) {
     async function openFresh(): Promise<Stores> {
       const { first: s, close } = await fleet(1);
       return {
-        kind: s.kind, users: s.users, sessions: s.sessions, keys: s.keys, audit: s.audit, clients: s.clients,
+        kind: s.kind, users: s.users, credentials: s.credentials, sessions: s.sessions, keys: s.keys, audit: s.audit, clients: s.clients,
         ping: () => s.ping(), migrate: () => s.migrate(), close,
       };
     }
@@ -72,7 +72,7 @@ if (!gate.run && 'fail' in gate) {
       const user = userRecord(email);
       assert.equal(await stores.users.create(user), true);
       const sessions = Array.from({ length: count }, (_, i) => sessionRecord(user.id, t0 + i));
-      for (const s of sessions) assert.equal(await stores.sessions.create(s, user.passwordHash), true);
+      for (const s of sessions) assert.equal(await stores.sessions.create(s, user.credentialStamp), true);
       return { user, sessions };
     }
 
@@ -140,7 +140,7 @@ if (!gate.run && 'fail' in gate) {
           const second = await s.sessions.revocationsSince(first.cursor, now + 1000);
           assert.deepEqual(second.revocations, [{ kind: 'session', id: a!.id, userId: user.id, revokedAt: now, expiresAt: t0 + 20 * minute + headroom }]);
           const third = await s.sessions.revocationsSince(second.cursor, now + 2000);
-          assert.deepEqual(third, { revocations: [], cursor: second.cursor }, 'delivered once; nothing left to wait for');
+          assert.deepEqual(third, { revocations: [], cursor: second.cursor, more: false }, 'delivered once; nothing left to wait for');
         } finally {
           await held.end();
           await close();
@@ -164,7 +164,7 @@ if (!gate.run && 'fail' in gate) {
           const next = await s.sessions.revocationsSince(seen.cursor, now);
           assert.deepEqual(next.revocations, []);
           assert.deepEqual(JSON.parse(next.cursor).gaps, [], 'the hole is no longer asked for');
-          assert.deepEqual(await s.sessions.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor });
+          assert.deepEqual(await s.sessions.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor, more: false });
         } finally {
           await rolledBack.end();
           await close();
@@ -322,7 +322,7 @@ if (!gate.run && 'fail' in gate) {
       }
 
       for (const [what, change] of [
-        ['password change', `UPDATE users SET password_hash = 'changed', updated_at = updated_at + 1 WHERE id = $1`],
+        ['credential change', `UPDATE users SET credential_stamp = credential_stamp + 1, updated_at = updated_at + 1 WHERE id = $1`],
         ['disable', 'UPDATE users SET disabled_at = updated_at, updated_at = updated_at + 1 WHERE id = $1'],
       ] as const) {
         test(`a login racing a ${what} on another connection waits for it, then creates nothing`, async () => {
@@ -335,7 +335,7 @@ if (!gate.run && 'fail' in gate) {
             await admin.query('BEGIN');
             await admin.query(change, [user.id]);
             const session = sessionRecord(user.id, t0 + 1);
-            const login = server!.sessions.create(session, user.passwordHash);
+            const login = server!.sessions.create(session, user.credentialStamp);
             await blockingSomeone(rows[0]!.pid);
             await admin.query('COMMIT');
             assert.equal(await login, false);

@@ -6,7 +6,7 @@ import { generateSigningKey } from '../../src/core/keys.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { tempDir } from '../helpers.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
-import { describeStoreConformance, selectedBackends, sessionRecord, userRecord, assertDataSurvivesReopen } from './conformance.ts';
+import { credentialRecord, describeStoreConformance, selectedBackends, sessionRecord, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
 const minute = 60_000;
@@ -97,7 +97,7 @@ describe('SQLite stores', { skip }, () => {
         const before = sessionRecord(user.id, t0);
         const a = sessionRecord(user.id, t0 + 1);
         const b = sessionRecord(user.id, t0 + 2);
-        for (const s of [before, a, b]) assert.equal(await server.sessions.create(s, user.passwordHash), true);
+        for (const s of [before, a, b]) assert.equal(await server.sessions.create(s, user.credentialStamp), true);
         await cli.sessions.revoke({ sessionId: before.id }, t0 + 10, headroom);
         const start = await server.sessions.revocationsSince(null, t0 + 10);
         assert.deepEqual(start.revocations, []);
@@ -119,7 +119,7 @@ describe('SQLite stores', { skip }, () => {
         const user = userRecord('race@example.com');
         await server.users.create(user);
         const session = sessionRecord(user.id, t0);
-        assert.equal(await server.sessions.create(session, user.passwordHash), true);
+        assert.equal(await server.sessions.create(session, user.credentialStamp), true);
         const now = t0 + 1000;
         const next = (i: number) => ({
           generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute, accessHash: null,
@@ -139,13 +139,13 @@ describe('SQLite stores', { skip }, () => {
       try {
         const user = userRecord('locked@example.com');
         await server.users.create(user);
-        await cli.users.update(user.id, { passwordHash: 'reset-by-cli' }, t0 + 1);
+        const stamp = await cli.credentials.replace(credentialRecord(user.id, 'password', t0 + 1), t0 + 1);
         const stale = sessionRecord(user.id, t0 + 2);
-        assert.equal(await server.sessions.create(stale, user.passwordHash), false);
+        assert.equal(await server.sessions.create(stale, user.credentialStamp), false);
         assert.equal(await cli.sessions.get(stale.id), null);
         await cli.users.update(user.id, { disabledAt: t0 + 3 }, t0 + 3);
         const blocked = sessionRecord(user.id, t0 + 4);
-        assert.equal(await server.sessions.create(blocked, 'reset-by-cli'), false);
+        assert.equal(await server.sessions.create(blocked, stamp!), false);
         assert.equal(await cli.sessions.get(blocked.id), null);
       } finally {
         await close();
@@ -158,7 +158,7 @@ describe('SQLite stores', { skip }, () => {
         const user = userRecord('extend@example.com');
         await server.users.create(user);
         const session = sessionRecord(user.id, t0);
-        assert.equal(await server.sessions.create(session, user.passwordHash), true);
+        assert.equal(await server.sessions.create(session, user.credentialStamp), true);
         assert.equal(await server.sessions.extendAccess(session.id, t0 + 20 * minute), true);
         const [revocation] = await cli.sessions.revoke({ sessionId: session.id }, t0 + minute, headroom);
         assert.equal(revocation?.expiresAt, t0 + 20 * minute + headroom, 'the other instance\'s extension is honoured');

@@ -110,6 +110,34 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       ALTER TABLE sessions ADD COLUMN access_hash text;
     `,
   },
+  {
+    name: '0005_credentials',
+    sql: `
+      -- A user has zero or more credentials, by kind (the password first; passkeys, TOTP and
+      -- external identities later). The password hash moves here from users.
+      CREATE TABLE credentials (
+        id         text PRIMARY KEY,
+        user_id    text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind       text NOT NULL,
+        secret     text NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE INDEX credentials_by_user ON credentials (user_id, kind, created_at);
+      CREATE UNIQUE INDEX credentials_one_password ON credentials (user_id) WHERE kind = 'password';
+      INSERT INTO credentials (id, user_id, kind, secret, created_at, updated_at)
+        SELECT gen_random_uuid()::text, id, 'password', password_hash, created_at, updated_at FROM users;
+
+      -- Moves on with every credential change; a session is inserted only at the stamp its
+      -- sign-in read, so one racing a change cannot outlive it. Existing sessions stay valid.
+      ALTER TABLE users ADD COLUMN credential_stamp bigint NOT NULL DEFAULT 0;
+      ALTER TABLE users DROP COLUMN password_hash;
+
+      -- How the session's user authenticated (RFC 8176 values, space-separated); every session
+      -- so far began with a password.
+      ALTER TABLE sessions ADD COLUMN amr text NOT NULL DEFAULT 'pwd';
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

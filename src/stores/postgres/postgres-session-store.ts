@@ -1,6 +1,5 @@
 import type { Revocation } from '../../core/revocation.ts';
-import type { RevokeTarget, Rotation, SessionRecord, SessionStore } from '../../core/session-store.ts';
-import type { UserRecord } from '../../core/user-store.ts';
+import type { RevokeTarget, Rotation, RotatedSession, SessionRecord, SessionStore } from '../../core/session-store.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 import { toUser, type UserRow } from './postgres-user-store.ts';
 import { revocationsSince } from './postgres-revocation-feed.ts';
@@ -21,6 +20,7 @@ interface SessionRow {
   rotated_at: number | null;
   grace_box: string | null;
   access_hash: string | null;
+  amr: string;
 }
 
 function toSession(r: SessionRow): SessionRecord {
@@ -40,6 +40,7 @@ function toSession(r: SessionRow): SessionRecord {
     rotatedAt: r.rotated_at,
     graceBox: r.grace_box,
     accessHash: r.access_hash,
+    amr: r.amr.split(' '),
   };
 }
 
@@ -68,19 +69,19 @@ export class PostgresSessionStore implements SessionStore {
     this.#db = db;
   }
 
-  async create(s: SessionRecord, passwordHash: string): Promise<boolean> {
-    // FOR SHARE: a password change or disable in flight makes this wait, then re-check the user
-    // row as committed (and insert nothing); one that comes later waits for this insert to
-    // commit, and then finds the session to end.
+  async create(s: SessionRecord, credentialStamp: number): Promise<boolean> {
+    // FOR SHARE: a credential change (which moves the stamp on the user row) or a disable in
+    // flight makes this wait, then re-check the user row as committed (and insert nothing); one
+    // that comes later waits for this insert to commit, and then finds the session to end.
     const { rowCount } = await this.#db.query(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr)
        SELECT $1::text, users.id, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint,
-              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text, $16::text
-         FROM users WHERE users.id = $2 AND password_hash = $15 AND disabled_at IS NULL
+              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text, $16::text, $17::text
+         FROM users WHERE users.id = $2 AND credential_stamp = $15 AND disabled_at IS NULL
           FOR SHARE`,
       [s.id, s.userId, s.createdAt, s.lastUsedAt, s.expiresAt, s.accessExpiresAt, s.revokedAt,
-        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, passwordHash, s.accessHash],
+        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, credentialStamp, s.accessHash, s.amr.join(' ')],
     );
     return rowCount === 1;
   }
@@ -128,22 +129,23 @@ export class PostgresSessionStore implements SessionStore {
     return rowCount === 1;
   }
 
-  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<UserRecord | null> {
+  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
     // One round trip for a whole refresh. A racer blocked on the session row lock re-checks
     // `generation` against the winner's version and matches nothing. The user row is read, not
     // locked: a disable racing this refresh then revokes the session, waiting for this row lock,
     // and so sees (and outlives) the access token issued here.
-    const { rows } = await this.#db.query<UserRow>(
+    const { rows } = await this.#db.query<UserRow & { session_amr: string }>(
       `UPDATE sessions
           SET ${rotationSet}
          FROM users
         WHERE sessions.id = $1 AND sessions.generation = $2 AND sessions.refresh_hash = $12
           AND sessions.revoked_at IS NULL AND sessions.expires_at > $10
           AND users.id = sessions.user_id AND users.disabled_at IS NULL
-        RETURNING users.*`,
+        RETURNING users.*, sessions.amr AS session_amr`,
       [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash, refreshHash],
     );
-    return toUser(rows[0]);
+    const user = toUser(rows[0]);
+    return user === null ? null : { user, amr: rows[0]!.session_amr.split(' ') };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

@@ -2,6 +2,7 @@ import type { Stores } from '../../core/stores.ts';
 import { PostgresDatabase } from './postgres-database.ts';
 import { PostgresAuditLog } from './postgres-audit-log.ts';
 import { PostgresClientStore } from './postgres-client-store.ts';
+import { PostgresCredentialStore } from './postgres-credential-store.ts';
 import { PostgresKeyStore } from './postgres-key-store.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
@@ -42,6 +43,7 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
   return {
     kind: 'postgres',
     users: new PostgresUserStore(db),
+    credentials: new PostgresCredentialStore(db),
     sessions: new PostgresSessionStore(db),
     keys: new PostgresKeyStore(db),
     audit: new PostgresAuditLog(db),

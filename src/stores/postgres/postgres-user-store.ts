@@ -1,12 +1,14 @@
+import type { CredentialRecord } from '../../core/credential-store.ts';
 import type { UserPatch, UserRecord, UserStore } from '../../core/user-store.ts';
-import type { PostgresDatabase } from './postgres-database.ts';
+import { insertCredential } from './postgres-credential-store.ts';
+import type { PostgresDatabase, Query } from './postgres-database.ts';
 
 /** A `users` row as pg returns it. */
 export interface UserRow {
   id: string;
   email: string;
   name: string | null;
-  password_hash: string;
+  credential_stamp: number;
   created_at: number;
   updated_at: number;
   disabled_at: number | null;
@@ -19,7 +21,7 @@ export function toUser(row: UserRow | undefined): UserRecord | null {
     id: row.id,
     email: row.email,
     name: row.name,
-    passwordHash: row.password_hash,
+    credentialStamp: row.credential_stamp,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     disabledAt: row.disabled_at,
@@ -34,14 +36,19 @@ export class PostgresUserStore implements UserStore {
     this.#db = db;
   }
 
-  async create(u: UserRecord): Promise<boolean> {
+  async create(u: UserRecord, credentials: readonly CredentialRecord[] = []): Promise<boolean> {
     // The unique index is the check: of racing inserts one lands, the others do nothing.
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO users (id, email, name, password_hash, created_at, updated_at, disabled_at)
+    const insertUser = (query: Query) => query(
+      `INSERT INTO users (id, email, name, credential_stamp, created_at, updated_at, disabled_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
-      [u.id, u.email, u.name, u.passwordHash, u.createdAt, u.updatedAt, u.disabledAt],
+      [u.id, u.email, u.name, u.credentialStamp, u.createdAt, u.updatedAt, u.disabledAt],
     );
-    return rowCount === 1;
+    if (credentials.length === 0) return (await insertUser(this.#db.query)).rowCount === 1;
+    return this.#db.transaction(async (query) => {
+      if ((await insertUser(query)).rowCount !== 1) return false;
+      for (const c of credentials) await insertCredential(query, { ...c, userId: u.id });
+      return true;
+    });
   }
 
   async byId(id: string): Promise<UserRecord | null> {
@@ -62,7 +69,6 @@ export class PostgresUserStore implements UserStore {
       sets.push(`${column} = $${values.length}`);
     };
     if (patch.name !== undefined) set('name', patch.name);
-    if (patch.passwordHash !== undefined) set('password_hash', patch.passwordHash);
     if (patch.disabledAt !== undefined) set('disabled_at', patch.disabledAt);
     const { rows } = await this.#db.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
     return toUser(rows[0]);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, ReplyError } from 'ioredis';
-import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ConfigError, TokenstileError } from '../../core/errors.ts';
 
 /** The ioredis client behind every Redis adapter: one server (plain or via Sentinel) or a Cluster. */
@@ -23,6 +22,14 @@ export interface RedisConnection {
   subscriber(connectionName?: string): RedisClient;
   /** Closes `client` and every subscriber made here. */
   close(): Promise<void>;
+}
+
+const importIoredis = () => import('ioredis');
+let ioredis: ReturnType<typeof importIoredis> | undefined;
+
+/** ioredis, loaded at the first Redis URL: a server on SQLite or PostgreSQL alone never loads it. */
+function loadIoredis(): ReturnType<typeof importIoredis> {
+  return (ioredis ??= importIoredis());
 }
 
 const forms =
@@ -60,6 +67,7 @@ export async function connectRedis(url: string, options: { keyPrefix?: string; c
   // Commands fail at once while disconnected, and within a second on a half-open connection, so
   // a logout never waits on Redis: callers fall back (the store, a local limiter, no cache).
   const failFast = { enableOfflineQueue: false, commandTimeout: 1_000 };
+  const { Cluster, Redis } = await loadIoredis();
   let client: RedisClient;
   let makeSubscriber: (name: string) => RedisClient;
   if (scheme === 'redis+cluster') {
@@ -90,7 +98,7 @@ export async function connectRedis(url: string, options: { keyPrefix?: string; c
   const subscribers = new Set<RedisClient>();
   return {
     client,
-    isCluster: client instanceof Cluster,
+    isCluster: scheme === 'redis+cluster',
     keyPrefix: options.keyPrefix ?? '',
     target,
     subscriber(connectionName = `${common.connectionName}:sub`) {
@@ -152,6 +160,7 @@ export function redactRedisUrl(url: string): string {
  * refused on managed Redis).
  */
 export async function checkEvictionPolicy(client: RedisClient): Promise<string | null> {
+  const { Cluster, ReplyError } = await loadIoredis();
   const servers = client instanceof Cluster ? client.nodes('master') : [client];
   const risky: string[] = [];
   for (const server of servers) {

@@ -101,4 +101,32 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       ALTER TABLE sessions ADD COLUMN access_hash TEXT;
     `,
   },
+  {
+    name: '0005_credentials',
+    sql: `
+      -- A user has zero or more credentials, by kind (the password first; passkeys, TOTP and
+      -- external identities later). The password hash moves here from users.
+      CREATE TABLE credentials (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX credentials_by_user ON credentials (user_id, kind, created_at);
+      CREATE UNIQUE INDEX credentials_one_password ON credentials (user_id) WHERE kind = 'password';
+      INSERT INTO credentials (id, user_id, kind, secret, created_at, updated_at)
+        SELECT lower(hex(randomblob(16))), id, 'password', password_hash, created_at, updated_at FROM users;
+
+      -- Moves on with every credential change; a session is inserted only at the stamp its
+      -- sign-in read, so one racing a change cannot outlive it. Existing sessions stay valid.
+      ALTER TABLE users ADD COLUMN credential_stamp INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users DROP COLUMN password_hash;
+
+      -- How the session's user authenticated (RFC 8176 values, space-separated); every session
+      -- so far began with a password.
+      ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+    `,
+  },
 ];

@@ -1,9 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Revocation } from '../../core/revocation.ts';
-import type { RevokeTarget, Rotation, SessionRecord, SessionStore } from '../../core/session-store.ts';
-import type { UserRecord } from '../../core/user-store.ts';
+import type { RevokeTarget, Rotation, RotatedSession, SessionRecord, SessionStore } from '../../core/session-store.ts';
 import { transaction } from './sqlite-database.ts';
-import { toUser } from './sqlite-user-store.ts';
+import { toUser, userColumns } from './sqlite-user-store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -24,6 +23,7 @@ function toSession(r: Row): SessionRecord {
     rotatedAt: (r.rotated_at as number | null) ?? null,
     graceBox: (r.grace_box as string | null) ?? null,
     accessHash: (r.access_hash as string | null) ?? null,
+    amr: (r.amr as string).split(' '),
   };
 }
 
@@ -67,14 +67,14 @@ export class SqliteSessionStore implements SessionStore {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    // The user check and the insert are one statement: a password change or disable committed
+    // The user check and the insert are one statement: a credential change or disable committed
     // first makes the insert a no-op; one committed after sees the session and ends it.
     this.#insert = db.prepare(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr)
        SELECT $id, $userId, $createdAt, $lastUsedAt, $expiresAt, $accessExpiresAt, $revokedAt,
-              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash
-         FROM users WHERE id = $userId AND password_hash = $passwordHash AND disabled_at IS NULL`,
+              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash, $amr
+         FROM users WHERE id = $userId AND credential_stamp = $stamp AND disabled_at IS NULL`,
     );
     this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
     this.#listLive = db.prepare(
@@ -95,7 +95,7 @@ export class SqliteSessionStore implements SessionStore {
           SET ${rotationSet}
         WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
           AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NULL)
-        RETURNING user_id AS id, ${['email', 'name', 'password_hash', 'created_at', 'updated_at', 'disabled_at'].map(userColumn).join(', ')}`,
+        RETURNING user_id AS id, amr AS session_amr, ${userColumns.map(userColumn).join(', ')}`,
     );
     this.#extend = db.prepare(
       `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
@@ -115,8 +115,8 @@ export class SqliteSessionStore implements SessionStore {
     );
   }
 
-  async create(s: SessionRecord, passwordHash: string): Promise<boolean> {
-    const r = this.#insert.run({ ...s, passwordHash });
+  async create(s: SessionRecord, credentialStamp: number): Promise<boolean> {
+    const r = this.#insert.run({ ...s, amr: s.amr.join(' '), stamp: credentialStamp });
     return r.changes === 1;
   }
 
@@ -151,8 +151,10 @@ export class SqliteSessionStore implements SessionStore {
     return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
   }
 
-  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<UserRecord | null> {
-    return toUser(this.#rotateCurrent.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined);
+  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
+    const row = this.#rotateCurrent.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
+    const user = toUser(row);
+    return user === null ? null : { user, amr: (row!.session_amr as string).split(' ') };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

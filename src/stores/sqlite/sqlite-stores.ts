@@ -2,6 +2,7 @@ import type { Stores } from '../../core/stores.ts';
 import { migrateSqlite, openSqliteDatabase } from './sqlite-database.ts';
 import { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { SqliteClientStore } from './sqlite-client-store.ts';
+import { SqliteCredentialStore } from './sqlite-credential-store.ts';
 import { SqliteKeyStore } from './sqlite-key-store.ts';
 import { SqliteSessionStore } from './sqlite-session-store.ts';
 import { SqliteUserStore } from './sqlite-user-store.ts';
@@ -16,6 +17,7 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
   // The stores prepare their statements when built, which needs the schema: build them on first
   // use, so that a database opened with `migrate: false` can still be migrated.
   let users: SqliteUserStore | undefined;
+  let credentials: SqliteCredentialStore | undefined;
   let sessions: SqliteSessionStore | undefined;
   let keys: SqliteKeyStore | undefined;
   let audit: SqliteAuditLog | undefined;
@@ -24,6 +26,9 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
     kind: 'sqlite',
     get users() {
       return (users ??= new SqliteUserStore(db));
+    },
+    get credentials() {
+      return (credentials ??= new SqliteCredentialStore(db));
     },
     get sessions() {
       return (sessions ??= new SqliteSessionStore(db));

@@ -1,7 +1,13 @@
 import type { DatabaseSync } from 'node:sqlite';
+import type { CredentialRecord } from '../../core/credential-store.ts';
 import type { UserPatch, UserRecord, UserStore } from '../../core/user-store.ts';
+import { insertCredentialSql } from './sqlite-credential-store.ts';
+import { transaction } from './sqlite-database.ts';
 
 type Row = Record<string, unknown>;
+
+/** The `users` columns a record is read from, for statements that return a user. */
+export const userColumns = ['email', 'name', 'credential_stamp', 'created_at', 'updated_at', 'disabled_at'] as const;
 
 /** A `users` row as a record; null for no row. */
 export function toUser(row: Row | undefined): UserRecord | null {
@@ -10,7 +16,7 @@ export function toUser(row: Row | undefined): UserRecord | null {
     id: row.id as string,
     email: row.email as string,
     name: (row.name as string | null) ?? null,
-    passwordHash: row.password_hash as string,
+    credentialStamp: row.credential_stamp as number,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
     disabledAt: (row.disabled_at as number | null) ?? null,
@@ -21,22 +27,28 @@ export function toUser(row: Row | undefined): UserRecord | null {
 export class SqliteUserStore implements UserStore {
   readonly #db: DatabaseSync;
   readonly #insert;
+  readonly #insertCredential;
   readonly #byId;
   readonly #byEmail;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT INTO users (id, email, name, password_hash, created_at, updated_at, disabled_at)
+      `INSERT INTO users (id, email, name, credential_stamp, created_at, updated_at, disabled_at)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
     );
+    this.#insertCredential = db.prepare(insertCredentialSql);
     this.#byId = db.prepare('SELECT * FROM users WHERE id = ?');
     this.#byEmail = db.prepare('SELECT * FROM users WHERE email = ?');
   }
 
-  async create(u: UserRecord): Promise<boolean> {
-    const r = this.#insert.run(u.id, u.email, u.name, u.passwordHash, u.createdAt, u.updatedAt, u.disabledAt);
-    return r.changes === 1;
+  async create(u: UserRecord, credentials: readonly CredentialRecord[] = []): Promise<boolean> {
+    return transaction(this.#db, () => {
+      const r = this.#insert.run(u.id, u.email, u.name, u.credentialStamp, u.createdAt, u.updatedAt, u.disabledAt);
+      if (r.changes !== 1) return false;
+      for (const c of credentials) this.#insertCredential.run({ ...c, userId: u.id });
+      return true;
+    });
   }
 
   async byId(id: string): Promise<UserRecord | null> {
@@ -51,7 +63,6 @@ export class SqliteUserStore implements UserStore {
     const sets: string[] = ['updated_at = ?'];
     const values: Array<string | number | null> = [now];
     if (patch.name !== undefined) (sets.push('name = ?'), values.push(patch.name));
-    if (patch.passwordHash !== undefined) (sets.push('password_hash = ?'), values.push(patch.passwordHash));
     if (patch.disabledAt !== undefined) (sets.push('disabled_at = ?'), values.push(patch.disabledAt));
     const row = this.#db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = ? RETURNING *`).get(...values, id);
     return toUser(row as Row | undefined);
