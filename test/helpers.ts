@@ -239,7 +239,10 @@ export function fetchBridge(handler: FetchHandler): ((req: IncomingMessage, res:
       const cookies = response.headers.getSetCookie();
       if (cookies.length > 0) out['set-cookie'] = cookies;
       res.writeHead(response.status, out);
-      if (response.body !== null) for await (const chunk of response.body) res.write(chunk);
+      if (response.body !== null) {
+        const reader = response.body.getReader();
+        for (let read = await reader.read(); !read.done; read = await reader.read()) res.write(read.value);
+      }
       res.end();
     })().catch((err: unknown) => res.destroy(err as Error));
   };

@@ -136,7 +136,8 @@ export async function createFetchHandler(options: HandlerOptions): Promise<Fetch
       for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
     }
     headers.delete('content-length');
-    return new Response(answer.status === 204 || answer.status === 304 ? null : answer.body, { status: answer.status, headers });
+    const body = answer.status === 204 || answer.status === 304 || answer.body === null ? null : typeof answer.body === 'string' ? answer.body : new Uint8Array(answer.body);
+    return new Response(body, { status: answer.status, headers });
   };
   return Object.assign(handler, { tokenstile: server.tokenstile, close: () => server.close() });
 }
