@@ -79,8 +79,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     clientErrorHandler,
     // Errors Fastify answers before any handler runs (bad URL encoding, an over-long path
     // parameter) get problem+json too; a parameter too long to be any id simply matches nothing.
-    frameworkErrors: (err, _request, reply) =>
-      err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' }),
+    // These answers skip the onSend hooks, so they get the nosniff header every answer carries here.
+    frameworkErrors: (err, _request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      return err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' });
+    },
   });
   app.setErrorHandler(problemErrorHandler);
   refuseWhileClosing(app);
