@@ -11,8 +11,6 @@ import { openServer, type OpenServerOptions } from './open-server.ts';
 import type { RevocationStreamOptions } from './routes/revocation-stream.ts';
 import { contractRoutes } from './routes/route-table.ts';
 
-export { bodyLimit } from './request-body.ts';
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who is calling; set by `fastify.authenticate`, null on routes that do not use it. */
