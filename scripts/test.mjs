@@ -2,7 +2,8 @@
 // `npm test`: every suite once (SQLite, plus the store suites on each reachable backend), then the
 // HTTP behaviour suites again: with the app on PostgreSQL + Redis (feed, rate limits and cache on
 // Redis), in strict mode, with opaque access tokens (on SQLite, and on PostgreSQL + Redis), and
-// served by the Node `(req, res)` and the Web `fetch` adapters instead of Fastify (on SQLite).
+// served by the Node `(req, res)` and the Web `fetch` adapters instead of Fastify (on SQLite, with the
+// resource-server suites: verifiers fed by the revocation stream through each adapter).
 // A missing server skips that run with a loud line, or fails it under CI=true. Ends with one
 // combined "N passed, N failed" line.
 //
@@ -47,8 +48,8 @@ const allRuns = [
     args: behaviour,
     needs: true,
   },
-  { title: 'behaviour suites on the Node (req, res) adapter (TOKENSTILE_TEST_ADAPTER=node)', env: { TOKENSTILE_TEST_ADAPTER: 'node' }, args: [...behaviour, ...sameOnEveryAdapter] },
-  { title: 'behaviour suites on the Web fetch adapter (TOKENSTILE_TEST_ADAPTER=fetch)', env: { TOKENSTILE_TEST_ADAPTER: 'fetch' }, args: [...behaviour, ...sameOnEveryAdapter] },
+  { title: 'behaviour suites on the Node (req, res) adapter (TOKENSTILE_TEST_ADAPTER=node)', env: { TOKENSTILE_TEST_ADAPTER: 'node' }, args: [...behaviour, ...sameOnEveryAdapter, ...resourceServer] },
+  { title: 'behaviour suites on the Web fetch adapter (TOKENSTILE_TEST_ADAPTER=fetch)', env: { TOKENSTILE_TEST_ADAPTER: 'fetch' }, args: [...behaviour, ...sameOnEveryAdapter, ...resourceServer] },
 ];
 const runs =
   argv.length === 0 ? allRuns : Array.from({ length: repeat }, (_, i) => ({ title: `${argv.join(' ')}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}`, env: {}, args: argv }));
