@@ -160,4 +160,34 @@ describe('the fetch handler', () => {
     const closed = await auth(new Request(`${issuer}/healthz`));
     assert.equal(closed.status, 503);
   });
+  test('a revocation stream client that does not read is dropped once it leaves maxBufferedBytes unread', async () => {
+    const auth = await createFetchHandler({ ...base, clients, revocationStream: { heartbeatMs: 60_000, maxBufferedBytes: 512 } });
+    try {
+      const stream = await auth(new Request(`${issuer}/revocations/stream`, { headers: { authorization: basic } }));
+      assert.equal(stream.status, 200);
+      // Nothing is read from `stream` while revocations pile up.
+      const json = { 'content-type': 'application/json' };
+      for (let i = 0; i < 20; i++) {
+        const email = uniqueEmail();
+        await auth(new Request(`${issuer}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: goodPassword }) }));
+        const login = await auth(new Request(`${issuer}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: goodPassword }) }));
+        const { accessToken } = (await login.json()) as { accessToken: string };
+        assert.equal((await auth(new Request(`${issuer}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } }))).status, 204);
+      }
+      // Dropped: what was queued is discarded and the reader sees an error, not 20 events.
+      const reader = stream.body!.getReader();
+      const drain = async () => {
+        try {
+          for (;;) if ((await reader.read()).done) return 'ended';
+        } catch (err) {
+          return String(err);
+        }
+      };
+      // Bounded: a stream that was kept would stay open, and the test fails instead of hanging.
+      const outcome = await Promise.race([drain(), new Promise<string>((resolve) => setTimeout(resolve, 5_000, 'still open').unref())]);
+      assert.match(outcome, /dropped/);
+    } finally {
+      await auth.close();
+    }
+  });
 });
