@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm test`: every suite once (SQLite, plus the store suites on each reachable backend), then the
 // HTTP behaviour suites again: with the app on PostgreSQL + Redis (feed, rate limits and cache on
-// Redis), in strict mode, and with opaque access tokens (on SQLite, and on PostgreSQL + Redis).
+// Redis), in strict mode, with opaque access tokens (on SQLite, and on PostgreSQL + Redis), and
+// served by the Node `(req, res)` and the Web `fetch` adapters instead of Fastify (on SQLite, with the
+// resource-server suites: verifiers fed by the revocation stream through each adapter).
 // A missing server skips that run with a loud line, or fails it under CI=true. Ends with one
 // combined "N passed, N failed" line.
 //
@@ -22,6 +24,8 @@ const behaviour = [
   'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes', 'oauth', 'revocation-stream', 'cookie-transport', 'cors', 'session-status',
   'session-lifetime', 'grace-retry', 'look-alike-accounts',
 ].map((name) => `test/http/${name}.test.ts`);
+// Behaviour that must be the same whatever adapter serves the routes, beside the list above.
+const sameOnEveryAdapter = ['trust-proxy', 'openapi', 'security-headers'].map((name) => `test/http/${name}.test.ts`);
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
 const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];
 
@@ -44,6 +48,8 @@ const allRuns = [
     args: behaviour,
     needs: true,
   },
+  { title: 'behaviour suites on the Node (req, res) adapter (TOKENSTILE_TEST_ADAPTER=node)', env: { TOKENSTILE_TEST_ADAPTER: 'node' }, args: [...behaviour, ...sameOnEveryAdapter, ...resourceServer] },
+  { title: 'behaviour suites on the Web fetch adapter (TOKENSTILE_TEST_ADAPTER=fetch)', env: { TOKENSTILE_TEST_ADAPTER: 'fetch' }, args: [...behaviour, ...sameOnEveryAdapter, ...resourceServer] },
 ];
 const runs =
   argv.length === 0 ? allRuns : Array.from({ length: repeat }, (_, i) => ({ title: `${argv.join(' ')}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ''}`, env: {}, args: argv }));

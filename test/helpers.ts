@@ -1,11 +1,18 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { inject, type InjectOptions } from 'light-my-request';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/core/clock.ts';
 import { createArgon2Hasher } from '../src/core/password.ts';
 import { buildApp, type BuildAppOptions } from '../src/http/app.ts';
+import { createFetchHandler, type FetchHandler } from '../src/http/fetch-handler.ts';
+import { createNodeHandler } from '../src/http/node-handler.ts';
+import type { Tokenstile } from '../src/core/tokenstile.ts';
 import pg from 'pg';
+import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 
@@ -20,8 +27,29 @@ export function tempDir(): { path: string; cleanup: () => void } {
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Which adapter `testApp` serves the routes with, chosen by `TOKENSTILE_TEST_ADAPTER`: `fastify`
+ * (default: `buildApp`), `node` (`createNodeHandler`) or `fetch` (`createFetchHandler`, behind a
+ * small Node bridge). `npm test` runs the behaviour suites once per adapter; every adapter is
+ * driven the same way, through light-my-request's `inject`.
+ */
+export const appAdapter = process.env.TOKENSTILE_TEST_ADAPTER ?? 'fastify';
+if (!['fastify', 'node', 'fetch'].includes(appAdapter)) throw new Error(`TOKENSTILE_TEST_ADAPTER: unknown ${appAdapter}`);
+
+/** Why a test of the Fastify adapter's own API does not apply (a reason printed with the skip), or false. */
+export const fastifyOnly: string | false = appAdapter === 'fastify' ? false : `uses the Fastify API (routes of its own, plugins); this run serves the routes with the ${appAdapter} adapter`;
+
+/** What the suites use of a server, whatever the adapter: inject requests, reach the core, close. */
+export interface TestServer {
+  inject(options: InjectOptions | string): Promise<LightMyRequestResponse>;
+  /** Listens on a port (as Fastify's `listen`); answers the base URL. */
+  listen(options: { host: string; port: number }): Promise<string>;
+  readonly tokenstile: Tokenstile;
+  close(): Promise<void>;
+}
+
 export interface TestApp {
-  app: FastifyInstance;
+  app: TestServer;
   clock: ManualClock;
   /** Registers and logs in a user; returns the token response. */
   signUp(email?: string, password?: string, headers?: Record<string, string>): Promise<TokenBody>;
@@ -117,7 +145,7 @@ export function testBackend(sqliteUrl = 'sqlite::memory:'): TestBackend {
 export async function testApp(options: Partial<BuildAppOptions> = {}, setup?: (app: FastifyInstance) => void): Promise<TestApp> {
   const clock = new ManualClock(Date.now());
   const backend = options.databaseUrl === undefined && options.stores === undefined ? testBackend() : null;
-  const app = buildApp({
+  const settings = {
     issuer,
     passwordHasher: fastHasher,
     clock,
@@ -126,10 +154,10 @@ export async function testApp(options: Partial<BuildAppOptions> = {}, setup?: (a
     ...modeOptions[appMode],
     ...backend?.options,
     ...options,
-  });
+  } satisfies BuildAppOptions;
+  let app: TestServer;
   try {
-    setup?.(app);
-    await app.ready();
+    app = await serve(settings, setup);
   } catch (err) {
     await backend?.cleanup();
     throw err;
@@ -149,6 +177,76 @@ export async function testApp(options: Partial<BuildAppOptions> = {}, setup?: (a
       await backend?.cleanup();
     },
   };
+}
+
+/** The server of the selected adapter. */
+async function serve(settings: BuildAppOptions, setup?: (app: FastifyInstance) => void): Promise<TestServer> {
+  if (appAdapter === 'fastify') {
+    const app = buildApp(settings);
+    setup?.(app);
+    await app.ready();
+    return app;
+  }
+  if (setup !== undefined) throw new Error(`testApp: a setup function needs the Fastify adapter; skip with fastifyOnly`);
+  // Fastify's logger option, as the same pino logger Fastify would make of it.
+  const { logger: fastifyLogger, ...rest } = settings;
+  const options = typeof fastifyLogger === 'object' && fastifyLogger !== null && 'stream' in fastifyLogger ? { ...rest, logger: pino({ level: fastifyLogger.level ?? 'info' }, fastifyLogger.stream) } : rest;
+  const handler = appAdapter === 'node' ? await createNodeHandler(options) : fetchBridge(await createFetchHandler(options));
+  let server: Server | null = null;
+  return {
+    inject: (opts) => inject(handler, opts) as Promise<LightMyRequestResponse>,
+    async listen({ host, port }) {
+      server = createServer(handler);
+      await new Promise<void>((resolve) => server!.listen(port, host, resolve));
+      return `http://${host}:${(server.address() as AddressInfo).port}`;
+    },
+    tokenstile: handler.tokenstile,
+    async close() {
+      // The handler first, so that its revocation streams end and the server can close.
+      await handler.close();
+      if (server !== null) await new Promise((resolve) => server!.close(resolve));
+    },
+  };
+}
+
+/** A fetch handler behind a Node `(req, res)` function, so that the same `inject` drives it. */
+export function fetchBridge(handler: FetchHandler): ((req: IncomingMessage, res: ServerResponse) => void) & Pick<FetchHandler, 'tokenstile' | 'close'> {
+  const bridge = (req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const method = req.method ?? 'GET';
+      const body = method === 'GET' || method === 'HEAD' ? undefined : Buffer.concat(chunks);
+      // What a fetch runtime's own HTTP parser would refuse (control characters in a value, a bad
+      // Host) never reaches a fetch handler: such values are left out here.
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        for (const v of [value ?? []].flat()) {
+          try {
+            headers.append(name, v);
+          } catch {
+            // not representable in a Request
+          }
+        }
+      }
+      const host = URL.canParse(`http://${req.headers.host}/`) ? req.headers.host : 'localhost';
+      const request = new Request(`http://${host}${req.url}`, { method, headers, body, duplex: 'half' } as RequestInit);
+      const response = await handler(request, { remoteAddress: req.socket.remoteAddress ?? null });
+      const out: Record<string, string | string[]> = {};
+      response.headers.forEach((value, name) => {
+        if (name !== 'set-cookie') out[name] = value;
+      });
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length > 0) out['set-cookie'] = cookies;
+      res.writeHead(response.status, out);
+      if (response.body !== null) {
+        const reader = response.body.getReader();
+        for (let read = await reader.read(); !read.done; read = await reader.read()) res.write(read.value);
+      }
+      res.end();
+    })().catch((err: unknown) => res.destroy(err as Error));
+  };
+  return Object.assign(bridge, { tokenstile: handler.tokenstile, close: () => handler.close() });
 }
 
 export function bearer(token: string): Record<string, string> {

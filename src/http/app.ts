@@ -4,12 +4,16 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
-import { accountPageRoutes } from './account-page.ts';
 import type { BrowserOptions } from './browser-options.ts';
-import { healthRoutes } from './health-routes.ts';
 import { Metrics } from './metrics.ts';
-import { bodyLimit, tokenstile, type ResourceServerOptions } from './plugin.ts';
-import { problem, problemErrorHandler, sendProblem } from './problem.ts';
+import { problemErrorHandler } from './fastify-errors.ts';
+import { registerRouteSet } from './fastify-routes.ts';
+import { tokenstile, type ResourceServerOptions } from './plugin.ts';
+import { problem, sendProblem } from './problem.ts';
+import { bodyLimit } from './request-body.ts';
+import { accountPageRoutes } from './routes/account-page.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { refuseWhileClosing } from './shutdown.ts';
 import { resolveTrustProxy, trustProxyWarning, type TrustProxy } from './trust-proxy.ts';
 
@@ -75,8 +79,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     clientErrorHandler,
     // Errors Fastify answers before any handler runs (bad URL encoding, an over-long path
     // parameter) get problem+json too; a parameter too long to be any id simply matches nothing.
-    frameworkErrors: (err, _request, reply) =>
-      err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' }),
+    // These answers skip the onSend hooks, so they get the nosniff header every answer carries here.
+    frameworkErrors: (err, _request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      return err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? sendProblem(reply, 'not_found') : sendProblem(reply, 'invalid_request', { detail: 'The request URL is malformed.' });
+    },
   });
   app.setErrorHandler(problemErrorHandler);
   refuseWhileClosing(app);
@@ -114,13 +121,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     },
     storeObserver: metrics.onStoreOperation,
   });
-  app.register(healthRoutes);
-  if (accountPage) app.register(accountPageRoutes);
+  app.register(async (context) => {
+    await registerRouteSet(context, healthRoutes({ core: app.tokenstile }, app.log));
+    if (accountPage) await registerRouteSet(context, accountPageRoutes(app.log));
+    if (withMetrics) await registerRouteSet(context, metricsRoutes(metrics));
+  });
   if (withMetrics) {
-    metrics.instrument(app);
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     });
   }
   return app;

@@ -1,52 +1,31 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthInfo } from '../core/auth-info.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
 import { accessCookie, clearSessionCookies } from './cookie-transport.ts';
 import { csrfTokenValid, isUnsafeMethod, originAllowed } from './csrf.ts';
+import type { HttpReply, HttpRequest } from './http-types.ts';
 import { sendProblem } from './problem.ts';
+import { bearerToken } from '../protocol/bearer-token.ts';
 
-/** True for the optional whitespace HTTP allows around a field value: space and tab only. */
-function isOws(code: number): boolean {
-  return code === 32 || code === 9;
-}
-
-/**
- * The token of an `Authorization: Bearer …` header (scheme case-insensitive), or null. Only spaces
- * and tabs around the token are skipped (not `String.prototype.trim`'s wider set, which would let
- * a token with, say, a non-breaking space attached pass as the same token); anything else stays
- * part of the token, for the verifier's strict base64url check to refuse.
- */
-export function bearerToken(header: string | undefined): string | null {
-  if (header === undefined || header.length < 8) return null;
-  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
-  let start = 7;
-  let end = header.length;
-  while (start < end && isOws(header.charCodeAt(start))) start++;
-  while (end > start && isOws(header.charCodeAt(end - 1))) end--;
-  const token = header.slice(start, end);
-  return token.length > 0 ? token : null;
-}
+export { bearerToken } from '../protocol/bearer-token.ts';
 
 /** `request.auth` on a route guarded by the authenticate hook (a programming error otherwise). */
-export function authOf(request: FastifyRequest): AuthInfo {
+export function authOf(request: HttpRequest): AuthInfo {
   if (!request.auth) throw new Error('route is missing the authenticate hook');
   return request.auth;
 }
 
-/** An `onRequest`/`preHandler` hook: sets `request.auth` or answers 401 problem+json. */
-export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-
-const byCookie = new WeakSet<FastifyRequest>();
+const byCookie = new WeakSet<HttpRequest>();
 
 /** True when `request.auth` came from the access cookie (cookie transport), not a Bearer header. */
-export function isCookieAuthenticated(request: FastifyRequest): boolean {
+export function isCookieAuthenticated(request: HttpRequest): boolean {
   return byCookie.has(request);
 }
 
 /**
- * Builds the hook that guards protected routes. It does no I/O: the signature, the claims and the
- * in-memory revocation list decide.
+ * Authenticates a request to a protected route: sets `request.auth` and returns true, or answers
+ * 401/403 problem+json on `reply` and returns false. It does no I/O: the signature, the claims and
+ * the in-memory revocation list decide (a store read in strict or opaque mode, or while degraded).
  *
  * With `browser` set, a request without an `Authorization` header may authenticate with the access
  * cookie; a state-changing one (POST, PUT, PATCH, DELETE) must then come from an allowed origin
@@ -54,35 +33,35 @@ export function isCookieAuthenticated(request: FastifyRequest): boolean {
  * always wins: the cookie is then ignored, and no CSRF token is needed (a page on another origin
  * cannot set that header without a CORS preflight, which Tokenstile grants to the allowed origins only).
  */
-export function createAuthenticate(core: Tokenstile, browser?: BrowserConfig): AuthenticateHook {
-  return async function authenticate(request, reply) {
-    const header = request.headers.authorization;
-    let token = bearerToken(header);
-    const fromCookie = token === null && header === undefined && browser !== undefined ? accessCookie(request) : null;
-    if (fromCookie !== null) token = fromCookie;
-    if (token === null) {
-      await sendProblem(reply, 'invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>, or the access cookie.' });
-      return;
-    }
-    const unsafe = fromCookie !== null && isUnsafeMethod(request.method);
-    if (unsafe && !originAllowed(request, browser!)) {
-      await sendProblem(reply, 'csrf_failed', { detail: 'This origin may not send cookie-authenticated requests.' });
-      return;
-    }
-    const answer = core.authenticate(token);
-    // A promise when the store is asked (strict mode, opaque handles, feed down); plain otherwise.
-    const result = answer instanceof Promise ? await answer : answer;
-    if (!result.ok) {
-      // An ended session's cookies are useless: let the browser drop them.
-      if (fromCookie !== null && result.code === 'session_revoked') clearSessionCookies(reply, browser!);
-      await sendProblem(reply, result.code, { retryAfterMs: result.retryAfterMs });
-      return;
-    }
-    if (unsafe && !csrfTokenValid(core, request, result.value.sessionId)) {
-      await sendProblem(reply, 'csrf_failed', { detail: 'A cookie-authenticated request that changes state needs the X-CSRF-Token header of its session.' });
-      return;
-    }
-    if (fromCookie !== null) byCookie.add(request);
-    request.auth = result.value;
-  };
+export async function authenticateCaller(core: Tokenstile, browser: BrowserConfig | undefined, request: HttpRequest, reply: HttpReply): Promise<boolean> {
+  const raw = request.headers.authorization;
+  const header = Array.isArray(raw) ? raw[0] : raw;
+  let token = bearerToken(header);
+  const fromCookie = token === null && header === undefined && browser !== undefined ? accessCookie(request) : null;
+  if (fromCookie !== null) token = fromCookie;
+  if (token === null) {
+    sendProblem(reply, 'invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>, or the access cookie.' });
+    return false;
+  }
+  const unsafe = fromCookie !== null && isUnsafeMethod(request.method);
+  if (unsafe && !originAllowed(request, browser!)) {
+    sendProblem(reply, 'csrf_failed', { detail: 'This origin may not send cookie-authenticated requests.' });
+    return false;
+  }
+  const answer = core.authenticate(token);
+  // A promise when the store is asked (strict mode, opaque handles, feed down); plain otherwise.
+  const result = answer instanceof Promise ? await answer : answer;
+  if (!result.ok) {
+    // An ended session's cookies are useless: let the browser drop them.
+    if (fromCookie !== null && result.code === 'session_revoked') clearSessionCookies(reply, browser!);
+    sendProblem(reply, result.code, { retryAfterMs: result.retryAfterMs });
+    return false;
+  }
+  if (unsafe && !csrfTokenValid(core, request, result.value.sessionId)) {
+    sendProblem(reply, 'csrf_failed', { detail: 'A cookie-authenticated request that changes state needs the X-CSRF-Token header of its session.' });
+    return false;
+  }
+  if (fromCookie !== null) byCookie.add(request);
+  request.auth = result.value;
+  return true;
 }

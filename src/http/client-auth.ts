@@ -1,5 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientRegistry } from '../core/clients.ts';
+import type { HttpReply, HttpRequest } from './http-types.ts';
 import { sendProblem } from './problem.ts';
 
 /** Client credentials as presented: HTTP Basic (RFC 6749 §2.3.1) or `client_id`/`client_secret` in the form. */
@@ -45,8 +45,8 @@ export function presentedClient(authorization: string | undefined, form: Readonl
  * Authenticates the calling client or answers `401 invalid_client` (problem+json with the RFC 6749
  * `error` member, and `WWW-Authenticate: Basic`). Returns the client id, or null once answered.
  */
-export async function requireClient(registry: ClientRegistry, request: FastifyRequest, reply: FastifyReply): Promise<string | null> {
-  const presented = presentedClient(request.headers.authorization, request.body as Record<string, unknown> | undefined);
+export async function requireClient(registry: ClientRegistry, request: HttpRequest, reply: HttpReply): Promise<string | null> {
+  const presented = presentedClient(headerValue(request.headers.authorization), request.body as Record<string, unknown> | undefined);
   if (presented === null || presented === 'ambiguous' || !(await registry.authenticate(presented.id, presented.secret))) {
     const detail =
       presented === null
@@ -58,4 +58,9 @@ export async function requireClient(registry: ClientRegistry, request: FastifyRe
     return null;
   }
   return presented.id;
+}
+
+/** A single-valued header (a repeated one counts as absent-or-first as Node gives it). */
+export function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

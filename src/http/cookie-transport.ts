@@ -1,7 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IssuedTokens, PublicUser } from '../core/context.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
+import type { HttpReply, HttpRequest } from './http-types.ts';
 
 /** Access-token cookie: `__Host-` (Secure, no Domain, Path=/), HttpOnly. */
 export const accessCookieName = '__Host-tokenstile-access';
@@ -21,24 +21,24 @@ export interface BrowserSession {
 }
 
 /** True when the request asks for the cookie transport (`Tokenstile-Transport: cookie`). */
-export function wantsCookies(request: FastifyRequest): boolean {
+export function wantsCookies(request: HttpRequest): boolean {
   const value = request.headers[transportHeader];
   return typeof value === 'string' && value.trim().toLowerCase() === 'cookie';
 }
 
 /** A cookie's value, or null when absent or empty. */
-function cookie(request: FastifyRequest, name: string): string | null {
+function cookie(request: HttpRequest, name: string): string | null {
   const value = request.cookies?.[name];
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
 /** The access token carried by the access cookie, or null. */
-export function accessCookie(request: FastifyRequest): string | null {
+export function accessCookie(request: HttpRequest): string | null {
   return cookie(request, accessCookieName);
 }
 
 /** The refresh token carried by the refresh cookie, or null. */
-export function refreshCookie(request: FastifyRequest): string | null {
+export function refreshCookie(request: HttpRequest): string | null {
   return cookie(request, refreshCookieName);
 }
 
@@ -46,13 +46,13 @@ export function refreshCookie(request: FastifyRequest): string | null {
  * Sets both cookies for freshly issued tokens; their Max-Age is each token's lifetime. The refresh
  * cookie is always SameSite=Strict: only the page's own fetch calls need it.
  */
-export function setSessionCookies(reply: FastifyReply, tokens: IssuedTokens, config: BrowserConfig): void {
+export function setSessionCookies(reply: HttpReply, tokens: IssuedTokens, config: BrowserConfig): void {
   reply.setCookie(accessCookieName, tokens.accessToken, { path: '/', httpOnly: true, secure: true, sameSite: config.sameSite, maxAge: tokens.expiresIn });
   reply.setCookie(refreshCookieName, tokens.refreshToken, { path: config.refreshPath, httpOnly: true, secure: true, sameSite: 'strict', maxAge: tokens.refreshExpiresIn });
 }
 
 /** Expires both cookies (`Max-Age=0`). Only ever sent together with a server-side revocation or a refused session. */
-export function clearSessionCookies(reply: FastifyReply, config: BrowserConfig): void {
+export function clearSessionCookies(reply: HttpReply, config: BrowserConfig): void {
   reply.clearCookie(accessCookieName, { path: '/', httpOnly: true, secure: true, sameSite: config.sameSite });
   reply.clearCookie(refreshCookieName, { path: config.refreshPath, httpOnly: true, secure: true, sameSite: 'strict' });
 }

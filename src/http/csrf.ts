@@ -1,7 +1,7 @@
-import type { FastifyRequest } from 'fastify';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
 import { csrfHeader } from './cookie-transport.ts';
+import type { HttpRequest } from './http-types.ts';
 
 /** Methods that change state and so need the CSRF checks when authenticated by cookie. */
 const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -11,8 +11,8 @@ export function isUnsafeMethod(method: string): boolean {
   return unsafeMethods.has(method.toUpperCase());
 }
 
-/** The origin the request was sent to, as Fastify sees it (honours `trustProxy`). */
-function ownOrigin(request: FastifyRequest): string | null {
+/** The origin the request was sent to, as the adapter sees it (honours `trustProxy`). */
+function ownOrigin(request: HttpRequest): string | null {
   try {
     return new URL(`${request.protocol}://${request.host}`).origin;
   } catch {
@@ -26,7 +26,7 @@ function ownOrigin(request: FastifyRequest): string | null {
  * sent, must be `same-origin` (or `none`: typed by the user, not sent by a page). A client that
  * sends neither (not a browser, or a very old one) passes this check; the CSRF token still applies.
  */
-export function originAllowed(request: FastifyRequest, config: BrowserConfig): boolean {
+export function originAllowed(request: HttpRequest, config: BrowserConfig): boolean {
   const origin = request.headers.origin;
   if (origin !== undefined) {
     // "null" (sandboxed frames, opaque redirects) is never allowed.
@@ -38,6 +38,6 @@ export function originAllowed(request: FastifyRequest, config: BrowserConfig): b
 }
 
 /** True when the request carries session `sessionId`'s CSRF token in `X-CSRF-Token`. */
-export function csrfTokenValid(core: Tokenstile, request: FastifyRequest, sessionId: string): boolean {
+export function csrfTokenValid(core: Tokenstile, request: HttpRequest, sessionId: string): boolean {
   return core.csrf.matches(sessionId, request.headers[csrfHeader]);
 }

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthEvent } from '../core/events.ts';
 import type { StoreObserver } from '../stores/instrumented-stores.ts';
@@ -47,12 +46,9 @@ export class Metrics {
     this.#storeLatency.observe({ operation, ok: ok ? 'true' : 'false' }, seconds);
   };
 
-  /** Counts and times every request, labelled by route pattern (never by raw URL). */
-  instrument(app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      this.#requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      this.#duration.observe({ route }, reply.elapsedTime / 1000);
-    });
+  /** Counts and times one answered request, labelled by route pattern (never by raw URL). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.#requests.inc({ method, route, status: String(status) });
+    this.#duration.observe({ route }, seconds);
   }
 }

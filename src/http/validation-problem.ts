@@ -1,4 +1,9 @@
-import type { FastifySchemaValidationError } from 'fastify';
+/** One schema error as Ajv (and so Fastify) reports it. */
+export interface SchemaError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: object;
+}
 
 /** What a 400 `invalid_request` says about a request that failed its schema. */
 export interface FieldProblem {
@@ -37,7 +42,7 @@ const partNames: Readonly<Record<string, string>> = { body: 'body', querystring:
  * e.g. `{field: 'email', detail: 'email must be a string.'}` or `{field: 'isAdmin', detail:
  * 'isAdmin is not an allowed field.'}`. The value sent is never repeated.
  */
-export function fieldProblem(errors: readonly FastifySchemaValidationError[], context = 'body'): FieldProblem {
+export function fieldProblem(errors: readonly SchemaError[], context = 'body'): FieldProblem {
   const error = errors[0];
   if (error === undefined) return { detail: 'The request is malformed.' };
   const params = error.params as Record<string, unknown>;

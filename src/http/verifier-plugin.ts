@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { ConfigError } from '../core/errors.ts';
 import { authenticateRequest, type VerifiedAuth } from '../verify/http-auth.ts';
 import type { Verifier } from '../verify/verifier.ts';
-import type { AuthenticateHook } from './authenticate.ts';
+import type { AuthenticateHook } from './fastify-routes.ts';
 // The `app.authenticate` declaration lives with the server plugin.
 import './plugin.ts';
 

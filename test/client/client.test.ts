@@ -3,10 +3,9 @@
 // Locks, so that two client instances behave as two tabs. Time is the app's manual clock.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { createClient, TokenstileProblem, type TokenstileClient, type TokenstileClientOptions } from '../../src/client/index.ts';
 import type { KeyValueStorage, LockManagerLike } from '../../src/client/index.ts';
-import { goodPassword, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
+import { goodPassword, testApp, uniqueEmail, type TestApp, type TestServer } from '../helpers.ts';
 
 let t: TestApp;
 before(async () => {
@@ -31,7 +30,7 @@ class CookieJar {
 }
 
 /** `fetch` onto app.inject, through `jar` when given; counts the requests per path. */
-function injectFetch(app: FastifyInstance, jar: CookieJar | null, counts = new Map<string, number>()): typeof fetch {
+function injectFetch(app: TestServer, jar: CookieJar | null, counts = new Map<string, number>()): typeof fetch {
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(String(input), 'http://127.0.0.1:3000');
     counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { bearer, problemOf, type TokenBody } from '../helpers.ts';
+import type { LightMyRequestResponse } from 'fastify';
+import { bearer, problemOf, type TestServer, type TokenBody } from '../helpers.ts';
 
 /**
  * Every property runs with this seed, so a failure reproduces exactly. To explore further by hand,
@@ -174,13 +174,13 @@ export function checkRefused(res: LightMyRequestResponse, codes: readonly string
  * legitimate end of the session (a fuzzed logout that succeeded).
  */
 export class LiveSession {
-  readonly app: FastifyInstance;
+  readonly app: TestServer;
   readonly email: string;
   password: string;
   tokens: TokenBody;
   renewals = 0;
 
-  constructor(app: FastifyInstance, email: string, password: string, tokens: TokenBody) {
+  constructor(app: TestServer, email: string, password: string, tokens: TokenBody) {
     this.app = app;
     this.email = email;
     this.password = password;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { testApp, type TestApp } from '../helpers.ts';
+import { appAdapter, testApp, type TestApp } from '../helpers.ts';
 
 let t: TestApp;
 before(async () => {
@@ -29,7 +29,7 @@ test('the OpenAPI document, generated from the route schemas, lists every route 
   assert.equal(doc.components.securitySchemes.bearerAuth.scheme, 'bearer');
 });
 
-test('/docs serves a viewer whose assets come from this server (works offline)', async () => {
+test('/docs serves a viewer whose assets come from this server (works offline)', { skip: appAdapter === 'fastify' ? false : `the viewer is the Fastify adapter's; the ${appAdapter} adapter serves /docs/json only` }, async () => {
   const res = await t.app.inject({ method: 'GET', url: '/docs' });
   const html = res.statusCode === 302 ? (await t.app.inject({ method: 'GET', url: String(res.headers.location) })).body : res.body;
   assert.match(html, /swagger-ui/i);

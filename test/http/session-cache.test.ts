@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { SessionCache } from '../../src/core/session-cache.ts';
-import { bearer, goodPassword, testApp, type TestApp, type TokenBody } from '../helpers.ts';
+import { bearer, fastifyOnly, goodPassword, testApp, type TestApp, type TokenBody } from '../helpers.ts';
 
 /*
  * `request.auth.cache` on an app's own routes, over the selected backend (the Redis cache in the
@@ -61,7 +61,7 @@ const login = async (t: TestApp, email: string): Promise<TokenBody> =>
 const refresh = async (t: TestApp, refreshToken: string): Promise<TokenBody> =>
   (await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })).json();
 
-describe('request.auth.cache on the app\'s own routes', () => {
+describe('request.auth.cache on the app\'s own routes', { skip: fastifyOnly }, () => {
   test('a loaded value is served from the cache; session entries are per session, user entries shared', () =>
     withRoutes(async (t, source) => {
       const a = await t.signUp();

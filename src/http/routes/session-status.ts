@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { TokenstileError } from '../core/errors.ts';
-import type { Tokenstile } from '../core/tokenstile.ts';
-import { bearerToken } from './authenticate.ts';
-import type { BrowserConfig } from './browser-options.ts';
-import { accessCookie, clearSessionCookies, refreshCookie } from './cookie-transport.ts';
-import * as s from './schemas.ts';
+import { TokenstileError } from '../../core/errors.ts';
+import { bearerToken } from '../authenticate.ts';
+import { headerValue } from '../client-auth.ts';
+import { accessCookie, clearSessionCookies, refreshCookie } from '../cookie-transport.ts';
+import * as s from '../schemas.ts';
+import type { RouteDefinition } from '../http-types.ts';
+import type { RouteContext, RouteSet } from './route-context.ts';
 
 /** Why a status answer is not signed in; the codes are the ones the other routes would answer with. */
 type SignedOutReason = 'no_session' | 'invalid_token' | 'token_expired' | 'session_revoked' | 'invalid_refresh_token';
@@ -28,20 +28,20 @@ interface SessionStatus {
  *
  * Spends nothing and changes nothing server-side, so it needs no CSRF token.
  */
-export async function sessionStatusRoutes(app: FastifyInstance, opts: { core: Tokenstile; browser: BrowserConfig }): Promise<void> {
-  const { core, browser } = opts;
-  app.get(
-    '/auth/refresh/status',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Is this browser (or token) signed in? 200 either way',
-        description: 'Cookie transport: sent with both cookies. `refreshable`: the access token is gone or expired but `POST /auth/refresh` will succeed.',
-        response: { 200: s.sessionStatusResponse, 503: s.problemResponse },
-      },
+export function sessionStatusRoutes({ core, browser }: RouteContext): RouteSet {
+  const route: RouteDefinition = {
+    method: 'GET',
+    url: '/auth/refresh/status',
+    group: 'api',
+    body: 'json',
+    schema: {
+      tags: ['auth'],
+      summary: 'Is this browser (or token) signed in? 200 either way',
+      description: 'Cookie transport: sent with both cookies. `refreshable`: the access token is gone or expired but `POST /auth/refresh` will succeed.',
+      response: { 200: s.sessionStatusResponse, 503: s.problemResponse },
     },
-    async (request, reply): Promise<SessionStatus> => {
-      const header = request.headers.authorization;
+    handler: async (request, reply): Promise<SessionStatus> => {
+      const header = headerValue(request.headers.authorization);
       const fromCookie = header === undefined ? accessCookie(request) : null;
       const token = header === undefined ? fromCookie : bearerToken(header);
       let reason: SignedOutReason = header === undefined ? 'no_session' : 'invalid_token';
@@ -63,5 +63,6 @@ export async function sessionStatusRoutes(app: FastifyInstance, opts: { core: To
       if (fromCookie !== null || refresh !== null) clearSessionCookies(reply, browser);
       return { signedIn: false, refreshable: false, sessionId: null, reason };
     },
-  );
+  };
+  return { routes: [route] };
 }

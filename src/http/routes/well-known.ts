@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import { jwksMaxAgeSeconds } from '../core/key-rotation.ts';
-import type { Tokenstile } from '../core/tokenstile.ts';
+import { jwksMaxAgeSeconds } from '../../core/key-rotation.ts';
+import type { RouteContext, RouteSet } from './route-context.ts';
 
 /** Client authentication methods of `/oauth/*` (RFC 6749 §2.3.1). */
 export const clientAuthMethods = ['client_secret_basic', 'client_secret_post'] as const;
@@ -28,23 +27,33 @@ export function authorizationServerMetadata(issuer: string, signingAlgorithm: st
 }
 
 /** `GET /.well-known/jwks.json` and `GET /.well-known/oauth-authorization-server`. */
-export async function wellKnownRoutes(app: FastifyInstance, opts: { core: Tokenstile }): Promise<void> {
-  app.get(
-    '/.well-known/jwks.json',
-    { schema: { tags: ['keys'], summary: 'Public signing keys (RFC 7517)' } },
-    async (_request, reply) => {
-      // Short caching: a rotated-in key is published well before it signs (see keys rotate).
-      reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
-      return opts.core.jwks();
-    },
-  );
-  const metadata = authorizationServerMetadata(opts.core.config.issuer, opts.core.config.signingAlgorithm);
-  app.get(
-    '/.well-known/oauth-authorization-server',
-    { schema: { tags: ['keys'], summary: 'Authorization server metadata (RFC 8414)' } },
-    async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=3600');
-      return metadata;
-    },
-  );
+export function wellKnownRoutes({ core }: RouteContext): RouteSet {
+  const metadata = authorizationServerMetadata(core.config.issuer, core.config.signingAlgorithm);
+  return {
+    routes: [
+      {
+        method: 'GET',
+        url: '/.well-known/jwks.json',
+        group: 'plain',
+        body: 'none',
+        schema: { tags: ['keys'], summary: 'Public signing keys (RFC 7517)' },
+        handler: async (_request, reply) => {
+          // Short caching: a rotated-in key is published well before it signs (see keys rotate).
+          reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
+          return core.jwks();
+        },
+      },
+      {
+        method: 'GET',
+        url: '/.well-known/oauth-authorization-server',
+        group: 'plain',
+        body: 'none',
+        schema: { tags: ['keys'], summary: 'Authorization server metadata (RFC 8414)' },
+        handler: async (_request, reply) => {
+          reply.header('cache-control', 'public, max-age=3600');
+          return metadata;
+        },
+      },
+    ],
+  };
 }
