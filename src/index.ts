@@ -21,7 +21,7 @@ export type { Revocation } from './core/revocation.ts';
 export type { SigningAlgorithm, PublicJwk, StoredSigningKey } from './core/keys.ts';
 export type { Clock } from './core/clock.ts';
 export type { Result, ErrorCode } from './core/errors.ts';
-export { TokenstileError, ConfigError, errorMessages } from './core/errors.ts';
+export { TokenstileError, ConfigError, StoreUnavailableError, errorMessages } from './core/errors.ts';
 export { createArgon2Hasher, owaspArgon2Params, type PasswordHasher, type Argon2Params } from './core/password.ts';
 export type { Stores } from './core/stores.ts';
 export type { UserStore, UserRecord, UserPatch } from './core/user-store.ts';

@@ -1,12 +1,7 @@
-import { TokenstileError } from '../core/errors.ts';
+import { StoreUnavailableError, TokenstileError } from '../core/errors.ts';
 import type { Stores } from '../core/stores.ts';
 
-/** A store operation failed (the database is down, unreachable, or refused): HTTP 503. */
-export class StoreUnavailableError extends TokenstileError {
-  constructor(operation: string, options?: { cause?: unknown }) {
-    super('service_unavailable', `The store failed during ${operation}; retry later.`, options);
-  }
-}
+export { StoreUnavailableError };
 
 /** Told how long each store operation took and whether it succeeded. */
 export type StoreObserver = (operation: string, seconds: number, ok: boolean) => void;
