@@ -71,7 +71,9 @@ export const redisUnavailableError: UnavailableTest = (err) => {
  */
 export function guardStore<T extends object>(make: () => T, group: string, unavailable: UnavailableTest): T {
   let target: T | undefined;
-  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+  // One wrapper per method function, made on first use; a method replaced on the target gets a
+  // wrapper of its own, calling the function it replaced the old one with.
+  const wrappers = new WeakMap<Function, (...args: unknown[]) => unknown>();
   const raise = (operation: string, err: unknown): never => {
     throw unavailable(err) ? new StoreUnavailableError(operation, { cause: err }) : err;
   };
@@ -88,18 +90,18 @@ export function guardStore<T extends object>(make: () => T, group: string, unava
       }
       const value = Reflect.get(built, prop);
       if (typeof value !== 'function') return value;
-      let wrapper = wrappers.get(prop);
+      let wrapper = wrappers.get(value);
       if (!wrapper) {
         wrapper = (...args: unknown[]) => {
           let result: unknown;
           try {
-            result = Reflect.apply(Reflect.get(built, prop) as Function, built, args);
+            result = Reflect.apply(value, built, args);
           } catch (err) {
             return raise(operation, err);
           }
           return result instanceof Promise ? result.catch((err: unknown) => raise(operation, err)) : result;
         };
-        wrappers.set(prop, wrapper);
+        wrappers.set(value, wrapper);
       }
       return wrapper;
     },

@@ -64,3 +64,16 @@ test('guardStore: turns unavailability into StoreUnavailableError with the cause
   assert.equal(store.sync(), 42);
   assert.equal(store.field, 'kept');
 });
+
+test('guardStore: a method replaced by one that calls the one it replaced runs each once (no recursion)', async () => {
+  const store = guardStore(() => ({ count: 0, async bump() { return ++this.count; } }), 'things', postgresUnavailableError);
+  const original = store.bump.bind(store);
+  let calls = 0;
+  store.bump = async () => {
+    calls++;
+    return original();
+  };
+  assert.equal(await store.bump(), 1);
+  assert.equal(calls, 1);
+  assert.equal(store.count, 1);
+});
