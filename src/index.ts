@@ -26,6 +26,7 @@ export { createArgon2Hasher, owaspArgon2Params, type PasswordHasher, type Argon2
 export type { Stores } from './core/stores.ts';
 export type { UserStore, UserRecord, UserPatch } from './core/user-store.ts';
 export type { SessionStore, SessionRecord, Rotation, RotatedSession, RevokeTarget } from './core/session-store.ts';
+export type { RevocationLog } from './core/revocation-log.ts';
 export type { CredentialStore, CredentialRecord } from './core/credential-store.ts';
 export type { KeyStore } from './core/key-store.ts';
 export { openStores, openPostgresStores, defaultDatabaseUrl } from './stores/open-stores.ts';

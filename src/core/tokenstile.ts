@@ -256,7 +256,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let lastCounts = { sessions: 0, revocations: 0 };
   const purge = single(async () => {
     sync.list.purge(clock.now());
-    lastCounts = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
+    const sessions = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
+    lastCounts = { sessions, revocations: await stores.revocations.purge(clock.now()) };
     await stores.audit.purge(clock.now() - config.auditRetentionMs);
   });
 

@@ -42,6 +42,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   const users = wrap(stores.users, 'users', observe);
   const credentials = wrap(stores.credentials, 'credentials', observe);
   const sessions = wrap(stores.sessions, 'sessions', observe);
+  const revocations = wrap(stores.revocations, 'revocations', observe);
   const keys = wrap(stores.keys, 'keys', observe);
   const audit = wrap(stores.audit, 'audit', observe);
   const clients = stores.clients && wrap(stores.clients, 'clients', observe);
@@ -50,6 +51,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
     users,
     credentials,
     sessions,
+    revocations,
     keys,
     audit,
     ...(clients && { clients }),

@@ -432,7 +432,7 @@ export async function assertDataSurvivesReopen(open: () => Promise<Stores>, head
     assert.deepEqual(await reopened.migrate(), []);
     assert.deepEqual(await reopened.users.byId(user.id), user);
     assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
-    assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
+    assert.deepEqual(await reopened.revocations.liveRevocations(t0 + 2), [
       { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
     ]);
     assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
@@ -469,15 +469,17 @@ function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSign
     get: (s) => s.sessions.get(session.id),
     listLive: (s) => s.sessions.listLive(u.id, t0),
     listAllLive: (s) => s.sessions.listAllLive(t0, { limit: 10 }),
-    rotate: (s) => s.sessions.rotate(session.id, 0, rotation, t0),
-    rotateCurrent: (s) => s.sessions.rotateCurrent!(session.id, 0, session.refreshHash, rotation, t0),
+    rotate: (s) => s.sessions.rotate(session.id, 0, session.refreshHash, rotation, t0),
     extendAccess: (s) => s.sessions.extendAccess(session.id, t0),
     usedBetween: (s) => s.sessions.usedBetween(t0, t0, t0),
     revoke: (s) => s.sessions.revoke(target, t0, minute),
-    lastRevokedAt: (s) => s.sessions.lastRevokedAt(target, t0),
-    liveRevocations: (s) => s.sessions.liveRevocations(t0),
-    revocationsSince: (s) => s.sessions.revocationsSince(null, t0),
     purge: (s) => s.sessions.purge(t0, { headroomMs: minute, graceMs: minute }),
+  };
+  const revocations: Calls<Stores['revocations']> = {
+    lastRevokedAt: (s) => s.revocations.lastRevokedAt(target, t0),
+    liveRevocations: (s) => s.revocations.liveRevocations(t0),
+    revocationsSince: (s) => s.revocations.revocationsSince(null, t0),
+    purge: (s) => s.revocations.purge(t0),
   };
   const keys: Calls<Stores['keys']> = {
     listSigningKeys: (s) => s.keys.listSigningKeys(),
@@ -499,5 +501,5 @@ function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSign
     addClient: (s) => s.clients!.addClient({ id: 'c1', secretHash: randomHash(), createdAt: t0 }),
     removeClient: (s) => s.clients!.removeClient('c1'),
   };
-  return { users, credentials, sessions, keys, audit, clients };
+  return { users, credentials, sessions, revocations, keys, audit, clients };
 }

@@ -5,6 +5,7 @@ import { PostgresAuditLog } from './postgres-audit-log.ts';
 import { PostgresClientStore } from './postgres-client-store.ts';
 import { PostgresCredentialStore } from './postgres-credential-store.ts';
 import { PostgresKeyStore } from './postgres-key-store.ts';
+import { PostgresRevocationLog } from './postgres-revocation-log.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
 
@@ -50,6 +51,7 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
     users: guard(() => new PostgresUserStore(db), 'users'),
     credentials: guard(() => new PostgresCredentialStore(db), 'credentials'),
     sessions: guard(() => new PostgresSessionStore(db), 'sessions'),
+    revocations: guard(() => new PostgresRevocationLog(db), 'revocations'),
     keys: guard(() => new PostgresKeyStore(db), 'keys'),
     audit: guard(() => new PostgresAuditLog(db), 'audit'),
     clients: guard(() => new PostgresClientStore(db), 'clients'),

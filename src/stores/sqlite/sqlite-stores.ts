@@ -5,6 +5,7 @@ import { SqliteAuditLog } from './sqlite-audit-log.ts';
 import { SqliteClientStore } from './sqlite-client-store.ts';
 import { SqliteCredentialStore } from './sqlite-credential-store.ts';
 import { SqliteKeyStore } from './sqlite-key-store.ts';
+import { SqliteRevocationLog } from './sqlite-revocation-log.ts';
 import { SqliteSessionStore } from './sqlite-session-store.ts';
 import { SqliteUserStore } from './sqlite-user-store.ts';
 
@@ -22,6 +23,7 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
   const users = guard(() => new SqliteUserStore(db), 'users');
   const credentials = guard(() => new SqliteCredentialStore(db), 'credentials');
   const sessions = guard(() => new SqliteSessionStore(db), 'sessions');
+  const revocations = guard(() => new SqliteRevocationLog(db), 'revocations');
   const keys = guard(() => new SqliteKeyStore(db), 'keys');
   const audit = guard(() => new SqliteAuditLog(db), 'audit');
   const clients = guard(() => new SqliteClientStore(db), 'clients');
@@ -31,6 +33,7 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
     users,
     credentials,
     sessions,
+    revocations,
     keys,
     audit,
     clients,
