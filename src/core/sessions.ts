@@ -33,12 +33,12 @@ function clip(value: string | null | undefined): string | null {
  * the refresh TTL from now (sliding), but never past the absolute lifetime from its start.
  */
 function sessionExpiry(ctx: CoreContext, startedAt: number, now: number): number {
-  return Math.min(now + ctx.config.refreshTtl * 1000, startedAt + ctx.config.sessionMaxLifetime * 1000);
+  return Math.min(now + ctx.config.refreshTtlMs, startedAt + ctx.config.sessionMaxLifetimeMs);
 }
 
 /** When an access token issued at `now` expires, in ms (its `exp` is never later). */
 function accessExpiry(ctx: CoreContext, now: number): number {
-  return now + Math.max(1, Math.round(ctx.config.accessTtl)) * 1000;
+  return now + Math.max(1, Math.round(ctx.config.accessTtlMs / 1000)) * 1000;
 }
 
 /**
@@ -68,7 +68,7 @@ function tokens(
   let expiresIn: number;
   if (handle !== null) {
     accessToken = handle.token;
-    expiresIn = Math.max(1, Math.round(ctx.config.accessTtl));
+    expiresIn = Math.max(1, Math.round(ctx.config.accessTtlMs / 1000));
   } else {
     const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId, amr: session.amr }, ctx.random);
     accessToken = access.token;
@@ -241,7 +241,7 @@ async function spentToken(
   device: DeviceInfo,
 ): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   if (parts.generation === session.generation - 1 && hashesEqual(session.previousHash, hash)) {
-    const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
+    const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGraceMs;
     const box = inGrace && session.graceBox !== null ? openGraceBox(parts.secret, session.id, session.graceBox) : null;
     // A retry is the same client asking again (a lost answer, a racing tab): same user agent as
     // the refresh that spent the token. Another client holding the spent token has a copy of it,
