@@ -56,7 +56,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     keyEncryptionKey: value(env, 'TOKENSTILE_KEY_ENCRYPTION_KEY'),
     redisKeyPrefix: setting(env, 'TOKENSTILE_REDIS_PREFIX'),
     rateLimits: parseRateLimitsSwitch(value(env, 'TOKENSTILE_RATE_LIMITS')),
-    metrics: value(env, 'TOKENSTILE_METRICS') !== 'off',
+    metrics: setting(env, 'TOKENSTILE_METRICS') !== 'off',
     clients,
     accountPage: parseSwitch(env, 'TOKENSTILE_ACCOUNT_PAGE'),
     cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
@@ -145,7 +145,7 @@ function parseRateLimitsSwitch(v: string | undefined): false | undefined {
 }
 
 function parseSwitch(env: Env, name: string): boolean {
-  const v = value(env, name) ?? 'on';
+  const v = setting(env, name)!;
   if (v !== 'on' && v !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(v)}`);
   return v === 'on';
 }
