@@ -29,10 +29,10 @@ export const maxTokenLength = 8192;
 export interface AccessTokenSettings {
   readonly issuer: string;
   readonly audience: string;
-  /** Seconds. */
-  readonly accessTtl: number;
-  /** Seconds of leeway for `exp`, `nbf` and `iat`. */
-  readonly clockTolerance: number;
+  /** Access-token lifetime, ms (`exp` is whole seconds: at least one). */
+  readonly accessTtlMs: number;
+  /** Leeway for `exp`, `nbf` and `iat`, ms. */
+  readonly clockToleranceMs: number;
 }
 
 /** Mints access tokens with the keyring's signing key. */
@@ -51,7 +51,7 @@ export function issueAccessToken(
     sid: subject.sessionId,
     jti: random(16).toString('base64url'),
     iat,
-    exp: iat + Math.max(1, Math.round(settings.accessTtl)),
+    exp: iat + Math.max(1, Math.round(settings.accessTtlMs / 1000)),
     ...(subject.amr === undefined ? {} : { amr: subject.amr }),
   };
   const header = { alg: keyring.alg, kid: keyring.signing.kid, typ: accessTokenType };
@@ -83,7 +83,7 @@ const headerCacheLimit = 64;
 export const defaultVerifiedCacheSize = 10_000;
 
 /** What verifying needs of the settings: who issues, for whom, with how much leeway (seconds). */
-export type VerifySettings = Pick<AccessTokenSettings, 'issuer' | 'audience' | 'clockTolerance'>;
+export type VerifySettings = Pick<AccessTokenSettings, 'issuer' | 'audience' | 'clockToleranceMs'>;
 
 /**
  * Verifies access tokens: structure, pinned algorithm, known `kid`, signature, then `typ`,
@@ -192,7 +192,7 @@ export class AccessTokenVerifier {
 
   #checkTimes(c: AccessClaims): Result<AccessClaims, 'invalid_token' | 'token_expired'> {
     const now = this.#clock.now() / 1000;
-    const { clockTolerance } = this.#settings;
+    const clockTolerance = this.#settings.clockToleranceMs / 1000;
     if (c.iat > now + clockTolerance) return fail('invalid_token');
     if (c.nbf !== undefined && c.nbf > now + clockTolerance) return fail('invalid_token');
     if (c.exp <= now - clockTolerance) return fail('token_expired');

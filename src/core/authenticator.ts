@@ -91,7 +91,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
   const judge = (state: HandleState, parts: OpaqueHandleParts): AuthResult => {
     // Replaced by a refresh: the client holds a newer handle, or should get one.
     if (!hashesEqual(state.hash, parts.hash)) return fail('token_expired');
-    if (state.exp <= clock.now() / 1000 - config.clockTolerance) return fail('token_expired');
+    if (state.exp <= clock.now() / 1000 - config.clockToleranceMs / 1000) return fail('token_expired');
     const claims: AccessClaims = {
       iss: config.issuer,
       aud: config.audience,

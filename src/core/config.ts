@@ -1,8 +1,9 @@
 import type { Clock } from './clock.ts';
-import { parseDuration, type Duration } from './duration.ts';
+import type { Duration } from './duration.ts';
 import { ConfigError } from './errors.ts';
 import type { RandomSource } from './ids.ts';
-import { signingAlgorithms, type SigningAlgorithm } from './keys.ts';
+import type { SigningAlgorithm } from './keys.ts';
+import { choiceOption, coreOptions, durationOption } from './option-definitions.ts';
 import type { AuthEventListener } from './events.ts';
 import type { PasswordHasher } from './password.ts';
 import { resolveRateLimits, type RateLimitOptions, type ResolvedRateLimits } from './rate-limits.ts';
@@ -120,26 +121,23 @@ export type AccessTokenFormat = 'jwt' | 'opaque';
 /** `pushed` (default: in-memory list fed by revocation events) or `strict` (store read per request). */
 export type RevocationCheck = 'pushed' | 'strict';
 
-const accessTokenFormats: readonly AccessTokenFormat[] = ['jwt', 'opaque'];
-const revocationChecks: readonly RevocationCheck[] = ['pushed', 'strict'];
-
-/** Validated settings; durations in seconds unless named `…Ms`. */
+/** Validated settings; every duration in ms (the options take text or seconds, see `Duration`). */
 export interface TokenstileConfig {
   readonly issuer: string;
   readonly audience: string;
   readonly accessTokenFormat: AccessTokenFormat;
   readonly revocationCheck: RevocationCheck;
-  readonly accessTtl: number;
-  readonly refreshTtl: number;
-  /** Absolute session lifetime, seconds from sign-in. */
-  readonly sessionMaxLifetime: number;
+  readonly accessTtlMs: number;
+  readonly refreshTtlMs: number;
+  /** Absolute session lifetime, from sign-in. */
+  readonly sessionMaxLifetimeMs: number;
   readonly signingAlgorithm: SigningAlgorithm;
-  readonly clockTolerance: number;
-  readonly refreshGrace: number;
+  readonly clockToleranceMs: number;
+  readonly refreshGraceMs: number;
   readonly revocationPollIntervalMs: number;
-  /** The feed lease, in ms. */
+  /** The feed lease. */
   readonly revocationLeaseMs: number;
-  /** The store lease, in ms: the lease, or four poll intervals if longer. */
+  /** The store lease: the lease, or four poll intervals if longer. */
   readonly storeLeaseMs: number;
   readonly purgeIntervalMs: number;
   readonly verifiedTokenCacheSize: number;
@@ -159,14 +157,6 @@ export const maxClockTolerance = 300;
  */
 export const revocationHeadroomMs = (maxClockTolerance + 60) * 1000;
 
-function bounded(value: Duration, what: string, min: number, max: number): number {
-  const seconds = parseDuration(value, what);
-  if (seconds < min || seconds > max) {
-    throw new ConfigError(`${what} must be between ${min}s and ${max}s, got ${JSON.stringify(value)}`);
-  }
-  return seconds;
-}
-
 /** Checks options once, at startup, with messages that name the field, and freezes the result. */
 export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): TokenstileConfig {
   let issuerUrl: URL;
@@ -178,30 +168,23 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') {
     throw new ConfigError(`issuer must be an http(s) URL, got ${JSON.stringify(options.issuer)}`);
   }
-  const audience = options.audience ?? 'tokenstile';
+  const audience = options.audience ?? coreOptions.audience.default;
   if (typeof audience !== 'string' || audience.length === 0) throw new ConfigError('audience must be a non-empty string');
-  const signingAlgorithm = options.signingAlgorithm ?? 'ES256';
-  if (!signingAlgorithms.includes(signingAlgorithm)) {
-    throw new ConfigError(`signingAlgorithm must be one of ${signingAlgorithms.join(', ')}, got ${JSON.stringify(signingAlgorithm)}`);
+  const signingAlgorithm = choiceOption('signingAlgorithm', options.signingAlgorithm);
+  const accessTokenFormat = choiceOption('accessTokenFormat', options.accessTokenFormat);
+  const revocationCheck = choiceOption('revocationCheck', options.revocationCheck);
+  const accessTtlMs = durationOption('accessTokenTtl', options.accessTokenTtl);
+  const refreshTtlMs = durationOption('refreshTokenTtl', options.refreshTokenTtl);
+  const sessionMaxLifetimeMs = durationOption('sessionMaxLifetime', options.sessionMaxLifetime);
+  if (sessionMaxLifetimeMs <= accessTtlMs) throw new ConfigError('sessionMaxLifetime must be longer than accessTokenTtl');
+  const clockToleranceMs = durationOption('clockTolerance', options.clockTolerance);
+  const refreshGraceMs = durationOption('refreshGrace', options.refreshGrace);
+  const pollMs = durationOption('revocationPollInterval', options.revocationPollInterval);
+  const leaseMs = durationOption('revocationLease', options.revocationLease);
+  const purgeMs = durationOption('purgeInterval', options.purgeInterval);
+  if (refreshTtlMs <= accessTtlMs) {
+    throw new ConfigError(`refreshTokenTtl (${refreshTtlMs / 1000}s) must be longer than accessTokenTtl (${accessTtlMs / 1000}s)`);
   }
-  const accessTokenFormat = options.accessTokenFormat ?? 'jwt';
-  if (!accessTokenFormats.includes(accessTokenFormat)) {
-    throw new ConfigError(`accessTokenFormat must be one of ${accessTokenFormats.join(', ')}, got ${JSON.stringify(accessTokenFormat)}`);
-  }
-  const revocationCheck = options.revocationCheck ?? 'pushed';
-  if (!revocationChecks.includes(revocationCheck)) {
-    throw new ConfigError(`revocationCheck must be one of ${revocationChecks.join(', ')}, got ${JSON.stringify(revocationCheck)}`);
-  }
-  const accessTtl = bounded(options.accessTokenTtl ?? '15m', 'accessTokenTtl', 1, 86400);
-  const refreshTtl = bounded(options.refreshTokenTtl ?? '7d', 'refreshTokenTtl', 60, 400 * 86400);
-  const sessionMaxLifetime = bounded(options.sessionMaxLifetime ?? '30d', 'sessionMaxLifetime', 60, 3650 * 86400);
-  if (sessionMaxLifetime <= accessTtl) throw new ConfigError('sessionMaxLifetime must be longer than accessTokenTtl');
-  const clockTolerance = bounded(options.clockTolerance ?? '5s', 'clockTolerance', 0, maxClockTolerance);
-  const refreshGrace = bounded(options.refreshGrace ?? '10s', 'refreshGrace', 0, 300);
-  const poll = bounded(options.revocationPollInterval ?? '250ms', 'revocationPollInterval', 0.05, 3600);
-  const lease = bounded(options.revocationLease ?? '1.5s', 'revocationLease', 0.2, 10);
-  const purge = bounded(options.purgeInterval ?? '1h', 'purgeInterval', 1, 7 * 86400);
-  if (refreshTtl <= accessTtl) throw new ConfigError(`refreshTokenTtl (${refreshTtl}s) must be longer than accessTokenTtl (${accessTtl}s)`);
   const cacheSize = options.verifiedTokenCacheSize ?? 10_000;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) {
     throw new ConfigError(`verifiedTokenCacheSize must be a whole number ≥ 0, got ${JSON.stringify(cacheSize)}`);
@@ -211,19 +194,19 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     audience,
     accessTokenFormat,
     revocationCheck,
-    accessTtl,
-    refreshTtl,
-    sessionMaxLifetime,
+    accessTtlMs,
+    refreshTtlMs,
+    sessionMaxLifetimeMs,
     signingAlgorithm,
-    clockTolerance,
-    refreshGrace,
-    revocationPollIntervalMs: poll * 1000,
-    revocationLeaseMs: lease * 1000,
-    storeLeaseMs: Math.max(lease, 4 * poll) * 1000,
-    purgeIntervalMs: purge * 1000,
+    clockToleranceMs,
+    refreshGraceMs,
+    revocationPollIntervalMs: pollMs,
+    revocationLeaseMs: leaseMs,
+    storeLeaseMs: Math.max(leaseMs, 4 * pollMs),
+    purgeIntervalMs: purgeMs,
     verifiedTokenCacheSize: cacheSize,
     rateLimits: resolveRateLimits(options.rateLimits),
-    auditRetentionMs: bounded(options.auditRetention ?? '90d', 'auditRetention', 3600, 3650 * 86400) * 1000,
-    keyPublishMs: (accessTtl + maxClockTolerance) * 1000 + 60_000,
+    auditRetentionMs: durationOption('auditRetention', options.auditRetention),
+    keyPublishMs: accessTtlMs + maxClockTolerance * 1000 + 60_000,
   });
 }

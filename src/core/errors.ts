@@ -65,6 +65,19 @@ export class ConfigError extends TokenstileError {
   }
 }
 
+/**
+ * A store could not be reached or used (database closed, connection refused or reset, pool
+ * timeout, locked past its busy timeout): HTTP 503. Every store Tokenstile ships raises it for
+ * connection-level failures, with the driver's error as `cause` and none of its text in the
+ * message; constraint violations and programming errors are thrown as they are.
+ */
+export class StoreUnavailableError extends TokenstileError {
+  /** `operation` names the store method, such as `sessions.rotate`. */
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super('service_unavailable', `The store failed during ${operation}; retry later.`, options);
+  }
+}
+
 /** Human-readable default messages, one per code (safe to show to end users). */
 export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
   invalid_request: 'The request is malformed.',

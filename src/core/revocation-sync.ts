@@ -47,7 +47,7 @@ export class RevocationSync {
     const started = performance.now();
     // A backlog larger than one read comes in several; the lease needs all of it.
     for (let more = true; more; ) {
-      const since = await this.#stores.sessions.revocationsSince(this.#cursor, this.#clock.now());
+      const since = await this.#stores.revocations.revocationsSince(this.#cursor, this.#clock.now());
       this.#addAll(since.revocations);
       this.#cursor = since.cursor;
       more = since.more === true;
@@ -97,8 +97,8 @@ export class RevocationSync {
   async start(): Promise<void> {
     // Cursor first, then the snapshot: anything in between is seen twice, never missed.
     const loadedFrom = performance.now();
-    this.#cursor = (await this.#stores.sessions.revocationsSince(null, this.#clock.now())).cursor;
-    this.#addAll(await this.#stores.sessions.liveRevocations(this.#clock.now()));
+    this.#cursor = (await this.#stores.revocations.revocationsSince(null, this.#clock.now())).cursor;
+    this.#addAll(await this.#stores.revocations.liveRevocations(this.#clock.now()));
     this.#storeLeaseUntil = loadedFrom + this.#storeLeaseMs;
     if (!this.#feed) return;
     const started = this.#feed.start({
@@ -222,7 +222,7 @@ export class RevocationSync {
       // that revocation committed before now, so one store lease (and verifier lease) from now is
       // always enough.
       if (feed === undefined) return { written, confirmed: Promise.resolve() };
-      const recent = await this.#stores.sessions.lastRevokedAt(target, this.#clock.now() - this.#storeLeaseMs - this.#skewMs).catch(() => 0);
+      const recent = await this.#stores.revocations.lastRevokedAt(target, this.#clock.now() - this.#storeLeaseMs - this.#skewMs).catch(() => 0);
       return { written, confirmed: recent === null ? Promise.resolve() : this.settle(committed) };
     }
     if (feed === undefined) return { written, confirmed: local ?? Promise.resolve() };

@@ -52,7 +52,7 @@ export interface Rotation {
   readonly accessHash: string | null;
 }
 
-/** What `rotateCurrent` reads back from the session it rotated. */
+/** What `rotate` reads back from the session it rotated. */
 export interface RotatedSession {
   readonly user: UserRecord;
   readonly amr: readonly string[];
@@ -65,7 +65,11 @@ export type RevokeTarget =
   /** Every live session of the user, or all but `exceptSessionId`. */
   | { readonly userId: string; readonly exceptSessionId?: string };
 
-/** Durable storage of sessions and of the revocations derived from ending them. */
+/**
+ * Durable storage of sessions: one row per sign-in, carrying its refresh-token rotation state.
+ * Ending sessions (`revoke`) also records them in the revocation log (`RevocationLog`, read by
+ * every instance) in the same transaction: the log and the sessions never disagree.
+ */
 export interface SessionStore {
   /**
    * Inserts `session` if, in the same atomic step, its user exists, is not disabled and still has
@@ -85,22 +89,15 @@ export interface SessionStore {
    */
   listAllLive(now: number, page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]>;
   /**
-   * Consume exactly once: replaces the refresh state of session `id` if and only if, in one
-   * atomic step, the session is not revoked, not expired at `now`, and is still at generation
-   * `fromGeneration`. Of any number of concurrent callers with the same `fromGeneration`, exactly
-   * one gets true. Sets `lastUsedAt` to `rotatedAt`; `accessExpiresAt` only grows.
+   * The one refresh step, consume exactly once in one atomic statement: replaces the refresh state
+   * of session `id` with `next` if and only if the session is at generation `fromGeneration` with
+   * refresh hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is
+   * not disabled. Sets `lastUsedAt` to `next.rotatedAt`; `accessExpiresAt` only grows. Returns
+   * that user as stored, and the session's `amr`, when this call rotated the session; null,
+   * writing nothing, otherwise (the caller then reads the session to tell a grace retry, a replay
+   * or an invalid token apart). Of any number of concurrent callers, at most one gets a user.
    */
-  rotate(id: string, fromGeneration: number, next: Rotation, now: number): Promise<boolean>;
-  /**
-   * The refresh fast path, consume exactly once in one statement: does what `rotate` does if and
-   * only if, in the same atomic step, session `id` is at generation `fromGeneration` with refresh
-   * hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is not
-   * disabled. Returns that user as stored, and the session's `amr`, when this call rotated the
-   * session; null, writing nothing, otherwise (the caller then reads the session to tell a grace
-   * retry, a replay or an invalid token apart). Of any number of concurrent callers, at most one
-   * gets a user. Optional: without it, a refresh reads the session and the user, then calls `rotate`.
-   */
-  rotateCurrent?(id: string, fromGeneration: number, refreshHash: string, next: Rotation, now: number): Promise<RotatedSession | null>;
+  rotate(id: string, fromGeneration: number, refreshHash: string, next: Rotation, now: number): Promise<RotatedSession | null>;
   /**
    * Records that an access token valid until `accessExpiresAt` is about to be issued for session
    * `id` (a grace retry). False when the session is revoked: then no token may be issued.
@@ -123,23 +120,9 @@ export interface SessionStore {
    */
   revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]>;
   /**
-   * The latest `revokedAt` at or after `since` among the sessions `target` names (already ended
-   * ones: what `revoke` found nothing left to end in), or null. A revocation call that ends nothing
-   * because another one just did must not answer before that one could have (RevocationSync).
-   */
-  lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null>;
-  /** Revocations not yet expired at `now`, in order of expiry (soonest first). */
-  liveRevocations(now: number): Promise<Revocation[]>;
-  /**
-   * Revocations recorded after `cursor` (null: from now on), for instances that poll the store;
-   * returns the cursor to pass next time, and `more: true` when it read only part of what there
-   * is (a backlog larger than one read): the caller asks again at once.
-   */
-  revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more?: boolean }>;
-  /**
    * Housekeeping, in small batches: deletes sessions that are expired or revoked and whose access
-   * tokens are all past `accessExpiresAt + headroomMs`, deletes expired revocations, and clears
-   * grace boxes older than `graceMs`. Returns how many sessions and revocations went.
+   * tokens are all past `accessExpiresAt + headroomMs`, and clears grace boxes older than
+   * `graceMs`. Returns how many sessions went. (The log's entries go by `RevocationLog.purge`.)
    */
-  purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }>;
+  purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<number>;
 }

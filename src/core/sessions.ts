@@ -33,12 +33,12 @@ function clip(value: string | null | undefined): string | null {
  * the refresh TTL from now (sliding), but never past the absolute lifetime from its start.
  */
 function sessionExpiry(ctx: CoreContext, startedAt: number, now: number): number {
-  return Math.min(now + ctx.config.refreshTtl * 1000, startedAt + ctx.config.sessionMaxLifetime * 1000);
+  return Math.min(now + ctx.config.refreshTtlMs, startedAt + ctx.config.sessionMaxLifetimeMs);
 }
 
 /** When an access token issued at `now` expires, in ms (its `exp` is never later). */
 function accessExpiry(ctx: CoreContext, now: number): number {
-  return now + Math.max(1, Math.round(ctx.config.accessTtl)) * 1000;
+  return now + Math.max(1, Math.round(ctx.config.accessTtlMs / 1000)) * 1000;
 }
 
 /**
@@ -68,7 +68,7 @@ function tokens(
   let expiresIn: number;
   if (handle !== null) {
     accessToken = handle.token;
-    expiresIn = Math.max(1, Math.round(ctx.config.accessTtl));
+    expiresIn = Math.max(1, Math.round(ctx.config.accessTtlMs / 1000));
   } else {
     const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId, amr: session.amr }, ctx.random);
     accessToken = access.token;
@@ -179,63 +179,35 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
   if (!parts) return fail('invalid_refresh_token');
   const { sessions, users } = ctx.stores;
   const hash = hashRefreshSecret(parts.secret);
-  const fast = sessions.rotateCurrent ? await rotateCurrent(ctx, parts, hash, device) : null;
-  if (fast) return ok(fast);
-  // Not the current token of a live session: read the session to tell a grace retry, a replay
-  // and an invalid token apart (and rotate after all should it have become current meanwhile).
-  let session = await sessions.get(parts.sessionId);
+  const rotated = await rotateSession(ctx, parts, hash, device);
+  if (rotated) return ok(rotated);
+  // Not rotated: read the session to tell a grace retry (another request spent the token first),
+  // a replay and an invalid token apart. A current token that was not rotated (past the absolute
+  // lifetime, a disabled user) is an invalid one: there is no other way to rotate.
+  const session = await sessions.get(parts.sessionId);
   const now = ctx.clock.now();
   if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
   const user = await users.byId(session.userId);
   if (!user || user.disabledAt !== null) return fail('invalid_refresh_token');
-
-  if (parts.generation === session.generation && hashesEqual(session.refreshHash, hash)) {
-    const next = ctx.codec.mint(session.id, session.generation + 1);
-    const expiresAt = sessionExpiry(ctx, session.createdAt, now);
-    // Past its absolute lifetime (a session from before the limit, or a shortened one): no successor.
-    if (expiresAt <= now) return fail('invalid_refresh_token');
-    const handle = opaqueHandle(ctx, session.id, user.id, next.token);
-    const won = await sessions.rotate(
-      session.id,
-      session.generation,
-      {
-        generation: session.generation + 1,
-        refreshHash: next.hash,
-        previousHash: hash,
-        rotatedAt: now,
-        graceBox: sealSuccessor(parts.secret, session.id, next.token, ctx.random, clientTag(device.userAgent)),
-        expiresAt,
-        accessExpiresAt: accessExpiry(ctx, now),
-        accessHash: handle?.hash ?? null,
-      },
-      now,
-    );
-    if (won) {
-      // What was cached for the session under its old token is dropped with it.
-      await ctx.dropCache(user.id, session.id);
-      return ok(tokens(ctx, now, user, session, next.token, expiresAt, handle));
-    }
-    // Another request spent this token first: answer as its retry.
-    session = await sessions.get(parts.sessionId);
-    if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
-  }
   return spentToken(ctx, user, session, parts, hash, now, device);
 }
 
 /**
- * The common case in one store statement: the presented token is the session's current one. The
+ * The one refresh step, in one store statement: rotates the session if the presented token is its
+ * current one, and issues the successor's tokens; null when the store rotated nothing. The
  * successor is minted and sealed before the store is asked, and the store compares the hash; only
  * a token whose MAC we checked gets this far, so that compare reveals nothing to a forger.
  */
-async function rotateCurrent(ctx: CoreContext, parts: RefreshTokenParts, hash: string, device: DeviceInfo): Promise<IssuedTokens | null> {
+async function rotateSession(ctx: CoreContext, parts: RefreshTokenParts, hash: string, device: DeviceInfo): Promise<IssuedTokens | null> {
   const now = ctx.clock.now();
-  // A session's id is a UUIDv7 minted at the instant of its sign-in (its createdAt), and the MAC
-  // checked on the token proves we issued it, so its start is known without reading the row.
+  // A session's id is a UUIDv7 minted at the instant of its sign-in (its createdAt, as every
+  // release has made them), and the MAC checked on the token proves we issued it, so its start
+  // is known without reading the row.
   const expiresAt = sessionExpiry(ctx, uuidv7Time(parts.sessionId), now);
-  // Past the absolute lifetime: not rotated here; the slow path reads the row and refuses it.
+  // Past the absolute lifetime: no successor.
   if (!(expiresAt > now)) return null;
   const next = ctx.codec.mint(parts.sessionId, parts.generation + 1);
-  const rotated = await ctx.stores.sessions.rotateCurrent!(
+  const rotated = await ctx.stores.sessions.rotate(
     parts.sessionId,
     parts.generation,
     hash,
@@ -269,7 +241,7 @@ async function spentToken(
   device: DeviceInfo,
 ): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
   if (parts.generation === session.generation - 1 && hashesEqual(session.previousHash, hash)) {
-    const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGrace * 1000;
+    const inGrace = session.rotatedAt !== null && now - session.rotatedAt <= ctx.config.refreshGraceMs;
     const box = inGrace && session.graceBox !== null ? openGraceBox(parts.secret, session.id, session.graceBox) : null;
     // A retry is the same client asking again (a lost answer, a racing tab): same user agent as
     // the refresh that spent the token. Another client holding the spent token has a copy of it,

@@ -2,6 +2,7 @@ import type { AuditLog } from './audit-log.ts';
 import type { ClientStore } from './client-store.ts';
 import type { CredentialStore } from './credential-store.ts';
 import type { KeyStore } from './key-store.ts';
+import type { RevocationLog } from './revocation-log.ts';
 import type { SessionStore } from './session-store.ts';
 import type { UserStore } from './user-store.ts';
 
@@ -13,6 +14,8 @@ export interface Stores {
   /** The users' passwords and, as features arrive, their other credentials. */
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
+  /** The revocations `sessions.revoke` recorded, read by every instance. */
+  readonly revocations: RevocationLog;
   readonly keys: KeyStore;
   readonly audit: AuditLog;
   /** Resource-server clients made by the CLI. Optional: without it, only configured clients exist. */

@@ -211,7 +211,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   });
   const macKey = await keys.secret('refresh-token-mac', () => random(32).toString('base64url'));
   const csrfKey = await keys.secret('csrf-token-mac', () => random(32).toString('base64url'));
-  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs, verifierLeaseMs: config.revocationLeaseMs, skewMs: config.clockTolerance * 1000 });
+  const sync = new RevocationSync({ stores, clock, feed: options.feed, emit, logger, storeLeaseMs: config.storeLeaseMs, verifierLeaseMs: config.revocationLeaseMs, skewMs: config.clockToleranceMs });
   if (!options.feed && stores.kind !== 'sqlite') {
     logger?.warn({ store: stores.kind }, 'tokenstile: no revocation feed: other instances on this database see revocations within a poll interval, not at once; set TOKENSTILE_REDIS_URL');
   }
@@ -256,7 +256,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   let lastCounts = { sessions: 0, revocations: 0 };
   const purge = single(async () => {
     sync.list.purge(clock.now());
-    lastCounts = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGrace * 1000 });
+    const sessions = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGraceMs });
+    lastCounts = { sessions, revocations: await stores.revocations.purge(clock.now()) };
     await stores.audit.purge(clock.now() - config.auditRetentionMs);
   });
 
@@ -317,7 +318,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       return rotated;
     },
     async revokeKey(kid) {
-      const deps = { keys, sessions: stores.sessions, refreshGraceMs: config.refreshGrace * 1000, revoke: ctx.revoke, emit };
+      const deps = { keys, sessions: stores.sessions, refreshGraceMs: config.refreshGraceMs, revoke: ctx.revoke, emit };
       const revoked = await revokeSigningKey(deps, kid, clock.now());
       await reloadKeys.run();
       return revoked;

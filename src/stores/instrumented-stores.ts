@@ -1,12 +1,7 @@
-import { TokenstileError } from '../core/errors.ts';
+import { StoreUnavailableError, TokenstileError } from '../core/errors.ts';
 import type { Stores } from '../core/stores.ts';
 
-/** A store operation failed (the database is down, unreachable, or refused): HTTP 503. */
-export class StoreUnavailableError extends TokenstileError {
-  constructor(operation: string, options?: { cause?: unknown }) {
-    super('service_unavailable', `The store failed during ${operation}; retry later.`, options);
-  }
-}
+export { StoreUnavailableError };
 
 /** Told how long each store operation took and whether it succeeded. */
 export type StoreObserver = (operation: string, seconds: number, ok: boolean) => void;
@@ -47,6 +42,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   const users = wrap(stores.users, 'users', observe);
   const credentials = wrap(stores.credentials, 'credentials', observe);
   const sessions = wrap(stores.sessions, 'sessions', observe);
+  const revocations = wrap(stores.revocations, 'revocations', observe);
   const keys = wrap(stores.keys, 'keys', observe);
   const audit = wrap(stores.audit, 'audit', observe);
   const clients = stores.clients && wrap(stores.clients, 'clients', observe);
@@ -55,6 +51,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
     users,
     credentials,
     sessions,
+    revocations,
     keys,
     audit,
     ...(clients && { clients }),

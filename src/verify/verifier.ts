@@ -58,7 +58,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       ? null
       : new JwksCache({ url: o.jwksUrl, algorithms: o.algorithms, fetch: o.fetch, now: o.now, cooldownMs: o.jwksCooldownMs, maxAgeMs: o.jwksMaxAgeMs, report: o.onEvent });
   let current: VerificationKeys = fixed ?? new JwkSetKeys({ keys: [] }, o.algorithms);
-  const tokens = new AccessTokenVerifier(() => current, { issuer: o.issuer, audience: o.audience, clockTolerance: o.clockToleranceS }, { now: o.now });
+  const tokens = new AccessTokenVerifier(() => current, { issuer: o.issuer, audience: o.audience, clockToleranceMs: o.clockToleranceS * 1000 }, { now: o.now });
   const stream =
     o.revocations === false
       ? null

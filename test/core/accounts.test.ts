@@ -107,7 +107,7 @@ describe('purging without a cron job', () => {
       assert.equal(await stores.sessions.get(a.value.session.id), null);
       assert.equal(await stores.sessions.get(b.value.session.id), null);
       assert.ok(await stores.sessions.get(c.value.session.id));
-      assert.deepEqual(await stores.sessions.liveRevocations(0), []);
+      assert.deepEqual(await stores.revocations.liveRevocations(0), []);
       assert.equal(ts.revocationCount, 0);
       assert.deepEqual(await ts.purge(), { sessions: 0, revocations: 0 }, 'nothing left for an explicit purge');
     } finally {

@@ -1,22 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SessionStore } from '../../src/core/session-store.ts';
+import type { RevocationLog } from '../../src/core/revocation-log.ts';
 import type { Stores } from '../../src/core/stores.ts';
 import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
 
-/** The stores, with a session store whose revocationsSince throws synchronously while `broken`. */
+/** The stores, with a revocation log whose revocationsSince throws synchronously while `broken`. */
 function flaky(stores: Stores, state: { broken: boolean }): Stores {
-  const sessions = stores.sessions;
-  const revocationsSince: SessionStore['revocationsSince'] = (cursor, now) => {
+  const log = stores.revocations;
+  const revocationsSince: RevocationLog['revocationsSince'] = (cursor, now) => {
     if (state.broken && cursor !== null) throw new Error('store is down (thrown synchronously)');
-    return sessions.revocationsSince(cursor, now);
+    return log.revocationsSince(cursor, now);
   };
-  const wrapped = new Proxy(sessions, {
+  const wrapped = new Proxy(log, {
     get: (target, prop) => (prop === 'revocationsSince' ? revocationsSince : Reflect.get(target, prop, target).bind(target)),
   });
-  return new Proxy(stores, { get: (target, prop) => (prop === 'sessions' ? wrapped : Reflect.get(target, prop, target)) });
+  return new Proxy(stores, { get: (target, prop) => (prop === 'revocations' ? wrapped : Reflect.get(target, prop, target)) });
 }
 
 test('a poll that fails, even by throwing synchronously, does not stop later polls', async () => {

@@ -18,12 +18,12 @@ describe('resolveConfig', () => {
       audience: 'tokenstile',
       accessTokenFormat: 'jwt',
       revocationCheck: 'pushed',
-      accessTtl: 900,
-      refreshTtl: 604800,
-      sessionMaxLifetime: 30 * 86_400,
+      accessTtlMs: 900_000,
+      refreshTtlMs: 604_800_000,
+      sessionMaxLifetimeMs: 30 * 86_400_000,
       signingAlgorithm: 'ES256',
-      clockTolerance: 5,
-      refreshGrace: 10,
+      clockToleranceMs: 5_000,
+      refreshGraceMs: 10_000,
       revocationPollIntervalMs: 250,
       revocationLeaseMs: 1500,
       storeLeaseMs: 1500,
@@ -54,11 +54,11 @@ describe('resolveConfig', () => {
       purgeInterval: '2h',
     });
     assert.equal(config.audience, 'api');
-    assert.equal(config.accessTtl, 300);
-    assert.equal(config.refreshTtl, 86400);
+    assert.equal(config.accessTtlMs, 300_000);
+    assert.equal(config.refreshTtlMs, 86_400_000);
     assert.equal(config.signingAlgorithm, 'EdDSA');
-    assert.equal(config.clockTolerance, 0);
-    assert.equal(config.refreshGrace, 30);
+    assert.equal(config.clockToleranceMs, 0);
+    assert.equal(config.refreshGraceMs, 30_000);
     assert.equal(config.revocationPollIntervalMs, 250);
     assert.equal(config.purgeIntervalMs, 7_200_000);
     assert.equal(config.keyPublishMs, (300 + 300) * 1000 + 60_000, 'a retired key outlives its tokens under any tolerance');
@@ -69,9 +69,9 @@ describe('resolveConfig', () => {
     const config = resolveConfig({ issuer });
     assert.ok(Object.isFrozen(config));
     assert.throws(() => {
-      (config as { accessTtl: number }).accessTtl = 1;
+      (config as { accessTtlMs: number }).accessTtlMs = 1;
     }, TypeError);
-    assert.equal(config.accessTtl, 900);
+    assert.equal(config.accessTtlMs, 900_000);
   });
 
   const invalid: Array<[string, Options, RegExp]> = [

@@ -50,13 +50,18 @@ class HubFeed implements RevocationFeed {
 }
 
 /**
- * A store whose sessions.get fails while `down`, and whose revocationsSince, while `gate` is set,
+ * A store whose sessions.get fails while `down`, and whose revocations.revocationsSince, while `gate` is set,
  * reads the store and then waits for the gate before answering (a slow poll that read early).
  */
 function breakable(stores: Stores, state: StoreState): Stores {
   const sessions = new Proxy(stores.sessions, {
     get: (target, prop) => {
       if (prop === 'get') return (id: string) => (state.down ? Promise.reject(new Error('connection refused')) : target.get(id));
+      return Reflect.get(target, prop, target).bind(target);
+    },
+  });
+  const revocations = new Proxy(stores.revocations, {
+    get: (target, prop) => {
       if (prop === 'revocationsSince') {
         return async (cursor: string | null, now: number) => {
           if (state.pollFails) throw new Error('poll failed');
@@ -68,7 +73,8 @@ function breakable(stores: Stores, state: StoreState): Stores {
       return Reflect.get(target, prop, target).bind(target);
     },
   });
-  return new Proxy(stores, { get: (target, prop) => (prop === 'sessions' ? sessions : Reflect.get(target, prop, target)) });
+  const replaced: Record<string, unknown> = { sessions, revocations };
+  return new Proxy(stores, { get: (target, prop) => (typeof prop === 'string' && Object.hasOwn(replaced, prop) ? replaced[prop] : Reflect.get(target, prop, target)) });
 }
 
 interface StoreState {

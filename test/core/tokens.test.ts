@@ -8,7 +8,7 @@ import { generateSigningKey, Keyring, signingAlgorithms, type SigningAlgorithm }
 import { clientTag, openGraceBox, openSuccessor, RefreshTokenCodec, sealSuccessor } from '../../src/core/refresh-tokens.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
-const settings: AccessTokenSettings = { issuer: 'https://auth.example.com', audience: 'tokenstile', accessTtl: 900, clockTolerance: 5 };
+const settings: AccessTokenSettings = { issuer: 'https://auth.example.com', audience: 'tokenstile', accessTtlMs: 900_000, clockToleranceMs: 5_000 };
 const subject = { userId: uuidv7(t0), sessionId: uuidv7(t0) };
 
 const keyrings = new Map<SigningAlgorithm, Keyring>();

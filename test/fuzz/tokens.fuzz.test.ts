@@ -38,7 +38,7 @@ before(async () => {
   assert.ok(stored, 'the app made an ES256 signing key');
   ours = createPrivateKey({ key: stored.privateJwk, format: 'jwk' });
   kid = stored.kid;
-  tolerance = t.app.tokenstile.config.clockTolerance;
+  tolerance = t.app.tokenstile.config.clockToleranceMs / 1000;
   const [, payload] = s.accessToken.split('.');
   realClaims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8'));
   foreign.ES256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

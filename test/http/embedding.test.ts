@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createTokenstile, openStores } from '../../src/index.ts';
+import { tokenstile } from '../../src/http/plugin.ts';
 import { buildNotesApp } from '../../examples/fastify-embed/app.ts';
-import { bearer, fastHasher, goodPassword, issuer, problemOf, uniqueEmail } from '../helpers.ts';
+import { bearer, fastHasher, goodPassword, issuer, problemOf, testBackend, uniqueEmail } from '../helpers.ts';
 
 let app: FastifyInstance;
 
@@ -63,4 +65,27 @@ test("the app's own validation settings stay its own", async () => {
   const reg = await app.inject({ method: 'POST', url: '/auth/register', payload: { email: uniqueEmail(), password: goodPassword, extra: 1 } });
   assert.equal(reg.statusCode, 400);
   assert.equal(problemOf(reg).code, 'invalid_request');
+});
+
+test('an app on stores the user opened answers 503 problem+json, not 500, once the database is closed', async () => {
+  const backend = testBackend();
+  const stores = await openStores(backend.options.databaseUrl!);
+  const core = await createTokenstile({ stores, issuer, passwordHasher: fastHasher, rateLimits: false });
+  const own = Fastify();
+  await own.register(tokenstile, { tokenstile: core });
+  try {
+    const email = uniqueEmail();
+    const registered = await own.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } });
+    assert.equal(registered.statusCode, 201);
+    await stores.close();
+    const res = await own.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword } });
+    assert.equal(res.statusCode, 503, res.body);
+    assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+    assert.equal(problemOf(res).code, 'service_unavailable');
+    assert.doesNotMatch(res.body, /database is not open|pool|sqlite|postgres/i, 'no driver text in the answer');
+  } finally {
+    await own.close();
+    await core.close();
+    await backend.cleanup();
+  }
 });

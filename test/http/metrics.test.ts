@@ -24,7 +24,7 @@ test('/metrics counts requests by route pattern, logins, refreshes, reuse and re
     assert.equal(value(/^tokenstile_sessions_revoked_total (\d+)$/m), 1);
     assert.equal(value(/^tokenstile_revocation_list_entries (\d+)$/m), 1);
     assert.match(text, /tokenstile_http_requests_total\{method="DELETE",route="\/auth\/sessions\/:id",status="401"\} 1/);
-    assert.match(text, /tokenstile_store_operation_seconds_count\{operation="sessions.rotateCurrent",ok="true"\} \d+/);
+    assert.match(text, /tokenstile_store_operation_seconds_count\{operation="sessions.rotate",ok="true"\} \d+/);
     for (const secret of [s.accessToken, s.refreshToken, s.session.id, s.user.email]) assert.equal(text.includes(secret), false);
   } finally {
     await t.close();

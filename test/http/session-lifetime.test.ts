@@ -89,7 +89,7 @@ describe('absolute session lifetime', () => {
   test('TOKENSTILE_SESSION_MAX_LIFETIME sets it, checked at start', () => {
     assert.equal(serverConfigFromEnv({}).app.sessionMaxLifetime, '30d');
     assert.equal(serverConfigFromEnv({ TOKENSTILE_SESSION_MAX_LIFETIME: '90d' }).app.sessionMaxLifetime, '90d');
-    assert.equal(resolveConfig({ issuer: 'https://auth.example.com' }).sessionMaxLifetime, 30 * 86_400);
+    assert.equal(resolveConfig({ issuer: 'https://auth.example.com' }).sessionMaxLifetimeMs, 30 * 86_400_000);
     assert.throws(() => resolveConfig({ issuer: 'https://auth.example.com', sessionMaxLifetime: '10s' }), /sessionMaxLifetime must be between/);
     assert.throws(() => resolveConfig({ issuer: 'https://auth.example.com', sessionMaxLifetime: '2m', accessTokenTtl: '5m' }), /sessionMaxLifetime must be longer than accessTokenTtl/);
   });

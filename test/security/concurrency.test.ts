@@ -19,7 +19,7 @@ const storedHash = (token: string) => hashRefreshSecret(Buffer.from(token.slice(
 const refresh = (t: TestApp, refreshToken: string) => t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } });
 const me = (t: TestApp, accessToken: string) => t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(accessToken) });
 
-/** How many times the store's compare-and-swap (rotateCurrent, then rotate) was called, from /metrics. */
+/** How many times the store's compare-and-swap (sessions.rotate) was called, from /metrics. */
 function rotateAttempts(res: { body: string }): number {
   const counts = [...res.body.matchAll(/^tokenstile_store_operation_seconds_count\{[^}]*operation="sessions\.rotate(?:Current)?"[^}]*\} (\d+)$/gm)];
   return counts.reduce((sum, m) => sum + Number(m[1]), 0);

@@ -7,6 +7,11 @@ import type { Stores } from '../../src/core/stores.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
 import { accessLifetime, credentialRecord, day, minute, randomHash, sessionRecord, storeTest, t0, userRecord, week } from './conformance.ts';
 
+/** Both purges a housekeeping run makes: the sessions', then the revocation log's. */
+async function purgeBoth(s: Stores, now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }> {
+  return { sessions: await s.sessions.purge(now, options), revocations: await s.revocations.purge(now) };
+}
+
 /** The headroom given to revoke and purge: how long a revocation outlives its session's last access token. */
 const headroom = 5 * minute;
 const hourish = 60 * minute;
@@ -146,49 +151,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
       assert.deepEqual((await s.sessions.listAllLive(t0 + 5 * minute + 1, { limit: 10 })).some((x) => x.id === expired.id), true, 'live before its expiry');
     });
 
-    describe('rotate and extendAccess', () => {
-      it('of 20 concurrent rotations from one generation exactly one succeeds', async (s) => {
-        const { sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
-        const now = t0 + minute;
-        const attempts = Array.from({ length: 20 }, (_, i) => rotation(1, now, now + accessLifetime + i));
-        const results = await Promise.all(attempts.map((r) => s.sessions.rotate(session!.id, 0, r, now)));
-        assert.equal(results.filter(Boolean).length, 1);
-        const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = attempts[results.indexOf(true)]!;
-        assert.deepEqual(await s.sessions.get(session!.id), {
-          ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
-        });
-        assert.equal(await s.sessions.rotate(session!.id, 0, rotation(1, now + 1), now + 1), false);
-        assert.equal(await s.sessions.rotate(session!.id, 1, rotation(2, now + 2), now + 2), true);
-      });
-
-      it('rotate sets lastUsedAt to rotatedAt and only ever grows accessExpiresAt', async (s) => {
-        const { sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
-        const first = rotation(1, t0 + minute, t0 + 30 * minute);
-        assert.equal(await s.sessions.rotate(session!.id, 0, first, t0 + minute), true);
-        let stored = await s.sessions.get(session!.id);
-        assert.equal(stored?.accessExpiresAt, t0 + 30 * minute);
-        assert.equal(stored?.lastUsedAt, t0 + minute);
-        // A rotation whose access token ends sooner (a shorter-lived configuration) must not shrink it.
-        const second = rotation(2, t0 + 2 * minute, t0 + 10 * minute);
-        assert.equal(await s.sessions.rotate(session!.id, 1, second, t0 + 2 * minute), true);
-        stored = await s.sessions.get(session!.id);
-        assert.equal(stored?.accessExpiresAt, t0 + 30 * minute);
-        assert.equal(stored?.lastUsedAt, t0 + 2 * minute);
-        assert.equal(stored?.generation, 2);
-        assert.equal(stored?.refreshHash, second.refreshHash);
-      });
-
-      it('rotate fails on a revoked, an expired or an unknown session and changes nothing', async (s) => {
-        const { sessions: [revoked, expiring] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1);
-        await s.sessions.revoke({ sessionId: revoked!.id }, t0 + minute, headroom);
-        assert.equal(await s.sessions.rotate(revoked!.id, 0, rotation(1, t0 + 2 * minute), t0 + 2 * minute), false);
-        assert.deepEqual(await s.sessions.get(revoked!.id), { ...revoked!, revokedAt: t0 + minute });
-        const late = expiring!.expiresAt + 1;
-        assert.equal(await s.sessions.rotate(expiring!.id, 0, rotation(1, late), late), false);
-        assert.deepEqual(await s.sessions.get(expiring!.id), expiring);
-        assert.equal(await s.sessions.rotate(uuidv7(t0), 0, rotation(1, t0), t0), false);
-      });
-
+    describe('extendAccess', () => {
       it('extendAccess grows accessExpiresAt, never shrinks it, and touches nothing else', async (s) => {
         const { sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
         assert.equal(await s.sessions.extendAccess(session!.id, t0 + 20 * minute), true);
@@ -206,48 +169,48 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
       });
     });
 
-    describe('rotateCurrent (the one-statement refresh)', () => {
-      it('rotateCurrent with the current generation and hash rotates like rotate and returns the user', async (s) => {
+    describe('rotate (the one refresh step: consume exactly once)', () => {
+      it('rotate with the current generation and hash swaps the refresh state, sets lastUsedAt, only grows accessExpiresAt, and returns the user', async (s) => {
         const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
         const now = t0 + minute;
         const next = rotation(1, now, t0 + 30 * minute);
-        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, next, now), { user, amr: ['pwd'] });
+        assert.deepEqual(await s.sessions.rotate(session!.id, 0, session!.refreshHash, next, now), { user, amr: ['pwd'] });
         const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = next;
         assert.deepEqual(await s.sessions.get(session!.id), {
           ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
         });
-        assert.equal(await s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, rotation(1, now + 1), now + 1), null, 'a spent token rotates nothing');
+        assert.equal(await s.sessions.rotate(session!.id, 0, session!.refreshHash, rotation(1, now + 1), now + 1), null, 'a spent token rotates nothing');
         const shorter = rotation(2, now + 2, t0 + 10 * minute);
-        assert.deepEqual(await s.sessions.rotateCurrent!(session!.id, 1, next.refreshHash, shorter, now + 2), { user, amr: ['pwd'] });
+        assert.deepEqual(await s.sessions.rotate(session!.id, 1, next.refreshHash, shorter, now + 2), { user, amr: ['pwd'] });
         assert.equal((await s.sessions.get(session!.id))?.accessExpiresAt, t0 + 30 * minute, 'accessExpiresAt only grows');
       });
 
-      it('of 20 concurrent rotateCurrent calls with the same token exactly one gets the user', async (s) => {
+      it('of 20 concurrent rotations with the same token exactly one gets the user', async (s) => {
         const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
         const now = t0 + minute;
         const attempts = Array.from({ length: 20 }, () => rotation(1, now));
-        const results = await Promise.all(attempts.map((r) => s.sessions.rotateCurrent!(session!.id, 0, session!.refreshHash, r, now)));
+        const results = await Promise.all(attempts.map((r) => s.sessions.rotate(session!.id, 0, session!.refreshHash, r, now)));
         assert.equal(results.filter((r) => r !== null).length, 1);
         assert.deepEqual(results.find((r) => r !== null), { user, amr: ['pwd'] });
         const winner = attempts[results.findIndex((r) => r !== null)]!;
         assert.equal((await s.sessions.get(session!.id))?.refreshHash, winner.refreshHash);
       });
 
-      it('rotateCurrent with a wrong hash or generation, or on a revoked, expired, unknown or disabled user\'s session, returns null and changes nothing', async (s) => {
+      it('rotate with a wrong hash or generation, or on a revoked, expired, unknown or disabled user\'s session, returns null and changes nothing', async (s) => {
         const { user, sessions: [a, revoked, expiring] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1, t0 + 2);
         const now = t0 + minute;
-        assert.equal(await s.sessions.rotateCurrent!(a!.id, 0, randomHash(), rotation(1, now), now), null, 'wrong hash');
-        assert.equal(await s.sessions.rotateCurrent!(a!.id, 1, a!.refreshHash, rotation(2, now), now), null, 'wrong generation');
+        assert.equal(await s.sessions.rotate(a!.id, 0, randomHash(), rotation(1, now), now), null, 'wrong hash');
+        assert.equal(await s.sessions.rotate(a!.id, 1, a!.refreshHash, rotation(2, now), now), null, 'wrong generation');
         assert.deepEqual(await s.sessions.get(a!.id), a);
         await s.sessions.revoke({ sessionId: revoked!.id }, now, headroom);
-        assert.equal(await s.sessions.rotateCurrent!(revoked!.id, 0, revoked!.refreshHash, rotation(1, now + 1), now + 1), null, 'revoked');
+        assert.equal(await s.sessions.rotate(revoked!.id, 0, revoked!.refreshHash, rotation(1, now + 1), now + 1), null, 'revoked');
         assert.deepEqual(await s.sessions.get(revoked!.id), { ...revoked!, revokedAt: now });
         const late = expiring!.expiresAt + 1;
-        assert.equal(await s.sessions.rotateCurrent!(expiring!.id, 0, expiring!.refreshHash, rotation(1, late), late), null, 'expired');
+        assert.equal(await s.sessions.rotate(expiring!.id, 0, expiring!.refreshHash, rotation(1, late), late), null, 'expired');
         assert.deepEqual(await s.sessions.get(expiring!.id), expiring);
-        assert.equal(await s.sessions.rotateCurrent!(uuidv7(t0), 0, randomHash(), rotation(1, now), now), null, 'unknown');
+        assert.equal(await s.sessions.rotate(uuidv7(t0), 0, randomHash(), rotation(1, now), now), null, 'unknown');
         await s.users.update(user.id, { disabledAt: now }, now);
-        assert.equal(await s.sessions.rotateCurrent!(a!.id, 0, a!.refreshHash, rotation(1, now + 2), now + 2), null, 'user disabled');
+        assert.equal(await s.sessions.rotate(a!.id, 0, a!.refreshHash, rotation(1, now + 2), now + 2), null, 'user disabled');
         assert.deepEqual(await s.sessions.get(a!.id), a);
       });
     });
@@ -262,7 +225,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.equal((await s.sessions.get(a!.id))?.revokedAt, at);
         assert.equal((await s.sessions.get(b!.id))?.revokedAt, null);
         assert.deepEqual(await s.sessions.revoke({ sessionId: a!.id }, at + 1, headroom), []);
-        assert.deepEqual(await s.sessions.liveRevocations(at), out);
+        assert.deepEqual(await s.revocations.liveRevocations(at), out);
       });
 
       it('revoke clears the opaque access mapping of the sessions it ends, and only theirs', async (s) => {
@@ -281,7 +244,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const { user: other } = await userWithSessions(s, 'b@example.com');
         assert.deepEqual(await s.sessions.revoke({ sessionId: a!.id, userId: other.id }, t0 + minute, headroom), []);
         assert.equal((await s.sessions.get(a!.id))?.revokedAt, null);
-        assert.deepEqual(await s.sessions.liveRevocations(t0 + minute), []);
+        assert.deepEqual(await s.revocations.liveRevocations(t0 + minute), []);
         assert.deepEqual(await s.sessions.revoke({ sessionId: a!.id, userId: user.id }, t0 + minute, headroom), [revocationOf(a!, t0 + minute)]);
       });
 
@@ -291,7 +254,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.ok(a!.accessExpiresAt < a!.expiresAt);
         assert.deepEqual(await s.sessions.revoke({ sessionId: a!.id }, a!.expiresAt, headroom), [], 'expiry is exclusive');
         assert.equal((await s.sessions.get(a!.id))?.revokedAt, null);
-        assert.deepEqual(await s.sessions.liveRevocations(t0), []);
+        assert.deepEqual(await s.revocations.liveRevocations(t0), []);
       });
 
       it('a session past its refresh lifetime whose access token may still be valid is ended, with a revocation', async (s) => {
@@ -307,13 +270,13 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.deepEqual(await s.sessions.revoke({ sessionId: dead.id }, at, headroom), []);
         assert.deepEqual(await s.sessions.revoke({ userId: user.id }, at, headroom), [revocationOf(lingeringToo, at)]);
         for (const x of [dead, deadAtTheEdge]) assert.deepEqual(await s.sessions.get(x.id), x, 'expired on both counts: untouched');
-        assert.deepEqual((await s.sessions.liveRevocations(at)).sort(byId), [revocationOf(lingering, at), revocationOf(lingeringToo, at)].sort(byId));
+        assert.deepEqual((await s.revocations.liveRevocations(at)).sort(byId), [revocationOf(lingering, at), revocationOf(lingeringToo, at)].sort(byId));
       });
 
       it('each revocation lives until its own session\'s accessExpiresAt plus the headroom', async (s) => {
         const { user, sessions: [plain, extended, rotated] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1, t0 + 2);
         await s.sessions.extendAccess(extended!.id, t0 + 40 * minute);
-        await s.sessions.rotate(rotated!.id, 0, rotation(1, t0 + minute, t0 + 25 * minute), t0 + minute);
+        await s.sessions.rotate(rotated!.id, 0, rotated!.refreshHash, rotation(1, t0 + minute, t0 + 25 * minute), t0 + minute);
         const at = t0 + 2 * minute;
         const out = await s.sessions.revoke({ userId: user.id }, at, headroom);
         assert.deepEqual(out.map((r) => [r.id, r.expiresAt]).sort(), [
@@ -321,7 +284,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
           [extended!.id, t0 + 40 * minute + headroom],
           [rotated!.id, t0 + 25 * minute + headroom],
         ].sort());
-        assert.deepEqual((await s.sessions.liveRevocations(at)).sort(byId), [...out].sort(byId));
+        assert.deepEqual((await s.revocations.liveRevocations(at)).sort(byId), [...out].sort(byId));
       });
 
       it('revoke by userId with exceptSessionId ends every other live session of that user', async (s) => {
@@ -342,7 +305,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const { sessions: [foreign] } = await userWithSessions(s, 'b@example.com', t0);
         const out = await s.sessions.revoke({ userId: user.id }, at, headroom);
         assert.deepEqual([...out].sort(byId), [older!, same!, newer!].map((r) => revocationOf(r, at)).sort(byId));
-        assert.deepEqual((await s.sessions.liveRevocations(at)).sort(byId), [...out].sort(byId));
+        assert.deepEqual((await s.revocations.liveRevocations(at)).sort(byId), [...out].sort(byId));
         for (const x of [older!, same!, newer!]) assert.equal((await s.sessions.get(x.id))?.revokedAt, at);
         assert.equal((await s.sessions.get(foreign!.id))?.revokedAt, null);
         assert.deepEqual(await s.sessions.listLive(user.id, at + 2), []);
@@ -368,39 +331,39 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         await add(s, user, [a!, b!, c!]);
         // Revoked in another order than they expire: the order is by expiry, not by revocation.
         for (const x of [c!, a!, b!]) await s.sessions.revoke({ sessionId: x.id }, t0 + 30_000, headroom);
-        assert.deepEqual((await s.sessions.liveRevocations(t0 + minute)).map((r) => r.id), [a!.id, b!.id, c!.id]);
-        assert.deepEqual((await s.sessions.liveRevocations(t0 + minute + headroom)).map((r) => r.id), [b!.id, c!.id], 'expiry is exclusive');
-        assert.deepEqual(await s.sessions.liveRevocations(t0 + 3 * minute + headroom), []);
+        assert.deepEqual((await s.revocations.liveRevocations(t0 + minute)).map((r) => r.id), [a!.id, b!.id, c!.id]);
+        assert.deepEqual((await s.revocations.liveRevocations(t0 + minute + headroom)).map((r) => r.id), [b!.id, c!.id], 'expiry is exclusive');
+        assert.deepEqual(await s.revocations.liveRevocations(t0 + 3 * minute + headroom), []);
       });
 
       it('lastRevokedAt names when the target was last ended, not before since, and only what the target covers', async (s) => {
         const { user, sessions: [a, b, c] } = await userWithSessions(s, 'last@example.com', t0, t0 + 1, t0 + 2);
-        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0), null, 'live: never ended');
+        assert.equal(await s.revocations.lastRevokedAt({ sessionId: a!.id }, t0), null, 'live: never ended');
         await s.sessions.revoke({ sessionId: a!.id }, t0 + minute, headroom);
         await s.sessions.revoke({ sessionId: b!.id }, t0 + 2 * minute, headroom);
-        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0), t0 + minute);
-        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id }, t0 + minute + 1), null, 'ended before since');
-        assert.equal(await s.sessions.lastRevokedAt({ sessionId: a!.id, userId: 'someone-else' }, t0), null, 'not that user\'s');
-        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id }, t0), t0 + 2 * minute);
-        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id, exceptSessionId: b!.id }, t0), t0 + minute);
-        assert.equal(await s.sessions.lastRevokedAt({ userId: user.id }, t0 + 3 * minute), null);
+        assert.equal(await s.revocations.lastRevokedAt({ sessionId: a!.id }, t0), t0 + minute);
+        assert.equal(await s.revocations.lastRevokedAt({ sessionId: a!.id }, t0 + minute + 1), null, 'ended before since');
+        assert.equal(await s.revocations.lastRevokedAt({ sessionId: a!.id, userId: 'someone-else' }, t0), null, 'not that user\'s');
+        assert.equal(await s.revocations.lastRevokedAt({ userId: user.id }, t0), t0 + 2 * minute);
+        assert.equal(await s.revocations.lastRevokedAt({ userId: user.id, exceptSessionId: b!.id }, t0), t0 + minute);
+        assert.equal(await s.revocations.lastRevokedAt({ userId: user.id }, t0 + 3 * minute), null);
         void c;
       });
 
       it('revocationsSince(null) returns a cursor after which only newer revocations come', async (s) => {
         const { sessions: [a, b, c] } = await userWithSessions(s, 'a@example.com', t0, t0 + 1, t0 + 2);
         await s.sessions.revoke({ sessionId: a!.id }, t0 + minute, headroom);
-        const start = await s.sessions.revocationsSince(null, t0 + minute);
+        const start = await s.revocations.revocationsSince(null, t0 + minute);
         assert.deepEqual(start.revocations, []);
         assert.equal(typeof start.cursor, 'string');
-        assert.deepEqual(await s.sessions.revocationsSince(start.cursor, t0 + minute), { revocations: [], cursor: start.cursor, more: false });
+        assert.deepEqual(await s.revocations.revocationsSince(start.cursor, t0 + minute), { revocations: [], cursor: start.cursor, more: false });
         const [rb] = await s.sessions.revoke({ sessionId: b!.id }, t0 + 2 * minute, headroom);
-        const next = await s.sessions.revocationsSince(start.cursor, t0 + 2 * minute);
+        const next = await s.revocations.revocationsSince(start.cursor, t0 + 2 * minute);
         assert.deepEqual(next.revocations, [rb]);
         assert.notEqual(next.cursor, start.cursor);
-        assert.deepEqual((await s.sessions.revocationsSince(next.cursor, t0 + 2 * minute)).revocations, []);
+        assert.deepEqual((await s.revocations.revocationsSince(next.cursor, t0 + 2 * minute)).revocations, []);
         const [rc] = await s.sessions.revoke({ sessionId: c!.id }, t0 + 3 * minute, headroom);
-        const last = await s.sessions.revocationsSince(next.cursor, t0 + 3 * minute);
+        const last = await s.revocations.revocationsSince(next.cursor, t0 + 3 * minute);
         assert.deepEqual(last.revocations, [rc]);
       });
     });
@@ -416,13 +379,13 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         await add(s, user, [recentlyRevoked, expired]);
         await s.sessions.revoke({ sessionId: longRevoked!.id }, now - 2 * day, headroom);
         const [kept] = await s.sessions.revoke({ sessionId: recentlyRevoked.id }, now - 2 * minute, headroom);
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 2, revocations: 1 });
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 2, revocations: 1 });
         assert.equal(await s.sessions.get(expired.id), null);
         assert.equal(await s.sessions.get(longRevoked!.id), null);
         assert.deepEqual(await s.sessions.get(recentlyRevoked.id), { ...recentlyRevoked, revokedAt: now - 2 * minute });
         assert.deepEqual(await s.sessions.get(live!.id), live);
-        assert.deepEqual(await s.sessions.liveRevocations(now - 2 * day), [kept]);
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 0, revocations: 0 });
+        assert.deepEqual(await s.revocations.liveRevocations(now - 2 * day), [kept]);
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 0, revocations: 0 });
       });
 
       it('purge keeps an ended session while its access token plus the headroom may still be valid', async (s) => {
@@ -432,16 +395,16 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const expired = sessionRecord(user.id, t0 + 1, { expiresAt: now - minute, accessExpiresAt: now - minute });
         await add(s, user, [revoked, expired]);
         assert.deepEqual(await s.sessions.revoke({ sessionId: revoked.id }, now - minute, headroom), [revocationOf(revoked, now - minute)]);
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 0, revocations: 0 });
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 0, revocations: 0 });
         assert.deepEqual(await s.sessions.get(revoked.id), { ...revoked, revokedAt: now - minute });
         assert.deepEqual(await s.sessions.get(expired.id), expired);
         // Each goes exactly when its access token plus the headroom is over.
-        assert.deepEqual(await s.sessions.purge(now - minute + headroom - 1, options), { sessions: 0, revocations: 0 });
-        assert.deepEqual(await s.sessions.purge(now - minute + headroom, options), { sessions: 1, revocations: 0 });
+        assert.deepEqual(await purgeBoth(s, now - minute + headroom - 1, options), { sessions: 0, revocations: 0 });
+        assert.deepEqual(await purgeBoth(s, now - minute + headroom, options), { sessions: 1, revocations: 0 });
         assert.equal(await s.sessions.get(expired.id), null);
-        assert.deepEqual(await s.sessions.purge(now + minute + headroom, options), { sessions: 1, revocations: 1 });
+        assert.deepEqual(await purgeBoth(s, now + minute + headroom, options), { sessions: 1, revocations: 1 });
         assert.equal(await s.sessions.get(revoked.id), null);
-        assert.deepEqual(await s.sessions.liveRevocations(0), []);
+        assert.deepEqual(await s.revocations.liveRevocations(0), []);
       });
 
       it('purge clears grace boxes past the grace window, keeps those inside it, and keeps the sessions', async (s) => {
@@ -452,7 +415,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const edge = sessionRecord(user.id, t0 + 2, rotatedAt(now - options.graceMs));
         const recent = sessionRecord(user.id, t0 + 3, rotatedAt(now - minute));
         await add(s, user, [old, edge, recent]);
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 0, revocations: 0 });
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 0, revocations: 0 });
         assert.deepEqual(await s.sessions.get(old.id), { ...old, graceBox: null });
         for (const x of [edge, recent, unrotated!]) assert.deepEqual(await s.sessions.get(x.id), x);
       });
@@ -474,12 +437,12 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.equal((await s.sessions.revoke({ userId: revokedUser.id }, t0 + minute, headroom)).length, 1000);
         assert.equal(await s.sessions.extendAccess(keeper.id, now + minute), true);
         const [kept] = await s.sessions.revoke({ sessionId: keeper.id }, now - minute, headroom);
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 1234, revocations: 1000 });
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 1234, revocations: 1000 });
         for (const x of [...revoked, ...expired]) assert.equal(await s.sessions.get(x.id), null, x.id);
-        assert.deepEqual(await s.sessions.liveRevocations(0), [kept]);
+        assert.deepEqual(await s.revocations.liveRevocations(0), [kept]);
         assert.equal((await s.sessions.listLive(liveUser.id, now)).length, 501);
         for (const x of graced) assert.deepEqual(await s.sessions.get(x.id), { ...x, graceBox: null });
-        assert.deepEqual(await s.sessions.purge(now, options), { sessions: 0, revocations: 0 });
+        assert.deepEqual(await purgeBoth(s, now, options), { sessions: 0, revocations: 0 });
       });
     });
   });

@@ -8,6 +8,8 @@ import type { AuditEntry } from '../../src/core/audit-log.ts';
 import type { CredentialRecord } from '../../src/core/credential-store.ts';
 import type { SessionRecord } from '../../src/core/session-store.ts';
 import type { Stores } from '../../src/core/stores.ts';
+import { StoreUnavailableError } from '../../src/core/errors.ts';
+import type { StoredSigningKey } from '../../src/core/keys.ts';
 import type { UserRecord } from '../../src/core/user-store.ts';
 
 /** The PostgreSQL server the tests use: TOKENSTILE_TEST_POSTGRES_URL, or a local one with trust auth. */
@@ -374,6 +376,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         await assert.rejects(s.ping());
       });
 
+      test('a closed backend raises StoreUnavailableError from every store method, without driver text', async () => {
+        const s = await open();
+        // Build every store while open (SQLite builds them at first use), then close underneath them.
+        const u = userRecord('closed@example.com');
+        await s.users.create(u);
+        await s.close();
+        const session = sessionRecord(u.id, t0);
+        const key = generateSigningKey('EdDSA', t0);
+        const calls = closedStoreCalls(u, session, key);
+        for (const [group, methods] of Object.entries(calls)) {
+          for (const [method, call] of Object.entries(methods as Record<string, (s: Stores) => Promise<unknown>>)) {
+            await assert.rejects(call(s), (err: unknown) => {
+              assert.ok(err instanceof StoreUnavailableError, `${group}.${method}: ${String(err)}`);
+              assert.equal(err.code, 'service_unavailable');
+              assert.equal(err.message, `The store failed during ${group}.${method}; retry later.`);
+              assert.ok(err.cause !== undefined, `${group}.${method} keeps the driver's error as cause`);
+              return true;
+            });
+          }
+        }
+        await assert.rejects(s.ping(), StoreUnavailableError);
+      });
+
       it('migrate is idempotent: a second call applies nothing and keeps data', async (s) => {
         await s.migrate();
         await s.users.create(userRecord('kept@example.com'));
@@ -407,7 +432,7 @@ export async function assertDataSurvivesReopen(open: () => Promise<Stores>, head
     assert.deepEqual(await reopened.migrate(), []);
     assert.deepEqual(await reopened.users.byId(user.id), user);
     assert.deepEqual(await reopened.sessions.get(session.id), { ...session, revokedAt: t0 + 1 });
-    assert.deepEqual(await reopened.sessions.liveRevocations(t0 + 2), [
+    assert.deepEqual(await reopened.revocations.liveRevocations(t0 + 2), [
       { kind: 'session', id: session.id, userId: user.id, revokedAt: t0 + 1, expiresAt: session.accessExpiresAt + headroom },
     ]);
     assert.deepEqual(await reopened.keys.listSigningKeys(), [key]);
@@ -415,4 +440,66 @@ export async function assertDataSurvivesReopen(open: () => Promise<Stores>, head
   } finally {
     await reopened.close();
   }
+}
+
+type Calls<T> = { readonly [K in keyof T]-?: (s: Stores) => Promise<unknown> };
+
+/**
+ * One call of every method of every store, typed so that a method added to an interface must be
+ * added here: the closed-backend test then covers it too.
+ */
+function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSigningKey) {
+  const target = { sessionId: session.id } as const;
+  const rotation = { generation: 1, refreshHash: randomHash(), previousHash: session.refreshHash, rotatedAt: t0, graceBox: 'x', expiresAt: t0 + week, accessExpiresAt: t0 + minute, accessHash: null };
+  const users: Calls<Stores['users']> = {
+    create: (s) => s.users.create(userRecord('other@example.com')),
+    byId: (s) => s.users.byId(u.id),
+    byEmail: (s) => s.users.byEmail(u.email),
+    update: (s) => s.users.update(u.id, { name: 'x' }, t0),
+  };
+  const credential = credentialRecord(u.id, 'password');
+  const credentials: Calls<Stores['credentials']> = {
+    list: (s) => s.credentials.list(u.id, 'password'),
+    add: (s) => s.credentials.add(credential),
+    replace: (s) => s.credentials.replace(credential, t0),
+    remove: (s) => s.credentials.remove(u.id, credential.id, t0),
+  };
+  const sessions: Calls<Stores['sessions']> = {
+    create: (s) => s.sessions.create(session, 0),
+    get: (s) => s.sessions.get(session.id),
+    listLive: (s) => s.sessions.listLive(u.id, t0),
+    listAllLive: (s) => s.sessions.listAllLive(t0, { limit: 10 }),
+    rotate: (s) => s.sessions.rotate(session.id, 0, session.refreshHash, rotation, t0),
+    extendAccess: (s) => s.sessions.extendAccess(session.id, t0),
+    usedBetween: (s) => s.sessions.usedBetween(t0, t0, t0),
+    revoke: (s) => s.sessions.revoke(target, t0, minute),
+    purge: (s) => s.sessions.purge(t0, { headroomMs: minute, graceMs: minute }),
+  };
+  const revocations: Calls<Stores['revocations']> = {
+    lastRevokedAt: (s) => s.revocations.lastRevokedAt(target, t0),
+    liveRevocations: (s) => s.revocations.liveRevocations(t0),
+    revocationsSince: (s) => s.revocations.revocationsSince(null, t0),
+    purge: (s) => s.revocations.purge(t0),
+  };
+  const keys: Calls<Stores['keys']> = {
+    listSigningKeys: (s) => s.keys.listSigningKeys(),
+    addSigningKey: (s) => s.keys.addSigningKey(key),
+    rotateSigningKey: (s) => s.keys.rotateSigningKey(key, t0),
+    changeSigningKeys: (s) => s.keys.changeSigningKeys({ remove: [], retire: [], add: [key] }),
+    replacePrivateJwk: (s) => s.keys.replacePrivateJwk(key.kid, key.privateJwk, key.privateJwk),
+    listSecrets: (s) => s.keys.listSecrets(),
+    replaceSecret: (s) => s.keys.replaceSecret('csrf', 'a', 'b'),
+    secret: (s) => s.keys.secret('csrf', () => 'x'),
+  };
+  const audit: Calls<Stores['audit']> = {
+    append: (s) => s.audit.append([{ at: t0, type: 'login_failed', userId: null, sessionId: null, ip: null, userAgent: null, detail: {} }]),
+    query: (s) => s.audit.query({ limit: 10 }),
+    purge: (s) => s.audit.purge(t0),
+  };
+  const clients: Calls<NonNullable<Stores['clients']>> = {
+    listClients: (s) => s.clients!.listClients(),
+    addClient: (s) => s.clients!.addClient({ id: 'c1', secretHash: randomHash(), createdAt: t0 }),
+    removeClient: (s) => s.clients!.removeClient('c1'),
+  };
+  return { users, credentials, sessions, revocations, keys, audit, clients };
 }

@@ -56,7 +56,7 @@ if (!gate.run && 'fail' in gate) {
     async function openFresh(): Promise<Stores> {
       const { first: s, close } = await fleet(1);
       return {
-        kind: s.kind, users: s.users, credentials: s.credentials, sessions: s.sessions, keys: s.keys, audit: s.audit, clients: s.clients,
+        kind: s.kind, users: s.users, credentials: s.credentials, sessions: s.sessions, revocations: s.revocations, keys: s.keys, audit: s.audit, clients: s.clients,
         ping: () => s.ping(), migrate: () => s.migrate(), close,
       };
     }
@@ -127,19 +127,19 @@ if (!gate.run && 'fail' in gate) {
         try {
           const { user, sessions: [a, b] } = await userWithSessions(s, 'order@example.com', 2);
           const now = t0 + minute;
-          const start = await s.sessions.revocationsSince(null, now);
+          const start = await s.revocations.revocationsSince(null, now);
           // Connection 1 draws seq N and keeps its transaction open; the store commits N+1 meanwhile.
           await held.query('BEGIN');
           await held.query('UPDATE sessions SET revoked_at = $1 WHERE id = $2', [now, a!.id]);
           const n = await insertRevocation(held, a!.id, user.id, now);
           const [rb] = await s.sessions.revoke({ sessionId: b!.id }, now, headroom);
           assert.equal(await seqOf(schema, b!.id), n + 1, 'the later seq is visible while the earlier is not');
-          const first = await s.sessions.revocationsSince(start.cursor, now);
+          const first = await s.revocations.revocationsSince(start.cursor, now);
           assert.deepEqual(first.revocations, [rb], 'N+1 arrives; a poller asking for seq > N+1 from now on would never see N');
           await held.query('COMMIT');
-          const second = await s.sessions.revocationsSince(first.cursor, now + 1000);
+          const second = await s.revocations.revocationsSince(first.cursor, now + 1000);
           assert.deepEqual(second.revocations, [{ kind: 'session', id: a!.id, userId: user.id, revokedAt: now, expiresAt: t0 + 20 * minute + headroom }]);
-          const third = await s.sessions.revocationsSince(second.cursor, now + 2000);
+          const third = await s.revocations.revocationsSince(second.cursor, now + 2000);
           assert.deepEqual(third, { revocations: [], cursor: second.cursor, more: false }, 'delivered once; nothing left to wait for');
         } finally {
           await held.end();
@@ -153,18 +153,18 @@ if (!gate.run && 'fail' in gate) {
         try {
           const { user, sessions: [a, b] } = await userWithSessions(s, 'hole@example.com', 2);
           const now = t0 + minute;
-          const start = await s.sessions.revocationsSince(null, now);
+          const start = await s.revocations.revocationsSince(null, now);
           await rolledBack.query('BEGIN');
           await insertRevocation(rolledBack, a!.id, user.id, now);
           await rolledBack.query('ROLLBACK');
           const [rb] = await s.sessions.revoke({ sessionId: b!.id }, now, headroom);
-          const seen = await s.sessions.revocationsSince(start.cursor, now);
+          const seen = await s.revocations.revocationsSince(start.cursor, now);
           assert.deepEqual(seen.revocations, [rb]);
           // No clock: the very same `now`, and the hole goes as soon as a snapshot shows nothing could fill it.
-          const next = await s.sessions.revocationsSince(seen.cursor, now);
+          const next = await s.revocations.revocationsSince(seen.cursor, now);
           assert.deepEqual(next.revocations, []);
           assert.deepEqual(JSON.parse(next.cursor).gaps, [], 'the hole is no longer asked for');
-          assert.deepEqual(await s.sessions.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor, more: false });
+          assert.deepEqual(await s.revocations.revocationsSince(next.cursor, now), { revocations: [], cursor: next.cursor, more: false });
         } finally {
           await rolledBack.end();
           await close();
@@ -177,20 +177,20 @@ if (!gate.run && 'fail' in gate) {
         try {
           const { user, sessions: [a, b] } = await userWithSessions(s, 'slow@example.com', 2);
           const now = t0 + minute;
-          const start = await s.sessions.revocationsSince(null, now);
+          const start = await s.revocations.revocationsSince(null, now);
           await slow.query('BEGIN');
           await insertRevocation(slow, a!.id, user.id, now);
           await s.sessions.revoke({ sessionId: b!.id }, now, headroom);
-          let cursor = (await s.sessions.revocationsSince(start.cursor, now)).cursor;
+          let cursor = (await s.revocations.revocationsSince(start.cursor, now)).cursor;
           // Well past any time-based patience, still within the revocation's own lifetime.
           for (const later of [now + 10_000, now + 15 * minute]) {
-            const waiting = await s.sessions.revocationsSince(cursor, later);
+            const waiting = await s.revocations.revocationsSince(cursor, later);
             assert.deepEqual(waiting.revocations, []);
             assert.equal(JSON.parse(waiting.cursor).gaps.length, 1, 'still waiting for the open transaction');
             cursor = waiting.cursor;
           }
           await slow.query('COMMIT');
-          const delivered = await s.sessions.revocationsSince(cursor, now + 15 * minute);
+          const delivered = await s.revocations.revocationsSince(cursor, now + 15 * minute);
           assert.deepEqual(delivered.revocations.map((r) => r.id), [a!.id]);
           assert.deepEqual(JSON.parse(delivered.cursor).gaps, []);
         } finally {
@@ -209,10 +209,10 @@ if (!gate.run && 'fail' in gate) {
           await insertRevocation(held, a!.id, user.id, now);
           const [rb] = await s.sessions.revoke({ sessionId: b!.id }, now, headroom);
           // What createTokenstile does: the cursor first, then the snapshot of live revocations.
-          const start = await s.sessions.revocationsSince(null, now);
-          assert.deepEqual(await s.sessions.liveRevocations(now), [rb]);
+          const start = await s.revocations.revocationsSince(null, now);
+          assert.deepEqual(await s.revocations.liveRevocations(now), [rb]);
           await held.query('COMMIT');
-          const next = await s.sessions.revocationsSince(start.cursor, now + 1000);
+          const next = await s.revocations.revocationsSince(start.cursor, now + 1000);
           assert.deepEqual(next.revocations.map((r) => r.id), [a!.id]);
         } finally {
           await held.end();
@@ -226,7 +226,7 @@ if (!gate.run && 'fail' in gate) {
         try {
           const { user, sessions: [a, b] } = await userWithSessions(s, 'bulk@example.com', 2);
           const now = t0 + minute;
-          const start = await s.sessions.revocationsSince(null, now);
+          const start = await s.revocations.revocationsSince(null, now);
           await bulk.query('BEGIN');
           await bulk.query(
             `INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at)
@@ -234,14 +234,14 @@ if (!gate.run && 'fail' in gate) {
             [a!.id, user.id, now, now + day],
           );
           await s.sessions.revoke({ sessionId: b!.id }, now, headroom);
-          const seen = await s.sessions.revocationsSince(start.cursor, now);
+          const seen = await s.revocations.revocationsSince(start.cursor, now);
           assert.deepEqual(seen.revocations.map((r) => r.id), [b!.id]);
           await bulk.query('COMMIT');
           // Only 10 000 rows are read per poll: the unread rest of the hole must not be given up.
           const late = now + 60 * minute;
-          const firstBatch = await s.sessions.revocationsSince(seen.cursor, late);
+          const firstBatch = await s.revocations.revocationsSince(seen.cursor, late);
           assert.equal(firstBatch.revocations.length, 10_000);
-          const rest = await s.sessions.revocationsSince(firstBatch.cursor, late);
+          const rest = await s.revocations.revocationsSince(firstBatch.cursor, late);
           assert.deepEqual(rest.revocations.map((r) => r.id), [`${a!.id}-10001`]);
           assert.deepEqual(JSON.parse(rest.cursor).gaps, []);
         } finally {
@@ -289,9 +289,9 @@ if (!gate.run && 'fail' in gate) {
           const next = (i: number) => ({
             generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute, accessHash: null,
           });
-          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => all[i % 3]!.sessions.rotate(session!.id, 0, next(i), now)));
-          assert.equal(results.filter(Boolean).length, 1);
-          assert.equal((await all[2]!.sessions.get(session!.id))?.refreshHash, `h${results.indexOf(true)}`);
+          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => all[i % 3]!.sessions.rotate(session!.id, 0, session!.refreshHash, next(i), now)));
+          assert.equal(results.filter((r) => r !== null).length, 1);
+          assert.equal((await all[2]!.sessions.get(session!.id))?.refreshHash, `h${results.findIndex((r) => r !== null)}`);
         } finally {
           await close();
         }

@@ -2,7 +2,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError } from '../../src/core/errors.ts';
+import { ConfigError, StoreUnavailableError } from '../../src/core/errors.ts';
+import { openRedisBackends } from '../../src/stores/redis/redis-backends.ts';
 import type { RateLimiter } from '../../src/core/rate-limiter.ts';
 import type { Revocation } from '../../src/core/revocation.ts';
 import type { CacheScope, SessionCache } from '../../src/core/session-cache.ts';
@@ -348,5 +349,33 @@ describe('connectRedis', () => {
       await assert.rejects(connectRedis(url), (err: Error) => err instanceof ConfigError && !err.message.includes('cret'), url);
     }
     await assert.rejects(connectRedis('redis://:s3cret@127.0.0.1:1'), (err: Error) => /cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1 \(redisUrl, TOKENSTILE_REDIS_URL\):/.test(err.message) && !err.message.includes('s3cret'));
+  });
+});
+
+describe('openRedisBackends', { skip }, () => {
+  test('once Redis is closed, every backend method raises StoreUnavailableError, keeping the cause', async () => {
+    const backends = await openRedisBackends(redisUrl, { keyPrefix: prefix });
+    const scope: CacheScope = { kind: 'user', userId: uid() } as CacheScope;
+    await backends.rateLimiter.hit(uid(), 3, minute, t0);
+    await backends.close();
+    const calls: Record<string, () => Promise<unknown>> = {
+      'rateLimiter.hit': () => backends.rateLimiter.hit(uid(), 3, minute, t0),
+      'rateLimiter.peek': () => backends.rateLimiter.peek(uid(), 3, minute, t0),
+      'rateLimiter.reset': () => backends.rateLimiter.reset(uid()),
+      'sessionCache.version': () => backends.sessionCache.version(scope),
+      'sessionCache.get': () => backends.sessionCache.get(scope, 'k'),
+      'sessionCache.set': () => backends.sessionCache.set(scope, '1', 'k', 'v', minute),
+      'sessionCache.dropUser': () => backends.sessionCache.dropUser(uid()),
+      'sessionCache.dropSession': () => backends.sessionCache.dropSession(uid(), uid()),
+      'feed.publish': () => backends.feed.publish([{ kind: 'session', id: uid(), userId: uid(), revokedAt: t0, expiresAt: Date.now() + minute }]),
+    };
+    for (const [operation, call] of Object.entries(calls)) {
+      await assert.rejects(call(), (err: unknown) => {
+        assert.ok(err instanceof StoreUnavailableError, `${operation}: ${String(err)}`);
+        assert.equal(err.message, `The store failed during ${operation}; retry later.`);
+        assert.ok(err.cause instanceof Error);
+        return true;
+      });
+    }
   });
 });

@@ -99,13 +99,13 @@ describe('SQLite stores', { skip }, () => {
         const b = sessionRecord(user.id, t0 + 2);
         for (const s of [before, a, b]) assert.equal(await server.sessions.create(s, user.credentialStamp), true);
         await cli.sessions.revoke({ sessionId: before.id }, t0 + 10, headroom);
-        const start = await server.sessions.revocationsSince(null, t0 + 10);
+        const start = await server.revocations.revocationsSince(null, t0 + 10);
         assert.deepEqual(start.revocations, []);
         const byCli = await cli.sessions.revoke({ sessionId: a.id }, t0 + 20, headroom);
-        const seen = await server.sessions.revocationsSince(start.cursor, t0 + 20);
+        const seen = await server.revocations.revocationsSince(start.cursor, t0 + 20);
         assert.deepEqual(seen.revocations, byCli);
         const everywhere = await cli.sessions.revoke({ userId: user.id }, t0 + 30, headroom);
-        const next = await server.sessions.revocationsSince(seen.cursor, t0 + 30);
+        const next = await server.revocations.revocationsSince(seen.cursor, t0 + 30);
         assert.deepEqual(next.revocations, everywhere);
         assert.equal((await server.sessions.get(b.id))?.revokedAt, t0 + 30);
       } finally {
@@ -125,10 +125,10 @@ describe('SQLite stores', { skip }, () => {
           generation: 1, refreshHash: `h${i}`, previousHash: 'p', rotatedAt: now, graceBox: 'b', expiresAt: now + 7 * day, accessExpiresAt: now + 15 * minute, accessHash: null,
         });
         const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? server : cli).sessions.rotate(session.id, 0, next(i), now)),
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? server : cli).sessions.rotate(session.id, 0, session.refreshHash, next(i), now)),
         );
-        assert.equal(results.filter(Boolean).length, 1);
-        assert.equal((await cli.sessions.get(session.id))?.refreshHash, `h${results.indexOf(true)}`);
+        assert.equal(results.filter((r) => r !== null).length, 1);
+        assert.equal((await cli.sessions.get(session.id))?.refreshHash, `h${results.findIndex((r) => r !== null)}`);
       } finally {
         await close();
       }

@@ -52,6 +52,23 @@ function runOn(client: Pool | PoolClient): Query {
   };
 }
 
+/** Rows deleted or updated per statement by purges, so that no statement holds many row locks for long. */
+const purgeBatch = 500;
+
+/**
+ * Runs `sql` ($1 is the batch size, then `params`) until it changes fewer rows than a batch;
+ * returns the rows changed. Each batch is its own short statement, so its row locks go at once
+ * and requests keep flowing in between.
+ */
+export async function purgeInBatches(db: PostgresDatabase, sql: string, ...params: number[]): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await db.query(sql, [purgeBatch, ...params]);
+    total += rowCount;
+    if (rowCount < purgeBatch) return total;
+  }
+}
+
 /** A pg pool with Tokenstile's connection settings, transactions and migrations. */
 export class PostgresDatabase {
   readonly #pool: Pool;

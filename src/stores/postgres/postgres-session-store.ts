@@ -1,8 +1,7 @@
 import type { Revocation } from '../../core/revocation.ts';
 import type { RevokeTarget, Rotation, RotatedSession, SessionRecord, SessionStore } from '../../core/session-store.ts';
-import type { PostgresDatabase } from './postgres-database.ts';
+import { purgeInBatches, type PostgresDatabase } from './postgres-database.ts';
 import { toUser, type UserRow } from './postgres-user-store.ts';
-import { revocationsSince } from './postgres-revocation-feed.ts';
 
 interface SessionRow {
   id: string;
@@ -44,9 +43,6 @@ function toSession(r: SessionRow): SessionRecord {
   };
 }
 
-/** Rows deleted or updated per statement by purge, so that no statement holds many row locks for long. */
-const purgeBatch = 500;
-
 /**
  * What a rotation writes, from parameters $3–$9 and $11 (`Rotation`'s fields; $6 is `rotatedAt`,
  * which is also the last use); `access_expires_at` only grows.
@@ -58,7 +54,8 @@ const rotationSet = `generation = $3, refresh_hash = $4, previous_hash = $5, rot
 const matters = 'revoked_at IS NULL AND (expires_at > $1 OR access_expires_at > $1)';
 
 /**
- * Sessions and their revocations in PostgreSQL, under READ COMMITTED: every compare-and-swap is one
+ * Sessions in PostgreSQL, under READ COMMITTED (revocation also writes the revocation log, which
+ * `PostgresRevocationLog` reads): every compare-and-swap is one
  * UPDATE whose WHERE clause Postgres re-checks against the latest row version after waiting for
  * a concurrent writer, so no read-then-write is ever needed.
  */
@@ -117,19 +114,7 @@ export class PostgresSessionStore implements SessionStore {
     return rows.map(toSession);
   }
 
-  async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
-    // The WHERE clause is the compare and the SET the swap; a racer blocked on the row lock
-    // re-checks `generation` against the winner's version and matches nothing.
-    const { rowCount } = await this.#db.query(
-      `UPDATE sessions
-          SET ${rotationSet}
-        WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $10`,
-      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash],
-    );
-    return rowCount === 1;
-  }
-
-  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
+  async rotate(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
     // One round trip for a whole refresh. A racer blocked on the session row lock re-checks
     // `generation` against the winner's version and matches nothing. The user row is read, not
     // locked: a disable racing this refresh then revokes the session, waiting for this row lock,
@@ -187,46 +172,11 @@ export class PostgresSessionStore implements SessionStore {
     });
   }
 
-  async liveRevocations(now: number): Promise<Revocation[]> {
-    const { rows } = await this.#db.query<{ subject: string; user_id: string; revoked_at: number; expires_at: number }>(
-      'SELECT subject, user_id, revoked_at, expires_at FROM revocations WHERE expires_at > $1 ORDER BY expires_at, seq',
-      [now],
-    );
-    return rows.map((r) => ({ kind: 'session', id: r.subject, userId: r.user_id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
-  }
-
-  async lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null> {
-    const { rows } =
-      'sessionId' in target
-        ? await this.#db.query<{ at: string | number | null }>(
-            'SELECT MAX(revoked_at) AS at FROM sessions WHERE id = $1 AND ($2::text IS NULL OR user_id = $2) AND revoked_at >= $3',
-            [target.sessionId, target.userId ?? null, since],
-          )
-        : await this.#db.query<{ at: string | number | null }>(
-            'SELECT MAX(revoked_at) AS at FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR id <> $2) AND revoked_at >= $3',
-            [target.userId, target.exceptSessionId ?? null, since],
-          );
-    const at = rows[0]?.at;
-    return at === null || at === undefined ? null : Number(at);
-  }
-
-  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
-    return revocationsSince(this.#db.query, cursor, now);
-  }
-
-  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }> {
-    // Each batch is its own short statement, so its row locks go at once and requests keep
-    // flowing in between. SKIP LOCKED leaves rows a request (or another instance's purge) holds
-    // to a later run instead of queueing behind it.
-    const batches = async (sql: string, ...params: number[]): Promise<number> => {
-      let total = 0;
-      for (;;) {
-        const { rowCount } = await this.#db.query(sql, [purgeBatch, ...params]);
-        total += rowCount;
-        if (rowCount < purgeBatch) return total;
-      }
-    };
-    const sessions = await batches(
+  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<number> {
+    // SKIP LOCKED leaves rows a request (or another instance's purge) holds to a later run
+    // instead of queueing behind it.
+    const sessions = await purgeInBatches(
+      this.#db,
       `DELETE FROM sessions WHERE id IN (
          SELECT id FROM sessions
           WHERE (revoked_at IS NOT NULL OR expires_at <= $2) AND access_expires_at <= $3
@@ -234,16 +184,13 @@ export class PostgresSessionStore implements SessionStore {
       now,
       now - options.headroomMs,
     );
-    const revocations = await batches(
-      'DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= $2 LIMIT $1 FOR UPDATE SKIP LOCKED)',
-      now,
-    );
     // A grace box is only needed inside the grace window; past it, it only helps a thief.
-    await batches(
+    await purgeInBatches(
+      this.#db,
       `UPDATE sessions SET grace_box = NULL WHERE id IN (
          SELECT id FROM sessions WHERE grace_box IS NOT NULL AND rotated_at < $2 LIMIT $1 FOR UPDATE SKIP LOCKED)`,
       now - options.graceMs,
     );
-    return { sessions, revocations };
+    return sessions;
   }
 }

@@ -1,9 +1,11 @@
 import type { Stores } from '../../core/stores.ts';
+import { guardStore, postgresUnavailableError } from '../store-errors.ts';
 import { PostgresDatabase } from './postgres-database.ts';
 import { PostgresAuditLog } from './postgres-audit-log.ts';
 import { PostgresClientStore } from './postgres-client-store.ts';
 import { PostgresCredentialStore } from './postgres-credential-store.ts';
 import { PostgresKeyStore } from './postgres-key-store.ts';
+import { PostgresRevocationLog } from './postgres-revocation-log.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
 
@@ -23,6 +25,8 @@ export interface PostgresStoresOptions {
 /**
  * Every store in one PostgreSQL database, for several instances sharing one backend. Migrations
  * run on open unless `migrate: false`; instances starting together take turns (advisory lock).
+ * Every store method raises `StoreUnavailableError` when the server cannot be used (pool closed,
+ * connection refused or lost, connect or statement timeout).
  *
  * @example
  * const stores = await openPostgresStores('postgres://tokenstile@db.internal/auth', { max: 20 });
@@ -40,17 +44,18 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
       throw err;
     }
   }
+  const guard = <T extends object>(make: () => T, group: string): T => guardStore(make, group, postgresUnavailableError);
+  const database = guard(() => ({ ping: async () => void (await db.query('SELECT 1')) }), 'database');
   return {
     kind: 'postgres',
-    users: new PostgresUserStore(db),
-    credentials: new PostgresCredentialStore(db),
-    sessions: new PostgresSessionStore(db),
-    keys: new PostgresKeyStore(db),
-    audit: new PostgresAuditLog(db),
-    clients: new PostgresClientStore(db),
-    async ping() {
-      await db.query('SELECT 1');
-    },
+    users: guard(() => new PostgresUserStore(db), 'users'),
+    credentials: guard(() => new PostgresCredentialStore(db), 'credentials'),
+    sessions: guard(() => new PostgresSessionStore(db), 'sessions'),
+    revocations: guard(() => new PostgresRevocationLog(db), 'revocations'),
+    keys: guard(() => new PostgresKeyStore(db), 'keys'),
+    audit: guard(() => new PostgresAuditLog(db), 'audit'),
+    clients: guard(() => new PostgresClientStore(db), 'clients'),
+    ping: () => database.ping(),
     migrate: () => db.migrate(),
     close: () => db.close(),
   };

@@ -2,6 +2,7 @@ import type { Logger } from '../../core/config.ts';
 import type { RateLimiter } from '../../core/rate-limiter.ts';
 import type { RevocationFeed } from '../../core/revocation-feed.ts';
 import type { SessionCache } from '../../core/session-cache.ts';
+import { guardStore, redisUnavailableError } from '../store-errors.ts';
 import { checkEvictionPolicy, connectRedis } from './redis-client.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
 import { RedisRevocationFeed } from './redis-revocation-feed.ts';
@@ -21,7 +22,8 @@ export interface RedisBackends {
  * Connects to Redis (`redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`) and builds
  * the three shared backends on one connection (plus the feed's subscriber). Warns through
  * `logger` when Redis may evict keys (`maxmemory-policy`), which would drop rate-limit counters
- * and cache versions. Rejects when Redis cannot be reached. `leaseMs`: the feed lease (default 1500).
+ * and cache versions. Rejects when Redis cannot be reached. The backends raise
+ * `StoreUnavailableError` when Redis cannot be used (connection closed or refused, retries spent). `leaseMs`: the feed lease (default 1500).
  */
 export async function openRedisBackends(url: string, options: { keyPrefix?: string; logger?: Logger; leaseMs?: number } = {}): Promise<RedisBackends> {
   const redis = await connectRedis(url, { keyPrefix: options.keyPrefix ?? 'tokenstile:' });
@@ -30,9 +32,9 @@ export async function openRedisBackends(url: string, options: { keyPrefix?: stri
     if (warning) options.logger?.warn({ redis: redis.target }, `tokenstile: ${warning}`);
     const feed = new RedisRevocationFeed(redis, { leaseMs: options.leaseMs });
     return {
-      feed,
-      rateLimiter: new RedisRateLimiter(redis),
-      sessionCache: new RedisSessionCache(redis),
+      feed: guardStore(() => feed, 'feed', redisUnavailableError),
+      rateLimiter: guardStore(() => new RedisRateLimiter(redis), 'rateLimiter', redisUnavailableError),
+      sessionCache: guardStore(() => new RedisSessionCache(redis), 'sessionCache', redisUnavailableError),
       target: redis.target,
       async close() {
         await feed.close();

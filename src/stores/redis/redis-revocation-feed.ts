@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../../core/errors.ts';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { ConfigError } from '../../core/errors.ts';
@@ -138,7 +139,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   }
 
   async publish(revocations: readonly Revocation[]): Promise<void> {
-    if (this.#closed) throw new Error('the revocation feed is closed');
+    if (this.#closed) throw new StoreUnavailableError('feed.publish', { cause: new Error('the revocation feed is closed') });
     if (this.#handlers === undefined) throw new Error('the revocation feed is not started');
     const q = ++this.#seq;
     const byChannel = new Map<string, unknown[]>();

@@ -35,6 +35,25 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
   }
 }
 
+/** Rows deleted or updated per statement by purges, so that no statement holds the write lock long. */
+const purgeBatch = 500;
+
+/**
+ * Runs `sql` (whose last parameter is the batch size) until it changes fewer rows than a batch;
+ * returns the rows changed. node:sqlite is synchronous: it yields to the event loop between
+ * batches so requests keep flowing.
+ */
+export async function purgeInBatches(db: DatabaseSync, sql: string, ...params: number[]): Promise<number> {
+  const statement = db.prepare(sql);
+  let total = 0;
+  for (;;) {
+    const n = Number(statement.run(...params, purgeBatch).changes);
+    total += n;
+    if (n < purgeBatch) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Applies pending migrations; returns the names applied. */
 export function migrateSqlite(db: DatabaseSync): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Revocation } from '../../core/revocation.ts';
 import type { RevokeTarget, Rotation, RotatedSession, SessionRecord, SessionStore } from '../../core/session-store.ts';
-import { transaction } from './sqlite-database.ts';
+import { purgeInBatches, transaction } from './sqlite-database.ts';
 import { toUser, userColumns } from './sqlite-user-store.ts';
 
 type Row = Record<string, unknown>;
@@ -27,19 +27,6 @@ function toSession(r: Row): SessionRecord {
   };
 }
 
-function toRevocation(r: Row): Revocation {
-  return {
-    kind: 'session',
-    id: r.subject as string,
-    userId: r.user_id as string,
-    revokedAt: r.revoked_at as number,
-    expiresAt: r.expires_at as number,
-  };
-}
-
-/** Rows deleted per statement by purge, so that no single statement holds the write lock long. */
-const purgeBatch = 500;
-
 /** What a rotation writes (`Rotation`'s fields); `accessExpiresAt` only grows. */
 const rotationSet = `generation = $generation, refresh_hash = $refreshHash, previous_hash = $previousHash,
               rotated_at = $rotatedAt, grace_box = $graceBox, expires_at = $expiresAt,
@@ -49,17 +36,16 @@ const rotationSet = `generation = $generation, refresh_hash = $refreshHash, prev
 /** A session "matters" while it can be refreshed or one of its access tokens can still be valid. */
 const matters = 'revoked_at IS NULL AND (expires_at > $at OR access_expires_at > $at)';
 
-/** Sessions and their revocations in SQLite; rotation and revocation are single statements or one transaction. */
-/** Most rows read per poll. */
-const feedBatch = 10_000;
-
+/**
+ * Sessions in SQLite; rotation is one statement, and revocation one transaction that also writes
+ * the revocation log (`SqliteRevocationLog` reads it).
+ */
 export class SqliteSessionStore implements SessionStore {
   readonly #db: DatabaseSync;
   readonly #insert;
   readonly #get;
   readonly #listLive;
   readonly #rotate;
-  readonly #rotateCurrent;
   readonly #extend;
   readonly #revokeOne;
   readonly #revokeUser;
@@ -81,16 +67,11 @@ export class SqliteSessionStore implements SessionStore {
       `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
        ORDER BY created_at DESC`,
     );
-    // One statement: the WHERE clause is the compare and the SET the swap.
-    this.#rotate = db.prepare(
-      `UPDATE sessions
-          SET ${rotationSet}
-        WHERE id = $id AND generation = $from AND revoked_at IS NULL AND expires_at > $now`,
-    );
-    // The same swap, compared on the refresh hash too and gated on the user, returning the user
-    // (RETURNING may only name the updated table, hence the scalar subqueries by primary key).
+    // One statement: the WHERE clause is the compare (generation, refresh hash, live session, enabled
+    // user) and the SET the swap. It returns the user (RETURNING may only name the updated table,
+    // hence the scalar subqueries by primary key).
     const userColumn = (c: string) => `(SELECT ${c} FROM users WHERE users.id = sessions.user_id) AS ${c}`;
-    this.#rotateCurrent = db.prepare(
+    this.#rotate = db.prepare(
       `UPDATE sessions
           SET ${rotationSet}
         WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
@@ -147,12 +128,8 @@ export class SqliteSessionStore implements SessionStore {
       .map((r) => ({ id: r.id as string, userId: r.user_id as string }));
   }
 
-  async rotate(id: string, fromGeneration: number, n: Rotation, now: number): Promise<boolean> {
-    return this.#rotate.run({ ...n, id, from: fromGeneration, now }).changes === 1;
-  }
-
-  async rotateCurrent(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
-    const row = this.#rotateCurrent.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
+  async rotate(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
+    const row = this.#rotate.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
     const user = toUser(row);
     return user === null ? null : { user, amr: (row!.session_amr as string).split(' ') };
   }
@@ -182,61 +159,21 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
-  async lastRevokedAt(target: RevokeTarget, since: number): Promise<number | null> {
-    const row = (
-      'sessionId' in target
-        ? this.#db.prepare('SELECT MAX(revoked_at) AS at FROM sessions WHERE id = ? AND (? IS NULL OR user_id = ?) AND revoked_at >= ?').get(target.sessionId, target.userId ?? null, target.userId ?? null, since)
-        : this.#db.prepare('SELECT MAX(revoked_at) AS at FROM sessions WHERE user_id = ? AND (? IS NULL OR id <> ?) AND revoked_at >= ?').get(target.userId, target.exceptSessionId ?? null, target.exceptSessionId ?? null, since)
-    ) as Row | undefined;
-    return typeof row?.at === 'number' ? row.at : null;
-  }
-
-  async liveRevocations(now: number): Promise<Revocation[]> {
-    const rows = this.#db.prepare('SELECT * FROM revocations WHERE expires_at > ? ORDER BY expires_at, seq').all(now);
-    return (rows as Row[]).map(toRevocation);
-  }
-
-  async revocationsSince(cursor: string | null, now: number): Promise<{ revocations: Revocation[]; cursor: string; more: boolean }> {
-    if (cursor === null) {
-      const row = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM revocations').get() as Row;
-      return { revocations: [], cursor: String(row.seq), more: false };
-    }
-    const rows = this.#db
-      .prepare(`SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT ${feedBatch}`)
-      .all(Number(cursor)) as Row[];
-    const last = rows.at(-1);
-    return {
-      revocations: rows.filter((r) => (r.expires_at as number) > now).map(toRevocation),
-      cursor: last ? String(last.seq) : cursor,
-      more: rows.length === feedBatch,
-    };
-  }
-
-  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<{ sessions: number; revocations: number }> {
-    // node:sqlite is synchronous: yield to the event loop between batches so requests keep flowing.
-    const batch = async (sql: string, ...params: number[]): Promise<number> => {
-      const statement = this.#db.prepare(sql);
-      let total = 0;
-      for (;;) {
-        const n = Number(statement.run(...params, purgeBatch).changes);
-        total += n;
-        if (n < purgeBatch) return total;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    };
-    const sessions = await batch(
+  async purge(now: number, options: { headroomMs: number; graceMs: number }): Promise<number> {
+    const sessions = await purgeInBatches(
+      this.#db,
       `DELETE FROM sessions WHERE id IN (
          SELECT id FROM sessions
           WHERE (revoked_at IS NOT NULL OR expires_at <= ?) AND access_expires_at + ? <= ? LIMIT ?)`,
       now, options.headroomMs, now,
     );
-    const revocations = await batch('DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= ? LIMIT ?)', now);
     // A grace box is only needed inside the grace window; past it, it only helps a thief.
-    await batch(
+    await purgeInBatches(
+      this.#db,
       `UPDATE sessions SET grace_box = NULL WHERE id IN (
          SELECT id FROM sessions WHERE grace_box IS NOT NULL AND rotated_at < ? LIMIT ?)`,
       now - options.graceMs,
     );
-    return { sessions, revocations };
+    return sessions;
   }
 }

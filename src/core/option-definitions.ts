@@ -1,0 +1,146 @@
+import { parseDuration, type Duration } from './duration.ts';
+import { ConfigError } from './errors.ts';
+import { signingAlgorithms } from './keys.ts';
+
+/**
+ * One setting, defined once: its option name, its environment variable, its default, its bounds
+ * and its doc line. `resolveConfig` validates and defaults from it, the server's environment
+ * parsing reads it, and `--help` and the table in docs/configuration.md are made from it (a test
+ * checks both). Durations are milliseconds inside, whatever the unit they are written in.
+ */
+export interface OptionDefinition {
+  /** The field of `TokenstileOptions` / `buildApp`'s options; absent for server-only settings (`PORT`). */
+  readonly option?: string;
+  /** The environment variable the server and the CLI read it from; absent when programmatic only. */
+  readonly env?: string;
+  /** How its value is written: a duration (`15m`, `1500ms`, or seconds), one of `values`, or text. */
+  readonly type: 'duration' | 'choice' | 'text';
+  /** The default as written in the environment (`15m`, `jwt`, `on`); absent: required or unset. */
+  readonly default?: string;
+  /** What help and the docs say about the default, when it is not `default` itself (`unset`, `http://HOST:PORT`). */
+  readonly defaultText?: string;
+  /** A duration's bounds, in ms (inclusive). */
+  readonly minMs?: number;
+  readonly maxMs?: number;
+  /** The accepted values of a choice. */
+  readonly values?: readonly string[];
+  /** `--help`'s description: one line, or a few for long ones. */
+  readonly help: readonly string[];
+  /** The meaning column of the environment table in docs/configuration.md (Markdown). */
+  readonly doc: string;
+}
+
+const second = 1000;
+const minute = 60 * second;
+const hour = 60 * minute;
+const day = 24 * hour;
+
+/** A duration setting. */
+function duration(d: Omit<OptionDefinition, 'type'> & { readonly option: string; readonly default: string; readonly minMs: number; readonly maxMs: number }) {
+  return { type: 'duration', ...d } as const;
+}
+
+/** The core's options (see `TokenstileOptions` for each one's meaning in full). */
+export const coreOptions = {
+  issuer: {
+    option: 'issuer', env: 'TOKENSTILE_ISSUER', type: 'text', defaultText: '`http://HOST:PORT`',
+    help: ['iss of every token'],
+    doc: '`iss` of every token; set it to your public URL in production',
+  },
+  audience: {
+    option: 'audience', env: 'TOKENSTILE_AUDIENCE', type: 'text', default: 'tokenstile',
+    help: ['aud of access tokens'],
+    doc: '`aud` of access tokens',
+  },
+  accessTokenTtl: duration({
+    option: 'accessTokenTtl', env: 'TOKENSTILE_ACCESS_TTL', default: '15m', minMs: second, maxMs: day,
+    help: ['access-token lifetime'],
+    doc: 'access-token lifetime, 1 s to 24 h (`90s`, `15m`, `1h`)',
+  }),
+  refreshTokenTtl: duration({
+    option: 'refreshTokenTtl', env: 'TOKENSTILE_REFRESH_TTL', default: '7d', minMs: minute, maxMs: 400 * day,
+    help: ['session lifetime, renewed by each refresh'],
+    doc: 'session lifetime; each refresh renews it (sliding)',
+  }),
+  sessionMaxLifetime: duration({
+    option: 'sessionMaxLifetime', env: 'TOKENSTILE_SESSION_MAX_LIFETIME', default: '30d', minMs: minute, maxMs: 3650 * day,
+    help: ['absolute session lifetime from sign-in, never renewed'],
+    doc: 'absolute session lifetime from sign-in, 60 s – 3650 d: refreshes never carry a session past it, and then answer `401 invalid_refresh_token`',
+  }),
+  signingAlgorithm: {
+    option: 'signingAlgorithm', env: 'TOKENSTILE_SIGNING_ALG', type: 'choice', default: 'ES256', values: signingAlgorithms,
+    help: [signingAlgorithms.join(' | ')],
+    doc: '`ES256`, `EdDSA` or `RS256`; changing it generates a key of the new kind, and tokens signed with the old algorithm are refused from then on',
+  },
+  clockTolerance: duration({
+    option: 'clockTolerance', env: 'TOKENSTILE_CLOCK_TOLERANCE', default: '5s', minMs: 0, maxMs: 5 * minute,
+    help: ['leeway for exp/nbf/iat'],
+    doc: 'leeway for `exp`/`nbf`/`iat`, at most 5 min (`0s` expires exactly)',
+  }),
+  refreshGrace: duration({
+    option: 'refreshGrace', env: 'TOKENSTILE_REFRESH_GRACE', default: '10s', minMs: 0, maxMs: 5 * minute,
+    help: ['retry window for a just-spent refresh token'],
+    doc: 'window in which a retry with the just-spent refresh token, from the same client (user agent), gets the same successor, at most 5 min; each such retry is audited, and one from another client is handled as reuse',
+  }),
+  accessTokenFormat: {
+    option: 'accessTokenFormat', env: 'TOKENSTILE_ACCESS_TOKEN_FORMAT', type: 'choice', default: 'jwt', values: ['jwt', 'opaque'],
+    help: ['jwt | opaque: signed JWTs, or reference handles'],
+    doc: '`jwt`: signed JWTs any service verifies locally; `opaque`: reference handles (`tsa_…`) that the server maps to the session, replaced by every refresh, dead at logout ([recipes](recipes.md))',
+  },
+  revocationLease: duration({
+    option: 'revocationLease', env: 'TOKENSTILE_REVOCATION_LEASE', default: '1.5s', minMs: 200, maxMs: 10 * second,
+    help: ['how long an instance trusts its revocation list without fresh contact', 'with Redis and the database; bounds a logout when an instance hangs'],
+    doc: 'how long an instance trusts its in-memory revocation list without fresh contact, 200 ms – 10 s: its own heartbeat back through Redis, and a completed poll of the database. Past it the instance checks the store per request until contact is back. It also bounds a logout while an instance is hung or Redis is down (the revocation waits at most this long). The same value on every instance ([scaling](scaling.md#the-logout-guarantee))',
+  }),
+  revocationCheck: {
+    option: 'revocationCheck', env: 'TOKENSTILE_REVOCATION_CHECK', type: 'choice', default: 'pushed', values: ['pushed', 'strict'],
+    help: ['pushed | strict: in-memory list, or a store read per request'],
+    doc: '`pushed`: the in-memory revocation list (no I/O per request); `strict`: the session is also read from the database on every protected request ([recipes](recipes.md))',
+  },
+  revocationPollInterval: duration({
+    option: 'revocationPollInterval', default: '250ms', minMs: 50, maxMs: hour,
+    help: ['how often the store is read for revocations made by another process'],
+    doc: 'how often the store is read for revocations made by another process (the CLI, another instance); each completed poll renews the store lease',
+  }),
+  purgeInterval: duration({
+    option: 'purgeInterval', default: '1h', minMs: second, maxMs: 7 * day,
+    help: ['how often expired rows are deleted'],
+    doc: 'how often expired rows are deleted, by a timer in the process (no cron job), in batches that yield to requests',
+  }),
+  auditRetention: duration({
+    option: 'auditRetention', default: '90d', minMs: hour, maxMs: 3650 * day,
+    help: ['how long audit entries are kept'],
+    doc: 'how long audit entries are kept',
+  }),
+} as const satisfies Record<string, OptionDefinition>;
+
+/** The name of a duration option of the core. */
+export type DurationOption = { [K in keyof typeof coreOptions]: (typeof coreOptions)[K]['type'] extends 'duration' ? K : never }[keyof typeof coreOptions];
+
+/** `ms` as the shortest exact text in seconds for messages (`86400s`, `0.2s`). */
+function secondsText(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/**
+ * The duration option `name` in ms: `value` (text or seconds) or its default, checked against its
+ * bounds. Throws `ConfigError` naming the option: `accessTokenTtl must be between 1s and 86400s,
+ * got "2d"`.
+ */
+export function durationOption(name: DurationOption, value: Duration | undefined): number {
+  const d: OptionDefinition = coreOptions[name];
+  const given = value ?? d.default!;
+  const ms = Math.round(parseDuration(given, name) * 1000);
+  if (ms < d.minMs! || ms > d.maxMs!) {
+    throw new ConfigError(`${name} must be between ${secondsText(d.minMs!)} and ${secondsText(d.maxMs!)}, got ${JSON.stringify(given)}`);
+  }
+  return ms;
+}
+
+/** The choice option `name`: `value` or its default, one of its values; `ConfigError` naming the option otherwise. */
+export function choiceOption<T extends string>(name: keyof typeof coreOptions, value: T | undefined): T {
+  const d: OptionDefinition = coreOptions[name];
+  const given = value ?? (d.default as T);
+  if (!d.values!.includes(given)) throw new ConfigError(`${name} must be one of ${d.values!.join(', ')}, got ${JSON.stringify(given)}`);
+  return given;
+}
