@@ -1,5 +1,7 @@
+import type { AuthInfo } from '../core/auth-info.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { EventSink } from './http-types.ts';
+import type { HttpAnswer } from './neutral-reply.ts';
 import type { IncomingHttp } from './request-handler.ts';
 import { createServerHandler, type HandlerOptions } from './server-handler.ts';
 
@@ -19,8 +21,86 @@ export interface FetchHandler {
   (request: Request, connection?: ConnectionInfo): Promise<Response>;
   /** The core behind the routes (revoke sessions, rotate keys, read the audit trail). */
   readonly tokenstile: Tokenstile;
+  /**
+   * Checks a request to one of your own routes as Tokenstile's protected routes are checked:
+   * `Authorization: Bearer`, or the access cookie with the origin and `X-CSRF-Token` checks on
+   * POST, PUT, PATCH and DELETE, and the in-memory revocation check. Resolves to the caller, or
+   * to the 401 (RFC 6750 `WWW-Authenticate`) / 403 `csrf_failed` problem+json `Response` to send.
+   */
+  authenticate(request: Request, connection?: ConnectionInfo): Promise<AuthInfo | Response>;
+  /**
+   * Hono middleware over `authenticate`: sets `c.set('auth', …)` and calls `next()`, or answers
+   * the problem. The peer address is read from `@hono/node-server`'s `c.env.incoming` unless
+   * `connection` says otherwise.
+   *
+   * @example
+   * ```ts
+   * const app = new Hono<{ Variables: { auth: AuthInfo } }>();
+   * app.get('/api/notes', auth.protect(), (c) => c.json(notesOf(c.get('auth').userId)));
+   * ```
+   */
+  protect(options?: ProtectOptions): HonoMiddleware;
   /** Answers 503 to new requests, ends the revocation streams, closes the core and the stores it opened. */
   close(): Promise<void>;
+}
+
+/** The part of Hono's `Context` the middleware uses (Hono stays an optional peer). */
+export interface HonoContext {
+  readonly req: { readonly raw: Request };
+  readonly env?: unknown;
+  set(key: 'auth', value: AuthInfo): void;
+}
+
+/** What `FetchHandler.protect()` returns: a Hono middleware. */
+export type HonoMiddleware = (c: HonoContext, next: () => Promise<void>) => Promise<Response | void>;
+
+/** Options of `FetchHandler.protect()`. */
+export interface ProtectOptions {
+  /** The connection of a request (its peer address); default: `@hono/node-server`'s `c.env.incoming.socket`. */
+  readonly connection?: (c: HonoContext) => ConnectionInfo;
+}
+
+/** The peer address `@hono/node-server` leaves in `c.env`, when it is there. */
+function nodeServerConnection(c: HonoContext): ConnectionInfo {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return { remoteAddress: env?.incoming?.socket?.remoteAddress ?? null };
+}
+
+/** An adapter's answer as a `Response`. */
+function toResponse(answer: HttpAnswer): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  headers.delete('content-length');
+  const body = answer.status === 204 || answer.status === 304 || answer.body === null ? null : typeof answer.body === 'string' ? answer.body : new Uint8Array(answer.body);
+  return new Response(body, { status: answer.status, headers });
+}
+
+/**
+ * A Next.js route handler (or any `(request, context) => Response` function) that runs only for
+ * an authenticated caller: `route` gets the caller as its second argument; anyone else gets the
+ * 401 / 403 problem+json answer of `FetchHandler.authenticate`. `auth` may be the promise
+ * `createFetchHandler` returns, so a module can export the wrapped handler directly.
+ *
+ * @example
+ * ```ts
+ * // app/api/notes/route.ts
+ * import { withAuth } from 'tokenstile/fetch';
+ * import { auth } from '../../../lib/auth';
+ *
+ * export const GET = withAuth(auth, async (request, caller) => Response.json(await notesOf(caller.userId)));
+ * export const runtime = 'nodejs';
+ * ```
+ */
+export function withAuth<C = unknown>(
+  auth: FetchHandler | Promise<FetchHandler>,
+  route: (request: Request, caller: AuthInfo, context: C) => Response | Promise<Response>,
+): (request: Request, context: C) => Promise<Response> {
+  return async (request, context) => {
+    const verdict = await (await auth).authenticate(request);
+    return verdict instanceof Response ? verdict : route(request, verdict, context);
+  };
 }
 
 /** Reads a request's body, stopping at `limit` bytes. */
@@ -131,13 +211,25 @@ export async function createFetchHandler(options: HandlerOptions): Promise<Fetch
       return new Response(body, { status: 200, headers });
     }
     if (answer === null || answer === 'streamed') return new Response(null, { status: 500 });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-    }
-    headers.delete('content-length');
-    const body = answer.status === 204 || answer.status === 304 || answer.body === null ? null : typeof answer.body === 'string' ? answer.body : new Uint8Array(answer.body);
-    return new Response(body, { status: answer.status, headers });
+    return toResponse(answer);
   };
-  return Object.assign(handler, { tokenstile: server.tokenstile, close: () => server.close() });
+  const authenticate = async (request: Request, connection?: ConnectionInfo): Promise<AuthInfo | Response> => {
+    const verdict = await server.guard({
+      method: request.method,
+      headers: Object.fromEntries(request.headers),
+      peer: connection?.remoteAddress ?? null,
+      encrypted: new URL(request.url).protocol === 'https:',
+    });
+    return verdict.ok ? verdict.auth : toResponse(verdict.answer);
+  };
+  const protect = (options: ProtectOptions = {}): HonoMiddleware => {
+    const connectionOf = options.connection ?? nodeServerConnection;
+    return async (c, next) => {
+      const verdict = await authenticate(c.req.raw, connectionOf(c));
+      if (verdict instanceof Response) return verdict;
+      c.set('auth', verdict);
+      await next();
+    };
+  };
+  return Object.assign(handler, { tokenstile: server.tokenstile, authenticate, protect, close: () => server.close() });
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { AuthInfo } from '../core/auth-info.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { EventSink } from './http-types.ts';
 import { problem, problemContentType } from './problem.ts';
@@ -17,9 +18,45 @@ export interface NodeHandler {
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
   /** The core behind the routes (revoke sessions, rotate keys, read the audit trail). */
   readonly tokenstile: Tokenstile;
+  /**
+   * Middleware for the host app's own routes (Express, Connect): checks the caller as Tokenstile's
+   * protected routes do — `Authorization: Bearer`, or the access cookie with the origin and
+   * `X-CSRF-Token` checks on POST, PUT, PATCH and DELETE, and the in-memory revocation check — then
+   * sets `req.auth` and calls `next()`, or answers 401 (RFC 6750 `WWW-Authenticate`) or 403
+   * `csrf_failed` as problem+json.
+   *
+   * @example
+   * ```ts
+   * app.get('/api/notes', auth.protect(), (req, res) => {
+   *   res.json(notesOf(callerOf(req).userId));
+   * });
+   * ```
+   */
+  protect(): ProtectMiddleware;
   /** Answers 503 to new requests, ends the revocation streams, closes the core and the stores it opened. */
   close(): Promise<void>;
 }
+
+/** A request that passed `protect()`: `req.auth` is the caller. */
+export interface AuthenticatedRequest extends IncomingMessage {
+  auth: AuthInfo;
+}
+
+const callers = new WeakMap<IncomingMessage, AuthInfo>();
+
+/**
+ * The caller of a request that passed `protect()`, typed (the same object as `req.auth`, which
+ * TypeScript does not know of on Express's `Request`). Throws when the route lacks `protect()`:
+ * a programming error, not a client's.
+ */
+export function callerOf(req: IncomingMessage): AuthInfo {
+  const caller = callers.get(req);
+  if (caller === undefined) throw new Error('callerOf: this route is not behind protect()');
+  return caller;
+}
+
+/** What `NodeHandler.protect()` returns: Express / Connect middleware. */
+export type ProtectMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** What a body parser mounted before the handler may have left on the request (Express's `req.body`). */
 interface ParsedRequest extends IncomingMessage {
@@ -109,5 +146,17 @@ export async function createNodeHandler(options: HandlerOptions): Promise<NodeHa
       },
     );
   };
-  return Object.assign(handler, { tokenstile: server.tokenstile, close: () => server.close() });
+  const protect = (): ProtectMiddleware => (req, res, next) => {
+    const input = { method: req.method ?? 'GET', headers: req.headers, peer: req.socket?.remoteAddress ?? null, encrypted: (req.socket as TLSSocket | undefined)?.encrypted === true };
+    server.guard(input).then((verdict) => {
+      if (!verdict.ok) {
+        res.writeHead(verdict.answer.status, verdict.answer.headers).end(verdict.answer.body ?? undefined);
+        return;
+      }
+      callers.set(req, verdict.auth);
+      (req as AuthenticatedRequest).auth = verdict.auth;
+      next();
+    }, next);
+  };
+  return Object.assign(handler, { tokenstile: server.tokenstile, protect, close: () => server.close() });
 }

@@ -8,6 +8,7 @@ import type { RouteDefinition } from './http-types.ts';
 import { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { openServer } from './open-server.ts';
+import { createGuard, type Guard } from './protect.ts';
 import { createPipeline, type IncomingHttp, type HandleResult } from './request-handler.ts';
 import { accountPageRoutes } from './routes/account-page.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -34,6 +35,8 @@ export interface ServerHandler {
   readonly tokenstile: Tokenstile;
   readonly prefix: string;
   handle(incoming: IncomingHttp, notFound: boolean): Promise<HandleResult>;
+  /** Checks a request to one of the host app's own routes as Tokenstile's protected routes are checked. */
+  readonly guard: Guard;
   /** Answers 503 to new requests, ends the revocation streams, then closes the core and the stores it opened. */
   close(): Promise<void>;
 }
@@ -78,12 +81,13 @@ export async function createServerHandler(options: HandlerOptions): Promise<Serv
   if (docs) routes.push(docsRoute(() => document));
   const document = openApiDocument(routes, prefix);
   let closing = false;
+  const trust = trustFunction(proxies);
   const handle = createPipeline({
     core,
     browser,
     routes,
     prefix,
-    trust: trustFunction(proxies),
+    trust,
     closing: () => closing,
     logger,
     ...(withMetrics && { observe: metrics.observeRequest.bind(metrics) }),
@@ -92,6 +96,7 @@ export async function createServerHandler(options: HandlerOptions): Promise<Serv
     tokenstile: core,
     prefix,
     handle,
+    guard: createGuard(core, browser, trust),
     async close() {
       if (closing) return;
       closing = true;
