@@ -4,10 +4,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import express from 'express';
+import Fastify from 'fastify';
 import { Hono } from 'hono';
 import type { AuthInfo } from '../../src/core/auth-info.ts';
 import { createFetchHandler, withAuth } from '../../src/http/fetch-handler.ts';
 import { callerOf, createNodeHandler } from '../../src/http/node-handler.ts';
+import { tokenstile } from '../../src/http/plugin.ts';
 import { fastHasher, goodPassword, issuer, uniqueEmail } from '../helpers.ts';
 
 /*
@@ -77,7 +79,25 @@ async function nextStyle(): Promise<Mounted> {
   };
 }
 
-const apps: Record<string, () => Promise<Mounted>> = { Express: expressApp, Hono: honoApp, 'Next.js withAuth': nextStyle };
+/** Fastify: the plugin's `app.authenticate` hook on the app's own routes. */
+async function fastifyApp(): Promise<Mounted> {
+  const app = Fastify();
+  await app.register(tokenstile, base);
+  app.get('/api/notes', { onRequest: app.authenticate }, async (request) => ({ userId: request.auth!.userId, sessionId: request.auth!.sessionId, sub: request.auth!.claims.sub }));
+  app.post('/api/notes', { onRequest: app.authenticate }, async (request, reply) => reply.code(201).send({ by: request.auth!.userId, body: request.body }));
+  await app.ready();
+  return {
+    async call(path, init = {}) {
+      const res = await app.inject({ method: (init.method ?? 'GET') as 'GET', url: path, headers: init.headers as Record<string, string>, ...(init.body !== undefined && { payload: String(init.body) }) });
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) for (const v of [value].flat()) if (v !== undefined) headers.append(name, String(v));
+      return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers });
+    },
+    close: () => app.close(),
+  };
+}
+
+const apps: Record<string, () => Promise<Mounted>> = { Express: expressApp, Hono: honoApp, 'Next.js withAuth': nextStyle, 'Fastify app.authenticate': fastifyApp };
 
 async function expectProblem(res: Response, status: number, code: string): Promise<void> {
   const text = await res.text();
