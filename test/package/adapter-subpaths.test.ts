@@ -10,10 +10,12 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 test('tokenstile/node and tokenstile/fetch resolve to the built adapters, with type declarations', async () => {
   const node = await import('tokenstile/node');
   assert.equal(typeof node.createNodeHandler, 'function');
+  assert.equal(typeof node.callerOf, 'function', "the Express guard's typed accessor");
   assert.match(import.meta.resolve('tokenstile/node'), /\/dist\/http\/node\.js$/);
   assert.ok(existsSync(`${root}dist/http/node.d.ts`));
   const fetchAdapter = await import('tokenstile/fetch');
   assert.equal(typeof fetchAdapter.createFetchHandler, 'function');
+  assert.equal(typeof fetchAdapter.withAuth, 'function', 'the Next.js route-handler wrapper');
   assert.match(import.meta.resolve('tokenstile/fetch'), /\/dist\/http\/fetch\.js$/);
   assert.ok(existsSync(`${root}dist/http/fetch.d.ts`));
   // A built handler answers like the sources do.

@@ -1,0 +1,106 @@
+// The runnable examples (examples/express-app, …) started as a user starts them — their own
+// folder, `npm start`'s command, `tokenstile` resolved as its `file:../..` install links it —
+// and driven over HTTP. Needs `npm run build` (the examples import the built package).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../scale/harness.ts';
+import { goodPassword, uniqueEmail } from '../helpers.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A copy of the example with the node_modules `npm install` would link: tokenstile → the root, its framework from the root's. */
+function install(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `tokenstile-${name}-`));
+  cpSync(join(root, 'examples', name), dir, { recursive: true, filter: (src) => !/\/(node_modules|data)$/.test(src) });
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; scripts: { start: string } };
+  assert.equal(manifest.dependencies.tokenstile, 'file:../..', 'the example depends on the root package');
+  mkdirSync(join(dir, 'node_modules', '@hono'), { recursive: true });
+  for (const dep of Object.keys(manifest.dependencies)) {
+    symlinkSync(dep === 'tokenstile' ? root : join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
+  }
+  return dir;
+}
+
+/** Starts the example's `npm start` command in its folder; resolves once it says it listens. */
+async function start(dir: string, port: number): Promise<{ stop: () => Promise<number | null>; output: () => string }> {
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [command, ...args] = manifest.scripts.start.split(' ');
+  assert.equal(command, 'node');
+  const child = spawn(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) resolve();
+    });
+    child.stderr.on('data', (d) => (out += d));
+    void exited.then((code) => reject(new Error(`the example exited with ${code}: ${out}`)));
+    // Generous: a busy machine starts Node slowly; the wait ends as soon as it listens.
+    setTimeout(() => reject(new Error(`the example did not listen within 60 s: ${out}`)), 60_000).unref();
+  });
+  return {
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+for (const name of ['express-app']) {
+  describe(`examples/${name}`, async () => {
+    const dir = install(name);
+    const port = await freePort();
+    const app = await start(dir, port);
+    const url = `http://127.0.0.1:${port}`;
+    after(async () => {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+    test('GET /api/notes without a token: 401 problem+json with a Bearer challenge', async () => {
+      const res = await fetch(`${url}/api/notes`);
+      assert.equal(res.status, 401);
+      assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
+      assert.match(String(res.headers.get('www-authenticate')), /^Bearer/);
+      assert.equal(((await res.json()) as { code: string }).code, 'invalid_token');
+    });
+
+    test('sign up and in through /auth/*, keep notes, and lose access at logout', async () => {
+      const email = uniqueEmail();
+      assert.equal((await post('/auth/register', { email, password: goodPassword })).status, 201);
+      const login = await post('/auth/login', { email, password: goodPassword });
+      assert.equal(login.status, 200);
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      const bearer = { authorization: `Bearer ${accessToken}` };
+      assert.equal((await post('/api/notes', { text: 'buy milk' }, bearer)).status, 201);
+      const bad = await post('/api/notes', { text: 42 }, bearer);
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as { field: string }).field, 'text');
+      const mine = await fetch(`${url}/api/notes`, { headers: bearer });
+      assert.deepEqual(await mine.json(), { notes: ['buy milk'] });
+
+      const other = uniqueEmail();
+      await post('/auth/register', { email: other, password: goodPassword });
+      const theirs = (await (await post('/auth/login', { email: other, password: goodPassword })).json()) as { accessToken: string };
+      assert.deepEqual(await (await fetch(`${url}/api/notes`, { headers: { authorization: `Bearer ${theirs.accessToken}` } })).json(), { notes: [] }, "only the caller's notes");
+
+      assert.equal((await post('/auth/logout', {}, bearer)).status, 204);
+      const after = await fetch(`${url}/api/notes`, { headers: bearer });
+      assert.equal(after.status, 401);
+      assert.equal(((await after.json()) as { code: string }).code, 'session_revoked');
+    });
+
+    test('the database is SQLite in the example folder', async () => {
+      assert.ok(readFileSync(join(dir, 'data', 'tokenstile.db')).length > 0, app.output());
+    });
+  });
+}
