@@ -53,7 +53,7 @@ async function start(dir: string, port: number): Promise<{ stop: () => Promise<n
   };
 }
 
-for (const name of ['express-app']) {
+for (const name of ['express-app', 'hono-app']) {
   describe(`examples/${name}`, async () => {
     const dir = install(name);
     const port = await freePort();
