@@ -20,7 +20,10 @@ if count >= limit then
   return {0, 0, math.max(1, tonumber(freed[2]) + window - now)}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], window)
+-- Decisions use the callers' clock; the expiry only frees memory, so it keeps a minute of slack:
+-- a key must not vanish early because Redis's clock ran further than the callers' (a short
+-- spacing window, a busy instance, a test's clock).
+redis.call('PEXPIRE', KEYS[1], window + 60000)
 return {1, limit - count - 1, 0}
 `;
 
@@ -41,7 +44,7 @@ return {0, 0, math.max(1, tonumber(freed[2]) + window - now)}
  * A sliding-window limiter shared by every instance through Redis: exact (a log of attempt
  * times per key, at most `limit` long) and atomic per key (one Lua script). The key
  * `<prefix>rl:{<key>}` carries a hash tag so a Cluster keeps it in one slot; it expires one
- * window after the last allowed attempt. Times are the callers' `now`, not Redis's clock, so
+ * window and a minute after the last allowed attempt. Times are the callers' `now`, not Redis's clock, so
  * instances should keep their clocks in sync (NTP); a skew of a few ms shifts the window by as much.
  */
 export class RedisRateLimiter implements RateLimiter {
