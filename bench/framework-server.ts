@@ -1,6 +1,8 @@
 // One server process for the framework scenarios. argv[2] is a JSON `FrameworkServerSpec`:
 //   express + tokenstile  GET /protected behind `auth.protect()` from tokenstile/node
 //   express + stateless   GET /protected behind a minimal jose check (signature and claims, no revocation)
+//   <express|hono> + cached  the same route behind Tokenstile's own signature check and verified-token
+//                         cache, no revocation (the "ceiling" of the Fastify scenario, in this framework)
 //   hono + tokenstile     GET /protected behind `auth.protect()` from tokenstile/fetch (@hono/node-server)
 //   hono + stateless      GET /protected behind `hono/jwt` (signature and claims, no revocation)
 //   <framework> + auth    the contract's /auth/* routes: Fastify (buildApp), Express (the Node
@@ -15,6 +17,9 @@ import express from 'express';
 import { Hono } from 'hono';
 import { jwt } from 'hono/jwt';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { AccessTokenVerifier } from '../src/core/access-tokens.ts';
+import { systemClock } from '../src/core/clock.ts';
+import { Keyring } from '../src/core/keys.ts';
 import { createArgon2Hasher } from '../src/core/password.ts';
 import { createTokenstile, type Tokenstile } from '../src/core/tokenstile.ts';
 import { buildApp } from '../src/http/app.ts';
@@ -25,7 +30,7 @@ import { openSqliteStores } from '../src/stores/sqlite/sqlite-stores.ts';
 /** What bench/framework-server.ts serves. */
 export interface FrameworkServerSpec {
   readonly framework: 'express' | 'hono' | 'fastify';
-  readonly mode: 'tokenstile' | 'stateless' | 'auth';
+  readonly mode: 'tokenstile' | 'stateless' | 'cached' | 'auth';
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as FrameworkServerSpec;
@@ -54,6 +59,13 @@ async function tokenFrom(core: Tokenstile): Promise<string> {
   return login.value.accessToken;
 }
 
+/** Tokenstile's signature and claims check with its verified-token cache, and no revocation lookup. */
+async function cachedCheck(core: Tokenstile): Promise<(bearer: string) => boolean> {
+  const keyring = new Keyring(await options.stores.keys.listSigningKeys(), core.config.signingAlgorithm, Date.now(), 0);
+  const verifier = new AccessTokenVerifier(() => keyring, core.config, systemClock, 10_000);
+  return (bearer) => verifier.verify(bearer).ok;
+}
+
 let token = '';
 let server: Server;
 if (spec.framework === 'express') {
@@ -74,6 +86,11 @@ if (spec.framework === 'express') {
         () => void res.status(401).json({ code: 'invalid_token' }),
       );
     }, (_req, res) => void res.json(body));
+  } else if (spec.mode === 'cached') {
+    const core = await createTokenstile(options);
+    token = await tokenFrom(core);
+    const check = await cachedCheck(core);
+    app.get('/protected', (req, res) => void (check((req.headers.authorization ?? '').slice(7)) ? res.json(body) : res.status(401).json({ code: 'invalid_token' })));
   } else {
     const auth = await createNodeHandler(handlerOptions);
     token = await tokenFrom(auth.tokenstile);
@@ -95,6 +112,11 @@ if (spec.framework === 'express') {
     token = await tokenFrom(core);
     const [key] = core.jwks().keys;
     app.get('/protected', jwt({ secret: key as unknown as Parameters<typeof jwt>[0]["secret"], alg: 'ES256', verification: { iss: issuer, typ: 'at+jwt' } }), (c) => c.json(body));
+  } else if (spec.mode === 'cached') {
+    const core = await createTokenstile(options);
+    token = await tokenFrom(core);
+    const check = await cachedCheck(core);
+    app.get('/protected', (c) => (check((c.req.header('authorization') ?? '').slice(7)) ? c.json(body) : c.json({ code: 'invalid_token' }, 401)));
   } else {
     const auth = await createFetchHandler(handlerOptions);
     token = await tokenFrom(auth.tokenstile);

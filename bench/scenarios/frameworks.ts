@@ -18,8 +18,10 @@ export interface FrameworkFigure {
 /** The protected-route variants, in the order of the report. */
 export const protectedVariants = [
   { key: 'express-stateless', label: 'Express, stateless JWT check (jose, no revocation)', spec: { framework: 'express', mode: 'stateless' } },
+  { key: 'express-cached', label: 'Express, cached signature check, no revocation (ceiling)', spec: { framework: 'express', mode: 'cached' } },
   { key: 'express-tokenstile', label: 'Express, Tokenstile `auth.protect()` (tokenstile/node)', spec: { framework: 'express', mode: 'tokenstile' } },
   { key: 'hono-stateless', label: 'Hono, stateless JWT check (`hono/jwt`, no revocation)', spec: { framework: 'hono', mode: 'stateless' } },
+  { key: 'hono-cached', label: 'Hono, cached signature check, no revocation (ceiling)', spec: { framework: 'hono', mode: 'cached' } },
   { key: 'hono-tokenstile', label: 'Hono, Tokenstile `auth.protect()` (tokenstile/fetch)', spec: { framework: 'hono', mode: 'tokenstile' } },
 ] as const satisfies ReadonlyArray<{ key: string; label: string; spec: FrameworkServerSpec }>;
 
