@@ -3,6 +3,7 @@
 // its own, cleaned up), prints progress on stderr, and writes BENCHMARKS.md and
 // bench/protected-route.svg. Each scenario that cannot run says why in the report instead of
 // stopping the run or inventing a figure.
+// `node bench/frameworks.ts [--quick]` runs only the Express/Hono and per-adapter scenarios.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
