@@ -3,15 +3,18 @@
 // its own, cleaned up), prints progress on stderr, and writes BENCHMARKS.md and
 // bench/protected-route.svg. Each scenario that cannot run says why in the report instead of
 // stopping the run or inventing a figure.
+// `node bench/frameworks.ts [--quick]` runs only the Express/Hono and per-adapter scenarios.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { postgresUrl, redisUrl, sharedServicesProblem } from '../test/scale/harness.ts';
+import { adapterAuthSection, frameworkProtectSection } from './lib/frameworks-report.ts';
 import { barChart, table, targetsTable, type TargetResult } from './lib/report.ts';
 import { load, startProtectedServer } from './lib/processes.ts';
 import { count, ms, ratio } from './lib/stats.ts';
 import { logoutGuarantee } from './scenarios/guarantee.ts';
+import { adapterAuth, frameworkProtectedRoute } from './scenarios/frameworks.ts';
 import { coldStart, loginsUnderLoad, propagation } from './scenarios/instances.ts';
 import { pct } from '../test/scale/guarantee-workload.ts';
 import { protectedRoute, variants } from './scenarios/protected-route.ts';
@@ -21,8 +24,8 @@ const quick = process.argv.includes('--quick');
 const started = performance.now();
 const progress = (s: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${s}\n`);
 const p = quick
-  ? { seconds: 3, rounds: 1, refreshSeconds: 3, loginSeconds: 4, logouts: 30, guaranteeCycles: 10, coldRuns: 1, bigSessions: 1_000_000, pgGrowth: false }
-  : { seconds: 10, rounds: 3, refreshSeconds: 10, loginSeconds: 10, logouts: 200, guaranteeCycles: 50, coldRuns: 3, bigSessions: 1_000_000, pgGrowth: true };
+  ? { seconds: 3, rounds: 1, authSeconds: 2, refreshSeconds: 3, loginSeconds: 4, logouts: 30, guaranteeCycles: 10, coldRuns: 1, bigSessions: 1_000_000, pgGrowth: false }
+  : { seconds: 10, rounds: 3, authSeconds: 5, refreshSeconds: 10, loginSeconds: 10, logouts: 200, guaranteeCycles: 50, coldRuns: 3, bigSessions: 1_000_000, pgGrowth: true };
 const services = await sharedServicesProblem();
 const sections: string[] = [];
 const targets: TargetResult[] = [];
@@ -82,6 +85,14 @@ ${table(['variant', 'requests/s', 'vs ceiling', 'p50', 'p99'], variants.map((v) 
   targets.push({ target: 'protected route, revocation enforced ≥ 1.6× Redis per request', measured: redis?.ok ? ratio(tsRps, redisRps) : (redis as { reason?: string } | undefined)?.reason ?? 'not measured', met: Number.isFinite(tsRps / redisRps) ? tsRps / redisRps >= 1.6 : null });
 }
 
+// 1b. The protected route in Express and Hono: Tokenstile's middleware vs a stateless JWT check.
+{
+  const r = await scenario('protected route in Express and Hono', () => frameworkProtectedRoute({ seconds: p.seconds, rounds: p.rounds, progress }));
+  const out = frameworkProtectSection(r, { seconds: p.seconds, rounds: p.rounds });
+  sections.push(out.section);
+  targets.push(...out.targets);
+}
+
 // 2. Refresh throughput.
 const refreshRows: string[][] = [];
 const refreshOf: Record<string, RefreshResult | string> = {};
@@ -103,6 +114,14 @@ const refreshTarget = (backend: string, goal: number) => {
 };
 refreshTarget('sqlite', 5000);
 refreshTarget('postgres', 2500);
+
+// 2b. Login and refresh through each adapter (Fastify, the Node handler in Express, the fetch handler in Hono).
+{
+  const r = await scenario('login and refresh through each adapter', () => adapterAuth({ seconds: p.authSeconds, rounds: p.rounds, progress }));
+  const out = adapterAuthSection(r, { seconds: p.authSeconds, rounds: p.rounds });
+  sections.push(out.section);
+  targets.push(...out.targets);
+}
 
 // 3. Logins under concurrency.
 const logins = await scenario('logins under load', () => loginsUnderLoad(p.loginSeconds, 4));
