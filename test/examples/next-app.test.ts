@@ -148,6 +148,17 @@ describe('examples/next-app', { skip }, () => {
     assert.equal(((await gone.json()) as { code: string }).code, 'session_revoked');
   });
 
+  test('the published package carries the example, not its node_modules, build or database', () => {
+    // Run after install and build, when examples/next-app/node_modules and .next exist.
+    assert.ok(existsSync(join(appDir, 'node_modules', 'next')) && existsSync(join(appDir, '.next', 'BUILD_ID')));
+    const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(pack.status, 0, pack.stderr);
+    const [{ files }] = JSON.parse(pack.stdout) as [{ files: { path: string }[] }];
+    const paths = files.map((f) => f.path);
+    assert.ok(paths.includes('examples/next-app/app/notes.tsx'), 'the example is published');
+    assert.deepEqual(paths.filter((p) => /^examples\/[^/]+\/(node_modules|\.next|data)\//.test(p)), []);
+  });
+
   const noBrowser = existsSync(chromiumPath) ? null : `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set TOKENSTILE_TEST_CHROMIUM)`;
   if (noBrowser !== null && ci) throw new Error(`the next-app browser test cannot run under CI=true: ${noBrowser}`);
   if (noBrowser !== null) console.log(`# SKIPPED examples/next-app in Chromium: ${noBrowser}`);
