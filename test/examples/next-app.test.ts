@@ -4,7 +4,7 @@
 // Needs `npm run build` at the root (the app links the built package with `file:../..`).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -157,6 +157,15 @@ describe('examples/next-app', { skip }, () => {
     const paths = files.map((f) => f.path);
     assert.ok(paths.includes('examples/next-app/app/notes.tsx'), 'the example is published');
     assert.deepEqual(paths.filter((p) => /^examples\/[^/]+\/(node_modules|\.next|data)\//.test(p)), []);
+  });
+
+  test('the browser bundles carry no server code: tokenstile is loaded by Node at run time', () => {
+    const files = readdirSync(join(appDir, '.next', 'static'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    assert.ok(files.length > 0, 'the build has browser chunks');
+    for (const file of files) {
+      const code = readFileSync(join(appDir, '.next', 'static', file), 'utf8');
+      assert.doesNotMatch(code, /node:sqlite|createFetchHandler|node:crypto/, file);
+    }
   });
 
   const noBrowser = existsSync(chromiumPath) ? null : `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set TOKENSTILE_TEST_CHROMIUM)`;
