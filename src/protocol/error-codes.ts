@@ -1,6 +1,6 @@
 /**
  * The pieces a feature uses to declare its own error codes: each area (auth, OAuth, the common
- * request and token codes…) exports one {@link CodeSet} beside its routes, and
+ * request and token codes…) exports one {@link CodeSet} in its feature folder (src/features/<name>/), and
  * `error-registry.ts` merges them. Adding a feature adds a code set, not a case to a central switch.
  * This module imports nothing, so the verify package can carry it.
  */

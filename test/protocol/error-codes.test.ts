@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errorMessages, type ErrorCode } from '../../src/core/errors.ts';
-import { authCodes } from '../../src/http/routes/auth-codes.ts';
-import { oauthCodes } from '../../src/http/routes/oauth-codes.ts';
+import { authCodes } from '../../src/features/auth/auth-codes.ts';
+import { oauthCodes } from '../../src/features/oauth/oauth-codes.ts';
 import { commonCodes } from '../../src/protocol/common-codes.ts';
 import { defineCodes, mergeCodes } from '../../src/protocol/error-codes.ts';
 import { errorRegistry } from '../../src/protocol/error-registry.ts';
