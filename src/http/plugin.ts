@@ -8,7 +8,7 @@ import type { StoreObserver } from '../stores/instrumented-stores.ts';
 import { resolveBrowserConfig, type BrowserOptions } from './browser-options.ts';
 import { createAuthenticate, registerRouteSet, type AuthenticateHook } from './fastify-routes.ts';
 import { openServer, type OpenServerOptions } from './open-server.ts';
-import type { RevocationStreamOptions } from './routes/revocation-stream.ts';
+import type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
 import { contractRoutes } from './routes/route-table.ts';
 import { internals } from '../core/core-internals.ts';
 

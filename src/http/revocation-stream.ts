@@ -3,9 +3,9 @@ import type { ClientRegistry } from '../core/clients.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import { registerRouteSet } from './fastify-routes.ts';
 import { internals } from '../core/core-internals.ts';
-import { revocationStreamRoutes as streamRoutes, type RevocationFeedInternals, type RevocationStreamOptions } from './routes/revocation-stream.ts';
+import { revocationStreamRoutes as streamRoutes, type RevocationFeedInternals, type RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
 
-export type { RevocationStreamOptions } from './routes/revocation-stream.ts';
+export type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
 
 /**
  * The revocation stream's routes alone as a Fastify plugin (the full server registers them with

@@ -2,7 +2,7 @@ import { internals } from '../../core/core-internals.ts';
 import { corsPreflightRoute } from '../cors.ts';
 import { authRoutes } from './auth.ts';
 import { oauthRoutes } from './oauth.ts';
-import { revocationStreamRoutes, type RevocationStreamOptions } from './revocation-stream.ts';
+import { revocationStreamRoutes, type RevocationStreamOptions } from '../../features/revocation-stream/revocation-stream-routes.ts';
 import type { RouteContext, RouteSet } from './route-context.ts';
 import { sessionStatusRoutes } from './session-status.ts';
 import { sessionRoutes } from './sessions.ts';

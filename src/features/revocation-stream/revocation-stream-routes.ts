@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientRegistry } from '../../core/clients.ts';
 import type { Tokenstile } from '../../core/tokenstile.ts';
-import { requireClient } from '../client-auth.ts';
-import type { EventSink, RouteDefinition } from '../http-types.ts';
-import { sendProblem } from '../problem.ts';
-import { StreamAcks } from '../stream-acks.ts';
-import type { RouteSet } from './route-context.ts';
+import { requireClient } from '../../http/client-auth.ts';
+import type { EventSink, RouteDefinition } from '../../http/http-types.ts';
+import { sendProblem } from '../../http/problem.ts';
+import { StreamAcks } from './stream-acks.ts';
+import type { RouteSet } from '../../http/routes/route-context.ts';
 import type { CoreInternals } from '../../core/core-internals.ts';
 
 /** Options of the revocation stream; defaults suit production. */
