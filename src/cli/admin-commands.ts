@@ -6,6 +6,7 @@ import { toSessionView } from '../core/sessions.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { UserRecord } from '../core/user-store.ts';
 import { escaped, jsonLine, quoted } from './terminal-text.ts';
+import { internals } from '../core/core-internals.ts';
 
 /** Where a command writes, and what it reads; injectable for tests. */
 export interface CliIo {
@@ -181,7 +182,7 @@ export async function keysReseal(core: Tokenstile, io: CliIo, o: { json: boolean
 
 /** The client store, or a message saying this backend has none. */
 function clientStore(core: Tokenstile) {
-  const store = core.stores.clients;
+  const store = internals(core).stores.clients;
   if (!store) throw new CliError('this database has no client store; use TOKENSTILE_CLIENTS (tokenstile clients create --env-entry)');
   return store;
 }
@@ -216,7 +217,7 @@ export async function clientsCreate(core: Tokenstile | null, io: CliIo, o: { id:
 
 /** `clients list`: stored clients and those in TOKENSTILE_CLIENTS. */
 export async function clientsList(core: Tokenstile, io: CliIo, o: { configured: readonly ClientCredentials[]; json: boolean }): Promise<void> {
-  const stored = (await core.stores.clients?.listClients()) ?? [];
+  const stored = (await internals(core).stores.clients?.listClients()) ?? [];
   const rows = [
     ...o.configured.map((c) => ({ id: c.id, source: 'TOKENSTILE_CLIENTS', hashed: c.secret.startsWith('sha256.'), createdAt: null as string | null })),
     ...stored.map((c) => ({ id: c.id, source: 'database', hashed: true, createdAt: new Date(c.createdAt).toISOString() })),

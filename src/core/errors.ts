@@ -1,29 +1,11 @@
+import { errorRegistry, type RegisteredCode } from '../protocol/error-registry.ts';
+
 /**
  * Every failure Tokenstile reports has a stable string `code`. Core functions return expected
  * failures as values (`{ ok: false, code }`); the HTTP layer and the SDKs turn a code into one of
  * the error classes below. Messages never contain a token, password or secret.
  */
-export type ErrorCode =
-  | 'invalid_request'
-  | 'weak_password'
-  | 'invalid_credentials'
-  | 'invalid_client'
-  | 'account_disabled'
-  | 'invalid_token'
-  | 'token_expired'
-  | 'session_revoked'
-  | 'invalid_refresh_token'
-  | 'refresh_token_reused'
-  | 'csrf_failed'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'email_taken'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'too_many_requests'
-  | 'service_unavailable'
-  | 'invalid_config'
-  | 'internal_error';
+export type ErrorCode = RegisteredCode;
 
 /** A success carrying `value`, or an expected failure carrying its code. */
 export type Result<T, C extends ErrorCode = ErrorCode> =
@@ -78,27 +60,10 @@ export class StoreUnavailableError extends TokenstileError {
   }
 }
 
-/** Human-readable default messages, one per code (safe to show to end users). */
-export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
-  invalid_request: 'The request is malformed.',
-  weak_password:
-    'The password does not meet the policy: 8 to 256 characters, not all of one kind (letters, digits, symbols).',
-  invalid_credentials: 'The email or password is wrong.',
-  account_disabled: 'This account is disabled.',
-  invalid_client: 'Client authentication failed.',
-  invalid_token: 'The access token is missing, malformed or not valid here.',
-  token_expired: 'The access token has expired; refresh it.',
-  session_revoked: 'The session of this token has ended; sign in again.',
-  invalid_refresh_token: 'The refresh token is unknown, expired or revoked.',
-  refresh_token_reused: 'A spent refresh token was presented again; the whole session has been revoked.',
-  csrf_failed: 'The CSRF check failed.',
-  not_found: 'Not found.',
-  method_not_allowed: 'Method not allowed.',
-  email_taken: 'An account with this email already exists.',
-  payload_too_large: 'The request body is too large.',
-  unsupported_media_type: 'The request body must be application/json.',
-  too_many_requests: 'Too many requests; retry later.',
-  service_unavailable: 'A store Tokenstile depends on is unavailable; retry later.',
-  invalid_config: 'The server is misconfigured.',
-  internal_error: 'An internal error occurred.',
-});
+/**
+ * Human-readable default messages, one per code (safe to show to end users), from the code sets
+ * the features declare.
+ */
+export const errorMessages: Readonly<Record<ErrorCode, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(errorRegistry).map(([code, spec]) => [code, spec.title])) as Record<ErrorCode, string>,
+);

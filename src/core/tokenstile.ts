@@ -15,6 +15,7 @@ import { introspectToken, revokeToken, type Introspection } from './token-intros
 import { createArgon2Hasher } from './password.ts';
 import { RefreshTokenCodec } from './refresh-tokens.ts';
 import { CsrfTokens } from './csrf-tokens.ts';
+import { attachInternals } from './core-internals.ts';
 import type { Revocation } from './revocation.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { parseKeyEncryptionKey, resealKeyStore, sealedKeyStore, type ResealReport } from './key-encryption.ts';
@@ -38,11 +39,12 @@ export type { AuthResult } from './authenticator.ts';
 
 /**
  * The Tokenstile core: accounts, sessions, tokens and revocation, with no HTTP in sight.
- * Expected failures come back as `{ ok: false, code }`.
+ * Expected failures come back as `{ ok: false, code }`. Holds what applications call; the raw
+ * stores, maintenance and revocation-stream internals are on `internals(core)`
+ * (src/core/core-internals.ts), which Tokenstile's HTTP layer and CLI use and the package does not export.
  */
 export interface Tokenstile {
   readonly config: TokenstileConfig;
-  readonly stores: Stores;
   register(input: accounts.Registration, device?: DeviceInfo): Promise<Result<PublicUser, 'invalid_request' | 'weak_password' | 'email_taken' | 'too_many_requests'>>;
   /**
    * Creates a user without a password, for the host app's own sign-in (OAuth, SSO…): start their
@@ -97,14 +99,6 @@ export interface Tokenstile {
   listLiveSessions(page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]>;
   /** Deletes expired sessions and revocation entries now; returns how many of each went. */
   purge(): Promise<{ sessions: number; revocations: number }>;
-  /**
-   * One round of the background work that otherwise runs every `revocationPollInterval`: read new
-   * revocations from the store, and purge when `purgeInterval` has passed. For tests and hosts
-   * that drive time themselves.
-   */
-  tick(): void;
-  /** Reads revocations made by other processes now (it also happens every poll interval). */
-  syncRevocations(): Promise<void>;
   /** The public keys (RFC 7517). */
   jwks(): { keys: PublicJwk[] };
   /**
@@ -137,25 +131,6 @@ export interface Tokenstile {
   introspect(token: string): Promise<Introspection | 'unavailable'>;
   /** RFC 7009: ends the session of a refresh or access token; returns it, null when nothing ended, `unavailable` when the token could not be checked. */
   revokeToken(token: string): Promise<string | null | 'unavailable'>;
-  /** The live entries of the in-memory revocation list (the revocation stream's snapshot). */
-  liveRevocations(): Array<{ readonly id: string; readonly expiresAt: number }>;
-  /**
-   * Told of every revocation that enters the in-memory list from now on, once each (and with an
-   * empty array when known ones arrive again); returns the unsubscribe function. A returned
-   * promise holds this instance's confirmation of those revocations (to the revoker and to the
-   * feed) until it settles: see `holdForVerifiers`.
-   */
-  onRevocations(listener: (revocations: ReadonlyArray<{ readonly id: string; readonly expiresAt: number }>) => void | Promise<void>): () => void;
-  /**
-   * Declares that this instance grants acknowledging verifiers leases of `leaseMs` and holds its
-   * confirmations for them (the revocation stream calls it): other instances are told to wait
-   * that much longer for this one, and unconfirmed revocations wait it out.
-   */
-  holdForVerifiers(leaseMs: number): void;
-  /** Anti-forgery tokens of browser (cookie) sessions, derived from a stored server secret. */
-  readonly csrf: CsrfTokens;
-  /** The session id a refresh token we issued names (MAC checked), or null; spends nothing. */
-  refreshTokenSession(refreshToken: unknown): string | null;
   /** Number of live entries in the in-memory revocation list. */
   readonly revocationCount: number;
   /** Stops background work, waiting for a run under way. Does not close the stores (their opener does). */
@@ -278,9 +253,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
 
   const authenticate = createAuthenticator({ config, clock, verifier: ctx.verifier, opaque: ctx.opaque, sync, sessions: stores.sessions, host: ctx });
 
-  return {
+  const core: Tokenstile = {
     config,
-    stores,
     register: (input, device = {}) => accounts.register(ctx, input, device),
     login: (input, device = {}) => accounts.login(ctx, input, device),
     createUser: (input) => accounts.createUser(ctx, input),
@@ -308,8 +282,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       await purge.run();
       return lastCounts;
     },
-    tick,
-    syncRevocations: () => sync.poll(),
     jwks: () => keyring.jwks(),
     reloadKeys: () => reloadKeys.run(),
     async rotateKeys(opts = {}) {
@@ -330,11 +302,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     },
     introspect: (token) => introspectToken(ctx, authenticate, token),
     revokeToken: (token) => revokeToken(ctx, authenticate, token),
-    liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
-    onRevocations: (listener) => sync.onAdded(listener),
-    holdForVerifiers: (leaseMs) => sync.holdForVerifiers(leaseMs),
-    csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
-    refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
     get revocationCount() {
       return sync.list.size;
     },
@@ -346,4 +313,15 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       await Promise.all([purge.idle(), reloadKeys.idle(), sync.close(), audit.flush()]);
     },
   };
+  attachInternals(core, {
+    stores,
+    csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
+    tick,
+    syncRevocations: () => sync.poll(),
+    liveRevocations: () => Array.from(sync.list.entries(), ([id, expiresAt]) => ({ id, expiresAt })),
+    onRevocations: (listener) => sync.onAdded(listener),
+    holdForVerifiers: (leaseMs) => sync.holdForVerifiers(leaseMs),
+    refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
+  });
+  return core;
 }

@@ -2,6 +2,7 @@ import type { IssuedTokens, PublicUser } from '../core/context.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
 import type { HttpReply, HttpRequest } from './http-types.ts';
+import { internals } from '../core/core-internals.ts';
 
 /** Access-token cookie: `__Host-` (Secure, no Domain, Path=/), HttpOnly. */
 export const accessCookieName = '__Host-tokenstile-access';
@@ -59,5 +60,5 @@ export function clearSessionCookies(reply: HttpReply, config: BrowserConfig): vo
 
 /** The body of a cookie-transport login or refresh: no token in it. */
 export function browserSession(core: Tokenstile, tokens: IssuedTokens): BrowserSession {
-  return { csrfToken: core.csrf.tokenFor(tokens.session.id), expiresIn: tokens.expiresIn, session: tokens.session, user: tokens.user };
+  return { csrfToken: internals(core).csrf.tokenFor(tokens.session.id), expiresIn: tokens.expiresIn, session: tokens.session, user: tokens.user };
 }

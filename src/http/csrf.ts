@@ -2,6 +2,7 @@ import type { Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
 import { csrfHeader } from './cookie-transport.ts';
 import type { HttpRequest } from './http-types.ts';
+import { internals } from '../core/core-internals.ts';
 
 /** Methods that change state and so need the CSRF checks when authenticated by cookie. */
 const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -39,5 +40,5 @@ export function originAllowed(request: HttpRequest, config: BrowserConfig): bool
 
 /** True when the request carries session `sessionId`'s CSRF token in `X-CSRF-Token`. */
 export function csrfTokenValid(core: Tokenstile, request: HttpRequest, sessionId: string): boolean {
-  return core.csrf.matches(sessionId, request.headers[csrfHeader]);
+  return internals(core).csrf.matches(sessionId, request.headers[csrfHeader]);
 }

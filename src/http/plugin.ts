@@ -8,8 +8,9 @@ import type { StoreObserver } from '../stores/instrumented-stores.ts';
 import { resolveBrowserConfig, type BrowserOptions } from './browser-options.ts';
 import { createAuthenticate, registerRouteSet, type AuthenticateHook } from './fastify-routes.ts';
 import { openServer, type OpenServerOptions } from './open-server.ts';
-import type { RevocationStreamOptions } from './routes/revocation-stream.ts';
+import type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
 import { contractRoutes } from './routes/route-table.ts';
+import { internals } from '../core/core-internals.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,7 +70,7 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   // Cookies are parsed by @fastify/cookie; a host app that registered it already keeps its own.
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   const authenticate = createAuthenticate(core, browser);
-  const clients = new ClientRegistry(configuredClients, { store: core.stores.clients });
+  const clients = new ClientRegistry(configuredClients, { store: internals(core).stores.clients });
   app.decorate('tokenstile', core);
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);

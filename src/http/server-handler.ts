@@ -16,6 +16,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import type { RouteSet } from './routes/route-context.ts';
 import { contractRoutes } from './routes/route-table.ts';
 import { resolveTrustProxy, trustFunction, trustProxyWarning } from './trust-proxy.ts';
+import { internals } from '../core/core-internals.ts';
 
 /** Options of `createNodeHandler` and `createFetchHandler`: the standalone server's, plus where they are mounted. */
 export interface HandlerOptions extends Omit<BuildAppOptions, 'logger'> {
@@ -73,7 +74,7 @@ export async function createServerHandler(options: HandlerOptions): Promise<Serv
     logger,
   );
   core = server.core;
-  const clients = new ClientRegistry(configuredClients, { store: core.stores.clients });
+  const clients = new ClientRegistry(configuredClients, { store: internals(core).stores.clients });
   const sets: RouteSet[] = [contractRoutes({ core, browser, clients, prefix }, revocationStream), healthRoutes({ core }, logger)];
   if (accountPage) sets.push(accountPageRoutes(logger));
   if (withMetrics) sets.push(metricsRoutes(metrics));

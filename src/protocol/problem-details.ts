@@ -1,28 +1,10 @@
 import { errorMessages, type ErrorCode } from '../core/errors.ts';
+import { errorRegistry } from './error-registry.ts';
 
 /** HTTP status of each error code; the HTTP layer and the verify SDK answer with it. */
-export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
-  invalid_request: 400,
-  weak_password: 400,
-  invalid_credentials: 401,
-  invalid_client: 401,
-  account_disabled: 403,
-  invalid_token: 401,
-  token_expired: 401,
-  session_revoked: 401,
-  invalid_refresh_token: 401,
-  refresh_token_reused: 401,
-  csrf_failed: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  email_taken: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  too_many_requests: 429,
-  service_unavailable: 503,
-  invalid_config: 500,
-  internal_error: 500,
-});
+export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(errorRegistry).map(([code, spec]) => [code, spec.status])) as Record<ErrorCode, number>,
+);
 
 const accessTokenCodes = new Set<ErrorCode>(['invalid_token', 'token_expired', 'session_revoked']);
 

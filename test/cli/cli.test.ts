@@ -5,6 +5,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { sqliteMigrations } from '../../src/stores/sqlite/sqlite-migrations.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 function capture(stdin = ''): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -102,7 +103,7 @@ describe('tokenstile CLI', () => {
       const disabled = await run(['users', 'disable', '--user', 'sso-only@example.com']);
       assert.equal(disabled.code, 0, disabled.err);
       const me = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(started.value.accessToken) });
-      await app.tokenstile.syncRevocations();
+      await internals(app.tokenstile).syncRevocations();
       const after = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(started.value.accessToken) });
       assert.equal(problemOf(after).code, 'session_revoked', `before sync: ${me.statusCode}`);
     });
@@ -114,7 +115,7 @@ describe('tokenstile CLI', () => {
       assert.ok(ids.includes(a.session.id));
       const revoke = await run(['sessions', 'revoke', '--id', a.session.id]);
       assert.equal(revoke.code, 0, revoke.err);
-      await app.tokenstile.syncRevocations(); // the server polls each second; don't wait for it
+      await internals(app.tokenstile).syncRevocations(); // the server polls each second; don't wait for it
       const me = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(a.accessToken) });
       assert.equal(problemOf(me).code, 'session_revoked');
       const again = await run(['sessions', 'revoke', '--id', a.session.id]);
@@ -125,7 +126,7 @@ describe('tokenstile CLI', () => {
       const a = await login('cli@example.com');
       const b = await login('cli@example.com');
       assert.equal((await run(['sessions', 'revoke', '--user', 'cli@example.com'])).code, 0);
-      await app.tokenstile.syncRevocations();
+      await internals(app.tokenstile).syncRevocations();
       for (const t of [a, b]) {
         const me = await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(t.accessToken) });
         assert.equal(problemOf(me).code, 'session_revoked');
@@ -163,7 +164,7 @@ describe('tokenstile CLI', () => {
       const a = await login('cli@example.com');
       const r = await run(['users', 'disable', '--user', 'cli@example.com']);
       assert.equal(r.code, 0, r.err);
-      await app.tokenstile.syncRevocations();
+      await internals(app.tokenstile).syncRevocations();
       assert.equal(problemOf(await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(a.accessToken) })).code, 'session_revoked');
       const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'cli@example.com', password: goodPassword } });
       assert.equal(problemOf(res).code, 'invalid_credentials', 'the same answer as a wrong password: the password is not confirmed');

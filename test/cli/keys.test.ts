@@ -9,6 +9,7 @@ import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { bearer, fastHasher, goodPassword, issuer, tempDir, uniqueEmail } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid!;
 
@@ -114,7 +115,7 @@ describe('tokenstile keys rotate and revoke, beside a running server', () => {
     const b = await signIn(a.user.email);
     assert.equal(kidOf(a.accessToken), compromised);
     // What a thief of the key can do: sign a token for any session.
-    const stolen = (await app.tokenstile.stores.keys.listSigningKeys()).find((k) => k.kid === compromised)!.privateJwk;
+    const stolen = (await internals(app.tokenstile).stores.keys.listSigningKeys()).find((k) => k.kid === compromised)!.privateJwk;
     // The server accepts only low-s ES256 signatures (one valid signature per token); jose's
     // come out high half the time, so the thief, like us, signs again until s is low.
     const halfOrder = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551') / 2n;

@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../../src/core/password.ts';
 import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { fastHasher, goodPassword, issuer } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /** A hasher that records what it was asked to verify. */
 function countingHasher(): PasswordHasher & { verified: string[] } {
@@ -95,14 +96,14 @@ describe('purging without a cron job', () => {
       assert.ok(a.ok && b.ok);
       await ts.revoke({ sessionId: b.value.session.id });
       assert.equal(ts.revocationCount, 1);
-      ts.tick(); // the first tick after start purges (nothing is due yet)
+      internals(ts).tick(); // the first tick after start purges (nothing is due yet)
       await ts.close();
       assert.ok(await stores.sessions.get(b.value.session.id), 'a revoked session stays while its access token could be valid');
       clock.advance(8 * 86_400_000); // past the 7-day session lifetime and the revocation's
       const c = await ts.login({ email: 'p@example.com', password: goodPassword });
       assert.ok(c.ok);
       assert.ok(await stores.sessions.get(a.value.session.id), 'nothing is deleted until the purge comes round');
-      ts.tick();
+      internals(ts).tick();
       await ts.close(); // waits for the purge under way
       assert.equal(await stores.sessions.get(a.value.session.id), null);
       assert.equal(await stores.sessions.get(b.value.session.id), null);

@@ -5,6 +5,7 @@ import type { Stores } from '../../src/core/stores.ts';
 import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /** The stores, with a revocation log whose revocationsSince throws synchronously while `broken`. */
 function flaky(stores: Stores, state: { broken: boolean }): Stores {
@@ -32,11 +33,11 @@ test('a poll that fails, even by throwing synchronously, does not stop later pol
     const login = await server.login({ email: 'poll@example.com', password: goodPassword });
     assert.ok(login.ok);
     state.broken = true;
-    await assert.rejects(server.syncRevocations(), /store is down/);
-    await assert.rejects(server.syncRevocations(), /store is down/);
+    await assert.rejects(internals(server).syncRevocations(), /store is down/);
+    await assert.rejects(internals(server).syncRevocations(), /store is down/);
     await other.revoke({ sessionId: login.value.session.id });
     state.broken = false;
-    await server.syncRevocations();
+    await internals(server).syncRevocations();
     assert.deepEqual(await server.authenticate(login.value.accessToken), { ok: false, code: 'session_revoked' });
   } finally {
     await server.close();

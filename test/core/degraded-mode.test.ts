@@ -10,6 +10,7 @@ import type { Stores } from '../../src/core/stores.ts';
 import { createTokenstile, type Tokenstile } from '../../src/core/tokenstile.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { fastHasher, goodPassword, issuer, tempDir } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /** Feeds connected through one in-process hub; `up = false` drops messages and reports unhealthy. */
 class Hub {
@@ -172,7 +173,7 @@ test('a poll that read the store before a missed revocation does not count as th
     hub.setUp(false);
     let release = () => {};
     store.gate = new Promise<void>((r) => (release = r));
-    const early = a.syncRevocations(); // reads now, answers when the gate opens
+    const early = internals(a).syncRevocations(); // reads now, answers when the gate opens
     await new Promise((r) => setImmediate(r));
     await b.revoke({ sessionId: s.session.id }); // written after that read; the feed misses it
     hub.setUp(true); // the catch-up must not reuse the early poll
@@ -208,7 +209,7 @@ test('a catch-up that failed is finished by the next poll round', () =>
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     assert.equal(a.degraded, true, 'not trusted while it could not catch up');
     store.pollFails = false;
-    a.tick();
+    internals(a).tick();
     await settle(() => !a.degraded);
     assert.equal(a.degraded, false);
     assert.deepEqual(await a.authenticate(s.accessToken), { ok: false, code: 'session_revoked' });
@@ -230,7 +231,7 @@ test('with the feed and the store both down, introspection and revocation say un
 test('the revocation stream source hears every revocation once, whichever instance made it', () =>
   twoInstances(async (a, b) => {
     const seen: string[] = [];
-    const stop = a.onRevocations((rs) => {
+    const stop = internals(a).onRevocations((rs) => {
       seen.push(...rs.map((r) => r.id));
     });
     const x = await signIn(b, 'x1@example.com');
@@ -240,7 +241,7 @@ test('the revocation stream source hears every revocation once, whichever instan
     await b.revoke({ sessionId: x.session.id }); // already ended: nothing new
     stop();
     assert.deepEqual(seen, [x.session.id, y.session.id]);
-    assert.deepEqual(new Set(a.liveRevocations().map((r) => r.id)), new Set([x.session.id, y.session.id]));
+    assert.deepEqual(new Set(internals(a).liveRevocations().map((r) => r.id)), new Set([x.session.id, y.session.id]));
   }));
 
 test('a revocation that finds the session already ended does not answer before the one that ended it could have', () =>

@@ -4,6 +4,7 @@ import { CacheGuard } from '../../src/core/cache-guard.ts';
 import type { SessionCache } from '../../src/core/session-cache.ts';
 import { MemorySessionCache } from '../../src/core/memory-session-cache.ts';
 import { bearer, testApp } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 test('GET /auth/me is served from the cache, and PATCH /auth/me drops every cached copy', async () => {
   const t = await testApp();
@@ -12,14 +13,14 @@ test('GET /auth/me is served from the cache, and PATCH /auth/me drops every cach
     const me = () => t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(s.accessToken) });
     assert.equal((await me()).json().name, null);
     // Change the row behind the cache's back: a cached read does not see it...
-    await t.app.tokenstile.stores.users.update(s.user.id, { name: 'Behind' }, t.clock.now());
+    await internals(t.app.tokenstile).stores.users.update(s.user.id, { name: 'Behind' }, t.clock.now());
     assert.equal((await me()).json().name, null, 'served from the cache');
     // ...and an update through the API drops the cache, so the next read is fresh.
     const patch = await t.app.inject({ method: 'PATCH', url: '/auth/me', headers: bearer(s.accessToken), payload: { name: 'Ada' } });
     assert.equal(patch.json().name, 'Ada');
     assert.equal((await me()).json().name, 'Ada');
     // A cached copy lives at most a minute.
-    await t.app.tokenstile.stores.users.update(s.user.id, { name: 'Later' }, t.clock.now());
+    await internals(t.app.tokenstile).stores.users.update(s.user.id, { name: 'Later' }, t.clock.now());
     t.clock.advance(60_001);
     assert.equal((await me()).json().name, 'Later');
   } finally {

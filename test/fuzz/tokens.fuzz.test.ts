@@ -15,6 +15,7 @@ import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import fc from 'fast-check';
 import { goodPassword, issuer, testApp, uniqueEmail, type TestApp, type TokenBody } from '../helpers.ts';
 import { CaseCounter, anyUnicode, applyAll, b64urlChars, charMutation, checkRefused, checkResponse, named, namesOf, runs, type Mutation } from './fuzz-helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 let t: TestApp;
 let s: TokenBody;
@@ -33,7 +34,7 @@ const hmacSecrets: Record<string, Buffer> = {};
 before(async () => {
   t = await testApp();
   s = await t.signUp(uniqueEmail(), goodPassword);
-  const keys = await t.app.tokenstile.stores.keys.listSigningKeys();
+  const keys = await internals(t.app.tokenstile).stores.keys.listSigningKeys();
   const stored = keys.find((k) => k.alg === 'ES256' && k.retiredAt === null);
   assert.ok(stored, 'the app made an ES256 signing key');
   ours = createPrivateKey({ key: stored.privateJwk, format: 'jwk' });

@@ -6,6 +6,7 @@ import { Keyring } from '../../src/core/keys.ts';
 import type { BuildAppOptions } from '../../src/http/app.ts';
 import { bearer, testApp, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /*
  * What differs between the access-token modes, on the selected backend. The whole behavioural
@@ -18,7 +19,7 @@ const strict: Partial<BuildAppOptions> = { revocationCheck: 'strict' };
 
 /** Counts the session reads that reach the store (through the instrumented store, any backend). */
 function countSessionReads(t: TestApp): { readonly reads: number; fail: boolean } {
-  const sessions = t.app.tokenstile.stores.sessions;
+  const sessions = internals(t.app.tokenstile).stores.sessions;
   const real = sessions.get;
   const counter = { reads: 0, fail: false };
   sessions.get = async (id: string) => {
@@ -52,7 +53,7 @@ describe('opaque access tokens', () => {
       assert.match(s.accessToken, /^tsa_[A-Za-z0-9_-]{108}$/);
       assert.ok(!s.accessToken.includes('.'), 'not a JWS');
       assert.equal(s.expiresIn, 900);
-      const row = await t.app.tokenstile.stores.sessions.get(s.session.id);
+      const row = await internals(t.app.tokenstile).stores.sessions.get(s.session.id);
       const secret = Buffer.from(s.accessToken.slice(4), 'base64url').subarray(33, 65);
       assert.equal(row?.accessHash, createHash('sha256').update(secret).digest('base64url'));
       assert.ok(!JSON.stringify(row).includes(s.accessToken.slice(4, 40)), 'the handle itself is not stored');
@@ -75,7 +76,7 @@ describe('opaque access tokens', () => {
       const s = await t.signUp();
       assert.equal((await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken) })).statusCode, 204);
       expectTokenRefused(await me(t, s.accessToken), 'session_revoked');
-      assert.equal((await t.app.tokenstile.stores.sessions.get(s.session.id))?.accessHash, null);
+      assert.equal((await internals(t.app.tokenstile).stores.sessions.get(s.session.id))?.accessHash, null);
     }));
 
   test('garbage and altered handles are refused as invalid_token before any store read', () =>
@@ -92,7 +93,7 @@ describe('opaque access tokens', () => {
   test('a JWT signed with the server\'s own key is refused: the format is not taken from the token', () =>
     withApp(opaque, async (t) => {
       const s = await t.signUp();
-      const keys = await t.app.tokenstile.stores.keys.listSigningKeys();
+      const keys = await internals(t.app.tokenstile).stores.keys.listSigningKeys();
       const ring = new Keyring(keys, 'ES256', t.clock.now(), 0);
       const jwt = issueAccessToken(ring, t.app.tokenstile.config, t.clock, { userId: s.user.id, sessionId: s.session.id });
       expectTokenRefused(await me(t, jwt.token), 'invalid_token');
@@ -143,7 +144,7 @@ describe('strict revocation check', () => {
     for (const [options, expected] of [[strict, 'session_revoked'], [{ revocationCheck: 'pushed' }, 'still accepted']] as const) {
       await withApp({ ...slowPoll, ...options }, async (t) => {
         const s = await t.signUp();
-        await t.app.tokenstile.stores.sessions.revoke({ sessionId: s.session.id }, t.clock.now(), 60_000);
+        await internals(t.app.tokenstile).stores.sessions.revoke({ sessionId: s.session.id }, t.clock.now(), 60_000);
         const res = await me(t, s.accessToken);
         if (expected === 'session_revoked') expectTokenRefused(res, 'session_revoked');
         else assert.equal(res.statusCode, 200, 'pushed mode trusts its list until the next poll');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { issuer, jwtOnly, testApp, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 let t: TestApp;
 let s: TokenBody;
@@ -13,7 +14,7 @@ let publicJwk: JsonWebKey;
 before(async () => {
   t = await testApp();
   s = await t.signUp();
-  const [stored] = await t.app.tokenstile.stores.keys.listSigningKeys();
+  const [stored] = await internals(t.app.tokenstile).stores.keys.listSigningKeys();
   assert.ok(stored, 'the app made a signing key');
   ours = createPrivateKey({ key: stored.privateJwk, format: 'jwk' });
   kid = stored.kid;

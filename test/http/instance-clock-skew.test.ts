@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appMode, bearer, goodPassword, withTwoInstances, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /*
  * Two instances on one database whose clocks differ by a fraction of a second, as two hosts'
@@ -20,7 +21,7 @@ describe('global logout across instances whose clocks differ', () => {
       const s = await a.signUp();
       b.clock.advance(50); // the logout comes after the login in real time
       assert.equal((await logoutEverywhere(b, s.accessToken)).statusCode, 204);
-      await a.app.tokenstile.syncRevocations();
+      await internals(a.app.tokenstile).syncRevocations();
       expectTokenRefused(await me(b, s.accessToken), 'session_revoked');
       expectTokenRefused(await me(a, s.accessToken), 'session_revoked');
       expectProblem(await refresh(a, s.refreshToken), 401, 'invalid_refresh_token');
@@ -34,9 +35,9 @@ describe('global logout across instances whose clocks differ', () => {
       const login = await a.app.inject({ method: 'POST', url: '/auth/login', payload: { email: s.user.email, password: goodPassword } });
       assert.equal(login.statusCode, 200, login.body);
       const again = login.json() as TokenBody;
-      await a.app.tokenstile.syncRevocations();
+      await internals(a.app.tokenstile).syncRevocations();
       // The store holds this session as live (its refresh token still rotates)...
-      const stored = await a.app.tokenstile.stores.sessions.get(again.session.id);
+      const stored = await internals(a.app.tokenstile).stores.sessions.get(again.session.id);
       assert.equal(stored?.revokedAt, null);
       // ...so its access tokens must be accepted, not refused as session_revoked.
       assert.equal((await me(a, again.accessToken)).statusCode, 200, 'fresh login refused after sync');
@@ -54,7 +55,7 @@ describe('global logout across instances whose clocks differ', () => {
       b.clock.advance(10);
       a.clock.advance(10);
       assert.equal((await logoutEverywhere(b, s.accessToken)).statusCode, 204);
-      await a.app.tokenstile.syncRevocations();
+      await internals(a.app.tokenstile).syncRevocations();
       expectTokenRefused(await me(a, s.accessToken), 'session_revoked');
       a.clock.advance(10);
       const login = await a.app.inject({ method: 'POST', url: '/auth/login', payload: { email: s.user.email, password: goodPassword } });

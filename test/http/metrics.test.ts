@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bearer, problemOf, testApp } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 test('/metrics counts requests by route pattern, logins, refreshes, reuse and revocations, without secrets', async () => {
   const t = await testApp({ metrics: true });
@@ -35,7 +36,7 @@ test('a failing store answers 503 problem+json with Retry-After, not a 500', asy
   const t = await testApp();
   try {
     const s = await t.signUp();
-    await t.app.tokenstile.stores.close(); // the database goes away under the server
+    await internals(t.app.tokenstile).stores.close(); // the database goes away under the server
     const res = await t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken: s.refreshToken } });
     assert.equal(res.statusCode, 503);
     assert.equal(problemOf(res).code, 'service_unavailable');

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appMode, bearer, goodPassword, tempDir, testApp, type TestApp, type TokenBody, withTwoInstances } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from './problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /** Runs `fn` with a fresh app (its own database and clock) and always closes it. */
 async function withApp(fn: (t: TestApp) => Promise<void>, options: Parameters<typeof testApp>[0] = {}): Promise<void> {
@@ -170,7 +171,7 @@ describe('refresh-token reuse', () => {
     withApp(async (t) => {
       const s = await t.signUp();
       // Hold the first two rotation attempts until both have arrived, so the two requests truly race.
-      const sessions = t.app.tokenstile.stores.sessions;
+      const sessions = internals(t.app.tokenstile).stores.sessions;
       const rotateInStore = sessions.rotate.bind(sessions);
       const meet = meetingPoint();
       const winners: boolean[] = [];
@@ -267,7 +268,7 @@ describe('revocations are durable and shared', () => {
         // Instance B shares the keys, so it accepts A's token and ends its session.
         assert.equal((await logout(b, s.accessToken, scope)).statusCode, 204);
         expectTokenRefused(await me(b, s.accessToken), 'session_revoked');
-        await a.app.tokenstile.syncRevocations();
+        await internals(a.app.tokenstile).syncRevocations();
         expectTokenRefused(await me(a, s.accessToken), 'session_revoked');
         assert.equal((await me(a, bystander.accessToken)).statusCode, 200);
       }));

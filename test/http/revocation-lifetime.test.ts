@@ -8,6 +8,7 @@ import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 const minute = 60_000;
 
@@ -32,7 +33,7 @@ test('a revocation by a process with a shorter access TTL (the CLI on defaults) 
     assert.ok(revocation);
     assert.ok(revocation.expiresAt >= clock.now() + 60 * minute, 'the entry lasts at least as long as the 1-hour token');
 
-    await app.tokenstile.syncRevocations();
+    await internals(app.tokenstile).syncRevocations();
     assert.equal(problemOf(await app.inject({ method: 'GET', url: '/auth/me', headers: bearer(accessToken) })).code, 'session_revoked');
 
     // 30 minutes on (well past 15 min + headroom), the server restarts: the token is still refused.

@@ -28,6 +28,7 @@ describe('the revocation stream bounds what a slow consumer costs', () => {
     const app = Fastify();
     await app.register(revocationStreamRoutes, {
       core: core as never,
+      feed: core,
       clients: new ClientRegistry([{ id: client.clientId, secret: client.clientSecret }]),
       stream: { heartbeatMs: 50, maxBufferedBytes },
     });

@@ -113,6 +113,7 @@ describe('heartbeats follow the instance\'s own health', () => {
     const app = Fastify();
     await app.register(revocationStreamRoutes, {
       core: core as never,
+      feed: core,
       clients: new ClientRegistry([{ id: client.clientId, secret: client.clientSecret }]),
       stream: { heartbeatMs: 20 },
     });

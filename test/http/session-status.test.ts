@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { bearer, goodPassword, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 const accessName = '__Host-tokenstile-access';
 const refreshName = '__Secure-tokenstile-refresh';
@@ -60,7 +61,7 @@ describe('GET /auth/refresh/status', () => {
     assert.deepEqual(body(await status({}, { [refreshName]: c.refresh })), { signedIn: false, refreshable: true, sessionId: c.sessionId, reason: null });
     t.clock.advance(120_000);
     assert.equal(body(await status({}, { [accessName]: c.access, [refreshName]: c.refresh })).refreshable, true, 'an expired access cookie and a live refresh cookie');
-    const csrf = t.app.tokenstile.csrf.tokenFor(c.sessionId);
+    const csrf = internals(t.app.tokenstile).csrf.tokenFor(c.sessionId);
     const refreshed = await t.app.inject({ method: 'POST', url: '/auth/refresh', cookies: { [refreshName]: c.refresh }, headers: { 'x-csrf-token': csrf } });
     assert.equal(refreshed.statusCode, 200, refreshed.body);
   });

@@ -109,7 +109,11 @@ test('npm install @tokenstile/verify installs one package: no framework, databas
   assert.deepEqual(packages, ['@tokenstile/verify@0.1.0']);
   for (const name of heavy) assert.ok(!packages.some((p) => p.startsWith(`${name}@`)), name);
   // Built from src/verify and what it imports: no server code (src/http, src/stores, src/cli) came along.
-  assert.deepEqual(readdirSync(join(project, 'node_modules/@tokenstile/verify/dist')).sort(), ['core', 'protocol', 'verify']);
+  const dist = join(project, 'node_modules/@tokenstile/verify/dist');
+  assert.deepEqual(readdirSync(dist).sort(), ['core', 'features', 'protocol', 'verify']);
+  // Of the features, only their error-code declarations (plain data the error registry merges).
+  const featureFiles = readdirSync(join(dist, 'features'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  assert.ok(featureFiles.length > 0 && featureFiles.every((name) => /-codes\.(js|d\.ts)$/.test(name)), featureFiles.join(', '));
   const { bytes, native } = footprint(join(project, 'node_modules'));
   assert.deepEqual(native, []);
   // 0.1 MB today; a bound that a stray dependency or a copy of the server would break.

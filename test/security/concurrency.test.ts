@@ -12,6 +12,7 @@ import { createTokenstile } from '../../src/core/tokenstile.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { bearer, fastHasher, goodPassword, issuer, tempDir, testApp, uniqueEmail, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem, expectTokenRefused } from '../http/problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 /** SHA-256 of a refresh token's secret, as the store keeps it (tsr_ | version, session, generation, secret, tag). */
 const storedHash = (token: string) => hashRefreshSecret(Buffer.from(token.slice(4), 'base64url').subarray(21, 53));
@@ -47,12 +48,12 @@ describe('parallel refreshes with one token', () => {
     assert.ok(bodies.every((b) => b.session.id === s.session.id));
 
     // The store holds exactly one live refresh token: generation 1, the successor's hash.
-    const row = await t.app.tokenstile.stores.sessions.get(s.session.id);
+    const row = await internals(t.app.tokenstile).stores.sessions.get(s.session.id);
     assert.ok(row);
     assert.equal(row.generation, 1, 'exactly one rotation was committed');
     assert.equal(row.refreshHash, storedHash(successor!));
     assert.equal(row.previousHash, storedHash(s.refreshToken));
-    assert.equal((await t.app.tokenstile.stores.sessions.listLive(s.user.id, t.clock.now())).length, 1, 'no second session');
+    assert.equal((await internals(t.app.tokenstile).stores.sessions.listLive(s.user.id, t.clock.now())).length, 1, 'no second session');
     ctx.diagnostic(`${rotateAttempts(await t.app.inject({ method: 'GET', url: '/metrics' }))} compare-and-swap attempt(s) over HTTP, one committed`);
 
     // Every access token handed out works, and the successor rotates normally.
@@ -77,7 +78,7 @@ describe('parallel refreshes with one token', () => {
     assert.equal(successors.size, 1, `one lineage, got ${successors.size} distinct answers`);
     const [successor] = successors as Set<string>;
     assert.ok(successor!.startsWith('tsr_'));
-    const row = await t.app.tokenstile.stores.sessions.get(s.session.id);
+    const row = await internals(t.app.tokenstile).stores.sessions.get(s.session.id);
     assert.equal(row?.generation, 1, 'one rotation committed');
     assert.equal(row?.refreshHash, storedHash(successor!));
   }));
@@ -133,7 +134,7 @@ describe('parallel refreshes racing a logout', () => {
       assert.ok(successors.size <= 1, `one lineage, got ${successors.size} successors`);
       ctx.diagnostic(`${issued.length} of 100 refreshes succeeded`);
 
-      const row = await t.app.tokenstile.stores.sessions.get(s.session.id);
+      const row = await internals(t.app.tokenstile).stores.sessions.get(s.session.id);
       assert.ok(row && row.revokedAt !== null, 'the session is revoked in the store');
       for (const token of [s.accessToken, ...issued.map((b) => b.accessToken)]) expectTokenRefused(await me(t, token), 'session_revoked');
       for (const token of [s.refreshToken, ...successors]) expectProblem(await refresh(t, token), 401, 'invalid_refresh_token');
@@ -141,7 +142,7 @@ describe('parallel refreshes racing a logout', () => {
       const list = await t.app.inject({ method: 'GET', url: '/auth/sessions', headers: bearer(watcher.accessToken) });
       assert.equal(list.statusCode, 200, list.body);
       assert.deepEqual(list.json().sessions.map((x: { id: string }) => x.id), [watcher.session.id], 'only the other session is left');
-      assert.equal((await t.app.tokenstile.stores.sessions.listLive(s.user.id, t.clock.now())).length, 1, 'no session appeared');
+      assert.equal((await internals(t.app.tokenstile).stores.sessions.listLive(s.user.id, t.clock.now())).length, 1, 'no session appeared');
     }));
   }
 });

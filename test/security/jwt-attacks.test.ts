@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { issuer, testApp, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectTokenRefused } from '../http/problem-assertions.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n; // P-256 n
 let t: TestApp;
@@ -22,7 +23,7 @@ before(async () => {
   t = await testApp();
   s = await t.signUp();
   other = await t.signUp();
-  const [stored] = await t.app.tokenstile.stores.keys.listSigningKeys();
+  const [stored] = await internals(t.app.tokenstile).stores.keys.listSigningKeys();
   assert.ok(stored, 'the app made a signing key');
   ours = createPrivateKey({ key: stored.privateJwk, format: 'jwk' });
   kid = stored.kid;

@@ -5,6 +5,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { decodeProtectedHeader } from 'jose';
 import { bearer, issuer, tempDir } from '../helpers.ts';
 import { listeningApp, verifierFor } from './verify-helpers.ts';
+import { internals } from '../../src/core/core-internals.ts';
 
 function capture(): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -33,7 +34,7 @@ describe('signing-key rotation', () => {
       assert.equal(kidOf(during.accessToken), oldKid, 'the outgoing key signs until the publish-ahead delay has passed');
 
       t.clock.advance(61_000);
-      t.app.tokenstile.tick();
+      internals(t.app.tokenstile).tick();
       await core.reloadKeys();
       const after = await t.signUp();
       assert.equal(kidOf(after.accessToken), rotated.kid, 'the new key signs after the delay');
@@ -67,7 +68,7 @@ describe('signing-key rotation', () => {
       const { kid } = JSON.parse(io.stdout[0]!);
       assert.match(io.stderr.join('\n'), /warning: --publish-ahead under/);
       t.clock.advance(11_000);
-      t.app.tokenstile.tick();
+      internals(t.app.tokenstile).tick();
       await t.app.tokenstile.reloadKeys();
       const s = await t.signUp();
       assert.equal(kidOf(s.accessToken), kid);

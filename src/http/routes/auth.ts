@@ -9,6 +9,7 @@ import { device, setDeviceCookie } from '../request-device.ts';
 import { failureDetails, sendProblem } from '../problem.ts';
 import * as s from '../schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from './route-context.ts';
+import { internals } from '../../core/core-internals.ts';
 
 const tags = ['auth'];
 const security = [{ bearerAuth: [] }];
@@ -102,7 +103,7 @@ export function authRoutes({ core, browser, prefix }: RouteContext): RouteSet {
         const token = (request.body as { refreshToken: string }).refreshToken;
         if (cookies) {
           // Checked before anything is spent: a forged request rotates nothing.
-          const sessionId = core.refreshTokenSession(token);
+          const sessionId = internals(core).refreshTokenSession(token);
           if (!originAllowed(request, browser) || (sessionId !== null && !csrfTokenValid(core, request, sessionId))) {
             return sendProblem(reply, 'csrf_failed', { detail: 'A cookie refresh needs an allowed origin and the X-CSRF-Token header of its session.' });
           }

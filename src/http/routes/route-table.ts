@@ -1,7 +1,8 @@
+import { internals } from '../../core/core-internals.ts';
 import { corsPreflightRoute } from '../cors.ts';
 import { authRoutes } from './auth.ts';
 import { oauthRoutes } from './oauth.ts';
-import { revocationStreamRoutes, type RevocationStreamOptions } from './revocation-stream.ts';
+import { revocationStreamRoutes, type RevocationStreamOptions } from '../../features/revocation-stream/revocation-stream-routes.ts';
 import type { RouteContext, RouteSet } from './route-context.ts';
 import { sessionStatusRoutes } from './session-status.ts';
 import { sessionRoutes } from './sessions.ts';
@@ -18,7 +19,7 @@ const features: readonly RouteFactory[] = [authRoutes, sessionRoutes, sessionSta
  * `/.well-known/*`, `/oauth/*` and the revocation stream. `close` stops the stream's timers.
  */
 export function contractRoutes(context: RouteContext, stream?: RevocationStreamOptions): RouteSet {
-  const sets = [...features.map((f) => f(context)), { routes: [corsPreflightRoute(context.browser)] }, revocationStreamRoutes({ core: context.core, clients: context.clients, stream })];
+  const sets = [...features.map((f) => f(context)), { routes: [corsPreflightRoute(context.browser)] }, revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream })];
   return {
     routes: sets.flatMap((s) => s.routes),
     async close() {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientRegistry } from '../../core/clients.ts';
 import type { Tokenstile } from '../../core/tokenstile.ts';
-import { requireClient } from '../client-auth.ts';
-import type { EventSink, RouteDefinition } from '../http-types.ts';
-import { sendProblem } from '../problem.ts';
-import { StreamAcks } from '../stream-acks.ts';
-import type { RouteSet } from './route-context.ts';
+import { requireClient } from '../../http/client-auth.ts';
+import type { EventSink, RouteDefinition } from '../../http/http-types.ts';
+import { sendProblem } from '../../http/problem.ts';
+import { StreamAcks } from './stream-acks.ts';
+import type { RouteSet } from '../../http/routes/route-context.ts';
+import type { CoreInternals } from '../../core/core-internals.ts';
 
 /** Options of the revocation stream; defaults suit production. */
 export interface RevocationStreamOptions {
@@ -43,6 +44,9 @@ interface OpenStream {
   lastPending: number;
 }
 
+/** What the stream reads from the core's internals: the live list, new revocations, verifier leases. */
+export type RevocationFeedInternals = Pick<CoreInternals, 'liveRevocations' | 'onRevocations' | 'holdForVerifiers'>;
+
 /**
  * `GET /revocations/stream`: Server-Sent Events for verifiers (the `tokenstile/verify` SDK), for
  * authenticated clients; and `POST /revocations/stream/ack` for verifiers that acknowledge.
@@ -67,8 +71,8 @@ interface OpenStream {
  *   sent the request, and this instance confirms a revocation (to whoever made it) only once every
  *   such stream has acknowledged it or its lease has run out. `docs/verify.md` has the proof.
  */
-export function revocationStreamRoutes(opts: { core: Pick<Tokenstile, 'config' | 'degraded' | 'liveRevocations' | 'onRevocations' | 'holdForVerifiers'>; clients: ClientRegistry; stream?: RevocationStreamOptions | undefined }): RouteSet {
-  const { core, clients } = opts;
+export function revocationStreamRoutes(opts: { core: Pick<Tokenstile, 'config' | 'degraded'>; feed: RevocationFeedInternals; clients: ClientRegistry; stream?: RevocationStreamOptions | undefined }): RouteSet {
+  const { core, feed, clients } = opts;
   const heartbeatMs = opts.stream?.heartbeatMs ?? 500;
   const replayLimit = opts.stream?.replayLimit ?? 4096;
   const maxBuffered = opts.stream?.maxBufferedBytes ?? 64 * 1024;
@@ -90,7 +94,7 @@ export function revocationStreamRoutes(opts: { core: Pick<Tokenstile, 'config' |
     return true;
   };
 
-  const unsubscribe = core.onRevocations((revocations) => {
+  const unsubscribe = feed.onRevocations((revocations) => {
     if (revocations.length > 0) {
       seq += 1;
       const entries: Entry[] = revocations.map((r) => [r.id, r.expiresAt]);
@@ -161,7 +165,7 @@ export function revocationStreamRoutes(opts: { core: Pick<Tokenstile, 'config' |
       const id = randomBytes(12).toString('base64url');
       let text = `retry: 1000\n\nevent: stream\ndata: ${JSON.stringify({ stream: id, leaseMs })}\n\n`;
       if (replay === null) {
-        const snapshot: Entry[] = core.liveRevocations().map((r) => [r.id, r.expiresAt]);
+        const snapshot: Entry[] = feed.liveRevocations().map((r) => [r.id, r.expiresAt]);
         text += `id: ${epoch}.${seq}\nevent: snapshot\ndata: ${JSON.stringify({ revocations: snapshot })}\n\n`;
       } else {
         for (const e of replay) text += `id: ${epoch}.${e.seq}\nevent: revoked\ndata: ${JSON.stringify({ revocations: e.entries })}\n\n`;
@@ -208,7 +212,7 @@ export function revocationStreamRoutes(opts: { core: Pick<Tokenstile, 'config' |
       if (upToSeq === null) return sendProblem(reply, 'invalid_request', { detail: 'upTo must be the id of an event of this stream (`<epoch>.<sequence>`).' });
       if (!acks.knows(acked, clientId)) return sendProblem(reply, 'not_found', { detail: 'No open revocation stream of this client has that id here; reconnect.' });
       // Announced first, so that no lease is granted before every instance has heard of it.
-      core.holdForVerifiers(leaseMs);
+      feed.holdForVerifiers(leaseMs);
       const current = acks.acknowledge(acked, upToSeq, receivedAt, sentAtReceipt, !core.degraded);
       return reply.code(200).header('cache-control', 'no-store').send({ current, leaseMs });
     },
