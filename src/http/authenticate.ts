@@ -1,5 +1,5 @@
 import type { AuthInfo } from '../core/auth-info.ts';
-import type { Tokenstile } from '../core/tokenstile.ts';
+import type { AuthResult, Tokenstile } from '../core/tokenstile.ts';
 import type { BrowserConfig } from './browser-options.ts';
 import { accessCookie, clearSessionCookies } from './cookie-transport.ts';
 import { csrfTokenValid, isUnsafeMethod, originAllowed } from './csrf.ts';
@@ -33,35 +33,34 @@ export function isCookieAuthenticated(request: HttpRequest): boolean {
  * always wins: the cookie is then ignored, and no CSRF token is needed (a page on another origin
  * cannot set that header without a CORS preflight, which Tokenstile grants to the allowed origins only).
  */
-export async function authenticateCaller(core: Tokenstile, browser: BrowserConfig | undefined, request: HttpRequest, reply: HttpReply): Promise<boolean> {
+export function authenticateCaller(core: Tokenstile, browser: BrowserConfig | undefined, request: HttpRequest, reply: HttpReply | (() => HttpReply)): boolean | Promise<boolean> {
+  // The reply is only needed to refuse: an adapter may pass a factory, so that an accepted request
+  // (the hot path) builds nothing. Plain boolean when the core answered without I/O.
+  const refuse = (code: Parameters<typeof sendProblem>[1], options: Parameters<typeof sendProblem>[2], clearCookies = false): false => {
+    const r = typeof reply === 'function' ? reply() : reply;
+    if (clearCookies) clearSessionCookies(r, browser!);
+    sendProblem(r, code, options);
+    return false;
+  };
   const raw = request.headers.authorization;
   const header = Array.isArray(raw) ? raw[0] : raw;
   let token = bearerToken(header);
   const fromCookie = token === null && header === undefined && browser !== undefined ? accessCookie(request) : null;
   if (fromCookie !== null) token = fromCookie;
-  if (token === null) {
-    sendProblem(reply, 'invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>, or the access cookie.' });
-    return false;
-  }
+  if (token === null) return refuse('invalid_token', { tokenMissing: true, detail: 'An access token is required: Authorization: Bearer <token>, or the access cookie.' });
   const unsafe = fromCookie !== null && isUnsafeMethod(request.method);
-  if (unsafe && !originAllowed(request, browser!)) {
-    sendProblem(reply, 'csrf_failed', { detail: 'This origin may not send cookie-authenticated requests.' });
-    return false;
-  }
-  const answer = core.authenticate(token);
-  // A promise when the store is asked (strict mode, opaque handles, feed down); plain otherwise.
-  const result = answer instanceof Promise ? await answer : answer;
-  if (!result.ok) {
+  if (unsafe && !originAllowed(request, browser!)) return refuse('csrf_failed', { detail: 'This origin may not send cookie-authenticated requests.' });
+  const judge = (result: AuthResult): boolean => {
     // An ended session's cookies are useless: let the browser drop them.
-    if (fromCookie !== null && result.code === 'session_revoked') clearSessionCookies(reply, browser!);
-    sendProblem(reply, result.code, { retryAfterMs: result.retryAfterMs });
-    return false;
-  }
-  if (unsafe && !csrfTokenValid(core, request, result.value.sessionId)) {
-    sendProblem(reply, 'csrf_failed', { detail: 'A cookie-authenticated request that changes state needs the X-CSRF-Token header of its session.' });
-    return false;
-  }
-  if (fromCookie !== null) byCookie.add(request);
-  request.auth = result.value;
-  return true;
+    if (!result.ok) return refuse(result.code, { retryAfterMs: result.retryAfterMs }, fromCookie !== null && result.code === 'session_revoked');
+    if (unsafe && !csrfTokenValid(core, request, result.value.sessionId)) {
+      return refuse('csrf_failed', { detail: 'A cookie-authenticated request that changes state needs the X-CSRF-Token header of its session.' });
+    }
+    if (fromCookie !== null) byCookie.add(request);
+    request.auth = result.value;
+    return true;
+  };
+  const answer = core.authenticate(token);
+  // A promise when the store is asked (strict mode, opaque handles, a lapsed lease); plain otherwise.
+  return answer instanceof Promise ? answer.then(judge) : judge(answer);
 }

@@ -17,7 +17,8 @@ export type AuthenticateHook = (request: FastifyRequest, reply: FastifyReply) =>
 export function createAuthenticate(core: Tokenstile, browser?: BrowserConfig): AuthenticateHook {
   return async function authenticate(request, reply) {
     // Once answered, wait for the answer to go out, so that Fastify runs no handler after it.
-    if (!(await authenticateCaller(core, browser, request, fastifyReply(reply)))) await reply;
+    const accepted = authenticateCaller(core, browser, request, () => fastifyReply(reply));
+    if (!(accepted === true || (accepted !== false && (await accepted)))) await reply;
   };
 }
 
