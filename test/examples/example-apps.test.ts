@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { notesAppChecks } from './notes-app-checks.ts';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../scale/harness.ts';
-import { goodPassword, uniqueEmail } from '../helpers.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,41 +63,7 @@ for (const name of ['express-app', 'hono-app']) {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-
-    test('GET /api/notes without a token: 401 problem+json with a Bearer challenge', async () => {
-      const res = await fetch(`${url}/api/notes`);
-      assert.equal(res.status, 401);
-      assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
-      assert.match(String(res.headers.get('www-authenticate')), /^Bearer/);
-      assert.equal(((await res.json()) as { code: string }).code, 'invalid_token');
-    });
-
-    test('sign up and in through /auth/*, keep notes, and lose access at logout', async () => {
-      const email = uniqueEmail();
-      assert.equal((await post('/auth/register', { email, password: goodPassword })).status, 201);
-      const login = await post('/auth/login', { email, password: goodPassword });
-      assert.equal(login.status, 200);
-      const { accessToken } = (await login.json()) as { accessToken: string };
-      const bearer = { authorization: `Bearer ${accessToken}` };
-      assert.equal((await post('/api/notes', { text: 'buy milk' }, bearer)).status, 201);
-      const bad = await post('/api/notes', { text: 42 }, bearer);
-      assert.equal(bad.status, 400);
-      assert.equal(((await bad.json()) as { field: string }).field, 'text');
-      const mine = await fetch(`${url}/api/notes`, { headers: bearer });
-      assert.deepEqual(await mine.json(), { notes: ['buy milk'] });
-
-      const other = uniqueEmail();
-      await post('/auth/register', { email: other, password: goodPassword });
-      const theirs = (await (await post('/auth/login', { email: other, password: goodPassword })).json()) as { accessToken: string };
-      assert.deepEqual(await (await fetch(`${url}/api/notes`, { headers: { authorization: `Bearer ${theirs.accessToken}` } })).json(), { notes: [] }, "only the caller's notes");
-
-      assert.equal((await post('/auth/logout', {}, bearer)).status, 204);
-      const after = await fetch(`${url}/api/notes`, { headers: bearer });
-      assert.equal(after.status, 401);
-      assert.equal(((await after.json()) as { code: string }).code, 'session_revoked');
-    });
+    notesAppChecks(() => url);
 
     test('the database is SQLite in the example folder', async () => {
       assert.ok(readFileSync(join(dir, 'data', 'tokenstile.db')).length > 0, app.output());
