@@ -65,9 +65,13 @@ async function send(base: string, method: string, path: string, init: { body?: u
 /**
  * Runs `workers` workers for `cycles` revocations each (rotating over the paths and instances),
  * with `background` loops of GET /auth/me over all instances until the workers are done. Every
- * loop is bounded: by its count, and by `maxMs` overall.
+ * loop is bounded: by its count, and by `maxMs` overall. `progress.revocations` counts the
+ * revocations answered so far, for a test that injects a fault once the workload is under way.
  */
-export async function runWorkload(instances: readonly Instance[], options: { workers: number; cycles: number; background: number; maxMs: number; tag: string }): Promise<WorkloadResult> {
+export async function runWorkload(
+  instances: readonly Instance[],
+  options: { workers: number; cycles: number; background: number; maxMs: number; tag: string; progress?: { revocations: number } },
+): Promise<WorkloadResult> {
   const n = instances.length;
   const url = (k: number) => instances[((k % n) + n) % n]!.url;
   const deadline = performance.now() + options.maxMs;
@@ -173,6 +177,7 @@ export async function runWorkload(instances: readonly Instance[], options: { wor
         continue;
       }
       latencies.push(answeredAt - sent);
+      if (options.progress) options.progress.revocations += 1;
       revocations[path] += 1;
       await checkEnded(path, ended, answeredAt);
       // Other paths end the helper session too, or leave it; a global logout ends it. Either way

@@ -17,6 +17,13 @@ const skip = (problem: string | null) => (problem !== null && process.env.CI !==
 if (spare && process.env.CI !== 'true') console.log(`# SKIPPED logout-guarantee tests: ${spare}`);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits (bounded) until the workload has answered `n` revocations: the fault then hits it mid-run. */
+async function underWay(progress: { revocations: number }, n: number): Promise<void> {
+  for (const t0 = performance.now(); progress.revocations < n; await sleep(20)) {
+    if (performance.now() - t0 > 60_000) throw new Error(`the workload answered only ${progress.revocations} revocations in 60 s`);
+  }
+}
 const leaseMs = 1500;
 
 function baseEnv(schema: string, redis: string, prefix: string): Record<string, string> {
@@ -130,8 +137,9 @@ describe('the logout guarantee through Redis faults (own Redis)', { skip: skip(s
     const pid = pidOnPort(redis!.port);
     let hungFor = 0;
     let distrustedAfter = NaN;
+    const progress = { revocations: 0 };
     const fault = (async () => {
-      await sleep(1500);
+      await underWay(progress, 10);
       process.kill(pid, 'SIGSTOP');
       const t0 = performance.now();
       try {
@@ -142,7 +150,7 @@ describe('the logout guarantee through Redis faults (own Redis)', { skip: skip(s
         hungFor = performance.now() - t0;
       }
     })();
-    const r = await runWorkload(instances, { workers: 4, cycles: 28, background: 8, maxMs: 150_000, tag: 'hung' });
+    const r = await runWorkload(instances, { workers: 4, cycles: 28, background: 8, maxMs: 150_000, tag: 'hung', progress });
     await fault;
     await report(t, `Redis hung for ${Math.round(hungFor)} ms`, r, instances);
     const line = `hung Redis: every instance checked the store per request ${Math.round(distrustedAfter)} ms after SIGSTOP (lease ${leaseMs} ms)`;
@@ -159,15 +167,16 @@ describe('the logout guarantee through Redis faults (own Redis)', { skip: skip(s
   test("one instance's Redis connection frozen while its HTTP side serves: 0 accepted, on it and on the others", { timeout: 180_000 }, async (t) => {
     await untilTrusted(instances, true, 15_000);
     let frozenFor = 0;
+    const progress = { revocations: 0 };
     const fault = (async () => {
-      await sleep(1500);
+      await underWay(progress, 10);
       proxy!.freeze();
       const t0 = performance.now();
       await sleep(4000);
       proxy!.thaw();
       frozenFor = performance.now() - t0;
     })();
-    const r = await runWorkload(instances, { workers: 4, cycles: 28, background: 8, maxMs: 150_000, tag: 'cut' });
+    const r = await runWorkload(instances, { workers: 4, cycles: 28, background: 8, maxMs: 150_000, tag: 'cut', progress });
     await fault;
     await report(t, `instance 3's Redis connection frozen for ${Math.round(frozenFor)} ms`, r, instances);
     assertGuarantee(r, 100);
