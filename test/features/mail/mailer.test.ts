@@ -1,0 +1,145 @@
+// The mailer against a real SMTP server: delivery, retry with backoff, a stalled server bounded
+// by the send timeout, and the outbox when no SMTP is configured.
+import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { secureRandom } from '../../../src/core/ids.ts';
+import type { FeatureDatabase } from '../../../src/features/mail/feature-database.ts';
+import { mailMigrations } from '../../../src/features/mail/mail-migrations.ts';
+import { MailTemplates } from '../../../src/features/mail/mail-templates.ts';
+import { smtpTransport } from '../../../src/features/mail/mail-transport.ts';
+import { Mailer, retryDelayMs, type MailEvent } from '../../../src/features/mail/mailer.ts';
+import { OutboxStore } from '../../../src/features/mail/outbox-store.ts';
+import { startSmtpServer, type SmtpTestServer } from './smtp-test-server.ts';
+
+function sqliteDb(): FeatureDatabase {
+  const db = new DatabaseSync(':memory:');
+  for (const m of mailMigrations.sqlite) db.exec(m.sql);
+  const self: FeatureDatabase = {
+    dialect: 'sqlite',
+    query: async <T>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).all(...(params as never[])) as T[],
+    execute: async (sql, params = []) => Number(db.prepare(sql).run(...(params as never[])).changes),
+    transaction: (fn) => fn(self),
+  };
+  return self;
+}
+
+let smtp: SmtpTestServer;
+before(async () => {
+  smtp = await startSmtpServer({ auth: { user: 'mailer', pass: 's3cret pass' } });
+});
+after(() => smtp.close());
+
+const site = 'auth.example.com';
+
+function mailerFor(transport: ReturnType<typeof smtpTransport> | null, events: MailEvent[] = [], logs: unknown[][] = []) {
+  const clock = new ManualClock(Date.now());
+  const store = new OutboxStore(sqliteDb());
+  const logger = { info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a) };
+  const mailer = new Mailer({ store, transport, templates: new MailTemplates(), clock, random: secureRandom, logger, onEvent: (e) => events.push(e), retryBaseMs: 30_000, maxAttempts: 3 });
+  return { clock, store, mailer };
+}
+
+describe('mailer', () => {
+  test('a mail goes out over SMTP with its credentials, text and HTML bodies; once sent its body (the link) is cleared and nothing logged holds the link', async () => {
+    const events: MailEvent[] = [];
+    const logs: unknown[][] = [];
+    const { store, mailer } = mailerFor(smtpTransport({ url: smtp.url, from: 'Tokenstile <no-reply@example.com>', timeoutMs: 5000 }), events, logs);
+    try {
+      const link = 'https://auth.example.com/account#reset=tso_abc<&>';
+      const id = await mailer.enqueue('password_reset', 'ada@example.com', { email: 'ada@example.com', link, site }, 30 * 60_000);
+      const mail = await smtp.waitFor('ada@example.com');
+      assert.equal(mail.subject, 'Reset your password');
+      assert.equal(mail.from, 'no-reply@example.com');
+      assert.match(mail.text, /tso_abc<&>/);
+      assert.match(mail.text, /for 30 minutes/);
+      assert.match(mail.html, /href="https:\/\/auth\.example\.com\/account#reset=tso_abc&#60;&#38;&#62;"/, 'the link is escaped in HTML');
+      await mailer.flush();
+      const stored = await store.get(id);
+      assert.equal(stored?.state, 'sent');
+      assert.equal(stored?.text, null);
+      assert.equal(stored?.html, null);
+      assert.deepEqual(events.map((e) => e.type), ['mail_queued', 'mail_sent']);
+      assert.ok(!JSON.stringify(logs).includes('tso_abc'), 'no log line holds the link');
+      assert.ok(logs.some(([obj]) => (obj as { mailId?: string }).mailId === id), 'one line names the mail');
+    } finally {
+      await mailer.close();
+    }
+  });
+
+  test('a refused delivery is retried with backoff, keeps its last error, and is given up after the last attempt', async () => {
+    const events: MailEvent[] = [];
+    const { clock, store, mailer } = mailerFor(smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 }), events);
+    try {
+      smtp.failNext(1);
+      const id = await mailer.enqueue('verify_email', 'bob@example.com', { email: 'bob@example.com', link: 'https://x.example/l', site }, 3_600_000);
+      await mailer.flush();
+      let stored = await store.get(id);
+      assert.equal(stored?.state, 'pending');
+      assert.equal(stored?.attempts, 1);
+      assert.match(stored?.lastError ?? '', /451/);
+      assert.equal(stored?.nextAttemptAt, clock.now() + retryDelayMs(1, 30_000));
+      await mailer.flush();
+      assert.equal((await store.get(id))?.attempts, 1, 'not retried before its time');
+      clock.advance(30_000);
+      await mailer.flush();
+      await smtp.waitFor('bob@example.com');
+      stored = await store.get(id);
+      assert.equal(stored?.state, 'sent');
+      assert.equal(stored?.attempts, 2);
+
+      smtp.failNext(3);
+      const doomed = await mailer.enqueue('verify_email', 'carol@example.com', { email: 'carol@example.com', link: 'https://x.example/l', site }, 3_600_000);
+      for (const wait of [0, 30_000, 60_000]) {
+        clock.advance(wait);
+        await mailer.flush();
+      }
+      stored = await store.get(doomed);
+      assert.equal(stored?.state, 'failed');
+      assert.equal(stored?.attempts, 3);
+      assert.equal(stored?.text, null);
+      assert.ok(events.some((e) => e.type === 'mail_failed' && e.final));
+    } finally {
+      smtp.failNext(0);
+      await mailer.close();
+    }
+  });
+
+  test('a server that stalls fails the attempt within the send timeout; enqueueing never waits for it', async () => {
+    const { store, mailer } = mailerFor(smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 300 }));
+    smtp.stall(true);
+    try {
+      const t0 = performance.now();
+      const id = await mailer.enqueue('magic_link', 'dan@example.com', { email: 'dan@example.com', link: 'https://x.example/l', site }, 600_000);
+      assert.ok(performance.now() - t0 < 250, 'enqueue answered without waiting for SMTP');
+      const t1 = performance.now();
+      await mailer.flush();
+      const took = performance.now() - t1;
+      assert.ok(took < 5000, `the attempt ended within its bound (${took.toFixed(0)} ms)`);
+      const stored = await store.get(id);
+      assert.equal(stored?.state, 'pending');
+      assert.match(stored?.lastError ?? '', /ETIMEDOUT|timeout|within/i);
+    } finally {
+      smtp.stall(false);
+      await mailer.close();
+    }
+  });
+
+  test('without SMTP, mails stay in the outbox with their body until the link expires', async () => {
+    const { clock, store, mailer } = mailerFor(null);
+    try {
+      const id = await mailer.enqueue('verify_email', 'eve@example.com', { email: 'eve@example.com', link: 'https://x.example/verify#t', site }, 60_000);
+      const stored = await store.get(id);
+      assert.equal(stored?.state, 'outbox');
+      assert.match(stored?.text ?? '', /https:\/\/x\.example\/verify#t/);
+      assert.deepEqual((await store.list({ limit: 10 })).map((m) => m.id), [id]);
+      assert.equal(await store.purge(clock.now(), 0), 0);
+      clock.advance(60_000);
+      assert.equal(await store.purge(clock.now(), 0), 1);
+      assert.equal((await store.get(id))?.text, null);
+    } finally {
+      await mailer.close();
+    }
+  });
+});
