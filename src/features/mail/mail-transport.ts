@@ -40,17 +40,21 @@ export function checkSmtpUrl(url: string): URL {
  * server that accepts the connection and then stalls fails the attempt instead of holding it.
  */
 export function smtpTransport(options: { readonly url: string; readonly from: string; readonly timeoutMs?: number }): MailTransport {
-  checkSmtpUrl(options.url);
+  const url = checkSmtpUrl(options.url);
   const timeoutMs = options.timeoutMs ?? defaultSendTimeoutMs;
-  const transport = nodemailer.createTransport(options.url, {
-    from: options.from,
+  const secure = url.protocol === 'smtps:';
+  const transport = nodemailer.createTransport({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
+    secure,
+    ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
     dnsTimeout: timeoutMs,
     disableFileAccess: true,
     disableUrlAccess: true,
-  });
+  }, { from: options.from });
   return {
     async send(message) {
       let timer: NodeJS.Timeout | undefined;
