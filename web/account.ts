@@ -3,6 +3,7 @@
 // come from users.
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
+import { setUpRecovery } from './recovery.ts';
 
 const auth = createClient();
 
@@ -210,6 +211,8 @@ for (const [id, scope] of Object.entries(scopes)) {
 }
 
 async function start(): Promise<void> {
+  // A mailed link (reset, verification, change of email, sign-in) is handled first.
+  if (await setUpRecovery(auth, { say, showSignedOut })) return;
   // Nothing stored: signed out, and no request. Something stored: looked at without an error
   // answer first (a signed-out visitor's console stays clean); `signedout` switches the view.
   if (auth.user === null) {

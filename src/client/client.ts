@@ -235,6 +235,17 @@ export class TokenstileClient {
   }
 
   /**
+   * Signs in through a route that answers as `login` does (a sign-in link's
+   * `/auth/magic-link/verify`, a second factor…): POSTs `json` to `path` in this client's transport
+   * and starts the session it answers.
+   */
+  async signInWith(path: string, json: unknown): Promise<ClientUser> {
+    const body = await this.#post<Record<string, unknown>>(path, json, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
+    this.#started(body);
+    return this.#session!.user;
+  }
+
+  /**
    * Refreshes the access token now (one refresh at a time, shared by the origin's tabs). True when
    * the session goes on; false when it could not be refreshed (ended: `signedout` is emitted; or a
    * transient failure: the session is kept).

@@ -1,0 +1,57 @@
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import { maxPasswordLength, meetsPasswordPolicy, normalizePassword } from './password.ts';
+
+/**
+ * The fewest guesses (log10) zxcvbn must estimate for a password to be accepted: 10^8, the
+ * lower edge of its score 3 ("safely unguessable"), beyond an online attack and costly offline
+ * against argon2id. A random 8-character password just reaches it; common passwords, keyboard
+ * walks, dates, names, repeats and their l33t variants (`Summer2024!`, `p4ssw0rd!`) fall short.
+ */
+export const minPasswordGuessesLog10 = 8;
+
+/**
+ * Only the first 32 characters are scored: zxcvbn's cost grows faster than the length (tens of ms
+ * at 32, half a second at 64, on the event loop), and 32 strong characters make a strong password.
+ */
+const scoredLength = 32;
+
+let factory: Promise<ZxcvbnFactory> | undefined;
+
+/**
+ * zxcvbn-ts with its common and English dictionaries (about 1.5 s and some tens of MB to load),
+ * loaded once, at the first check: importing Tokenstile, or only verifying tokens, never loads it.
+ */
+function loadZxcvbn(): Promise<ZxcvbnFactory> {
+  factory ??= (async () => {
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]);
+    return new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...en.dictionary }, graphs: common.adjacencyGraphs, translations: en.translations, maxLength: scoredLength });
+  })();
+  factory.catch(() => {
+    factory = undefined;
+  });
+  return factory;
+}
+
+/** Starts loading the dictionaries now (at server start), so that the first sign-up does not wait for them. */
+export function preloadPasswordStrength(): void {
+  loadZxcvbn().catch(() => {});
+}
+
+/**
+ * Why `password` is refused, in a sentence for the user, or null when it is accepted: the length
+ * and character-class rule (8–256 characters, not all of one kind), then zxcvbn's estimate with
+ * the user's own email and name as extra dictionary words (a password made of them is weak).
+ */
+export async function passwordWeakness(password: string, userInputs: readonly (string | null | undefined)[] = []): Promise<string | null> {
+  const chars = [...normalizePassword(password)].length;
+  if (chars < 8) return 'Use at least 8 characters.';
+  if (chars > maxPasswordLength) return `Use at most ${maxPasswordLength} characters.`;
+  if (!meetsPasswordPolicy(password)) return 'Mix letters with digits or symbols.';
+  const zxcvbn = await loadZxcvbn();
+  const inputs = userInputs.flatMap((s) => (s ? [s, ...s.split(/[@.\s_-]+/).filter((w) => w.length >= 3)] : []));
+  const result = zxcvbn.check([...normalizePassword(password)].slice(0, scoredLength).join(''), inputs);
+  if (result.guessesLog10 >= minPasswordGuessesLog10) return null;
+  const { warning, suggestions } = result.feedback;
+  const why = warning ? `${warning.replace(/\.?$/, '.')}` : 'This password is too easy to guess.';
+  return [why, ...suggestions.slice(0, 1)].join(' ');
+}

@@ -1,0 +1,77 @@
+import { checkEmail } from '../../core/account-text.ts';
+import type { AuthInfo } from '../../core/auth-info.ts';
+import type { DeviceInfo } from '../../core/context.ts';
+import { passwordCredential } from '../../core/credential-store.ts';
+import { fail, invalid, ok, type Result } from '../../core/errors.ts';
+import { normalizePassword } from '../../core/password.ts';
+import { admitMailRequest, invalidCode, liveUserById, mailLink, originOf, type RecoveryContext } from './recovery-context.ts';
+
+/** The one-time-token purpose of links confirming a new address. */
+export const emailChangePurpose = 'email_change';
+
+/** What a change token remembers: both addresses, and the session that asked (it stays signed in). */
+interface ChangeData {
+  readonly from: string;
+  readonly to: string;
+  readonly sessionId: string;
+}
+
+/**
+ * `POST /auth/email/change {newEmail, password}` (signed in): checks the password (wrong ones
+ * are limited like failed sign-ins), then mails a confirmation link to the new address and a
+ * notice to the old one. Nothing changes until the link is followed. `email_taken` when another
+ * account has the new address (as registration says it).
+ */
+export async function requestEmailChange(
+  rc: RecoveryContext,
+  auth: AuthInfo,
+  input: { readonly newEmail: string; readonly password: string },
+  device: DeviceInfo,
+): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests'>> {
+  const email = checkEmail(input.newEmail);
+  if (!email.ok) return invalid('newEmail', email.reason);
+  const user = await liveUserById(rc, auth.userId);
+  if (user === null) return fail('session_revoked');
+  if (email.value === user.email) return invalid('newEmail', 'is already the address of this account');
+  const limited = await rc.kit.limits.check('loginPerAccount', `email-change:${user.id}`, rc.kit.clock.now());
+  if (!limited.ok) return limited;
+  const [credential] = await rc.kit.stores.credentials.list(user.id, passwordCredential);
+  if (credential === undefined || !(await rc.kit.hasher.verify(credential.secret, normalizePassword(input.password)))) {
+    rc.kit.emit({ type: 'recovery.email_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
+    return fail('invalid_credentials');
+  }
+  if ((await rc.kit.stores.users.byEmail(email.value)) !== null) return fail('email_taken');
+  const admitted = await admitMailRequest(rc, user.email, device);
+  if (!admitted.ok) return admitted;
+  const data: ChangeData = { from: user.email, to: email.value, sessionId: auth.sessionId };
+  const ttlMs = rc.settings.emailChangeTtlMs;
+  const site = new URL(rc.settings.appUrl).host;
+  const mailId = await mailLink(rc, { user, purpose: emailChangePurpose, action: 'email-change', kind: 'email_change_confirm', to: email.value, ttlMs, data, newEmail: email.value });
+  await rc.mailer.enqueue('email_change_notice', user.email, { email: user.email, newEmail: email.value, site }, ttlMs);
+  rc.kit.emit({ type: 'recovery.email_change_requested', userId: user.id, sessionId: auth.sessionId, mailId, ...originOf(device) });
+  return ok(undefined);
+}
+
+/**
+ * `POST /auth/email/change/confirm {token}`: makes the new address the account's (verified: the
+ * link reached it) and ends every other session of the user than the one that asked. `invalid_code`
+ * for an unknown, used or expired link, or when the account's address changed since;
+ * `email_taken` when another account took the address meanwhile.
+ */
+export async function confirmEmailChange(rc: RecoveryContext, input: { readonly token: string }, device: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>> {
+  const consumed = await rc.kit.oneTimeTokens.consume(emailChangePurpose, input.token);
+  if (consumed === null) return invalidCode();
+  const data = consumed.data as Partial<ChangeData> | null;
+  const user = await liveUserById(rc, consumed.userId);
+  if (user === null || typeof data?.to !== 'string' || user.email !== data.from) return invalidCode();
+  const now = rc.kit.clock.now();
+  const changed = await rc.kit.stores.users.changeEmail(user.id, data.to, now, now);
+  if (changed === 'email_taken') return fail('email_taken');
+  if (changed === null) return invalidCode();
+  // Links sent to the old address must not act on the account any more.
+  await rc.kit.oneTimeTokens.revokeFor(user.id, ['password_reset', 'verify_email', 'magic_link']);
+  rc.kit.emit({ type: 'recovery.email_changed', userId: user.id, ...originOf(device) });
+  await rc.kit.revoke({ userId: user.id, ...(typeof data.sessionId === 'string' && { exceptSessionId: data.sessionId }) }, 'email_change', originOf(device));
+  await rc.kit.dropCache(user.id);
+  return ok(undefined);
+}

@@ -1,0 +1,99 @@
+import type { AuthInfo } from '../../core/auth-info.ts';
+import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import type { Result } from '../../core/errors.ts';
+import type { CoreFeature, FeatureKit } from '../../core/feature.ts';
+import { preloadPasswordStrength } from '../../core/password-strength.ts';
+import { mailMigrations } from '../mail/mail-migrations.ts';
+import { MailTemplates } from '../mail/mail-templates.ts';
+import { smtpTransport } from '../mail/mail-transport.ts';
+import { Mailer } from '../mail/mailer.ts';
+import { OutboxStore } from '../mail/outbox-store.ts';
+import { confirmEmailChange, requestEmailChange } from './email-change.ts';
+import { requestVerification, resendVerification, verifyEmail, verifyNewUser } from './email-verification.ts';
+import { requestMagicLink, verifyMagicLink } from './magic-link.ts';
+import { forgotPassword, resetPassword, voidResetLinks } from './password-reset.ts';
+import { BackgroundWork, type RecoveryContext } from './recovery-context.ts';
+import { resolveRecoveryOptions, type RecoveryOptions, type RecoverySettings } from './recovery-options.ts';
+
+/** What the recovery feature offers (`featureApi(core, recoveryFeature)`); the routes call these. */
+export interface RecoveryApi {
+  readonly settings: RecoverySettings;
+  /** The mail outbox (`tokenstile mail list|show`). */
+  readonly outbox: OutboxStore;
+  readonly mailer: Mailer;
+  forgotPassword(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'too_many_requests'>>;
+  resetPassword(input: { token: string; newPassword: string }, device?: DeviceInfo): Promise<Result<void, 'weak_password' | 'invalid_code'>>;
+  requestVerification(auth: AuthInfo, device?: DeviceInfo): Promise<Result<void, 'session_revoked' | 'too_many_requests'>>;
+  resendVerification(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'too_many_requests'>>;
+  verifyEmail(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code'>>;
+  requestEmailChange(auth: AuthInfo, input: { newEmail: string; password: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests'>>;
+  confirmEmailChange(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>>;
+  requestMagicLink(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'not_found' | 'too_many_requests'>>;
+  verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'>>;
+  /** Waits for the work started after answers (lookups, tokens, queued mail) and sends what is due. */
+  settle(): Promise<void>;
+}
+
+/** How long sent and failed mails stay listed in the outbox (their bodies go as soon as they are sent). */
+const outboxRetentionMs = 30 * 24 * 3_600_000;
+
+function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryApi {
+  const settings = resolveRecoveryOptions(options, kit.config.issuer);
+  const outbox = new OutboxStore(kit.db);
+  const transport = settings.mailTransport ?? (settings.smtpUrl === null ? null : smtpTransport({ url: settings.smtpUrl, from: settings.mailFrom, timeoutMs: settings.smtpTimeoutMs }));
+  const mailer = new Mailer({
+    store: outbox,
+    transport,
+    templates: new MailTemplates(settings.mailTemplates),
+    clock: kit.clock,
+    random: kit.random,
+    logger: kit.logger,
+    onEvent: (e) => kit.emit({ ...e, type: `mail.${e.type.slice('mail_'.length)}` }),
+  });
+  const background = new BackgroundWork((obj, msg) => kit.logger?.warn(obj, msg));
+  const rc: RecoveryContext = { kit, settings, mailer, background };
+  kit.addSignInGate(async ({ user }) => {
+    if (settings.requireVerifiedEmail && user.emailVerifiedAt === null) return { code: 'email_not_verified' };
+    // The password was right: the user's reset links are no longer needed.
+    await voidResetLinks(rc, user.id);
+    return null;
+  });
+  kit.onEvent((event) => {
+    if (event.type === 'registered') verifyNewUser(rc, event.userId, { ip: event.ip ?? null, userAgent: event.userAgent ?? null });
+  });
+  kit.addPurge((now) => outbox.purge(now, now - outboxRetentionMs));
+  kit.onClose(async () => {
+    await background.idle();
+    await mailer.close();
+  });
+  preloadPasswordStrength();
+  return {
+    settings,
+    outbox,
+    mailer,
+    forgotPassword: (input, device = {}) => forgotPassword(rc, input, device),
+    resetPassword: (input, device = {}) => resetPassword(rc, input, device),
+    requestVerification: (auth, device = {}) => requestVerification(rc, auth, device),
+    resendVerification: (input, device = {}) => resendVerification(rc, input, device),
+    verifyEmail: (input, device = {}) => verifyEmail(rc, input, device),
+    requestEmailChange: (auth, input, device = {}) => requestEmailChange(rc, auth, input, device),
+    confirmEmailChange: (input, device = {}) => confirmEmailChange(rc, input, device),
+    requestMagicLink: (input, device = {}) => requestMagicLink(rc, input, device),
+    verifyMagicLink: (input, device = {}) => verifyMagicLink(rc, input, device),
+    async settle() {
+      await background.idle();
+      await mailer.flush();
+    },
+  };
+}
+
+/**
+ * Account recovery and email: password reset, email verification (and the
+ * `requireVerifiedEmail` sign-in gate), change of email, sign-in links, and the mail outbox they
+ * send through. Its options are `TokenstileOptions.recovery`.
+ */
+export const recoveryFeature: CoreFeature<RecoveryApi> = {
+  name: 'recovery',
+  migrations: mailMigrations,
+  setup: (kit) => setUp(kit, kit.options.recovery as RecoveryOptions | undefined),
+};
