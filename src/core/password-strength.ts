@@ -48,7 +48,8 @@ export async function passwordWeakness(password: string, userInputs: readonly (s
   if (chars > maxPasswordLength) return `Use at most ${maxPasswordLength} characters.`;
   if (!meetsPasswordPolicy(password)) return 'Mix letters with digits or symbols.';
   const zxcvbn = await loadZxcvbn();
-  const inputs = userInputs.flatMap((s) => (s ? [s, ...s.split(/[@.\s_-]+/).filter((w) => w.length >= 3)] : []));
+  // The whole text, an email's local part, and each word of it: any of them makes a weak password.
+  const inputs = userInputs.flatMap((s) => (s ? [s, s.split('@')[0]!, ...s.split(/[@.\s_+-]+/).filter((w) => w.length >= 3)] : []));
   const result = zxcvbn.check([...normalizePassword(password)].slice(0, scoredLength).join(''), inputs);
   if (result.guessesLog10 >= minPasswordGuessesLog10) return null;
   const { warning, suggestions } = result.feedback;
