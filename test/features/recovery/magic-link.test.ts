@@ -1,0 +1,73 @@
+// Sign-in links: off by default; on, a link signs in (amr ["email"]) in either transport.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { bearer, goodPassword, jwtOnly, testApp, uniqueEmail, type TestApp } from '../../helpers.ts';
+import { expectProblem } from '../../http/problem-assertions.ts';
+import { claimsOf, mailsTo, tokenFromMail } from './recovery-helpers.ts';
+
+let off: TestApp;
+let on: TestApp;
+before(async () => {
+  off = await testApp();
+  on = await testApp({ recovery: { magicLink: true } });
+});
+after(async () => {
+  await off.close();
+  await on.close();
+});
+
+const post = (app: TestApp, url: string, payload?: object, headers: Record<string, string> = {}) => app.app.inject({ method: 'POST', url, payload, headers });
+
+describe('sign-in links', () => {
+  test('off unless enabled: 404, and no mail', async () => {
+    const s = await off.signUp();
+    expectProblem(await post(off, '/auth/magic-link', { email: s.user.email }), 404, 'not_found');
+    expectProblem(await post(off, '/auth/magic-link/verify', { token: `tso_${'A'.repeat(43)}` }), 404, 'not_found');
+    assert.deepEqual(await mailsTo(off.app.tokenstile, s.user.email), []);
+  });
+
+  test('202 for any address; the link signs in once with amr ["email"], verifies the address, and no account is made for an unknown one', async () => {
+    const s = await on.signUp();
+    const unknown = uniqueEmail();
+    assert.equal((await post(on, '/auth/magic-link', { email: s.user.email })).statusCode, 202);
+    assert.equal((await post(on, '/auth/magic-link', { email: unknown })).statusCode, 202);
+    assert.deepEqual(await mailsTo(on.app.tokenstile, unknown), []);
+    const token = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    const res = await post(on, '/auth/magic-link/verify', { token });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.tokenType, 'Bearer');
+    assert.equal(body.user.id, s.user.id);
+    assert.equal(body.user.emailVerified, true);
+    if (!jwtOnly) assert.deepEqual(claimsOf(body.accessToken).amr, ['email']);
+    assert.equal((await on.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(body.accessToken) })).statusCode, 200);
+    expectProblem(await post(on, '/auth/magic-link/verify', { token }), 401, 'invalid_code');
+    expectProblem(await post(on, '/auth/login', { email: unknown, password: goodPassword }), 401, 'invalid_credentials');
+  });
+
+  test('cookie transport: the cookies and a CSRF token, no token in the body; a foreign origin is refused', async () => {
+    const s = await on.signUp();
+    await post(on, '/auth/magic-link', { email: s.user.email });
+    const token = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    expectProblem(await post(on, '/auth/magic-link/verify', { token }, { 'tokenstile-transport': 'cookie', origin: 'https://evil.example' }), 403, 'csrf_failed');
+    const res = await post(on, '/auth/magic-link/verify', { token }, { 'tokenstile-transport': 'cookie' });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(typeof res.json().csrfToken, 'string');
+    assert.equal(res.json().accessToken, undefined);
+    const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+    assert.ok(cookies.some((c) => c.startsWith('__Host-tokenstile-access=')));
+  });
+
+  test('a link expires after 15 minutes and a newer one replaces it', async () => {
+    const s = await on.signUp();
+    await post(on, '/auth/magic-link', { email: s.user.email });
+    const old = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    on.clock.advance(15 * 60_000);
+    expectProblem(await post(on, '/auth/magic-link/verify', { token: old }), 401, 'invalid_code');
+    await post(on, '/auth/magic-link', { email: s.user.email });
+    const older = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    on.clock.advance(1000);
+    await post(on, '/auth/magic-link', { email: s.user.email });
+    expectProblem(await post(on, '/auth/magic-link/verify', { token: older }), 401, 'invalid_code');
+  });
+});
