@@ -60,7 +60,8 @@ export async function usersCreate(core: Tokenstile, io: CliIo, o: { email: strin
   const r = await core.register({ email: o.email, password, name: o.name ?? null });
   if (!r.ok) {
     const why = { invalid_request: 'the email or name is not valid', weak_password: 'the password does not meet the policy (8-256 characters, not all of one kind)', email_taken: 'an account with this email already exists', too_many_requests: 'too many registrations; retry later' }[r.code];
-    throw new CliError(`cannot create user: ${r.code === 'invalid_request' && r.field !== undefined ? `${r.field} ${r.reason}` : why}`);
+    const detail = r.code === 'invalid_request' && r.field !== undefined ? `${r.field} ${r.reason}` : r.code === 'weak_password' && r.reason !== undefined ? `the password does not meet the policy: ${r.reason}` : why;
+    throw new CliError(`cannot create user: ${detail}`);
   }
   print(io, o.json, { user: r.value }, `created user ${r.value.id} <${escaped(r.value.email)}>`);
 }

@@ -3,7 +3,8 @@ import { cacheTtlMs, readThrough } from './auth-cache.ts';
 import { originOf, publicUser, type CoreContext, type DeviceInfo, type IssuedTokens, type PublicUser } from './context.ts';
 import { fail, invalid, ok, type Result } from './errors.ts';
 import { isUuidv7, uuidv7 } from './ids.ts';
-import { meetsPasswordPolicy, normalizePassword } from './password.ts';
+import { normalizePassword } from './password.ts';
+import { passwordWeakness } from './password-strength.ts';
 import { admitSignIn, signInClient, signInSucceeded } from './sign-in-throttle.ts';
 import type { AuthInfo } from './auth-info.ts';
 import { startSession } from './sessions.ts';
@@ -34,7 +35,8 @@ export async function register(
   if (!email.ok) return invalid('email', email.reason);
   const name = checkName(input.name);
   if (!name.ok) return invalid('name', name.reason);
-  if (!meetsPasswordPolicy(input.password)) return fail('weak_password');
+  const weakness = await passwordWeakness(input.password, [email.value, name.value]);
+  if (weakness !== null) return { ok: false, code: 'weak_password', reason: weakness };
   const now = ctx.clock.now();
   const user = newUser(ctx, email.value, name.value, now);
   const password = await passwordRecord(ctx, user.id, input.password, now);
@@ -162,7 +164,8 @@ export async function changePassword(
     ctx.emit({ type: 'password_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
     return fail('invalid_credentials');
   }
-  if (!meetsPasswordPolicy(input.newPassword)) return fail('weak_password');
+  const weakness = await passwordWeakness(input.newPassword, [user.email, user.name]);
+  if (weakness !== null) return { ok: false, code: 'weak_password', reason: weakness };
   const now = ctx.clock.now();
   // Moves the credential stamp: a sign-in checked against the old password cannot start a session.
   const stamp = await ctx.stores.credentials.replace(await passwordRecord(ctx, user.id, input.newPassword, now), now);

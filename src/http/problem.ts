@@ -17,10 +17,13 @@ export function failureDetails(failure: { readonly retryAfterMs?: number | undef
   retryAfterMs?: number | undefined;
   field?: string | undefined;
   detail?: string | undefined;
+  extensions?: Readonly<Record<string, unknown>> | undefined;
 } {
   return {
     retryAfterMs: failure.retryAfterMs,
     ...(failure.field !== undefined && { field: failure.field, detail: `${failure.field} ${failure.reason ?? 'is not valid'}.` }),
+    // A reason without a field (a weak password: why it is weak) is the detail, and a member of its own.
+    ...(failure.field === undefined && failure.reason !== undefined && { detail: failure.reason, extensions: { reason: failure.reason } }),
   };
 }
 

@@ -72,22 +72,13 @@ describe('recovery on the account page in Chromium, mail through SMTP', { skip }
       await signUp(page, email);
       await page.waitForSelector('#verify-banner:not([hidden])');
       assert.equal(await page.textContent('#verify-banner-email'), email);
-      await smtp.waitFor(email, (m) => m.subject === 'Confirm your email address');
+      const first = await smtp.waitFor(email, (m) => m.subject === 'Confirm your email address');
       await page.focus('#verify-resend');
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => /new confirmation link/.test(document.getElementById('status')?.textContent ?? ''));
-      await page.waitForFunction(() => true);
-      const mails = await (async () => {
-        for (let i = 0; i < 100; i++) {
-          const found = smtp.received.filter((m) => m.to.includes(email));
-          if (found.length >= 2) return found;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        return smtp.received.filter((m) => m.to.includes(email));
-      })();
-      assert.equal(mails.length, 2, 'a second verification mail');
+      const second = await smtp.waitFor(email, (m) => m !== first);
       await page.screenshot({ path: artifact('recovery-verify-banner.png'), fullPage: true });
-      await open(page, linkIn(mails[1]!, `${server.base}/account`));
+      await open(page, linkIn(second, `${server.base}/account`));
       await page.waitForFunction(() => /email address is confirmed/.test(document.getElementById('status')?.textContent ?? ''));
       assert.ok(!page.url().includes('#'), 'the token left the address bar');
       await page.waitForSelector('#signed-in:not([hidden])');

@@ -82,8 +82,19 @@ describe('POST /auth/register', () => {
   }
 
   test('accepts passwords at the policy bounds (8 and 256 characters)', async () => {
-    assert.equal((await post('/auth/register', { email: uniqueEmail(), password: 'abcdefg1' })).statusCode, 201);
-    assert.equal((await post('/auth/register', { email: uniqueEmail(), password: 'a1'.repeat(128) })).statusCode, 201);
+    // Hard to guess as well (a random 8 characters; 256 starting with uncommon words): the strength check passes them.
+    assert.equal((await post('/auth/register', { email: uniqueEmail(), password: 'Tz9$wq!M' })).statusCode, 201);
+    const long = 'a lamp under 3 ferns, '.padEnd(256, 'x1');
+    assert.equal([...long].length, 256);
+    assert.equal((await post('/auth/register', { email: uniqueEmail(), password: long })).statusCode, 201);
+  });
+
+  test('refuses a common or guessable password with 400 weak_password saying why', async () => {
+    for (const password of ['Password123!', 'abcdefg1', 'qwerty123', 'a1'.repeat(128)]) {
+      const body = expectProblem(await post('/auth/register', { email: uniqueEmail(), password }), 400, 'weak_password') as { reason?: string; detail: string };
+      assert.ok((body.reason ?? '').length > 10, `a reason for ${password}: ${JSON.stringify(body)}`);
+      assert.equal(body.detail, body.reason);
+    }
   });
 
   for (const email of ['not-an-email', 'a@b', 'a b@example.com', '@example.com', 'user@', '']) {

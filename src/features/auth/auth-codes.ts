@@ -4,7 +4,7 @@ import { defineCodes } from '../../protocol/error-codes.ts';
 export const authCodes = defineCodes({
   weak_password: {
     status: 400,
-    title: 'The password does not meet the policy: 8 to 256 characters, not all of one kind (letters, digits, symbols).',
+    title: 'The password does not meet the policy: 8 to 256 characters, not all of one kind (letters, digits, symbols), and not easy to guess.',
   },
   invalid_credentials: { status: 401, title: 'The email or password is wrong.' },
   account_disabled: { status: 403, title: 'This account is disabled.' },
