@@ -50,3 +50,6 @@ export type { KeyInfo } from './core/key-rotation.ts';
 export type { Introspection } from './core/token-introspection.ts';
 export type { ResourceServerOptions } from './http/resource-server-options.ts';
 export type { RevocationStreamOptions } from './features/revocation-stream/revocation-stream-routes.ts';
+export { features } from './features/index.ts';
+export type { FeatureEntry } from './features/feature-entry.ts';
+export type { SignInRefusal } from './core/feature.ts';

@@ -10,6 +10,8 @@ import { createAuthenticate, registerRouteSet, type AuthenticateHook } from './f
 import { openServer, type OpenServerOptions } from './open-server.ts';
 import type { ResourceServerOptions } from './resource-server-options.ts';
 import { contractRoutes } from './routes/route-table.ts';
+import type { FeatureEntry } from '../features/feature-entry.ts';
+import { features as builtInFeatures } from '../features/index.ts';
 import { internals } from '../core/core-internals.ts';
 
 declare module 'fastify' {
@@ -63,8 +65,8 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);
   if (options.routes !== false) {
-    const context = { core, browser, clients, prefix: app.prefix };
-    await registerRouteSet(app, contractRoutes(context, options.revocationStream), { authenticate, browser });
+    const context = { core, browser, clients, prefix: app.prefix, revocationStream: options.revocationStream };
+    await registerRouteSet(app, contractRoutes(context, options.features ?? builtInFeatures), { authenticate, browser });
   }
 };
 

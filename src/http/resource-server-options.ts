@@ -1,5 +1,6 @@
 import type { ClientCredentials } from '../core/clients.ts';
 import type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
+import type { FeatureEntry } from '../features/feature-entry.ts';
 
 /**
  * What resource servers use: `/oauth/*` and the revocation stream. Options of every adapter (the
@@ -15,4 +16,10 @@ export interface ResourceServerOptions {
   readonly clients?: string | readonly ClientCredentials[];
   /** Heartbeat and replay window of `/revocations/stream`. */
   readonly revocationStream?: RevocationStreamOptions;
+  /**
+   * The features whose routes are mounted (and, when the adapter opens the core, whose core halves
+   * it opens): see src/features/index.ts. Default: the built-in list. With a ready core
+   * (`tokenstile`), it must have been opened with these features' core halves.
+   */
+  readonly features?: readonly FeatureEntry[];
 }
