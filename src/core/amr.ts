@@ -5,9 +5,11 @@ import { invalid, ok, type Result } from './errors.ts';
  * as a session records it and its access tokens carry it (`amr`). Also `fed`, a federated
  * assertion (an OAuth or SAML sign-in elsewhere): not in the IANA registry, but the value
  * Microsoft Entra ID and others put in `amr` for it, and what a host app's social sign-in records.
+ * And `email`, a link or code sent by mail (Tokenstile's sign-in links): not in the registry either,
+ * which has no value for proof of a mailbox.
  */
 export const amrValues: ReadonlySet<string> = new Set([
-  'face', 'fed', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pwd', 'rba', 'retina', 'sc', 'sms', 'swk', 'tel', 'user', 'vbm', 'wia',
+  'email', 'face', 'fed', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pwd', 'rba', 'retina', 'sc', 'sms', 'swk', 'tel', 'user', 'vbm', 'wia',
 ]);
 
 /** What a password sign-in records, and what sessions made before `amr` was recorded count as. */

@@ -12,6 +12,7 @@ import type { RevocationFeed } from './revocation-feed.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
 import type { CoreFeature } from './feature.ts';
+import type { RecoveryOptions } from '../features/recovery/recovery-options.ts';
 
 // Declared beside its parser so that the verify SDK can name it without loading this module's imports.
 export type { Duration } from './duration.ts';
@@ -121,6 +122,11 @@ export interface TokenstileOptions {
    * the plugin, the Node and fetch handlers) pass the built-in features of src/features/index.ts.
    */
   readonly features?: readonly CoreFeature[];
+  /**
+   * Account recovery and email (the `recovery` feature): SMTP or the outbox, where links point,
+   * the verified-email requirement, sign-in links, link lifetimes. See docs/recovery.md.
+   */
+  readonly recovery?: RecoveryOptions;
 }
 
 /** `jwt` (default) or `opaque` reference handles. */

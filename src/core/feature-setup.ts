@@ -1,4 +1,6 @@
 import { originOf, type CoreContext } from './context.ts';
+import type { TokenstileOptions } from './config.ts';
+import type { AuthEventListener } from './events.ts';
 import type { CoreFeature, FeatureKit, SignInGate } from './feature.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import { startSession } from './sessions.ts';
@@ -12,11 +14,13 @@ export interface FeatureHooks {
   readonly purges: Array<(now: number) => Promise<unknown>>;
   /** Run by `close`, last added first. */
   readonly closers: Array<() => Promise<void> | void>;
+  /** Told of every event the core reports, after the host's `onEvent`. */
+  readonly listeners: AuthEventListener[];
 }
 
 /** Empty hooks, for a core to hand to `setUpFeatures`. */
 export function featureHooks(): FeatureHooks {
-  return { gates: [], purges: [], closers: [] };
+  return { gates: [], purges: [], closers: [], listeners: [] };
 }
 
 /**
@@ -27,7 +31,7 @@ export async function setUpFeatures(
   ctx: CoreContext,
   core: Tokenstile,
   features: readonly CoreFeature[],
-  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown> },
+  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown>; readonly options: TokenstileOptions },
 ): Promise<void> {
   const { hooks } = deps;
   for (const feature of features) {
@@ -52,6 +56,9 @@ export async function setUpFeatures(
       addSignInGate: (gate) => void hooks.gates.push(gate),
       addPurge: (fn) => void hooks.purges.push(fn),
       onClose: (fn) => void hooks.closers.push(fn),
+      options: deps.options,
+      limits: ctx.limits,
+      onEvent: (listener) => void hooks.listeners.push(listener),
     };
     deps.apis.set(feature.name, feature.setup === undefined ? undefined : await feature.setup(kit));
   }

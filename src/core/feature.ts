@@ -26,10 +26,11 @@
  *   go to `createTokenstile({ features })` (default: none), as planned.
  */
 import type { Clock } from './clock.ts';
-import type { Logger, TokenstileConfig } from './config.ts';
+import type { Logger, TokenstileConfig, TokenstileOptions } from './config.ts';
+import type { RateLimits } from './rate-limits.ts';
 import type { DeviceInfo, IssuedTokens } from './context.ts';
 import { internals } from './core-internals.ts';
-import type { AuthEvent, EventOrigin, RevocationCause } from './events.ts';
+import type { AuthEvent, AuthEventListener, EventOrigin, RevocationCause } from './events.ts';
 import type { RandomSource } from './ids.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import type { PasswordHasher } from './password.ts';
@@ -129,6 +130,12 @@ export interface FeatureKit {
   addPurge(fn: (now: number) => Promise<unknown>): void;
   /** Adds work to `core.close()`, run in reverse order of adding. */
   onClose(fn: () => Promise<void> | void): void;
+  /** The options the core was opened with: a feature reads its own block (`options.recovery`…) and checks it in `setup`. */
+  readonly options: Readonly<TokenstileOptions>;
+  /** The core's rate limits (shared through Redis when the core's are), for a feature's rules in `RateLimitOptions`. */
+  readonly limits: RateLimits;
+  /** Tells `listener` of every event the core reports (a sign-up, a sign-in…), after the host's `onEvent`; it must not throw or block. */
+  onEvent(listener: AuthEventListener): void;
 }
 
 /**

@@ -29,6 +29,13 @@ export interface RateLimitOptions {
   readonly registerPerIp?: RateLimit | false;
   /** Refreshes per client IP. Default 600 per 1m. */
   readonly refreshPerIp?: RateLimit | false;
+  /**
+   * Requests that mail an address (password reset, sign-in link, verification), per address,
+   * whether it has an account or not. Default 5 per 1h.
+   */
+  readonly mailPerAccount?: RateLimit | false;
+  /** Requests that mail an address, per client IP. Default 30 per 1h. */
+  readonly mailPerIp?: RateLimit | false;
 }
 
 export type RateLimitRule = keyof RateLimitOptions;
@@ -39,6 +46,8 @@ const defaults: Record<RateLimitRule, RateLimit> = {
   loginPerIp: { limit: 100, window: '15m' },
   registerPerIp: { limit: 20, window: '1h' },
   refreshPerIp: { limit: 600, window: '1m' },
+  mailPerAccount: { limit: 5, window: '1h' },
+  mailPerIp: { limit: 30, window: '1h' },
 };
 
 /** Resolved rules: limit and window in ms, or null when off. */

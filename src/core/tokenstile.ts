@@ -174,11 +174,14 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const logger = options.logger;
   const listener = options.onEvent;
   const audit = new AuditQueue(options.audit === false ? null : stores.audit, logger);
+  const hooks = featureHooks();
   const emit = (event: AuthEvent) => {
-    try {
-      listener?.(event);
-    } catch {
-      // An observer's failure must not fail a login.
+    for (const observe of [listener, ...hooks.listeners]) {
+      try {
+        observe?.(event);
+      } catch {
+        // An observer's failure must not fail a login.
+      }
     }
     audit.push(auditEntryOf(event, clock.now()));
   };
@@ -208,7 +211,6 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
 
-  const hooks = featureHooks();
   const ctx: CoreContext = {
     config,
     stores,
@@ -345,7 +347,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     oneTimeTokens,
   });
   try {
-    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis });
+    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis, options });
   } catch (err) {
     await core.close().catch(() => {});
     throw err;

@@ -9,6 +9,9 @@ import { authCodes } from './auth/auth-codes.ts';
 import type { FeatureEntry } from './feature-entry.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
 import { revocationStreamRoutes } from './revocation-stream/revocation-stream-routes.ts';
+import { recoveryCodes } from './recovery/recovery-codes.ts';
+import { recoveryFeature } from './recovery/recovery-feature.ts';
+import { recoveryRoutes } from './recovery/recovery-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -22,6 +25,7 @@ export const features = [
   { name: 'auth', codes: authCodes, routes: allRoutes(authRoutes, sessionRoutes, sessionStatusRoutes) },
   { name: 'well-known', routes: wellKnownRoutes },
   { name: 'oauth', codes: oauthCodes, routes: oauthRoutes },
+  { name: 'recovery', core: recoveryFeature, codes: recoveryCodes, routes: recoveryRoutes },
   {
     name: 'revocation-stream',
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),

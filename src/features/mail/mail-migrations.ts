@@ -1,4 +1,4 @@
-import type { Migration } from './feature-database.ts';
+import type { Migration } from '../../core/feature.ts';
 
 /**
  * The outbox: every mail, with its delivery state. `body_text`/`body_html` hold the link (a live

@@ -1,4 +1,4 @@
-import type { FeatureDatabase } from './feature-database.ts';
+import type { FeatureDatabase, SqlValue } from '../../core/feature.ts';
 
 /** Where a mail is: waiting to be sent (or retried), sent, given up on, or kept for reading (no SMTP). */
 export type MailState = 'pending' | 'sent' | 'failed' | 'outbox';
@@ -75,11 +75,11 @@ export class OutboxStore {
     return this.#db.dialect === 'sqlite' ? text.replace(/\$(\d+)/g, '?$1') : text;
   }
 
-  #query(text: string, params: readonly unknown[] = []): Promise<Row[]> {
+  #query(text: string, params: readonly SqlValue[] = []): Promise<Row[]> {
     return this.#db.query<Row>(this.#sql(text), params);
   }
 
-  #execute(text: string, params: readonly unknown[] = []): Promise<number> {
+  #execute(text: string, params: readonly SqlValue[] = []): Promise<number> {
     return this.#db.execute(this.#sql(text), params);
   }
 

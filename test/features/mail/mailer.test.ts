@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { secureRandom } from '../../../src/core/ids.ts';
-import type { FeatureDatabase } from '../../../src/features/mail/feature-database.ts';
+import type { FeatureDatabase } from '../../../src/core/feature.ts';
 import { mailMigrations } from '../../../src/features/mail/mail-migrations.ts';
 import { MailTemplates } from '../../../src/features/mail/mail-templates.ts';
 import { smtpTransport } from '../../../src/features/mail/mail-transport.ts';

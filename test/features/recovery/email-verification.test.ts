@@ -2,7 +2,7 @@
 // requireVerifiedEmail gate and its resend, over every adapter and backend.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { bearer, goodPassword, jwtOnly, testApp, uniqueEmail, type TestApp, type TokenBody } from '../../helpers.ts';
+import { bearer, goodPassword, jwtOnly, testApp, uniqueEmail, type TestApp } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 import { claimsOf, mailsTo, tokenFromMail } from './recovery-helpers.ts';
 
@@ -23,7 +23,7 @@ const me = (app: TestApp, token: string) => app.app.inject({ method: 'GET', url:
 describe('email verification', () => {
   test('a new user is unverified; a requested link verifies them, and /auth/me and new tokens say so', async () => {
     const s = await t.signUp();
-    assert.equal(s.user.emailVerified, false);
+    assert.equal((s.user as { emailVerified?: boolean }).emailVerified, false);
     assert.equal((await me(t, s.accessToken)).json().emailVerified, false);
     assert.deepEqual(await mailsTo(t.app.tokenstile, s.user.email), [], 'no mail at sign-up without SMTP');
     const req = await post(t, '/auth/email/verify/request', undefined, bearer(s.accessToken));
@@ -64,7 +64,7 @@ describe('email verification', () => {
     assert.equal((await post(gated, '/auth/email/verify', { token })).statusCode, 204);
     const login = await post(gated, '/auth/login', { email, password: goodPassword });
     assert.equal(login.statusCode, 200, login.body);
-    assert.equal((login.json() as TokenBody).user.emailVerified, true);
+    assert.equal(login.json().user.emailVerified, true);
   });
 
   test('resend answers 202 for any address; only an unverified account gets a new link, which replaces the old', async () => {
