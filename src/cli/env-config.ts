@@ -9,6 +9,7 @@ import type { Stores } from '../core/stores.ts';
 import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
 import { resolveTrustProxy } from '../http/trust-proxy.ts';
+import { resolveRecoveryOptions, type RecoveryOptions } from '../features/recovery/recovery-options.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 import { envDefinition, environment, environmentHelp } from './server-options.ts';
 
@@ -62,8 +63,10 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
     allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
   };
-  for (const d of environment) if (d.type === 'duration') app[d.option!] = setting(env, d.env!);
+  // Durations of the core's own options; a feature's (`recovery.…`) are read with its block.
+  for (const d of environment) if (d.type === 'duration' && !d.option!.includes('.')) app[d.option!] = setting(env, d.env!);
   checkCoreSettings(app as unknown as Omit<TokenstileOptions, 'stores'>);
+  app.recovery = recoveryFromEnv(env);
   return {
     host,
     port,
@@ -71,6 +74,29 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     logLevel: oneOf(env, 'TOKENSTILE_LOG_LEVEL'),
     app: app as unknown as ServerConfig['app'],
   };
+}
+
+/** The `recovery` options (account mail, links, verification, sign-in links), checked now. */
+function recoveryFromEnv(env: Env): RecoveryOptions {
+  const recovery: RecoveryOptions = {
+    smtpUrl: value(env, 'TOKENSTILE_SMTP_URL'),
+    mailFrom: value(env, 'TOKENSTILE_MAIL_FROM'),
+    appUrl: value(env, 'TOKENSTILE_APP_URL'),
+    mailTemplates: value(env, 'TOKENSTILE_MAIL_TEMPLATES'),
+    requireVerifiedEmail: oneOf(env, 'TOKENSTILE_REQUIRE_VERIFIED_EMAIL') === 'true',
+    magicLink: oneOf(env, 'TOKENSTILE_MAGIC_LINK') === 'on',
+    passwordResetTtl: setting(env, 'TOKENSTILE_PASSWORD_RESET_TTL'),
+    emailVerificationTtl: setting(env, 'TOKENSTILE_EMAIL_VERIFICATION_TTL'),
+  };
+  try {
+    // The issuer only shapes defaults; a bad one is reported by the core's own check.
+    resolveRecoveryOptions(recovery, value(env, 'TOKENSTILE_ISSUER') ?? 'http://localhost/');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const named = err.message.replace(/\b[a-zA-Z]+\b/g, (word) => variableOf[`recovery.${word}`] ?? word);
+    throw new ConfigError(named, { cause: err });
+  }
+  return recovery;
 }
 
 /** The file of a `sqlite:PATH` URL; null for `sqlite::memory:` and other databases. */

@@ -144,3 +144,50 @@ export function choiceOption<T extends string>(name: keyof typeof coreOptions, v
   if (!d.values!.includes(given)) throw new ConfigError(`${name} must be one of ${d.values!.join(', ')}, got ${JSON.stringify(given)}`);
   return given;
 }
+
+/**
+ * The options of account recovery and email (`TokenstileOptions.recovery`, docs/recovery.md), with
+ * their variables; checked by `resolveRecoveryOptions`.
+ */
+export const recoveryOptionDefinitions = {
+  smtpUrl: {
+    option: 'recovery.smtpUrl', env: 'TOKENSTILE_SMTP_URL', type: 'text', defaultText: 'unset',
+    help: ['smtp://user:pass@host:587 or smtps://…:465 for account mail; unset: mails are kept', 'in the database outbox (tokenstile mail list|show)'],
+    doc: '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465` for account mail (reset, verification, sign-in links); unset: mails are kept in the database outbox, read with `tokenstile mail list|show` ([recovery](recovery.md))',
+  },
+  mailFrom: {
+    option: 'recovery.mailFrom', env: 'TOKENSTILE_MAIL_FROM', type: 'text', defaultText: '`no-reply@` the issuer\'s host',
+    help: ['From of account mail'],
+    doc: '`From` of account mail, e.g. `Example <no-reply@example.com>`',
+  },
+  appUrl: {
+    option: 'recovery.appUrl', env: 'TOKENSTILE_APP_URL', type: 'text', defaultText: 'the issuer\'s `/account`',
+    help: ['the page links in mails open (the token goes in its #fragment)'],
+    doc: 'the page links in mails open; the token goes in its URL fragment (`#reset=tso_…`), which never reaches a server log or `Referer` ([recovery](recovery.md#from-links-and-templates))',
+  },
+  mailTemplates: {
+    option: 'recovery.mailTemplates', env: 'TOKENSTILE_MAIL_TEMPLATES', type: 'text', defaultText: 'unset',
+    help: ['a folder of mail templates replacing the built-in ones'],
+    doc: 'a folder of mail templates (`password_reset.txt`, …) replacing the built-in ones ([recovery](recovery.md#from-links-and-templates))',
+  },
+  requireVerifiedEmail: {
+    option: 'recovery.requireVerifiedEmail', env: 'TOKENSTILE_REQUIRE_VERIFIED_EMAIL', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: sign-in answers 403 email_not_verified until the email is verified'],
+    doc: '`true`: a sign-in answers `403 email_not_verified` until the address is verified',
+  },
+  magicLink: {
+    option: 'recovery.magicLink', env: 'TOKENSTILE_MAGIC_LINK', type: 'choice', default: 'off', values: ['on', 'off'],
+    help: ['on | off: sign-in links by mail (POST /auth/magic-link)'],
+    doc: '`on` offers sign-in links by mail (`POST /auth/magic-link`)',
+  },
+  passwordResetTtl: duration({
+    option: 'recovery.passwordResetTtl', env: 'TOKENSTILE_PASSWORD_RESET_TTL', default: '30m', minMs: minute, maxMs: day,
+    help: ['how long a password-reset link works'],
+    doc: 'how long a password-reset link works, 1 min – 24 h',
+  }),
+  emailVerificationTtl: duration({
+    option: 'recovery.emailVerificationTtl', env: 'TOKENSTILE_EMAIL_VERIFICATION_TTL', default: '24h', minMs: minute, maxMs: 30 * day,
+    help: ['how long an email-verification link works'],
+    doc: 'how long an email-verification link works, 1 min – 30 d',
+  }),
+} as const satisfies Record<string, OptionDefinition>;

@@ -30,6 +30,10 @@ describe('settings are checked when read, and the message names the variable', (
     // The value is quoted as given, even when it looks like an option name.
     [{ TOKENSTILE_ISSUER: 'audience' }, /^TOKENSTILE_ISSUER must be an absolute URL, got "audience"$/],
     [{ TOKENSTILE_KEY_ENCRYPTION_KEY: 'too-short-to-be-a-key' }, /^TOKENSTILE_KEY_ENCRYPTION_KEY must be 32 random bytes/],
+    [{ TOKENSTILE_SMTP_URL: 'http://mail.example.com' }, /^TOKENSTILE_SMTP_URL must start with smtp:\/\/ or smtps:\/\//],
+    [{ TOKENSTILE_APP_URL: 'https://app.example.com/account#x' }, /^TOKENSTILE_APP_URL must be an http\(s\) URL without a #fragment/],
+    [{ TOKENSTILE_PASSWORD_RESET_TTL: '2d' }, /^TOKENSTILE_PASSWORD_RESET_TTL must be between 60s and 86400s/],
+    [{ TOKENSTILE_MAGIC_LINK: 'yes' }, /^TOKENSTILE_MAGIC_LINK must be one of on, off, got "yes"$/],
   ];
   for (const [env, message] of cases) {
     test(Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' '), () => {
