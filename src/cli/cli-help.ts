@@ -1,4 +1,5 @@
 import { envHelp } from './env-config.ts';
+import { mailGroup } from './mail-commands.ts';
 
 /** The options `runCli` parses; each command accepts the ones its spec lists (and `--help`). */
 export const cliOptions = {
@@ -154,6 +155,7 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
       },
     },
   },
+  mail: mailGroup,
   clients: {
     summary: 'resource-server clients for /oauth/* and /revocations/stream',
     subcommands: {
@@ -187,6 +189,7 @@ const overview: ReadonlyArray<readonly [string, string?]> = [
   ['audit', 'logins, logouts, revocations, password changes, key events'],
   ['keys'],
   ['clients'],
+  ['mail'],
 ];
 
 function mainHelp(): string {

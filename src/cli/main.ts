@@ -10,6 +10,7 @@ import { coreFeatures } from '../features/feature-entry.ts';
 import { features as builtInFeatures } from '../features/index.ts';
 import { redactUrl } from '../stores/open-stores.ts';
 import * as admin from './admin-commands.ts';
+import * as mail from './mail-commands.ts';
 import { CliError, type CliIo } from './admin-commands.ts';
 import { cliOptions, commands, groups, helpFor, specOf, type CliOption } from './cli-help.ts';
 import { openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
@@ -203,6 +204,13 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
       case 'purge':
         await withCore(env, io, (core) => admin.purge(core, io, { json }));
         return 0;
+      case 'mail list':
+      case 'mail show': {
+        const o = { limit: limitOf(values.limit, mail.defaultMailPage, 1000), after: values.after, id: positionals[2], json };
+        if (sub === 'show' && o.id === undefined) throw new UsageError('missing the MAIL_ID to show (tokenstile mail list shows them)');
+        await withCore(env, io, (core) => (sub === 'list' ? mail.mailList(core, io, o) : mail.mailShow(core, io, { id: o.id!, json })));
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(name)}`);
     }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { preloadPasswordStrength } from '../core/password-strength.ts';
 import { buildApp } from '../http/app.ts';
 import { redactUrl } from '../stores/open-stores.ts';
 import { openConfiguredStores, type ServerConfig } from './env-config.ts';
@@ -9,6 +10,8 @@ import { openConfiguredStores, type ServerConfig } from './env-config.ts';
  */
 export async function startServer(config: ServerConfig): Promise<{ app: FastifyInstance; url: string }> {
   const warnings: string[] = [];
+  // The password-strength dictionaries load now (about a second), not at the first sign-up.
+  preloadPasswordStrength();
   const stores = await openConfiguredStores(config, { warn: (message) => warnings.push(message) });
   const app = buildApp({ ...config.app, stores, logger: { level: config.logLevel } });
   app.addHook('onClose', () => stores.close());

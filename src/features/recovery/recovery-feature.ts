@@ -2,7 +2,6 @@ import type { AuthInfo } from '../../core/auth-info.ts';
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import type { Result } from '../../core/errors.ts';
 import type { CoreFeature, FeatureKit } from '../../core/feature.ts';
-import { preloadPasswordStrength } from '../../core/password-strength.ts';
 import { mailMigrations } from '../mail/mail-migrations.ts';
 import { MailTemplates } from '../mail/mail-templates.ts';
 import { smtpTransport } from '../mail/mail-transport.ts';
@@ -66,7 +65,6 @@ function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryA
     await background.idle();
     await mailer.close();
   });
-  preloadPasswordStrength();
   return {
     settings,
     outbox,
