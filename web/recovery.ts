@@ -126,6 +126,10 @@ export async function setUpRecovery(auth: TokenstileClient, page: RecoveryPage):
     if (!$('signed-in').hidden) void refreshBanner(auth);
   }).observe($('signed-in'), { attributes: true, attributeFilter: ['hidden'] });
 
+  // A link pasted into a tab that already shows the page changes only the fragment: start afresh.
+  window.addEventListener('hashchange', () => {
+    if (/^#(reset|verify|email-change|magic)=/.test(location.hash)) location.reload();
+  });
   const link = linkInUrl();
   if (link === null) return false;
   if (link.action === 'reset') {

@@ -120,7 +120,9 @@ export class TokenstileClient {
   async request<T>(path: string, init: ClientRequestInit = {}): Promise<T> {
     const res = await this.fetch(path, init);
     if (!res.ok) throw await toProblem(res);
-    return (res.status === 204 ? undefined : await res.json()) as T;
+    // 204, and 202 from the routes that mail (`/auth/password/forgot`…), have no body.
+    const text = res.status === 204 ? '' : await res.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
   /** Creates an account (it does not sign in: call `login` next). */
