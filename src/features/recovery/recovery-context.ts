@@ -39,7 +39,9 @@ export class BackgroundWork {
       this.#warn({ what }, 'tokenstile: too much mail work waiting; dropped one request');
       return;
     }
-    const p: Promise<void> = Promise.resolve()
+    // Started on the next turn of the event loop, once the answer has been written: a synchronous
+    // database (SQLite) would otherwise do the lookup before the answer goes out.
+    const p: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
       .then(task)
       .catch((err: unknown) => this.#warn({ what, err: { message: (err as Error)?.message } }, 'tokenstile: account mail work failed'))
       .finally(() => this.#pending.delete(p));

@@ -148,3 +148,25 @@ describe('password reset', () => {
     assert.ok(Math.abs(k - u) < Math.max(2, 0.5 * Math.min(k, u)), `known ${k.toFixed(2)} ms vs unknown ${u.toFixed(2)} ms`);
   });
 });
+
+describe('password reset rate limits', () => {
+  test('per address (known or not, alike) and per IP: 429 with Retry-After', async () => {
+    const limited = await testApp({ rateLimits: { mailPerAccount: { limit: 2, window: '1h' }, mailPerIp: { limit: 6, window: '1h' } } });
+    try {
+      const s = await limited.signUp();
+      const forgotOn = (email: string) => limited.app.inject({ method: 'POST', url: '/auth/password/forgot', payload: { email } });
+      const unknown = uniqueEmail();
+      for (const email of [s.user.email, unknown]) {
+        assert.equal((await forgotOn(email)).statusCode, 202);
+        assert.equal((await forgotOn(email)).statusCode, 202);
+        const third = await forgotOn(email);
+        expectProblem(third, 429, 'too_many_requests');
+        assert.ok(Number(third.headers['retry-after']) > 0);
+      }
+      assert.equal((await forgotOn(uniqueEmail())).statusCode, 429, 'the seventh request from this IP');
+      assert.equal((await mailsTo(limited.app.tokenstile, s.user.email)).length, 2);
+    } finally {
+      await limited.close();
+    }
+  });
+});
