@@ -19,7 +19,7 @@ export interface CliIo {
 export class CliError extends Error {}
 
 /** Finds a user by id or email, or fails with a message that says what to give. */
-async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
+export async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
   const user = await core.findUser(ref);
   if (!user) throw new CliError(`no user ${JSON.stringify(ref)} (give an email or a user id)`);
   return user;
@@ -32,7 +32,7 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
  * revocation lease more: the longest an acknowledging verifier may still trust a list an instance
  * vouched for before its poll (docs/verify.md).
  */
-async function settle(core: Tokenstile): Promise<void> {
+export async function settle(core: Tokenstile): Promise<void> {
   // One store lease for the servers, one verifier lease for their acknowledging verifiers, and 2 %
   // more for clock-rate differences between this host and theirs.
   await new Promise((resolve) => setTimeout(resolve, Math.ceil((core.config.storeLeaseMs + core.config.revocationLeaseMs) * 1.02)));

@@ -1,5 +1,6 @@
 import { envHelp } from './env-config.ts';
 import { mailGroup } from './mail-commands.ts';
+import { recoveryUserCommands } from './users-commands.ts';
 
 /** The options `runCli` parses; each command accepts the ones its spec lists (and `--help`). */
 export const cliOptions = {
@@ -89,6 +90,7 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
         about: ['blocks sign-in and ends every session of the account at once'],
         options: ['user', 'json'],
       },
+      ...recoveryUserCommands,
     },
   },
   sessions: {

@@ -11,6 +11,7 @@ import { features as builtInFeatures } from '../features/index.ts';
 import { redactUrl } from '../stores/open-stores.ts';
 import * as admin from './admin-commands.ts';
 import * as mail from './mail-commands.ts';
+import * as users from './users-commands.ts';
 import { CliError, type CliIo } from './admin-commands.ts';
 import { cliOptions, commands, groups, helpFor, specOf, type CliOption } from './cli-help.ts';
 import { openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
@@ -137,6 +138,15 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
       case 'users disable': {
         const o = { user: need('user'), json };
         await withCore(env, io, (core) => admin.usersDisable(core, io, o));
+        return 0;
+      }
+      case 'users show':
+      case 'users enable':
+      case 'users set-password':
+      case 'users verify-email': {
+        const o = { user: need('user'), password: values.password, passwordStdin: values['password-stdin'], json };
+        const run = { show: users.usersShow, enable: users.usersEnable, 'set-password': users.usersSetPassword, 'verify-email': users.usersVerifyEmail }[sub as 'show'];
+        await withCore(env, io, (core) => run(core, io, o));
         return 0;
       }
       case 'sessions list': {

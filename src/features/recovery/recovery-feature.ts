@@ -7,6 +7,7 @@ import { MailTemplates } from '../mail/mail-templates.ts';
 import { smtpTransport } from '../mail/mail-transport.ts';
 import { Mailer } from '../mail/mailer.ts';
 import { OutboxStore } from '../mail/outbox-store.ts';
+import { enableUser, setPassword, verifyEmailOf } from './account-admin.ts';
 import { confirmEmailChange, requestEmailChange } from './email-change.ts';
 import { requestVerification, resendVerification, verifyEmail, verifyNewUser } from './email-verification.ts';
 import { requestMagicLink, verifyMagicLink } from './magic-link.ts';
@@ -29,6 +30,12 @@ export interface RecoveryApi {
   confirmEmailChange(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>>;
   requestMagicLink(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'not_found' | 'too_many_requests'>>;
   verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'>>;
+  /** Administrative: sets a user's password (the policy applies) and ends every session of the user. */
+  setPassword(userId: string, password: string): Promise<Result<void, 'not_found' | 'weak_password'>>;
+  /** Administrative: marks the user's address verified. */
+  verifyEmailOf(userId: string): Promise<Result<void, 'not_found'>>;
+  /** Administrative: lets a disabled account sign in again. */
+  enableUser(userId: string): Promise<Result<void, 'not_found'>>;
   /** Waits for the work started after answers (lookups, tokens, queued mail) and sends what is due. */
   settle(): Promise<void>;
 }
@@ -78,6 +85,9 @@ function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryA
     confirmEmailChange: (input, device = {}) => confirmEmailChange(rc, input, device),
     requestMagicLink: (input, device = {}) => requestMagicLink(rc, input, device),
     verifyMagicLink: (input, device = {}) => verifyMagicLink(rc, input, device),
+    setPassword: (userId, password) => setPassword(rc, userId, password),
+    verifyEmailOf: (userId) => verifyEmailOf(rc, userId),
+    enableUser: (userId) => enableUser(rc, userId),
     async settle() {
       await background.idle();
       await mailer.flush();
