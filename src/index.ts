@@ -53,3 +53,5 @@ export type { RevocationStreamOptions } from './features/revocation-stream/revoc
 export { features } from './features/index.ts';
 export type { FeatureEntry } from './features/feature-entry.ts';
 export type { SignInRefusal } from './core/feature.ts';
+export type { RecoveryOptions } from './features/recovery/recovery-options.ts';
+export type { MailMessage, MailTransport } from './features/mail/mail-transport.ts';
