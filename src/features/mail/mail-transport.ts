@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { ConfigError } from '../../core/errors.ts';
 
 /** One mail as it is handed to a transport. */
@@ -43,7 +43,7 @@ export function smtpTransport(options: { readonly url: string; readonly from: st
   const url = checkSmtpUrl(options.url);
   const timeoutMs = options.timeoutMs ?? defaultSendTimeoutMs;
   const secure = url.protocol === 'smtps:';
-  const transport = nodemailer.createTransport({
+  const settings = {
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
     secure,
@@ -54,7 +54,11 @@ export function smtpTransport(options: { readonly url: string; readonly from: st
     dnsTimeout: timeoutMs,
     disableFileAccess: true,
     disableUrlAccess: true,
-  }, { from: options.from });
+  };
+  // nodemailer is loaded at the first mail: importing Tokenstile, or running without SMTP, never loads it.
+  let transport: Promise<Transporter> | undefined;
+  const open = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(settings, { from: options.from })));
   return {
     async send(message) {
       let timer: NodeJS.Timeout | undefined;
@@ -62,12 +66,12 @@ export function smtpTransport(options: { readonly url: string; readonly from: st
         timer = setTimeout(() => reject(Object.assign(new Error(`no answer from the SMTP server within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
       });
       try {
-        await Promise.race([transport.sendMail({ to: message.to, subject: message.subject, text: message.text, html: message.html }), deadline]);
+        await Promise.race([(await open()).sendMail({ to: message.to, subject: message.subject, text: message.text, html: message.html }), deadline]);
       } finally {
         clearTimeout(timer);
       }
     },
-    close: () => transport.close(),
+    close: () => void transport?.then((t) => t.close(), () => {}),
   };
 }
 
