@@ -17,9 +17,7 @@ const api = { group: 'api', body: 'json' } as const;
 
 /** Answers a core result: `status` with no body, or the failure as problem+json (a weak password says why). */
 function answer(reply: HttpReply, result: Result<unknown>, status: 202 | 204): HttpReply {
-  if (result.ok) return reply.code(status).send();
-  if (result.code === 'weak_password') return sendProblem(reply, 'weak_password', { detail: result.reason, extensions: { reason: result.reason } });
-  return sendProblem(reply, result.code, failureDetails(result));
+  return result.ok ? reply.code(status).send() : sendProblem(reply, result.code, failureDetails(result));
 }
 
 /** No body means `{}` (a JSON null is a body, and not an object). */
