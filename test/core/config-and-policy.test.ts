@@ -36,6 +36,8 @@ describe('resolveConfig', () => {
         loginPerIp: { limit: 100, windowMs: 900_000 },
         registerPerIp: { limit: 20, windowMs: 3_600_000 },
         refreshPerIp: { limit: 600, windowMs: 60_000 },
+        mailPerAccount: { limit: 5, windowMs: 3_600_000 },
+        mailPerIp: { limit: 30, windowMs: 3_600_000 },
       },
       auditRetentionMs: 90 * 86_400_000,
     });

@@ -1,3 +1,4 @@
+import { internals } from '../../core/core-internals.ts';
 import { featureApi } from '../../core/feature.ts';
 import { authOf } from '../../http/authenticate.ts';
 import { browserSession, setSessionCookies, wantsCookies } from '../../http/cookie-transport.ts';
@@ -30,6 +31,8 @@ function emptyIsObject(request: HttpRequest): void {
  * `/auth/password/reset`, `/auth/email/verify…`, `/auth/email/change…`, `/auth/magic-link…`.
  */
 export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
+  // A core opened without the feature (an embedder's own list) serves none of its routes.
+  if (!internals(core).features.has(recoveryFeature.name)) return { routes: [] };
   const recovery = featureApi(core, recoveryFeature);
   const routes: RouteDefinition[] = [
     {
