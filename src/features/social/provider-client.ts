@@ -54,7 +54,9 @@ export class ProviderClient {
     const c = this.config;
     const auth = oidc.ClientSecretBasic(c.clientSecret);
     if (c.kind === 'oidc') {
-      const execute = c.issuer.protocol === 'http:' && isLoopback(c.issuer) ? [oidc.allowInsecureRequests] : [];
+      // The ID token's signature is checked too (openid-client trusts TLS for it by default):
+      // "validated fully", and a forged token is refused even where TLS is not in play.
+      const execute = [oidc.enableNonRepudiationChecks, ...(c.issuer.protocol === 'http:' && isLoopback(c.issuer) ? [oidc.allowInsecureRequests] : [])];
       const configuration = await oidc.discovery(c.issuer, c.clientId, undefined, auth, { execute, timeout: timeoutSeconds });
       configuration.timeout = timeoutSeconds;
       return configuration;

@@ -39,6 +39,8 @@ export interface GitHubEndpoints {
 }
 
 const idPattern = /^[a-z0-9-]{1,32}$/;
+/** Path segments of `/auth/oauth/*` routes that are not providers. */
+const reservedIds = new Set(['providers', 'session', 'token']);
 const known = new Set(['id', 'issuer', 'preset', 'clientId', 'clientSecret', 'scopes', 'name', 'serverUrl']);
 
 /** True for loopback hosts, the only ones reached over plain HTTP (a provider on the same machine in development and tests). */
@@ -73,6 +75,7 @@ function oneProvider(entry: unknown, index: number): ProviderConfig {
   const o = entry as Record<string, unknown>;
   for (const key of Object.keys(o)) if (!known.has(key)) throw new ConfigError(`${at} has an unknown field ${JSON.stringify(key)}`);
   if (typeof o.id !== 'string' || !idPattern.test(o.id)) throw new ConfigError(`${at}.id must be 1-32 of a-z, 0-9 and -`);
+  if (reservedIds.has(o.id)) throw new ConfigError(`${at}.id ${JSON.stringify(o.id)} is taken by a route (/auth/oauth/${o.id})`);
   const common = { id: o.id, clientId: text(o.clientId, `${at}.clientId`), clientSecret: text(o.clientSecret, `${at}.clientSecret`) };
   if (o.scopes !== undefined && (!Array.isArray(o.scopes) || o.scopes.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))) {
     throw new ConfigError(`${at}.scopes must be a list of scope names`);
