@@ -57,7 +57,8 @@ if (!gate.run && 'fail' in gate) {
       const { first: s, close } = await fleet(1);
       return {
         kind: s.kind, users: s.users, credentials: s.credentials, sessions: s.sessions, revocations: s.revocations, keys: s.keys, audit: s.audit, clients: s.clients,
-        ping: () => s.ping(), migrate: () => s.migrate(), close,
+        oneTimeTokens: s.oneTimeTokens, database: s.database,
+        ping: () => s.ping(), migrate: (extra) => s.migrate(extra), close,
       };
     }
 
