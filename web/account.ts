@@ -3,6 +3,7 @@
 // come from users.
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
+import { startSocial } from './social.ts';
 
 const auth = createClient();
 
@@ -225,4 +226,4 @@ async function start(): Promise<void> {
   }
 }
 
-void start();
+void startSocial({ auth, say }).then(start);

@@ -9,6 +9,9 @@ import { authCodes } from './auth/auth-codes.ts';
 import type { FeatureEntry } from './feature-entry.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
 import { revocationStreamRoutes } from './revocation-stream/revocation-stream-routes.ts';
+import { socialCodes } from './social/social-codes.ts';
+import { socialFeature } from './social/social-feature.ts';
+import { socialRoutes } from './social/social-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -26,4 +29,5 @@ export const features = [
     name: 'revocation-stream',
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
   },
+  { name: 'social', core: socialFeature, codes: socialCodes, routes: socialRoutes },
 ] as const satisfies readonly FeatureEntry[];

@@ -65,6 +65,9 @@ export async function startOidcProvider(options: { tokenstileBase: string; provi
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     // The ID token carries the scope's claims (not only the userinfo endpoint).
     conformIdTokenClaims: false,
+    // Its outgoing requests (back-channel logout) go to Tokenstile on loopback, which its SSRF
+    // protection (a dispatcher that refuses special-use addresses) would stop.
+    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
     findAccount: async (_ctx, id) => ({
       accountId: id,
       claims: async () => {
@@ -77,7 +80,7 @@ export async function startOidcProvider(options: { tokenstileBase: string; provi
   provider.proxy = false;
   const backchannelErrors: Error[] = [];
   if (process.env.OP_DEBUG) provider.on('server_error', (_ctx: unknown, err: Error) => console.error('op server_error', err));
-  provider.on('backchannel.error', (err: Error) => backchannelErrors.push(err));
+  provider.on('backchannel.error', (_ctx: unknown, err: Error) => backchannelErrors.push(err));
   server.on('request', provider.callback());
   return {
     issuer,

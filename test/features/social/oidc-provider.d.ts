@@ -14,6 +14,7 @@ declare module 'oidc-provider' {
     ttl?: Record<string, number>;
     claims?: Record<string, string[]>;
     conformIdTokenClaims?: boolean;
+    fetch?: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => Promise<Response>;
     findAccount?: (ctx: unknown, id: string) => Promise<Account | undefined>;
   }
   export default class Provider {
