@@ -32,16 +32,16 @@ export interface OidcProviderHarness {
 /**
  * Starts the provider on `port` (0: any) for a Tokenstile at `tokenstileBase` whose provider id is
  * `providerId`: redirect URI `<base>/auth/oauth/<id>/callback`, back-channel logout URI
- * `<base>/auth/oauth/<id>/backchannel-logout` (session required: logout tokens carry `sid`).
+ * `<backchannelBase or base>/auth/oauth/<id>/backchannel-logout` (session required: logout tokens carry `sid`).
  */
-export async function startOidcProvider(options: { tokenstileBase: string; providerId: string; port?: number; extraRedirectUris?: string[] }): Promise<OidcProviderHarness> {
+export async function startOidcProvider(options: { tokenstileBase: string; providerId: string; port?: number; extraRedirectUris?: string[]; backchannelBase?: string; clientSecret?: string }): Promise<OidcProviderHarness> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const privateJwk = { ...(await exportJWK(privateKey)), kid: `k-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
   const clientId = 'tokenstile';
-  const clientSecret = randomBytes(24).toString('base64url');
+  const clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
   const accounts = new Map<string, UpstreamAccount>();
   const base = `${options.tokenstileBase}/auth/oauth/${options.providerId}`;
   const provider = new Provider(issuer, {
@@ -51,7 +51,7 @@ export async function startOidcProvider(options: { tokenstileBase: string; provi
         client_secret: clientSecret,
         redirect_uris: [`${base}/callback`, ...(options.extraRedirectUris ?? [])],
         post_logout_redirect_uris: [`${options.tokenstileBase}/account`],
-        backchannel_logout_uri: `${base}/backchannel-logout`,
+        backchannel_logout_uri: `${options.backchannelBase ?? options.tokenstileBase}/auth/oauth/${options.providerId}/backchannel-logout`,
         backchannel_logout_session_required: true,
         grant_types: ['authorization_code'],
         response_types: ['code'],
