@@ -1,3 +1,4 @@
+/// <reference path="./oidc-provider.d.ts" />
 // A real OpenID Provider (panva's certified `oidc-provider`) on a loopback port, with one client
 // for Tokenstile, its development login and consent pages, RP-initiated logout and back-channel
 // logout. The signing key is the test's own, so that tests can also sign tokens "as the provider".
