@@ -49,6 +49,7 @@ export function backchannelLogout(deps: SocialDeps) {
     }
     const sessions = await deps.store.sessionsFor(providerId, { sid, subject: sub });
     const ended = sessions.length === 0 ? 0 : await deps.endSessions(sessions, device);
+    deps.emit({ type: 'social.backchannel_logout', provider: providerId, ended });
     return ok({ ended });
   };
 }

@@ -35,5 +35,7 @@ export async function unlinkIdentity(deps: SocialDeps, userId: string, id: strin
   const identities = await deps.store.identitiesOf(userId);
   if (!identities.some((i) => i.id === id)) return fail('not_found');
   if (identities.length === 1 && !(await deps.hasPassword(userId))) return fail('last_sign_in_method');
-  return (await deps.store.removeIdentity(userId, id)) ? ok(undefined) : fail('not_found');
+  if (!(await deps.store.removeIdentity(userId, id))) return fail('not_found');
+  deps.emit({ type: 'social.identity_unlinked', userId, provider: identities.find((i) => i.id === id)!.provider });
+  return ok(undefined);
 }

@@ -1,4 +1,5 @@
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import type { FeatureEvent } from '../../core/events.ts';
 import type { RandomSource } from '../../core/ids.ts';
 import type { Logger } from '../../core/config.ts';
 import type { UserRecord } from '../../core/user-store.ts';
@@ -27,6 +28,8 @@ export interface SocialDeps {
   /** Leeway for `iat`/`exp` of logout tokens, in seconds. */
   readonly clockToleranceSeconds: number;
   readonly logger?: Logger | undefined;
+  /** Reports a feature event (`social.<event>`), written to the audit trail. Never a token. */
+  emit(event: FeatureEvent): void;
   userById(id: string): Promise<UserRecord | null>;
   /** By email (normalized here); null when none. */
   userByEmail(email: string): Promise<UserRecord | null>;

@@ -29,6 +29,7 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
     sessionLifetimeMs: kit.config.sessionMaxLifetimeMs,
     clockToleranceSeconds: Math.ceil(kit.config.clockToleranceMs / 1000),
     logger: kit.logger,
+    emit: (event) => kit.emit(event),
     userById: (id) => stores.users.byId(id),
     userByEmail: async (email) => {
       const normalized = normalizeEmail(email);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, ok, type Result } from '../../core/errors.ts';
 import { ProviderError, type FlowSecrets } from './provider-client.ts';
 import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
@@ -98,7 +98,10 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
   const record = provider === null || flowToken === null ? null : await deps.tokens.consume(flowPurpose, flowToken);
   const flow = record?.data as FlowData | undefined;
   if (provider === null || flow === undefined || flow.provider !== providerId) return null;
-  const refuse = (code: Extract<FinishOutcome, { kind: 'refused' }>['code']): FinishOutcome => ({ kind: 'refused', code, returnTo: flow.returnTo, provider: providerId });
+  const refuse = (code: Extract<FinishOutcome, { kind: 'refused' }>['code']): FinishOutcome => {
+    deps.emit({ type: 'social.sign_in_refused', provider: providerId, reason: code, ...originOf(device) });
+    return { kind: 'refused', code, returnTo: flow.returnTo, provider: providerId };
+  };
   const state = query.get('state');
   if (state === null || !sameText(state, flow.state)) return refuse('oauth_flow_invalid');
   let profile;
@@ -111,8 +114,12 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
   }
   const account = await resolveAccount(deps, providerId, profile, flow.link);
   if (!account.ok) return refuse(account.code);
-  if (account.value.linked) return { kind: 'linked', returnTo: flow.returnTo, provider: providerId };
   const { user } = account.value;
+  if (account.value.linked) {
+    deps.emit({ type: 'social.identity_linked', userId: user.id, sessionId: flow.link?.sessionId ?? null, provider: providerId, ...originOf(device) });
+    return { kind: 'linked', returnTo: flow.returnTo, provider: providerId };
+  }
+  if (account.value.created) deps.emit({ type: 'social.account_created', userId: user.id, provider: providerId, emailVerified: profile.emailVerified, ...originOf(device) });
   if (user.disabledAt !== null) return refuse('account_disabled');
   const amr = federatedAmr(profile);
   if (flow.mode === 'code') {
@@ -123,6 +130,7 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
   const tokens = await deps.startSession(user, amr, device);
   if (tokens === null) return refuse('account_disabled');
   await recordOrigin(deps, tokens.session.id, providerId, profile.subject, profile.sid);
+  deps.emit({ type: 'social.signed_in', userId: user.id, sessionId: tokens.session.id, provider: providerId, amr: amr.join(' '), ...originOf(device) });
   return { kind: 'signed_in', tokens, returnTo: flow.returnTo, provider: providerId };
 }
 
@@ -146,5 +154,6 @@ export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier:
   const tokens = user === null ? null : await deps.startSession(user, data.amr, device);
   if (tokens === null) return fail('account_disabled');
   await recordOrigin(deps, tokens.session.id, data.provider, data.subject, data.sid);
+  deps.emit({ type: 'social.signed_in', userId: user!.id, sessionId: tokens.session.id, provider: data.provider, amr: data.amr.join(' '), ...originOf(device) });
   return ok(tokens);
 }

@@ -102,6 +102,14 @@ describe('OpenID Connect sign-in with oidc-provider', () => {
     const again = new CookieAgent();
     await signInWithOp(again, 'carol');
     assert.equal((await me(again)).json.id, who.json.id);
+    // Both are in the audit trail (written in the background: looked up until there, bounded).
+    let types: string[] = [];
+    for (let i = 0; i < 200 && types.filter((x) => x === 'social.signed_in').length < 2; i++) {
+      types = (await t.app.tokenstile.audit({ userId: String(who.json.id), limit: 20 })).map((e) => e.type);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(types.filter((x) => x === 'social.signed_in').length, 2, types.join());
+    assert.ok(types.includes('social.account_created'), types.join());
   });
 
   test('an unverified email is kept unverified', async () => {
