@@ -158,8 +158,8 @@ export interface TokenstileConfig {
   readonly auditRetentionMs: number;
   /** How long a retired signing key stays published: until every token it signed has expired. */
   readonly keyPublishMs: number;
-  /** As given (`TokenstileOptions.oauthProviders`): the social feature checks it. */
-  readonly oauthProviders: string | readonly object[] | undefined;
+  /** As given (`TokenstileOptions.oauthProviders`), absent when not: the social feature checks it. */
+  readonly oauthProviders?: string | readonly object[];
 }
 
 /** The largest clock tolerance any process may be configured with, in seconds. */
@@ -223,6 +223,6 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     rateLimits: resolveRateLimits(options.rateLimits),
     auditRetentionMs: durationOption('auditRetention', options.auditRetention),
     keyPublishMs: accessTtlMs + maxClockTolerance * 1000 + 60_000,
-    oauthProviders: options.oauthProviders,
+    ...(options.oauthProviders !== undefined && { oauthProviders: options.oauthProviders }),
   });
 }

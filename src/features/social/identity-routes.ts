@@ -3,16 +3,15 @@ import type { RouteDefinition } from '../../http/http-types.ts';
 import { sendProblem } from '../../http/problem.ts';
 import { device } from '../../http/request-device.ts';
 import { noContent } from '../../http/schemas.ts';
-import { errorResponses as errors, type RouteContext, type RouteSet } from '../../http/routes/route-context.ts';
+import { errorResponses as errors, type RouteSet } from '../../http/routes/route-context.ts';
 import { formType } from '../../http/routes/oauth.ts';
 import * as s from './social-schemas.ts';
-import { socialOf } from './social-feature.ts';
+import type { Social } from './social.ts';
 
 const security = [{ bearerAuth: [] }];
 
 /** `GET /auth/identities`, `DELETE /auth/identities/:id` and `POST /auth/oauth/:provider/backchannel-logout`. */
-export function identityRoutes({ core }: RouteContext): RouteSet {
-  const social = socialOf(core);
+export function identityRoutes(social: Social): RouteSet {
   const routes: RouteDefinition[] = [
     {
       method: 'GET',

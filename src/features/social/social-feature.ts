@@ -4,6 +4,7 @@ import { passwordCredential } from '../../core/credential-store.ts';
 import { featureApi, type CoreFeature, type FeatureKit } from '../../core/feature.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import type { Tokenstile } from '../../core/tokenstile.ts';
+import { internals } from '../../core/core-internals.ts';
 import type { UserRecord } from '../../core/user-store.ts';
 import { originOf } from '../../core/context.ts';
 import { ProviderClient } from './provider-client.ts';
@@ -83,7 +84,7 @@ export const socialFeature: CoreFeature<Social> = {
   },
 };
 
-/** The social feature's api on a core opened with it. */
-export function socialOf(core: Tokenstile): Social {
-  return featureApi(core, socialFeature);
+/** The social feature's api on a core opened with it; null on a core opened without it (an embedder's choice). */
+export function socialOf(core: Tokenstile): Social | null {
+  return internals(core).features.has(socialFeature.name) ? featureApi(core, socialFeature) : null;
 }

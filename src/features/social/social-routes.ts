@@ -34,6 +34,8 @@ function queryOf(request: HttpRequest): URLSearchParams {
 export function socialRoutes(context: RouteContext): RouteSet {
   const { core, browser, prefix } = context;
   const social = socialOf(core);
+  // A core opened without the feature (an embedder's own list) serves none of its routes.
+  if (social === null) return { routes: [] };
   const base = core.config.issuer.replace(/\/+$/, '');
   const ownOrigin = new URL(core.config.issuer).origin;
   const redirectUri = (provider: string) => `${base}${prefix}/auth/oauth/${encodeURIComponent(provider)}/callback`;
@@ -181,7 +183,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         }
       },
     },
-    ...identityRoutes(context).routes,
+    ...identityRoutes(social).routes,
   ];
 
   /** Answers freshly issued tokens in the transport the request uses. */
