@@ -351,6 +351,17 @@ describe('GitHub preset and header clients', () => {
   });
 });
 
+test('a flow older than its 10 minutes is refused at the callback (the clock is moved on; last, since it moves the app\'s clock)', async () => {
+  const agent = new CookieAgent();
+  const first = await agent.request(`${base}/auth/oauth/fake?returnTo=/account`);
+  const authorize = await agent.request(first.location!);
+  t.clock.advance(10 * 60_000 + 1);
+  const res = await agent.request(authorize.location!);
+  assert.equal(res.status, 400);
+  assert.equal(JSON.parse(res.body).code, 'oauth_flow_invalid');
+  assert.equal(agent.cookie(host, accessCookie), undefined);
+});
+
 test('a password-account user signs in with their password as before (no gate from this feature)', async () => {
   const email = uniqueEmail();
   await t.signUp(email);
