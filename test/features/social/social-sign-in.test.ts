@@ -119,6 +119,17 @@ describe('OpenID Connect sign-in with oidc-provider', () => {
     assert.equal((await me(agent)).json.emailVerified, false);
   });
 
+  test('the provider\'s own amr values that RFC 8176 defines are kept after fed; others are dropped', async (tt) => {
+    tt.after(() => fake.forge(null));
+    fake.forge({ claims: (c) => ({ ...c, amr: ['mfa', 'hwk', 'made-up', 'fed'] }) });
+    const agent = new CookieAgent();
+    await signInWithFake(agent, `amr-${randomBytes(3).toString('hex')}`);
+    const access = agent.cookie(host, accessCookie)!;
+    if (!access.startsWith('tsa_')) assert.deepEqual(claimsOf(access).amr, ['fed', 'mfa', 'hwk']);
+    const session = JSON.parse((await agent.request(`${base}/auth/oauth/session`)).body);
+    assert.ok(session.session.id);
+  });
+
   test('the provider list is public and carries no secret', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/auth/oauth/providers' });
     assert.equal(res.statusCode, 200);
