@@ -9,6 +9,7 @@ import { postgresMigrations } from '../../src/stores/postgres/postgres-migration
 import { openPostgresStores } from '../../src/stores/postgres/postgres-stores.ts';
 import { openStores } from '../../src/stores/open-stores.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
+import { describeFeatureConformance } from './conformance-features.ts';
 import { backendGate, day, describeStoreConformance, minute, sessionRecord, t0, testPostgresUrl, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const headroom = 5 * minute;
@@ -94,6 +95,7 @@ if (!gate.run && 'fail' in gate) {
 
     describeStoreConformance('postgres', openFresh);
     describeSessionConformance('postgres', openFresh);
+    describeFeatureConformance('postgres', openFresh);
 
     test('openStores opens postgres:// and postgresql:// URLs on PostgreSQL', async () => {
       for (const scheme of ['postgres:', 'postgresql:']) {

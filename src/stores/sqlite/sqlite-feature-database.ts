@@ -54,7 +54,8 @@ export class SqliteFeatureDatabase implements FeatureDatabase {
   }
 
   query<T = Record<string, unknown>>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return this.#now(() => this.#statement(sql).all(...bind(params)) as T[]);
+    // Plain objects (node:sqlite gives null-prototype rows), as pg gives.
+    return this.#now(() => this.#statement(sql).all(...bind(params)).map((row) => ({ ...row }) as T));
   }
 
   execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
