@@ -44,6 +44,8 @@ describe('back-channel logout on three instances (PostgreSQL + Redis)', { skip: 
     op = await startOidcProvider({ tokenstileBase: issuer, providerId: 'op', port: opPort, clientSecret, backchannelBase: instances[1]!.url });
     db = new pg.Client({ connectionString: postgresUrl });
     await db.connect();
+    // Each instance discovers the provider now, as it would at its first sign-in, not during the timed logouts.
+    for (const i of instances) assert.equal((await fetch(`${i.url}/auth/oauth/op`, { redirect: 'manual' })).status, 302);
   });
 
   after(async () => {

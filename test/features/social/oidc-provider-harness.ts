@@ -67,8 +67,9 @@ export async function startOidcProvider(options: { tokenstileBase: string; provi
     // The ID token carries the scope's claims (not only the userinfo endpoint).
     conformIdTokenClaims: false,
     // Its outgoing requests (back-channel logout) go to Tokenstile on loopback, which its SSRF
-    // protection (a dispatcher that refuses special-use addresses) would stop.
-    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
+    // protection (a dispatcher that refuses special-use addresses) would stop; and its 2.5 s
+    // timeout is too short for a busy test machine.
+    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...init, dispatcher: undefined, signal: AbortSignal.timeout(15_000) } as RequestInit),
     findAccount: async (_ctx, id) => ({
       accountId: id,
       claims: async () => {
