@@ -16,7 +16,7 @@ const maxTokenLength = 8192;
  * tokens any more.
  */
 export function backchannelLogout(deps: SocialDeps) {
-  const keys = new Map<string, JWTVerifyGetKey>();
+  const keys = new Map<string, Promise<JWTVerifyGetKey>>();
   return async (providerId: string, logoutToken: unknown, device: DeviceInfo): Promise<Result<{ ended: number }, 'unknown_provider' | 'invalid_logout_token' | 'oauth_provider_error'>> => {
     const provider = deps.providers.find((p) => p.config.id === providerId && p.config.kind === 'oidc');
     if (provider === undefined) return fail('unknown_provider');
@@ -33,7 +33,7 @@ export function backchannelLogout(deps: SocialDeps) {
     const checked = await verifyLogoutToken(logoutToken, {
       issuer: metadata.issuer,
       clientId: provider.config.clientId,
-      keys: keys.get(providerId)!,
+      keys: await keys.get(providerId)!,
       now: deps.now(),
       clockToleranceSeconds: deps.clockToleranceSeconds,
     });

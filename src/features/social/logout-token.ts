@@ -1,4 +1,7 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
+
+/** `jose`, loaded at the first logout token: importing Tokenstile loads no other package. */
+const loadJose = () => import('jose');
 
 /** The `events` member that makes a JWT a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, section 2.4). */
 export const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout';
@@ -26,7 +29,8 @@ export interface LogoutTokenCheck {
 export const maxLogoutTokenAgeSeconds = 300;
 
 /** The provider's signing keys, fetched from its `jwks_uri` and cached by jose (refetched for an unknown `kid`). */
-export function remoteKeys(jwksUri: string): JWTVerifyGetKey {
+export async function remoteKeys(jwksUri: string): Promise<JWTVerifyGetKey> {
+  const { createRemoteJWKSet } = await loadJose();
   return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
 }
 
@@ -39,6 +43,7 @@ export function remoteKeys(jwksUri: string): JWTVerifyGetKey {
  * Returns the reason as text when refused (never echoing the token). Replay is the caller's check.
  */
 export async function verifyLogoutToken(token: string, check: LogoutTokenCheck): Promise<{ ok: true; value: LogoutRequest } | { ok: false; reason: string }> {
+  const { errors, jwtVerify } = await loadJose();
   let payload: Record<string, unknown>;
   let typ: string | undefined;
   try {

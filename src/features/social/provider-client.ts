@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type * as OpenId from 'openid-client';
 import { isLoopback, type ProviderConfig } from './provider-options.ts';
 
 /** Who the provider says signed in, in Tokenstile's words. */
@@ -27,6 +27,9 @@ export class ProviderError extends Error {}
 
 const timeoutSeconds = 10;
 
+/** `openid-client`, loaded at the first use of a provider: importing Tokenstile loads no other package. */
+const openid = (): Promise<typeof OpenId> => import('openid-client');
+
 /**
  * One provider, reached through `openid-client` (PKCE S256, `state` and, for OpenID Connect,
  * `nonce` on every request; the ID token checked in full: signature by the provider's JWKS,
@@ -35,14 +38,14 @@ const timeoutSeconds = 10;
  */
 export class ProviderClient {
   readonly config: ProviderConfig;
-  #configuration: Promise<oidc.Configuration> | null = null;
+  #configuration: Promise<OpenId.Configuration> | null = null;
 
   constructor(config: ProviderConfig) {
     this.config = config;
   }
 
   /** The openid-client configuration (discovered once). */
-  configuration(): Promise<oidc.Configuration> {
+  configuration(): Promise<OpenId.Configuration> {
     this.#configuration ??= this.#discover().catch((err: unknown) => {
       this.#configuration = null;
       throw new ProviderError(`discovery of provider ${this.config.id} failed`, { cause: err });
@@ -50,7 +53,8 @@ export class ProviderClient {
     return this.#configuration;
   }
 
-  async #discover(): Promise<oidc.Configuration> {
+  async #discover(): Promise<OpenId.Configuration> {
+    const oidc = await openid();
     const c = this.config;
     const auth = oidc.ClientSecretBasic(c.clientSecret);
     if (c.kind === 'oidc') {
@@ -72,6 +76,7 @@ export class ProviderClient {
   /** The URL to send the browser to, and the secrets to keep for the callback. */
   async authorizationUrl(redirectUri: string): Promise<{ url: URL; secrets: FlowSecrets }> {
     const configuration = await this.configuration();
+    const oidc = await openid();
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = this.config.kind === 'oidc' ? oidc.randomNonce() : null;
@@ -92,13 +97,14 @@ export class ProviderClient {
    */
   async finish(query: URLSearchParams, redirectUri: string, secrets: FlowSecrets): Promise<UpstreamProfile> {
     const configuration = await this.configuration();
+    const oidc = await openid();
     const current = new URL(redirectUri);
     current.search = query.toString();
     try {
       const checks = { pkceCodeVerifier: secrets.codeVerifier, expectedState: secrets.state };
       if (this.config.kind === 'github') {
         const tokens = await oidc.authorizationCodeGrant(configuration, current, { ...checks, idTokenExpected: false }, { redirect_uri: redirectUri });
-        return await this.#gitHubProfile(configuration, tokens.access_token);
+        return await this.#gitHubProfile(oidc, configuration, tokens.access_token);
       }
       const tokens = await oidc.authorizationCodeGrant(configuration, current, { ...checks, expectedNonce: secrets.nonce!, idTokenExpected: true }, { redirect_uri: redirectUri });
       const claims = tokens.claims()!;
@@ -123,7 +129,7 @@ export class ProviderClient {
   }
 
   /** GitHub has no ID token: the user is read from `GET /user`, the email from `GET /user/emails`. */
-  async #gitHubProfile(configuration: oidc.Configuration, accessToken: string): Promise<UpstreamProfile> {
+  async #gitHubProfile(oidc: typeof OpenId, configuration: OpenId.Configuration, accessToken: string): Promise<UpstreamProfile> {
     if (this.config.kind !== 'github') throw new ProviderError('not a GitHub provider');
     const api = this.config.endpoints.api;
     const get = async (path: string): Promise<unknown> => {
