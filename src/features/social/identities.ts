@@ -32,10 +32,10 @@ export async function listIdentities(deps: SocialDeps, userId: string): Promise<
  * on the devices list).
  */
 export async function unlinkIdentity(deps: SocialDeps, userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>> {
-  const identities = await deps.store.identitiesOf(userId);
-  if (!identities.some((i) => i.id === id)) return fail('not_found');
-  if (identities.length === 1 && !(await deps.hasPassword(userId))) return fail('last_sign_in_method');
-  if (!(await deps.store.removeIdentity(userId, id))) return fail('not_found');
-  deps.emit({ type: 'social.identity_unlinked', userId, provider: identities.find((i) => i.id === id)!.provider });
+  const identity = (await deps.store.identitiesOf(userId)).find((i) => i.id === id);
+  if (identity === undefined) return fail('not_found');
+  const removed = await deps.store.removeIdentity(userId, id, !(await deps.hasPassword(userId)));
+  if (removed !== 'removed') return fail(removed === 'last' ? 'last_sign_in_method' : 'not_found');
+  deps.emit({ type: 'social.identity_unlinked', userId, provider: identity.provider });
   return ok(undefined);
 }

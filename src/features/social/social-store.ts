@@ -1,9 +1,4 @@
-/** The feature database handle (the foundation's `FeatureDatabase`): SQL in the dialect's own placeholders. */
-export interface SqlDatabase {
-  readonly dialect: 'sqlite' | 'postgres';
-  query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
-  execute(sql: string, params?: readonly unknown[]): Promise<number>;
-}
+import type { FeatureDatabase } from '../../core/feature.ts';
 
 /** An external identity linked to a user. Times in ms. */
 export interface IdentityRecord {
@@ -38,8 +33,12 @@ export interface SocialStore {
   identitiesOf(userId: string): Promise<IdentityRecord[]>;
   /** False, writing nothing, when (provider, subject) is linked already (to anyone). */
   addIdentity(identity: IdentityRecord): Promise<boolean>;
-  /** False when the user has no identity `id`. */
-  removeIdentity(userId: string, id: string): Promise<boolean>;
+  /**
+   * Deletes the user's identity `id`: `removed`, or `not_found` when the user has no such identity,
+   * or, with `keepOne`, `last` (deleting nothing) when it is the user's only one. One transaction
+   * that locks the user's identities first, so two racing removals cannot take the last two.
+   */
+  removeIdentity(userId: string, id: string, keepOne: boolean): Promise<'removed' | 'not_found' | 'last'>;
   recordSession(origin: SessionOrigin): Promise<void>;
   /**
    * The sessions a logout token names: with `sid`, those of that provider session (and of
@@ -74,10 +73,15 @@ function identityOf(row: IdentityRow): IdentityRecord {
   };
 }
 
-/** `SocialStore` on the feature database: the same SQL for SQLite and PostgreSQL, `?` turned into `$n` for the latter. */
-export function sqlSocialStore(db: SqlDatabase): SocialStore {
-  const sql = (text: string) => (db.dialect === 'postgres' ? text.replace(/\?/g, (() => { let n = 0; return () => `$${++n}`; })()) : text);
-  const bool = (b: boolean) => (db.dialect === 'postgres' ? b : b ? 1 : 0);
+/** The same SQL for SQLite and PostgreSQL: `?` placeholders turned into `$n` for the latter. */
+function dialectSql(db: FeatureDatabase, text: string): string {
+  let n = 0;
+  return db.dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
+}
+
+/** `SocialStore` on the feature database handle. */
+export function sqlSocialStore(db: FeatureDatabase): SocialStore {
+  const sql = (text: string) => dialectSql(db, text);
   const columns = 'id, provider, subject, user_id, email, email_verified, created_at';
   return {
     async identity(provider, subject) {
@@ -91,12 +95,20 @@ export function sqlSocialStore(db: SqlDatabase): SocialStore {
     async addIdentity(i) {
       const changed = await db.execute(
         sql(`INSERT INTO social_identities (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-        [i.id, i.provider, i.subject, i.userId, i.email, bool(i.emailVerified), i.createdAt],
+        [i.id, i.provider, i.subject, i.userId, i.email, i.emailVerified, i.createdAt],
       );
       return changed === 1;
     },
-    async removeIdentity(userId, id) {
-      return (await db.execute(sql('DELETE FROM social_identities WHERE id = ? AND user_id = ?'), [id, userId])) === 1;
+    removeIdentity(userId, id, keepOne) {
+      return db.transaction(async (tx) => {
+        // PostgreSQL: the user's rows are locked, so a racing removal waits and then sees this one gone.
+        const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
+        const rows = await tx.query<{ id: string }>(dialectSql(tx, `SELECT id FROM social_identities WHERE user_id = ?${lock}`), [userId]);
+        if (!rows.some((r) => r.id === id)) return 'not_found';
+        if (keepOne && rows.length === 1) return 'last';
+        await tx.execute(dialectSql(tx, 'DELETE FROM social_identities WHERE id = ? AND user_id = ?'), [id, userId]);
+        return 'removed';
+      });
     },
     async recordSession(o) {
       await db.execute(sql('INSERT INTO social_sessions (session_id, provider, subject, sid, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'), [o.sessionId, o.provider, o.subject, o.sid, o.expiresAt]);

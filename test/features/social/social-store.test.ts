@@ -26,9 +26,23 @@ for (const backend of await databaseBackends()) {
         assert.equal(await store.addIdentity({ ...identity('i3', 'u1', 'sub-2'), createdAt: 2000, emailVerified: false }), true);
         assert.deepEqual((await store.identitiesOf('u1')).map((i) => [i.id, i.emailVerified]), [['i1', true], ['i3', false]]);
         assert.equal((await store.identity('acme', 'sub-1'))?.userId, 'u1');
-        assert.equal(await store.removeIdentity('u2', 'i1'), false);
-        assert.equal(await store.removeIdentity('u1', 'i1'), true);
+        assert.equal(await store.removeIdentity('u2', 'i1', false), 'not_found');
+        assert.equal(await store.removeIdentity('u1', 'i1', true), 'removed');
         assert.equal(await store.identity('acme', 'sub-1'), null);
+        assert.equal(await store.removeIdentity('u1', 'i3', true), 'last', 'keepOne: the only one stays');
+        assert.equal(await store.removeIdentity('u1', 'i3', false), 'removed');
+      }));
+
+    test('two racing removals of a user\'s last two identities (keepOne) leave one', () =>
+      withStore(async (store) => {
+        for (let round = 0; round < 5; round++) {
+          const user = `racer-${round}`;
+          await store.addIdentity(identity(`a-${round}`, user, `a-${round}`));
+          await store.addIdentity(identity(`b-${round}`, user, `b-${round}`));
+          const results = await Promise.all([store.removeIdentity(user, `a-${round}`, true), store.removeIdentity(user, `b-${round}`, true)]);
+          assert.deepEqual([...results].sort(), ['last', 'removed'], `round ${round}`);
+          assert.equal((await store.identitiesOf(user)).length, 1);
+        }
       }));
 
     test('sessions are found by provider session id, by subject, never across providers', () =>
