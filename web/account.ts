@@ -4,6 +4,7 @@
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
 import { setUpRecovery } from './recovery.ts';
+import { startSocial } from './social.ts';
 
 const auth = createClient();
 
@@ -228,4 +229,4 @@ async function start(): Promise<void> {
   }
 }
 
-void start();
+void startSocial({ auth, say }).then(start);

@@ -1,4 +1,4 @@
-import { coreOptions, recoveryOptionDefinitions, type OptionDefinition } from '../core/option-definitions.ts';
+import { coreOptions, recoveryOptionDefinitions, socialOptions, type OptionDefinition } from '../core/option-definitions.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /**
@@ -122,6 +122,7 @@ export const environment: readonly OptionDefinition[] = [
     help: ['on | off: the account page at /account'],
     doc: '`off` stops serving the account page at `/account`',
   },
+  socialOptions.oauthProviders,
   ...Object.values(recoveryOptionDefinitions),
 ];
 

@@ -127,6 +127,12 @@ export interface TokenstileOptions {
    * the verified-email requirement, sign-in links, link lifetimes. See docs/recovery.md.
    */
   readonly recovery?: RecoveryOptions;
+  /**
+   * The providers of social and enterprise sign-in (the `social` feature, docs/social.md): a list
+   * of `{id, issuer | preset, clientId, clientSecret, scopes?, name?}`, or that list as JSON text
+   * (`TOKENSTILE_OAUTH_PROVIDERS`). Checked when the feature opens. Default: none.
+   */
+  readonly oauthProviders?: string | readonly object[];
 }
 
 /** `jwt` (default) or `opaque` reference handles. */
@@ -158,6 +164,8 @@ export interface TokenstileConfig {
   readonly auditRetentionMs: number;
   /** How long a retired signing key stays published: until every token it signed has expired. */
   readonly keyPublishMs: number;
+  /** As given (`TokenstileOptions.oauthProviders`), absent when not: the social feature checks it. */
+  readonly oauthProviders?: string | readonly object[];
 }
 
 /** The largest clock tolerance any process may be configured with, in seconds. */
@@ -221,5 +229,6 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     rateLimits: resolveRateLimits(options.rateLimits),
     auditRetentionMs: durationOption('auditRetention', options.auditRetention),
     keyPublishMs: accessTtlMs + maxClockTolerance * 1000 + 60_000,
+    ...(options.oauthProviders !== undefined && { oauthProviders: options.oauthProviders }),
   });
 }

@@ -12,6 +12,9 @@ import { revocationStreamRoutes } from './revocation-stream/revocation-stream-ro
 import { recoveryCodes } from './recovery/recovery-codes.ts';
 import { recoveryFeature } from './recovery/recovery-feature.ts';
 import { recoveryRoutes } from './recovery/recovery-routes.ts';
+import { socialCodes } from './social/social-codes.ts';
+import { socialFeature } from './social/social-feature.ts';
+import { socialRoutes } from './social/social-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -30,4 +33,5 @@ export const features = [
     name: 'revocation-stream',
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
   },
+  { name: 'social', core: socialFeature, codes: socialCodes, routes: socialRoutes },
 ] as const satisfies readonly FeatureEntry[];

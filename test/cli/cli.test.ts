@@ -6,7 +6,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { sqliteMigrations } from '../../src/stores/sqlite/sqlite-migrations.ts';
 import { featureMigrations } from '../../src/core/feature.ts';
 import { coreFeatures } from '../../src/features/feature-entry.ts';
-import { features as builtInFeatures } from '../../src/features/index.ts';
+import { features } from '../../src/features/index.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
 import { internals } from '../../src/core/core-internals.ts';
 
@@ -53,9 +53,9 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
-    // The core's, then the built-in features' (src/features/index.ts).
-    const features = featureMigrations(coreFeatures(builtInFeatures), 'sqlite').map((m) => m.name);
-    assert.deepEqual(JSON.parse(first.out), { applied: [...sqliteMigrations.map((m) => m.name), ...features] });
+    // The core's, then the built-in features' (`<feature>/<name>`).
+    const all = [...sqliteMigrations, ...featureMigrations(coreFeatures(features), 'sqlite')];
+    assert.deepEqual(JSON.parse(first.out), { applied: all.map((m) => m.name) });
     assert.ok(sqliteMigrations.length >= 3);
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });

@@ -9,6 +9,7 @@ import { commonCodes } from '../../src/protocol/common-codes.ts';
 import { defineCodes, mergeCodes } from '../../src/protocol/error-codes.ts';
 import { errorRegistry } from '../../src/protocol/error-registry.ts';
 import { problem, statusOf } from '../../src/protocol/problem-details.ts';
+import { featureCodes } from '../../src/features/feature-codes.ts';
 
 // The "Errors" table of the HTTP contract (CONTRACT.md), status by code; it must not change.
 const contract: Record<string, number> = {
@@ -36,7 +37,7 @@ test('every code of the contract maps to the contract status in the merged regis
 });
 
 test('the registry is exactly the union of the feature code sets, with their messages', () => {
-  const declared = [commonCodes, authCodes, oauthCodes].flatMap((set) => Object.keys(set)).sort();
+  const declared = [commonCodes, ...featureCodes].flatMap((set) => Object.keys(set)).sort();
   assert.deepEqual(Object.keys(errorRegistry).sort(), declared);
   assert.equal(errorMessages.invalid_client, oauthCodes.invalid_client.title);
   assert.equal(errorMessages.weak_password, authCodes.weak_password.title);
