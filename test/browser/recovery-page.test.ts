@@ -21,7 +21,7 @@ before(async () => {
   if (skip) return;
   smtp = await startSmtpServer();
   browser = await launchBrowser();
-  server = await startServer({ recovery: { smtpUrl: smtp.url, mailFrom: 'no-reply@example.com' } });
+  server = await startServer({ recovery: { smtpUrl: smtp.url, mailFrom: 'no-reply@example.com', magicLink: true } });
 });
 after(async () => {
   await browser?.close();
@@ -148,6 +148,29 @@ describe('recovery on the account page in Chromium, mail through SMTP', { skip }
       await page.waitForFunction(() => /email address is changed/.test(document.getElementById('status')?.textContent ?? ''));
       await page.waitForSelector('#signed-in:not([hidden])');
       await page.waitForFunction((to) => document.getElementById('me-email')?.textContent === to, newEmail);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a sign-in link opened in a fresh browser signs it in (cookie transport), and the page then works as after a sign-in', { timeout: 90_000 }, async () => {
+    const email = uniqueEmail();
+    const first = await device();
+    await signUp(first.page, email);
+    await first.context.close();
+    const asked = await fetch(`${server.base}/auth/magic-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
+    assert.equal(asked.status, 202);
+    const mail = await smtp.waitFor(email, (m) => m.subject === 'Your sign-in link');
+    const { context, page } = await device();
+    try {
+      await open(page, linkIn(mail, `${server.base}/account`));
+      await page.waitForSelector('#signed-in:not([hidden])');
+      assert.match(await status(page), /You are signed in/);
+      assert.ok(!page.url().includes('#'), 'the token left the address bar');
+      assert.equal(await page.textContent('#me-email'), email);
+      await page.fill('#profile-name', 'Signed in by link');
+      await page.click('#name-form button[type=submit]');
+      await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('name is saved'));
     } finally {
       await context.close();
     }
