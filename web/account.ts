@@ -3,6 +3,7 @@
 // come from users.
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
+import { setupSecurity } from './security.ts';
 
 const auth = createClient();
 
@@ -124,12 +125,20 @@ async function showSignedIn(): Promise<void> {
   $<HTMLInputElement>('profile-name').value = me.name ?? '';
   whoami.textContent = me.name ? `${me.name} · ${me.email}` : me.email;
   whoami.hidden = false;
-  await loadDevices();
+  await Promise.all([loadDevices(), security.load()]);
   $('title').textContent = 'Your account';
   document.title = 'Your account';
   signedOutView.hidden = true;
   signedInView.hidden = false;
 }
+
+async function signedIn(): Promise<void> {
+  say('You are signed in.');
+  await showSignedIn();
+  $('main').focus();
+}
+
+const security = setupSecurity(auth, { signedIn, messageOf });
 
 const signedOutMessages: Record<string, string> = {
   logout: 'You are signed out.',
@@ -148,11 +157,14 @@ $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
     const email = field(form, 'email').value.trim();
     const password = field(form, 'password').value;
     if (!email || !password) throw new TokenstileProblem(400, 'invalid_request', 'Enter your email and password.');
-    await auth.login({ email, password });
+    try {
+      await auth.login({ email, password });
+    } catch (err) {
+      if (!security.takeOver(err)) throw err;
+      return form.reset();
+    }
     form.reset();
-    say('You are signed in.');
-    await showSignedIn();
-    $('main').focus();
+    await signedIn();
   });
 });
 

@@ -32,7 +32,7 @@ async function findUser(core: Tokenstile, ref: string): Promise<UserRecord> {
  * revocation lease more: the longest an acknowledging verifier may still trust a list an instance
  * vouched for before its poll (docs/verify.md).
  */
-async function settle(core: Tokenstile): Promise<void> {
+export async function settle(core: Tokenstile): Promise<void> {
   // One store lease for the servers, one verifier lease for their acknowledging verifiers, and 2 %
   // more for clock-rate differences between this host and theirs.
   await new Promise((resolve) => setTimeout(resolve, Math.ceil((core.config.storeLeaseMs + core.config.revocationLeaseMs) * 1.02)));

@@ -235,6 +235,16 @@ export class TokenstileClient {
   }
 
   /**
+   * Completes a sign-in that began elsewhere (a second factor, a passkey: see `passkeys.ts`):
+   * posts `json` to `path` and starts the session it answers, as `login` does.
+   */
+  async signIn(path: string, json: unknown): Promise<ClientUser> {
+    const body = await this.#post<Record<string, unknown>>(path, json, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
+    this.#started(body);
+    return this.#session!.user;
+  }
+
+  /**
    * Refreshes the access token now (one refresh at a time, shared by the origin's tabs). True when
    * the session goes on; false when it could not be refreshed (ended: `signedout` is emitted; or a
    * transient failure: the session is kept).

@@ -24,3 +24,14 @@ export {
 } from './client.ts';
 export { TokenstileProblem, type ProblemBody } from './problem.ts';
 export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
+export {
+  addPasskey,
+  completeSignIn,
+  listPasskeys,
+  reauthenticate,
+  removePasskey,
+  secondFactorOf,
+  signInWithPasskey,
+  type ClientPasskey,
+  type SecondFactorChallenge,
+} from './passkeys.ts';

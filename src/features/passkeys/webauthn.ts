@@ -4,7 +4,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
   type AuthenticationResponseJSON,
-  type AuthenticatorTransportFuture,
+  type AuthenticatorTransport,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
@@ -66,7 +66,7 @@ export function creationOptions(
     challenge,
     timeout: timeoutMs,
     attestationType: 'none',
-    excludeCredentials: existing.map((k) => ({ id: k.credentialId, transports: k.transports as AuthenticatorTransportFuture[] })),
+    excludeCredentials: existing.map((k) => ({ id: k.credentialId, transports: k.transports as AuthenticatorTransport[] })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
     supportedAlgorithmIDs: algorithms,
   });
@@ -79,7 +79,7 @@ export function requestOptions(rp: RelyingParty, challenge: string, allow: reado
     challenge,
     timeout: timeoutMs,
     userVerification: 'preferred',
-    allowCredentials: allow.map((k) => ({ id: k.credentialId, transports: k.transports as AuthenticatorTransportFuture[] })),
+    allowCredentials: allow.map((k) => ({ id: k.credentialId, transports: k.transports as AuthenticatorTransport[] })),
   });
 }
 
@@ -139,7 +139,7 @@ export async function checkAssertion(rp: RelyingParty, response: unknown, challe
       expectedChallenge: encoded(challenge),
       expectedOrigin: [...rp.origins],
       expectedRPID: rp.id,
-      credential: { id: key.credentialId, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: key.counter, transports: key.transports as AuthenticatorTransportFuture[] },
+      credential: { id: key.credentialId, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: key.counter, transports: key.transports as AuthenticatorTransport[] },
       requireUserVerification: false,
     });
     return r.verified ? { counter: r.authenticationInfo.newCounter, userVerified: r.authenticationInfo.userVerified } : null;
