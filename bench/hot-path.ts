@@ -20,7 +20,7 @@ for (const cache of [10_000, 0]) {
   const now = Date.now();
   for (let i = 0; i < 100_000; i++) {
     const id = uuidv7(now - i);
-    await stores.sessions.create({ id, userId: user.id, createdAt: now, lastUsedAt: now, expiresAt: now + 3_600_000, accessExpiresAt: now + 900_000, revokedAt: null, userAgent: null, ip: null, generation: 0, refreshHash: 'b', previousHash: null, rotatedAt: null, graceBox: null, accessHash: null, amr: ['pwd'] }, user.credentialStamp);
+    await stores.sessions.create({ id, userId: user.id, createdAt: now, lastUsedAt: now, expiresAt: now + 3_600_000, accessExpiresAt: now + 900_000, revokedAt: null, userAgent: null, ip: null, generation: 0, refreshHash: 'b', previousHash: null, rotatedAt: null, graceBox: null, accessHash: null, amr: ['pwd'], authTime: now }, user.credentialStamp);
   }
   await core.revoke({ userId: user.id, exceptSessionId: login.value.session.id });
   const keyring = new Keyring(await stores.keys.listSigningKeys(), 'ES256', now, 0);

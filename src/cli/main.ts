@@ -5,6 +5,9 @@ import { parseDuration } from '../core/duration.ts';
 import { TokenstileError } from '../core/errors.ts';
 import { isUuidv7 } from '../core/ids.ts';
 import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
+import { featureMigrations } from '../core/feature.ts';
+import { coreFeatures } from '../features/feature-entry.ts';
+import { features as builtInFeatures } from '../features/index.ts';
 import { redactUrl } from '../stores/open-stores.ts';
 import * as admin from './admin-commands.ts';
 import { CliError, type CliIo } from './admin-commands.ts';
@@ -27,7 +30,7 @@ async function withCore<T>(env: NodeJS.ProcessEnv, io: CliIo, fn: (core: Tokenst
   const config = serverConfigFromEnv(env);
   const stores = await openConfiguredStores(config, { warn: (message) => io.err(`tokenstile: warning: ${message}`) });
   try {
-    const core = await createTokenstile({ ...config.app, stores });
+    const core = await createTokenstile({ ...config.app, stores, features: coreFeatures(builtInFeatures) });
     try {
       return await fn(core);
     } finally {
@@ -116,7 +119,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
         const config = serverConfigFromEnv(env);
         const stores = await openConfiguredStores(config, { migrate: false, warn: (message) => io.err(`tokenstile: warning: ${message}`) });
         try {
-          const applied = await stores.migrate();
+          // The core's migrations, then the built-in features' (src/features/index.ts).
+          const applied = await stores.migrate(featureMigrations(coreFeatures(builtInFeatures), stores.database.dialect));
           io.out(json ? JSON.stringify({ applied }) : `${redactUrl(config.databaseUrl)}: ${applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`}`);
         } finally {
           await stores.close();

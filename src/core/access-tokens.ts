@@ -19,6 +19,10 @@ export interface AccessClaims {
   readonly nbf?: number;
   /** How the session's user authenticated (RFC 8176), such as `['pwd']`; absent in tokens minted before it was recorded. */
   readonly amr?: readonly string[];
+  /** When the user last proved who they are in this session (sign-in or re-authentication), seconds; absent in older tokens. */
+  readonly auth_time?: number;
+  /** Whether the user's email was verified when the token was issued; absent in older tokens. */
+  readonly email_verified?: boolean;
 }
 
 export const accessTokenType = 'at+jwt';
@@ -40,7 +44,7 @@ export function issueAccessToken(
   keyring: Keyring,
   settings: AccessTokenSettings,
   clock: Clock,
-  subject: { userId: string; sessionId: string; amr?: readonly string[] },
+  subject: { userId: string; sessionId: string; amr?: readonly string[]; authTime?: number; emailVerified?: boolean },
   random: RandomSource = secureRandom,
 ): { token: string; claims: AccessClaims } {
   const iat = Math.floor(clock.now() / 1000);
@@ -53,6 +57,8 @@ export function issueAccessToken(
     iat,
     exp: iat + Math.max(1, Math.round(settings.accessTtlMs / 1000)),
     ...(subject.amr === undefined ? {} : { amr: subject.amr }),
+    ...(subject.authTime === undefined ? {} : { auth_time: Math.floor(subject.authTime / 1000) }),
+    ...(subject.emailVerified === undefined ? {} : { email_verified: subject.emailVerified }),
   };
   const header = { alg: keyring.alg, kid: keyring.signing.kid, typ: accessTokenType };
   return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };

@@ -10,6 +10,7 @@ import { startSession } from './sessions.ts';
 import type { UserRecord } from './user-store.ts';
 import { passwordCredential, type CredentialRecord } from './credential-store.ts';
 import { passwordAmr } from './amr.ts';
+import type { SignInRefusal } from './feature.ts';
 
 export { maxNameLength, normalizeEmail } from './account-text.ts';
 
@@ -44,7 +45,7 @@ export async function register(
 }
 
 function newUser(ctx: CoreContext, email: string, name: string | null, now: number): UserRecord {
-  return { id: uuidv7(now, ctx.random), email, name, credentialStamp: 0, createdAt: now, updatedAt: now, disabledAt: null };
+  return { id: uuidv7(now, ctx.random), email, name, credentialStamp: 0, createdAt: now, updatedAt: now, disabledAt: null, emailVerifiedAt: null };
 }
 
 /** The password credential of `userId` for `password` (hashed here; the password is not kept). */
@@ -105,12 +106,15 @@ function accountKey(email: string): string {
   return normalizeEmail(email) ?? '(not an email)';
 }
 
-/** Checks email and password and starts a session on `device`. */
+/**
+ * Checks email and password, runs the features' sign-in gates, and starts a session on `device`.
+ * A gate's refusal comes back as it is (`SignInRefusal`).
+ */
 export async function login(
   ctx: CoreContext,
   input: { readonly email: string; readonly password: string },
   device: DeviceInfo,
-): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>> {
+): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'> | SignInRefusal> {
   // Limits come before the password check, and apply alike to emails that exist and that don't.
   const account = accountKey(input.email);
   const origin = originOf(device);
@@ -132,13 +136,21 @@ export async function login(
     ctx.emit({ type: 'login_failed', reason, account, userId: user?.id, ...origin });
     return fail('invalid_credentials');
   }
+  // The password was right: that counts for the throttle whatever a gate then says.
+  await signInSucceeded(ctx.limits, account, client);
+  for (const gate of ctx.signInGates) {
+    const refused = await gate({ user, amr: passwordAmr, device });
+    if (refused !== null) {
+      ctx.emit({ type: 'login_refused', code: refused.code, userId: user.id, ...origin });
+      return { ok: false, code: refused.code, details: refused.details ?? {} };
+    }
+  }
   // Null: the credentials changed or the account was disabled while we were checking it.
   const issued = await startSession(ctx, user, passwordAmr, device);
   if (!issued) {
     ctx.emit({ type: 'login_failed', reason: 'invalid_credentials', account, userId: user.id, ...origin });
     return fail('invalid_credentials');
   }
-  await signInSucceeded(ctx.limits, account, client);
   ctx.emit({ type: 'login_succeeded', userId: user.id, sessionId: issued.session.id, ...origin });
   return ok(issued);
 }

@@ -28,13 +28,14 @@ export interface AuditLog {
 }
 
 const audited = new Set<AuthEvent['type']>([
-  'login_succeeded', 'login_failed', 'password_change_failed', 'registered', 'user_created', 'session_started', 'refresh_reuse_detected', 'refresh_grace_retry', 'logged_out',
+  'login_succeeded', 'login_failed', 'login_refused', 'password_change_failed', 'registered', 'user_created', 'session_started', 'refresh_reuse_detected', 'refresh_grace_retry', 'logged_out',
   'session_revoked', 'password_changed', 'user_disabled', 'key_generated', 'key_rotated', 'key_revoked',
 ]);
 
 /** The audit entry for an event, or null for events that are metrics only (refreshes, feed health…). */
 export function auditEntryOf(event: AuthEvent, at: number): AuditEntry | null {
-  if (!audited.has(event.type)) return null;
+  // Features' events (`<feature>.<event>`) are all audited.
+  if (!audited.has(event.type) && !event.type.includes('.')) return null;
   const { type, ...rest } = event as AuthEvent & Record<string, unknown>;
   const pick = (name: string) => (typeof rest[name] === 'string' && (rest[name] as string).length > 0 ? (rest[name] as string).slice(0, 512) : null);
   const detail: Record<string, string> = {};

@@ -8,6 +8,7 @@ import { isOpaqueHandle, type OpaqueHandleParts, type OpaqueTokenCodec } from '.
 import { hashesEqual } from './refresh-tokens.ts';
 import type { RevocationSync } from './revocation-sync.ts';
 import type { SessionRecord, SessionStore } from './session-store.ts';
+import type { UserRecord, UserStore } from './user-store.ts';
 
 /** What `authenticate` answers. */
 export type AuthResult = Result<AuthInfo, 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable'>;
@@ -25,6 +26,8 @@ export interface AuthenticatorDeps {
   readonly opaque: OpaqueTokenCodec | null;
   readonly sync: RevocationSync;
   readonly sessions: SessionStore;
+  /** Read with the session of an opaque handle, for its `email_verified`. */
+  readonly users: UserStore;
   /** The session cache, through which opaque handles are resolved in `pushed` mode. */
   readonly host: CacheHost;
 }
@@ -38,6 +41,9 @@ interface HandleState {
   readonly exp: number;
   /** The session's `amr` (absent in entries cached before it was recorded). */
   readonly amr?: readonly string[];
+  /** The session's `authTime`, in seconds, and whether the user's email is verified (absent in older entries). */
+  readonly authTime?: number;
+  readonly emailVerified?: boolean;
 }
 
 const unavailable: Failure = fail('service_unavailable', 1000);
@@ -55,7 +61,7 @@ const unavailable: Failure = fail('service_unavailable', 1000);
  * A store that cannot answer gives `service_unavailable` (fail closed), never a pass.
  */
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
-  const { config, clock, verifier, opaque, sync, sessions, host } = deps;
+  const { config, clock, verifier, opaque, sync, sessions, users, host } = deps;
 
   const session = (sid: string): Promise<SessionRecord | null | undefined> =>
     sessions.get(sid).catch(() => undefined);
@@ -81,11 +87,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     };
   }
 
-  const stateOf = (s: SessionRecord): HandleState => ({
+  const stateOf = (s: SessionRecord, user: UserRecord): HandleState => ({
     hash: s.accessHash,
     iat: Math.floor((s.rotatedAt ?? s.createdAt) / 1000),
     exp: Math.floor(s.accessExpiresAt / 1000),
     amr: s.amr,
+    authTime: Math.floor(s.authTime / 1000),
+    emailVerified: user.emailVerifiedAt !== null,
   });
 
   const judge = (state: HandleState, parts: OpaqueHandleParts): AuthResult => {
@@ -102,16 +110,19 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       iat: state.iat,
       exp: state.exp,
       ...(Array.isArray(state.amr) ? { amr: state.amr } : {}),
+      ...(typeof state.authTime === 'number' ? { auth_time: state.authTime } : {}),
+      ...(typeof state.emailVerified === 'boolean' ? { email_verified: state.emailVerified } : {}),
     };
     return ok(new Authenticated(host, claims));
   };
 
   /** The state of the handle's session in the store, or why there is none to judge. */
   const stored = async (parts: OpaqueHandleParts): Promise<HandleState | Failure> => {
-    const s = await session(parts.sessionId);
-    if (s === undefined) return unavailable;
-    if (s === null || s.revokedAt !== null || s.userId !== parts.userId) return fail('session_revoked');
-    return stateOf(s);
+    // The user is read alongside (not after) the session: one round trip's wait.
+    const [s, user] = await Promise.all([session(parts.sessionId), users.byId(parts.userId).catch(() => undefined)]);
+    if (s === undefined || user === undefined) return unavailable;
+    if (s === null || user === null || s.revokedAt !== null || s.userId !== parts.userId) return fail('session_revoked');
+    return stateOf(s, user);
   };
 
   const fromStore = async (parts: OpaqueHandleParts): Promise<AuthResult> => {

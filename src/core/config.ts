@@ -11,6 +11,7 @@ import type { RateLimiter } from './rate-limiter.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
 import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
+import type { CoreFeature } from './feature.ts';
 
 // Declared beside its parser so that the verify SDK can name it without loading this module's imports.
 export type { Duration } from './duration.ts';
@@ -114,6 +115,12 @@ export interface TokenstileOptions {
    * set stay readable; once set, starting without it fails.
    */
   readonly keyEncryptionKey?: string;
+  /**
+   * The core halves of the features to open with this core (their migrations are applied, then
+   * their `setup` runs once; see docs/embedding.md). Default: none. The ready servers (`buildApp`,
+   * the plugin, the Node and fetch handlers) pass the built-in features of src/features/index.ts.
+   */
+  readonly features?: readonly CoreFeature[];
 }
 
 /** `jwt` (default) or `opaque` reference handles. */

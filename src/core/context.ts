@@ -13,6 +13,7 @@ import type { RefreshTokenCodec } from './refresh-tokens.ts';
 import type { Revocation } from './revocation.ts';
 import type { RevokeTarget } from './session-store.ts';
 import type { Stores } from './stores.ts';
+import type { SignInGate } from './feature.ts';
 
 /** What the core's operations share. Internal. */
 export interface CoreContext {
@@ -43,6 +44,8 @@ export interface CoreContext {
   emit(event: AuthEvent): void;
   /** Drops a cache scope, bounded in time; on failure the cache is bypassed here until the drop is redone (`CacheGuard`). */
   dropCache(userId: string, sessionId?: string): Promise<void>;
+  /** The features' sign-in gates, run by `login` in order (see `SignInGate`). */
+  readonly signInGates: readonly SignInGate[];
 }
 
 /** A user as shown to clients. */
@@ -50,6 +53,8 @@ export interface PublicUser {
   readonly id: string;
   readonly email: string;
   readonly name: string | null;
+  /** The user proved they receive mail at `email`. */
+  readonly emailVerified: boolean;
 }
 
 /** Who made a request: the device's user agent and IP, kept on the session and in the audit log. */
@@ -76,6 +81,6 @@ export interface IssuedTokens {
 }
 
 /** The fields of a user that clients may see. */
-export function publicUser(u: { id: string; email: string; name: string | null }): PublicUser {
-  return { id: u.id, email: u.email, name: u.name };
+export function publicUser(u: { id: string; email: string; name: string | null; emailVerifiedAt: number | null }): PublicUser {
+  return { id: u.id, email: u.email, name: u.name, emailVerified: u.emailVerifiedAt !== null };
 }

@@ -1,4 +1,5 @@
 import type { CsrfTokens } from './csrf-tokens.ts';
+import type { OneTimeTokens } from './one-time-tokens.ts';
 import type { Stores } from './stores.ts';
 import type { Tokenstile } from './tokenstile.ts';
 
@@ -42,6 +43,10 @@ export interface CoreInternals {
   holdForVerifiers(leaseMs: number): void;
   /** The session id a refresh token we issued names (MAC checked), or null; spends nothing. */
   refreshTokenSession(refreshToken: unknown): string | null;
+  /** What each feature's `setup` returned, by feature name (see `featureApi`). */
+  readonly features: ReadonlyMap<string, unknown>;
+  /** The core's one-time tokens (the same as every feature's `kit.oneTimeTokens`). */
+  readonly oneTimeTokens: OneTimeTokens;
 }
 
 const handles = new WeakMap<Tokenstile, CoreInternals>();

@@ -10,6 +10,8 @@ export interface EventOrigin {
  */
 export type AuthEvent =
   | ({ readonly type: 'login_succeeded'; readonly userId: string; readonly sessionId: string } & EventOrigin)
+  /** The password matched but a feature's sign-in gate refused (`code`: a second factor is needed, the email is not verified…). */
+  | ({ readonly type: 'login_refused'; readonly userId: string; readonly code: string } & EventOrigin)
   | ({ readonly type: 'login_failed'; readonly reason: 'invalid_credentials' | 'account_disabled'; readonly account: string; readonly userId?: string | undefined } & EventOrigin)
   | ({ readonly type: 'password_change_failed'; readonly userId: string; readonly sessionId: string } & EventOrigin)
   | ({ readonly type: 'registered'; readonly userId: string } & EventOrigin)
@@ -40,10 +42,28 @@ export type AuthEvent =
   /** A revocation published by this instance is in every live instance's list (or their leases ran out), `ms` after its commit. */
   | { readonly type: 'revocation_confirmed'; readonly ms: number }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
-  | { readonly type: 'rate_limited'; readonly rule: string };
+  | { readonly type: 'rate_limited'; readonly rule: string }
+  | FeatureEvent;
+
+/**
+ * An event a feature reports (`FeatureKit.emit`), always written to the audit trail: `type` is
+ * `<feature>.<event>` (e.g. `recovery.reset_requested`), `userId`, `sessionId`, `ip` and
+ * `userAgent` go to their columns and every other member to the entry's detail. Never a secret.
+ */
+export interface FeatureEvent {
+  readonly type: `${string}.${string}`;
+  readonly userId?: string | null;
+  readonly sessionId?: string | null;
+  readonly ip?: string | null;
+  readonly userAgent?: string | null;
+  readonly [detail: string]: string | number | boolean | null | undefined;
+}
 
 /** Why a session ended. */
-export type RevocationCause = 'logout' | 'token_revoked' | 'logout_global' | 'logout_others' | 'revoked_by_user' | 'password_change' | 'refresh_reuse' | 'user_disabled' | 'admin' | 'key_revoked';
+export type RevocationCause =
+  | 'logout' | 'token_revoked' | 'logout_global' | 'logout_others' | 'revoked_by_user' | 'password_change' | 'refresh_reuse' | 'user_disabled' | 'admin' | 'key_revoked'
+  /** A feature's own cause (`password_reset`, `backchannel_logout`…): a short snake_case word. */
+  | (string & {});
 
 /** Receives events; must not throw (errors are swallowed) and should not block. */
 export type AuthEventListener = (event: AuthEvent) => void;

@@ -36,6 +36,11 @@ export interface SessionRecord {
    * password sign-in); every access token of the session carries it as `amr`.
    */
   readonly amr: readonly string[];
+  /**
+   * When the user last proved who they are in this session, ms: the sign-in, or a later
+   * re-authentication (`setAuthTime`). Refreshes keep it; access tokens carry it as `auth_time`.
+   */
+  readonly authTime: number;
 }
 
 /** What a successful rotation writes. */
@@ -56,6 +61,7 @@ export interface Rotation {
 export interface RotatedSession {
   readonly user: UserRecord;
   readonly amr: readonly string[];
+  readonly authTime: number;
 }
 
 /** Which sessions a revocation ends. */
@@ -93,7 +99,7 @@ export interface SessionStore {
    * of session `id` with `next` if and only if the session is at generation `fromGeneration` with
    * refresh hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is
    * not disabled. Sets `lastUsedAt` to `next.rotatedAt`; `accessExpiresAt` only grows. Returns
-   * that user as stored, and the session's `amr`, when this call rotated the session; null,
+   * that user as stored, and the session's `amr` and `authTime`, when this call rotated the session; null,
    * writing nothing, otherwise (the caller then reads the session to tell a grace retry, a replay
    * or an invalid token apart). Of any number of concurrent callers, at most one gets a user.
    */
@@ -103,6 +109,11 @@ export interface SessionStore {
    * `id` (a grace retry). False when the session is revoked: then no token may be issued.
    */
   extendAccess(id: string, accessExpiresAt: number): Promise<boolean>;
+  /**
+   * Records a re-authentication: sets the session's `authTime` to `at` (and its `amr`, when
+   * given). False, writing nothing, when the session is revoked or expired at `at`.
+   */
+  setAuthTime(sessionId: string, at: number, amr?: readonly string[]): Promise<boolean>;
   /**
    * The sessions that still matter at `now` (not revoked, not expired or with an access token that
    * may still be valid) and may have been issued an access token between `from` and `to`: created

@@ -58,7 +58,7 @@ function tokens(
   ctx: CoreContext,
   now: number,
   user: UserRecord,
-  session: { readonly id: string; readonly amr: readonly string[] },
+  session: { readonly id: string; readonly amr: readonly string[]; readonly authTime: number },
   refreshToken: string,
   refreshExpiresAt: number,
   handle: { token: string } | null,
@@ -70,7 +70,8 @@ function tokens(
     accessToken = handle.token;
     expiresIn = Math.max(1, Math.round(ctx.config.accessTtlMs / 1000));
   } else {
-    const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, { userId: user.id, sessionId, amr: session.amr }, ctx.random);
+    const subject = { userId: user.id, sessionId, amr: session.amr, authTime: session.authTime, emailVerified: user.emailVerifiedAt !== null };
+    const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, subject, ctx.random);
     accessToken = access.token;
     expiresIn = access.claims.exp - access.claims.iat;
   }
@@ -112,8 +113,9 @@ export async function startSession(ctx: CoreContext, user: UserRecord, amr: read
     graceBox: null,
     accessHash: handle?.hash ?? null,
     amr,
+    authTime: now,
   }, user.credentialStamp);
-  return created ? tokens(ctx, now, user, { id, amr }, refresh.token, expiresAt, handle) : null;
+  return created ? tokens(ctx, now, user, { id, amr, authTime: now }, refresh.token, expiresAt, handle) : null;
 }
 
 /** What the host app tells `startSessionFor` about a user it signed in itself. */
@@ -225,10 +227,10 @@ async function rotateSession(ctx: CoreContext, parts: RefreshTokenParts, hash: s
     now,
   );
   if (!rotated) return null;
-  const { user, amr } = rotated;
+  const { user, amr, authTime } = rotated;
   // What was cached for the session under its old token is dropped with it.
   await ctx.dropCache(user.id, parts.sessionId);
-  return tokens(ctx, now, user, { id: parts.sessionId, amr }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
+  return tokens(ctx, now, user, { id: parts.sessionId, amr, authTime }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
 }
 
 async function spentToken(

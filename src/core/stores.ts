@@ -5,6 +5,8 @@ import type { KeyStore } from './key-store.ts';
 import type { RevocationLog } from './revocation-log.ts';
 import type { SessionStore } from './session-store.ts';
 import type { UserStore } from './user-store.ts';
+import type { FeatureDatabase, Migration } from './feature.ts';
+import type { OneTimeTokenStore } from './one-time-tokens.ts';
 
 /** One backend's stores, opened and migrated. */
 export interface Stores {
@@ -20,9 +22,17 @@ export interface Stores {
   readonly audit: AuditLog;
   /** Resource-server clients made by the CLI. Optional: without it, only configured clients exist. */
   readonly clients?: ClientStore;
+  /** Single-use tokens sent out of band (see `OneTimeTokens`). */
+  readonly oneTimeTokens: OneTimeTokenStore;
+  /** SQL access for features' own tables, on the same database (see `FeatureDatabase`). */
+  readonly database: FeatureDatabase;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
-  /** Applies pending schema migrations; returns the names applied. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies pending schema migrations, the core's then `extra` (features' migrations, named
+   * `<feature>/<name>`, for this backend's dialect), each once, in order, recorded in the same
+   * migrations table; returns the names applied.
+   */
+  migrate(extra?: readonly Migration[]): Promise<string[]>;
   close(): Promise<void>;
 }

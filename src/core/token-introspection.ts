@@ -21,6 +21,10 @@ export type Introspection =
       readonly exp: number;
       /** How the session's user authenticated (RFC 8176). */
       readonly amr?: readonly string[];
+      /** When the user last proved who they are in the session, seconds. */
+      readonly auth_time?: number;
+      /** Whether the user's email was verified (access tokens). */
+      readonly email_verified?: boolean;
     };
 
 const inactive = Object.freeze({ active: false as const });
@@ -50,12 +54,16 @@ export async function introspectToken(ctx: CoreContext, authenticate: Authentica
     if (refresh.generation !== session.generation || !hashesEqual(session.refreshHash, hashRefreshSecret(refresh.secret))) return inactive;
     const user = await ctx.stores.users.byId(session.userId);
     if (!user || user.disabledAt !== null) return inactive;
-    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000), amr: session.amr };
+    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000), amr: session.amr, auth_time: Math.floor(session.authTime / 1000) };
   }
   const result = await authenticate(token);
   if (!result.ok) return result.code === 'service_unavailable' ? 'unavailable' : inactive;
   const { claims, userId, sessionId } = result.value;
-  return { active: true, tokenType: 'access_token', sub: userId, sid: sessionId, iss: claims.iss, aud: claims.aud, jti: claims.jti, iat: claims.iat, exp: claims.exp, ...(claims.amr === undefined ? {} : { amr: claims.amr }) };
+  return { active: true, tokenType: 'access_token', sub: userId, sid: sessionId, iss: claims.iss, aud: claims.aud, jti: claims.jti, iat: claims.iat, exp: claims.exp,
+    ...(claims.amr === undefined ? {} : { amr: claims.amr }),
+    ...(claims.auth_time === undefined ? {} : { auth_time: claims.auth_time }),
+    ...(claims.email_verified === undefined ? {} : { email_verified: claims.email_verified }),
+  };
 }
 
 /**

@@ -34,6 +34,9 @@ import * as sessions from './sessions.ts';
 import type { AuthInfo } from './auth-info.ts';
 import type { LogoutScope, SessionView } from './sessions.ts';
 import type { Stores } from './stores.ts';
+import { checkFeatures, featureMigrations, type SignInRefusal } from './feature.ts';
+import { featureHooks, runFeatureClosers, runFeaturePurges, setUpFeatures } from './feature-setup.ts';
+import { createOneTimeTokens } from './one-time-tokens.ts';
 
 export type { AuthResult } from './authenticator.ts';
 
@@ -61,8 +64,12 @@ export interface Tokenstile {
    * const tokens = await core.startSession({ userId, amr: ['fed'], device: { ip, userAgent } });
    */
   startSession(input: sessions.SessionStart): Promise<Result<IssuedTokens, 'invalid_request' | 'not_found' | 'account_disabled' | 'invalid_credentials'>>;
-  /** Signs in; a disabled account answers `invalid_credentials` whatever the password. */
-  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'>>;
+  /**
+   * Signs in; a disabled account answers `invalid_credentials` whatever the password. After the
+   * password matched, the features' sign-in gates run: the first refusal comes back as it is
+   * (`SignInRefusal`: a registered code and its `details`, e.g. `mfa_required`).
+   */
+  login(input: { email: string; password: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_credentials' | 'too_many_requests'> | SignInRefusal>;
   /**
    * A device proof for `email` (after a successful sign-in): the same device as `presented` when
    * that is a valid proof for it, else a new one. Sent back with later sign-ins (the device
@@ -97,7 +104,7 @@ export interface Tokenstile {
   listUserSessions(userId: string): Promise<SessionRecord[]>;
   /** Administrative: one page of every live session, newest first (see `SessionStore.listAllLive`). */
   listLiveSessions(page: { readonly limit: number; readonly before?: string }): Promise<SessionRecord[]>;
-  /** Deletes expired sessions and revocation entries now; returns how many of each went. */
+  /** Deletes expired sessions, revocation entries and one-time tokens now (and runs the features' purges); returns how many sessions and revocations went. */
   purge(): Promise<{ sessions: number; revocations: number }>;
   /** The public keys (RFC 7517). */
   jwks(): { keys: PublicJwk[] };
@@ -156,6 +163,11 @@ async function loadKeyring(store: KeyStore, config: TokenstileConfig, now: numbe
 export async function createTokenstile(options: TokenstileOptions): Promise<Tokenstile> {
   const config = resolveConfig(options);
   const { stores } = options;
+  const features = options.features ?? [];
+  checkFeatures(features);
+  // The features' tables exist before anything (their setup included) may use them.
+  const migrations = featureMigrations(features, stores.database.dialect);
+  if (migrations.length > 0) await stores.migrate(migrations);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? secureRandom;
   const hasher = options.passwordHasher ?? createArgon2Hasher();
@@ -196,6 +208,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const dummyHash = hasher.hash(random(24).toString('base64url'));
   dummyHash.catch(() => {});
 
+  const hooks = featureHooks();
   const ctx: CoreContext = {
     config,
     stores,
@@ -226,7 +239,9 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       return written;
     },
     dropCache: (userId, sessionId) => cache.drop(userId, sessionId),
+    signInGates: hooks.gates,
   };
+  const oneTimeTokens = createOneTimeTokens(stores.oneTimeTokens, clock, random);
 
   let lastCounts = { sessions: 0, revocations: 0 };
   const purge = single(async () => {
@@ -234,6 +249,8 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     const sessions = await stores.sessions.purge(clock.now(), { headroomMs: revocationHeadroomMs, graceMs: config.refreshGraceMs });
     lastCounts = { sessions, revocations: await stores.revocations.purge(clock.now()) };
     await stores.audit.purge(clock.now() - config.auditRetentionMs);
+    await stores.oneTimeTokens.purge(clock.now());
+    await runFeaturePurges(hooks, clock.now(), (err) => logger?.warn({ err }, 'tokenstile: a feature purge failed'));
   });
 
   let nextPurge = clock.now();
@@ -251,7 +268,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
   const timer = setInterval(tick, config.revocationPollIntervalMs);
   timer.unref();
 
-  const authenticate = createAuthenticator({ config, clock, verifier: ctx.verifier, opaque: ctx.opaque, sync, sessions: stores.sessions, host: ctx });
+  const authenticate = createAuthenticator({ config, clock, verifier: ctx.verifier, opaque: ctx.opaque, sync, sessions: stores.sessions, users: stores.users, host: ctx });
 
   const core: Tokenstile = {
     config,
@@ -310,9 +327,11 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     },
     async close() {
       clearInterval(timer);
+      await runFeatureClosers(hooks, (err) => logger?.warn({ err }, 'tokenstile: closing a feature failed'));
       await Promise.all([purge.idle(), reloadKeys.idle(), sync.close(), audit.flush()]);
     },
   };
+  const apis = new Map<string, unknown>();
   attachInternals(core, {
     stores,
     csrf: new CsrfTokens(Buffer.from(csrfKey, 'base64url')),
@@ -322,6 +341,14 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     onRevocations: (listener) => sync.onAdded(listener),
     holdForVerifiers: (leaseMs) => sync.holdForVerifiers(leaseMs),
     refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
+    features: apis,
+    oneTimeTokens,
   });
+  try {
+    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis });
+  } catch (err) {
+    await core.close().catch(() => {});
+    throw err;
+  }
   return core;
 }

@@ -14,12 +14,15 @@ export interface UserRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly disabledAt: number | null;
+  /** When the user proved they receive mail at `email` (null: not verified, or changed since). */
+  readonly emailVerifiedAt: number | null;
 }
 
 /** The fields of a user that may change. */
 export interface UserPatch {
   readonly name?: string | null;
   readonly disabledAt?: number | null;
+  readonly emailVerifiedAt?: number | null;
 }
 
 /**
@@ -38,4 +41,10 @@ export interface UserStore {
   byEmail(email: string): Promise<UserRecord | null>;
   /** Applies `patch` and sets `updatedAt`; null when there is no such user. */
   update(id: string, patch: UserPatch, now: number): Promise<UserRecord | null>;
+  /**
+   * Sets the user's (normalized) `email` and `emailVerifiedAt` together, and `updatedAt`. The
+   * uniqueness check and the write are one atomic step: `email_taken`, writing nothing, when
+   * another user has that email; null when there is no such user.
+   */
+  changeEmail(id: string, email: string, verifiedAt: number | null, now: number): Promise<UserRecord | null | 'email_taken'>;
 }

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
 import type { BrowserOptions } from './browser-options.ts';
+import type { FeatureEntry } from '../features/feature-entry.ts';
 import { Metrics } from './metrics.ts';
 import { problemErrorHandler } from './fastify-errors.ts';
 import { registerRouteSet } from './fastify-routes.ts';
@@ -18,7 +19,9 @@ import { refuseWhileClosing } from './shutdown.ts';
 import { resolveTrustProxy, trustProxyWarning, type TrustProxy } from './trust-proxy.ts';
 
 /** Options of `buildApp`: the core's options plus the server's. */
-export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger'>, ResourceServerOptions, BrowserOptions {
+export interface BuildAppOptions extends Omit<TokenstileOptions, 'stores' | 'logger' | 'features'>, ResourceServerOptions, BrowserOptions {
+  /** The features to open and serve (see src/features/index.ts). Default: the built-in list. */
+  readonly features?: readonly FeatureEntry[];
   /** Opened stores; default: opened from `databaseUrl` and closed with the app. */
   readonly stores?: Stores;
   /** Default `sqlite:./data/tokenstile.db`; `postgres://…` for several instances. */

@@ -5,9 +5,16 @@ import { createTokenstile, type Tokenstile } from '../core/tokenstile.ts';
 import { instrumentStores, type StoreObserver } from '../stores/instrumented-stores.ts';
 import { openStores } from '../stores/open-stores.ts';
 import { openRedisBackends, type RedisBackends } from '../stores/redis/redis-backends.ts';
+import { coreFeatures, type FeatureEntry } from '../features/feature-entry.ts';
+import { features as builtInFeatures } from '../features/index.ts';
 
 /** What it takes to open a Tokenstile core and its backends (every adapter's options). */
-export interface OpenServerOptions extends Omit<TokenstileOptions, 'stores' | 'logger'> {
+export interface OpenServerOptions extends Omit<TokenstileOptions, 'stores' | 'logger' | 'features'> {
+  /**
+   * The features to open the core with and serve (src/features/index.ts): their core halves go to
+   * `createTokenstile`, their codes and routes to the route table. Default: the built-in list.
+   */
+  readonly features?: readonly FeatureEntry[];
   /** Opened stores; default: opened from `databaseUrl` and closed with the server. */
   readonly stores?: Stores;
   /** Default `sqlite:./data/tokenstile.db`. */
@@ -35,7 +42,7 @@ export interface OpenedServer {
  * whatever was opened is closed again.
  */
 export async function openServer(options: OpenServerOptions, logger: Logger | undefined): Promise<OpenedServer> {
-  const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, storeObserver, ...coreOptions } = options;
+  const { stores: given, databaseUrl, redisUrl, redisKeyPrefix, storeObserver, features = builtInFeatures, ...coreOptions } = options;
   const opened = given ?? (await openStores(databaseUrl));
   const stores = instrumentStores(opened, storeObserver ?? (() => {}));
   let redis: RedisBackends | undefined;
@@ -50,6 +57,7 @@ export async function openServer(options: OpenServerOptions, logger: Logger | un
       ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache }),
       ...coreOptions,
       stores,
+      features: coreFeatures(features),
       ...(logger && { logger }),
     });
   } catch (err) {

@@ -10,6 +10,8 @@ import { createAuthenticate, registerRouteSet, type AuthenticateHook } from './f
 import { openServer, type OpenServerOptions } from './open-server.ts';
 import type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
 import { contractRoutes } from './routes/route-table.ts';
+import type { FeatureEntry } from '../features/feature-entry.ts';
+import { features as builtInFeatures } from '../features/index.ts';
 import { internals } from '../core/core-internals.ts';
 
 declare module 'fastify' {
@@ -35,6 +37,12 @@ export interface ResourceServerOptions {
   readonly clients?: string | readonly ClientCredentials[];
   /** Heartbeat and replay window of `/revocations/stream`. */
   readonly revocationStream?: RevocationStreamOptions;
+  /**
+   * The features whose routes are mounted (and, when the plugin opens the core, whose core halves
+   * it opens): see src/features/index.ts. Default: the built-in list. With a ready core
+   * (`tokenstile`), it must have been opened with these features' core halves.
+   */
+  readonly features?: readonly FeatureEntry[];
 }
 
 /** Options of the Fastify plugin: a ready core, or what it takes to open one. */
@@ -75,8 +83,8 @@ const plugin: FastifyPluginAsync<TokenstilePluginOptions> = async (app, options)
   app.decorate('authenticate', authenticate);
   app.decorateRequest('auth', null);
   if (options.routes !== false) {
-    const context = { core, browser, clients, prefix: app.prefix };
-    await registerRouteSet(app, contractRoutes(context, options.revocationStream), { authenticate, browser });
+    const context = { core, browser, clients, prefix: app.prefix, revocationStream: options.revocationStream };
+    await registerRouteSet(app, contractRoutes(context, options.features ?? builtInFeatures), { authenticate, browser });
   }
 };
 

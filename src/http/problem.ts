@@ -31,9 +31,17 @@ export function failureDetails(failure: { readonly retryAfterMs?: number | undef
 export function sendProblem<R extends ProblemReply>(
   reply: R,
   code: ErrorCode,
-  options: { detail?: string | undefined; field?: string | undefined; tokenMissing?: boolean; retryAfterMs?: number | undefined } = {},
+  options: {
+    detail?: string | undefined;
+    field?: string | undefined;
+    tokenMissing?: boolean;
+    retryAfterMs?: number | undefined;
+    /** RFC 9457 extension members (e.g. `mfaToken`); they never replace a standard member. */
+    extensions?: Readonly<Record<string, unknown>> | undefined;
+  } = {},
 ): R {
-  const body: Problem = problem(code, options.detail, options.field);
+  const standard: Problem = problem(code, options.detail, options.field);
+  const body: Problem = options.extensions === undefined ? standard : { ...withoutStandardMembers(options.extensions), ...standard };
   if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
   if (body.status === 401) reply.header('www-authenticate', challengeFor(code, options.tokenMissing === true));
   // RFC 6749 §5.2 clients read `error`; the problem document carries it as an extension member.
@@ -43,4 +51,20 @@ export function sendProblem<R extends ProblemReply>(
   reply.type(problemContentType);
   reply.send(sent);
   return reply;
+}
+
+const standardMembers = new Set(['type', 'title', 'status', 'code', 'detail', 'field', 'instance']);
+
+function withoutStandardMembers(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extensions).filter(([name]) => !standardMembers.has(name)));
+}
+
+/**
+ * Answers a sign-in gate's refusal (`SignInRefusal`): problem+json with the status its code was
+ * registered with (every mounted feature's codes are), and `details` as extension members.
+ */
+export function sendRefusal<R extends ProblemReply>(reply: R, refusal: { readonly code: string; readonly details: Readonly<Record<string, unknown>> }): R {
+  // A gate's code is a feature's, registered when its routes were mounted; `problem` throws for
+  // any other (a 500, as for any bug).
+  return sendProblem(reply, refusal.code as ErrorCode, { extensions: refusal.details });
 }

@@ -2,8 +2,13 @@
 
 const user = {
   type: 'object',
-  required: ['id', 'email', 'name'],
-  properties: { id: { type: 'string' }, email: { type: 'string' }, name: { type: ['string', 'null'] } },
+  required: ['id', 'email', 'name', 'emailVerified'],
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    emailVerified: { type: 'boolean', description: 'the user proved they receive mail at `email`' },
+  },
 } as const;
 
 export const emailField = { type: 'string', minLength: 1, maxLength: 320 } as const;
@@ -99,7 +104,7 @@ export const transportHeaders = {
 
 export const meResponse = {
   type: 'object',
-  required: ['id', 'email', 'name', 'sessionId'],
+  required: ['id', 'email', 'name', 'emailVerified', 'sessionId'],
   properties: { ...user.properties, sessionId: { type: 'string' } },
 } as const;
 
@@ -154,6 +159,8 @@ export const problemResponse = {
     detail: { type: 'string' },
     field: { type: 'string', description: 'with invalid_request: the request field at fault, e.g. `email`' },
   },
+  // RFC 9457 extension members of some codes (e.g. `mfaToken` and `methods` with `mfa_required`).
+  additionalProperties: true,
 } as const;
 
 export const noContent = { description: 'No content', type: 'null' } as const;

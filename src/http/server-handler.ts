@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import type { RouteSet } from './routes/route-context.ts';
 import { contractRoutes } from './routes/route-table.ts';
+import { features as builtInFeatures } from '../features/index.ts';
 import { resolveTrustProxy, trustFunction, trustProxyWarning } from './trust-proxy.ts';
 import { internals } from '../core/core-internals.ts';
 
@@ -51,7 +52,7 @@ function checkPrefix(prefix: string): string {
 
 /** Opens the core and builds the pipeline for the Node and fetch adapters. */
 export async function createServerHandler(options: HandlerOptions): Promise<ServerHandler> {
-  const { logger, trustProxy = false, docs = true, metrics: withMetrics = true, accountPage = true, onEvent, prefix: givenPrefix = '', cookieSameSite, allowedOrigins, clients: clientList, revocationStream, ...serverOptions } = options;
+  const { logger, trustProxy = false, docs = true, metrics: withMetrics = true, accountPage = true, onEvent, prefix: givenPrefix = '', cookieSameSite, allowedOrigins, clients: clientList, revocationStream, features = builtInFeatures, ...serverOptions } = options;
   // Checked before anything is opened: bad settings fail at startup, naming the entry.
   const prefix = checkPrefix(givenPrefix);
   const configuredClients = typeof clientList === 'string' ? parseClients(clientList) : (clientList ?? []);
@@ -65,6 +66,7 @@ export async function createServerHandler(options: HandlerOptions): Promise<Serv
   const server = await openServer(
     {
       ...serverOptions,
+      features,
       onEvent: (event) => {
         metrics.onEvent(event);
         onEvent?.(event);
@@ -75,7 +77,7 @@ export async function createServerHandler(options: HandlerOptions): Promise<Serv
   );
   core = server.core;
   const clients = new ClientRegistry(configuredClients, { store: internals(core).stores.clients });
-  const sets: RouteSet[] = [contractRoutes({ core, browser, clients, prefix }, revocationStream), healthRoutes({ core }, logger)];
+  const sets: RouteSet[] = [contractRoutes({ core, browser, clients, prefix, revocationStream }, features), healthRoutes({ core }, logger)];
   if (accountPage) sets.push(accountPageRoutes(logger));
   if (withMetrics) sets.push(metricsRoutes(metrics));
   const routes: RouteDefinition[] = sets.flatMap((s) => s.routes);

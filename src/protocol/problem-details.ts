@@ -1,5 +1,5 @@
-import { errorMessages, type ErrorCode } from '../core/errors.ts';
-import { errorRegistry } from './error-registry.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import { codeSpec, errorRegistry } from './error-registry.ts';
 
 /** HTTP status of each error code; the HTTP layer and the verify SDK answer with it. */
 export const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze(
@@ -22,9 +22,14 @@ export interface Problem {
   field?: string;
 }
 
-/** The problem details for `code`; `detail` defaults to the code's standard message. */
+/**
+ * The problem details for `code`; `detail` defaults to the code's standard message. A feature's
+ * code registered at mount time (`registerCodes`) is answered the same way; an unknown one throws.
+ */
 export function problem(code: ErrorCode, detail?: string, field?: string): Problem {
-  const body: Problem = { type: `urn:tokenstile:error:${code}`, title: errorMessages[code], status: statusOf[code], code, detail: detail ?? errorMessages[code] };
+  const spec = codeSpec(code);
+  if (spec === undefined) throw new Error(`error code ${code} is declared by no mounted feature`);
+  const body: Problem = { type: `urn:tokenstile:error:${code}`, title: spec.title, status: spec.status, code, detail: detail ?? spec.title };
   if (field !== undefined) body.field = field;
   return body;
 }
@@ -37,6 +42,6 @@ export function problem(code: ErrorCode, detail?: string, field?: string): Probl
 export function challengeFor(code: ErrorCode, tokenMissing: boolean): string {
   if (code === 'invalid_client') return 'Basic realm="tokenstile", charset="UTF-8"';
   return accessTokenCodes.has(code) && !tokenMissing
-    ? `Bearer realm="tokenstile", error="invalid_token", error_description="${errorMessages[code]}"`
+    ? `Bearer realm="tokenstile", error="invalid_token", error_description="${codeSpec(code)?.title ?? ''}"`
     : 'Bearer realm="tokenstile"';
 }

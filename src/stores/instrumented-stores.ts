@@ -46,6 +46,7 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
   const keys = wrap(stores.keys, 'keys', observe);
   const audit = wrap(stores.audit, 'audit', observe);
   const clients = stores.clients && wrap(stores.clients, 'clients', observe);
+  const oneTimeTokens = wrap(stores.oneTimeTokens, 'oneTimeTokens', observe);
   return {
     kind: stores.kind,
     users,
@@ -55,8 +56,11 @@ export function instrumentStores(stores: Stores, observe: StoreObserver): Stores
     keys,
     audit,
     ...(clients && { clients }),
+    oneTimeTokens,
+    // Features' SQL is not timed per statement; the stores already map its failures to 503.
+    database: stores.database,
     ping: () => stores.ping(),
-    migrate: () => stores.migrate(),
+    migrate: (extra) => stores.migrate(extra),
     close: () => stores.close(),
   };
 }

@@ -68,7 +68,7 @@ for (const backend of await databaseBackends()) {
       const { core, stores, events } = await setup({ hasher });
       const created = await core.createUser({ email: ' OAuth.User@Example.com ', name: 'From GitHub' });
       assert.ok(created.ok);
-      assert.deepEqual(created.value, { id: created.value.id, email: 'oauth.user@example.com', name: 'From GitHub' });
+      assert.deepEqual(created.value, { id: created.value.id, email: 'oauth.user@example.com', name: 'From GitHub', emailVerified: false });
       assert.deepEqual(await stores.credentials.list(created.value.id, 'password'), []);
       assert.deepEqual(await core.createUser({ email: 'oauth.user@example.com' }), { ok: false, code: 'email_taken' });
       const bad = await core.createUser({ email: 'not an email' });

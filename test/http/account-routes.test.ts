@@ -29,7 +29,7 @@ describe('GET and PATCH /auth/me', () => {
     const s = await t.signUp();
     const res = await me(s.accessToken);
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json(), { id: s.user.id, email: s.user.email, name: null, sessionId: s.session.id });
+    assert.deepEqual(res.json(), { id: s.user.id, email: s.user.email, name: null, emailVerified: false, sessionId: s.session.id });
   });
 
   test('GET without a token is 401 invalid_token', async () => {
@@ -40,7 +40,7 @@ describe('GET and PATCH /auth/me', () => {
     const s = await t.signUp();
     const res = await inject('PATCH', '/auth/me', s.accessToken, { name: '  Katherine Johnson ' });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json(), { id: s.user.id, email: s.user.email, name: 'Katherine Johnson', sessionId: s.session.id });
+    assert.deepEqual(res.json(), { id: s.user.id, email: s.user.email, name: 'Katherine Johnson', emailVerified: false, sessionId: s.session.id });
     assert.equal((await me(s.accessToken)).json().name, 'Katherine Johnson');
     // Another session of the user sees it too, as does the next login.
     const other = await loginAgain(s);
@@ -62,7 +62,7 @@ describe('GET and PATCH /auth/me', () => {
     expectProblem(await inject('PATCH', '/auth/me', s.accessToken, { name: 'x'.repeat(101) }), 400, 'invalid_request');
     expectProblem(await inject('PATCH', '/auth/me', s.accessToken, {}), 400, 'invalid_request');
     expectProblem(await inject('PATCH', '/auth/me', s.accessToken, { name: 'ok', email: 'evil@example.com' }), 400, 'invalid_request');
-    assert.deepEqual((await me(s.accessToken)).json(), { id: s.user.id, email: s.user.email, name: null, sessionId: s.session.id });
+    assert.deepEqual((await me(s.accessToken)).json(), { id: s.user.id, email: s.user.email, name: null, emailVerified: false, sessionId: s.session.id });
   });
 });
 

@@ -29,11 +29,12 @@ describe('POST /auth/register', () => {
     assert.equal(res.statusCode, 201, res.body);
     const { user } = res.json();
     assert.deepEqual(Object.keys(res.json()), ['user']);
-    assert.deepEqual(Object.keys(user).sort(), ['email', 'id', 'name']);
+    assert.deepEqual(Object.keys(user).sort(), ['email', 'emailVerified', 'id', 'name']);
     assert.equal(typeof user.id, 'string');
     assert.ok(user.id.length > 0);
     assert.equal(user.email, email);
     assert.equal(user.name, null);
+    assert.equal(user.emailVerified, false, "a new account has not verified its email");
   });
 
   test('keeps the optional name', async () => {
@@ -114,7 +115,7 @@ describe('POST /auth/login', () => {
     assert.equal(body.refreshExpiresIn, 604800);
     assert.equal(typeof body.session.id, 'string');
     assert.ok(body.session.id.length > 0);
-    assert.deepEqual(Object.keys(body.user).sort(), ['email', 'id', 'name']);
+    assert.deepEqual(Object.keys(body.user).sort(), ['email', 'emailVerified', 'id', 'name']);
     assert.equal(body.user.email, email);
     assert.equal(body.user.name, 'Grace');
     const who = await me(body.accessToken);

@@ -174,14 +174,14 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const { user, sessions: [session] } = await userWithSessions(s, 'a@example.com', t0);
         const now = t0 + minute;
         const next = rotation(1, now, t0 + 30 * minute);
-        assert.deepEqual(await s.sessions.rotate(session!.id, 0, session!.refreshHash, next, now), { user, amr: ['pwd'] });
+        assert.deepEqual(await s.sessions.rotate(session!.id, 0, session!.refreshHash, next, now), { user, amr: ['pwd'], authTime: session!.authTime });
         const { generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash } = next;
         assert.deepEqual(await s.sessions.get(session!.id), {
           ...session!, generation, refreshHash, previousHash, rotatedAt, graceBox, expiresAt, accessExpiresAt, accessHash, lastUsedAt: now,
         });
         assert.equal(await s.sessions.rotate(session!.id, 0, session!.refreshHash, rotation(1, now + 1), now + 1), null, 'a spent token rotates nothing');
         const shorter = rotation(2, now + 2, t0 + 10 * minute);
-        assert.deepEqual(await s.sessions.rotate(session!.id, 1, next.refreshHash, shorter, now + 2), { user, amr: ['pwd'] });
+        assert.deepEqual(await s.sessions.rotate(session!.id, 1, next.refreshHash, shorter, now + 2), { user, amr: ['pwd'], authTime: session!.authTime });
         assert.equal((await s.sessions.get(session!.id))?.accessExpiresAt, t0 + 30 * minute, 'accessExpiresAt only grows');
       });
 
@@ -191,7 +191,7 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         const attempts = Array.from({ length: 20 }, () => rotation(1, now));
         const results = await Promise.all(attempts.map((r) => s.sessions.rotate(session!.id, 0, session!.refreshHash, r, now)));
         assert.equal(results.filter((r) => r !== null).length, 1);
-        assert.deepEqual(results.find((r) => r !== null), { user, amr: ['pwd'] });
+        assert.deepEqual(results.find((r) => r !== null), { user, amr: ['pwd'], authTime: session!.authTime });
         const winner = attempts[results.findIndex((r) => r !== null)]!;
         assert.equal((await s.sessions.get(session!.id))?.refreshHash, winner.refreshHash);
       });

@@ -85,7 +85,7 @@ export const accessLifetime = 15 * minute;
 export const randomHash = () => randomBytes(32).toString('base64url');
 
 export function userRecord(email: string, at = t0): UserRecord {
-  return { id: uuidv7(at), email, name: null, credentialStamp: 0, createdAt: at, updatedAt: at, disabledAt: null };
+  return { id: uuidv7(at), email, name: null, credentialStamp: 0, createdAt: at, updatedAt: at, disabledAt: null, emailVerifiedAt: null };
 }
 
 /** A credential of `userId` of `kind`, made at `at`, with a random secret. */
@@ -99,7 +99,7 @@ export function sessionRecord(userId: string, createdAt: number, overrides: Part
     id: uuidv7(createdAt), userId, createdAt, lastUsedAt: createdAt, expiresAt: createdAt + week,
     accessExpiresAt: createdAt + accessLifetime, revokedAt: null,
     userAgent: null, ip: null, generation: 0, refreshHash: randomHash(), previousHash: null, rotatedAt: null, graceBox: null,
-    accessHash: null, amr: ['pwd'], ...overrides,
+    accessHash: null, amr: ['pwd'], authTime: createdAt, ...overrides,
   };
 }
 
@@ -456,6 +456,7 @@ function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSign
     byId: (s) => s.users.byId(u.id),
     byEmail: (s) => s.users.byEmail(u.email),
     update: (s) => s.users.update(u.id, { name: 'x' }, t0),
+    changeEmail: (s) => s.users.changeEmail(u.id, 'new@example.com', t0, t0),
   };
   const credential = credentialRecord(u.id, 'password');
   const credentials: Calls<Stores['credentials']> = {
@@ -471,6 +472,7 @@ function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSign
     listAllLive: (s) => s.sessions.listAllLive(t0, { limit: 10 }),
     rotate: (s) => s.sessions.rotate(session.id, 0, session.refreshHash, rotation, t0),
     extendAccess: (s) => s.sessions.extendAccess(session.id, t0),
+    setAuthTime: (s) => s.sessions.setAuthTime(session.id, t0),
     usedBetween: (s) => s.sessions.usedBetween(t0, t0, t0),
     revoke: (s) => s.sessions.revoke(target, t0, minute),
     purge: (s) => s.sessions.purge(t0, { headroomMs: minute, graceMs: minute }),
@@ -501,5 +503,16 @@ function closedStoreCalls(u: UserRecord, session: SessionRecord, key: StoredSign
     addClient: (s) => s.clients!.addClient({ id: 'c1', secretHash: randomHash(), createdAt: t0 }),
     removeClient: (s) => s.clients!.removeClient('c1'),
   };
-  return { users, credentials, sessions, revocations, keys, audit, clients };
+  const oneTimeTokens: Calls<Stores['oneTimeTokens']> = {
+    insert: (s) => s.oneTimeTokens.insert({ hash: randomHash(), purpose: 'p', userId: u.id, subject: null, data: 'null', createdAt: t0, expiresAt: t0 + minute }, true),
+    consume: (s) => s.oneTimeTokens.consume('p', randomHash(), t0),
+    revokeFor: (s) => s.oneTimeTokens.revokeFor(u.id, ['p']),
+    purge: (s) => s.oneTimeTokens.purge(t0),
+  };
+  const database: Calls<Omit<Stores['database'], 'dialect'>> = {
+    query: (s) => s.database.query('SELECT 1'),
+    execute: (s) => s.database.execute('DELETE FROM one_time_tokens'),
+    transaction: (s) => s.database.transaction(async (db) => db.query('SELECT 1')),
+  };
+  return { users, credentials, sessions, revocations, keys, audit, clients, oneTimeTokens, database };
 }

@@ -9,6 +9,7 @@ import { postgresMigrations } from '../../src/stores/postgres/postgres-migration
 import { openPostgresStores } from '../../src/stores/postgres/postgres-stores.ts';
 import { openStores } from '../../src/stores/open-stores.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
+import { describeFeatureConformance } from './conformance-features.ts';
 import { backendGate, day, describeStoreConformance, minute, sessionRecord, t0, testPostgresUrl, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const headroom = 5 * minute;
@@ -57,7 +58,8 @@ if (!gate.run && 'fail' in gate) {
       const { first: s, close } = await fleet(1);
       return {
         kind: s.kind, users: s.users, credentials: s.credentials, sessions: s.sessions, revocations: s.revocations, keys: s.keys, audit: s.audit, clients: s.clients,
-        ping: () => s.ping(), migrate: () => s.migrate(), close,
+        oneTimeTokens: s.oneTimeTokens, database: s.database,
+        ping: () => s.ping(), migrate: (extra) => s.migrate(extra), close,
       };
     }
 
@@ -93,6 +95,7 @@ if (!gate.run && 'fail' in gate) {
 
     describeStoreConformance('postgres', openFresh);
     describeSessionConformance('postgres', openFresh);
+    describeFeatureConformance('postgres', openFresh);
 
     test('openStores opens postgres:// and postgresql:// URLs on PostgreSQL', async () => {
       for (const scheme of ['postgres:', 'postgresql:']) {

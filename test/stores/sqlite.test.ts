@@ -6,6 +6,7 @@ import { generateSigningKey } from '../../src/core/keys.ts';
 import { openSqliteStores } from '../../src/stores/sqlite/sqlite-stores.ts';
 import { tempDir } from '../helpers.ts';
 import { describeSessionConformance } from './conformance-sessions.ts';
+import { describeFeatureConformance } from './conformance-features.ts';
 import { credentialRecord, describeStoreConformance, selectedBackends, sessionRecord, userRecord, assertDataSurvivesReopen } from './conformance.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
@@ -29,6 +30,8 @@ describe('SQLite stores', { skip }, () => {
   describeStoreConformance('sqlite file', async () => openSqliteStores(freshFile()));
   describeSessionConformance('sqlite :memory:', async () => openSqliteStores(':memory:'));
   describeSessionConformance('sqlite file', async () => openSqliteStores(freshFile()));
+  describeFeatureConformance('sqlite :memory:', async () => openSqliteStores(':memory:'));
+  describeFeatureConformance('sqlite file', async () => openSqliteStores(freshFile()));
 
   test('data survives closing and reopening the file', async () => {
     const path = freshFile();

@@ -1,5 +1,5 @@
 // A database written by the release before credentials and stamps (schema 0004), opened by this
-// code: migration 0005 carries its users, sessions and tokens over. See make-release-fixture.ts.
+// code: migrations 0005 and 0006 carry its users, sessions and tokens over. See make-release-fixture.ts.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -67,6 +67,9 @@ for (const backend of await databaseBackends()) {
         const sessions = await core.listUserSessions(fixture.userId);
         assert.deepEqual(sessions.map((s) => s.id).sort(), [fixture.laptop.sessionId, fixture.phone.sessionId].sort());
         assert.ok(sessions.every((s) => s.amr.length === 1 && s.amr[0] === 'pwd'), 'existing sessions began with a password');
+        // Migration 0006: existing sessions were authenticated when they began; no email is verified yet.
+        assert.ok(sessions.every((s) => s.authTime === s.createdAt), 'authTime of an existing session is its sign-in');
+        assert.equal((await stores.users.byId(fixture.userId))?.emailVerifiedAt, null);
 
         // Access tokens issued by the release are accepted (their signing key and claims unchanged).
         const laptop = await core.authenticate(fixture.laptop.accessToken);
@@ -78,6 +81,10 @@ for (const backend of await databaseBackends()) {
         const refreshed = await core.refresh(fixture.laptop.refreshToken, { userAgent: 'laptop' });
         assert.ok(refreshed.ok, `refresh: ${refreshed.ok ? '' : refreshed.code}`);
         assert.deepEqual(payload(refreshed.value.accessToken).amr, ['pwd']);
+        const laptopSession = sessions.find((s) => s.id === fixture.laptop.sessionId)!;
+        assert.equal(payload(refreshed.value.accessToken).auth_time, Math.floor(laptopSession.createdAt / 1000), 'refresh keeps the sign-in time');
+        assert.equal(payload(refreshed.value.accessToken).email_verified, false);
+        assert.equal(refreshed.value.user.emailVerified, false);
         const introspected = await core.introspect(refreshed.value.refreshToken);
         assert.ok(introspected !== 'unavailable' && introspected.active);
 

@@ -6,7 +6,7 @@ import { browserSession, clearSessionCookies, refreshCookie, setSessionCookies, 
 import { csrfTokenValid, originAllowed } from '../csrf.ts';
 import type { HttpReply, HttpRequest, RouteDefinition } from '../http-types.ts';
 import { device, setDeviceCookie } from '../request-device.ts';
-import { failureDetails, sendProblem } from '../problem.ts';
+import { failureDetails, sendProblem, sendRefusal } from '../problem.ts';
 import * as s from '../schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from './route-context.ts';
 import { internals } from '../../core/core-internals.ts';
@@ -70,7 +70,7 @@ export function authRoutes({ core, browser, prefix }: RouteContext): RouteSet {
         if (refused) return refused;
         const from = device(request);
         const r = await core.login(request.body as { email: string; password: string }, from);
-        if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
+        if (!r.ok) return 'details' in r ? sendRefusal(reply, r) : sendProblem(reply, r.code, failureDetails(r));
         const cookies = wantsCookies(request);
         // A browser is now known to the account: its later sign-ins are throttled apart from others'.
         // (Header clients get no cookie, as the contract says; they are told apart by IP.)

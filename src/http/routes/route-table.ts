@@ -1,25 +1,19 @@
-import { internals } from '../../core/core-internals.ts';
+import { registerCodes } from '../../protocol/error-registry.ts';
+import type { FeatureEntry } from '../../features/feature-entry.ts';
 import { corsPreflightRoute } from '../cors.ts';
-import { authRoutes } from './auth.ts';
-import { oauthRoutes } from './oauth.ts';
-import { revocationStreamRoutes, type RevocationStreamOptions } from '../../features/revocation-stream/revocation-stream-routes.ts';
 import type { RouteContext, RouteSet } from './route-context.ts';
-import { sessionStatusRoutes } from './session-status.ts';
-import { sessionRoutes } from './sessions.ts';
-import { wellKnownRoutes } from './well-known.ts';
 
-/** A feature's route factory. A new feature adds its factory to `features` below. */
-export type RouteFactory = (context: RouteContext) => RouteSet;
-
-/** The contract's features, in the order their routes are matched. */
-const features: readonly RouteFactory[] = [authRoutes, sessionRoutes, sessionStatusRoutes, wellKnownRoutes, oauthRoutes];
+export type { RouteFactory } from './route-context.ts';
 
 /**
- * The contract's routes, defined once for every adapter: `/auth/*` (with CORS preflights),
- * `/.well-known/*`, `/oauth/*` and the revocation stream. `close` stops the stream's timers.
+ * The routes of `features` (the registry's list, src/features/index.ts, unless the embedder chose
+ * another), defined once for every adapter, in order, then the CORS preflights of `/auth/*`. Every
+ * entry's error codes are registered, so that its answers carry their status. `close` stops what
+ * the features started (the revocation stream's timers).
  */
-export function contractRoutes(context: RouteContext, stream?: RevocationStreamOptions): RouteSet {
-  const sets = [...features.map((f) => f(context)), { routes: [corsPreflightRoute(context.browser)] }, revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream })];
+export function contractRoutes(context: RouteContext, features: readonly FeatureEntry[]): RouteSet {
+  for (const feature of features) if (feature.codes !== undefined) registerCodes(feature.codes);
+  const sets = [...features.flatMap((f) => (f.routes === undefined ? [] : [f.routes(context)])), { routes: [corsPreflightRoute(context.browser)] }];
   return {
     routes: sets.flatMap((s) => s.routes),
     async close() {

@@ -1,6 +1,7 @@
 import { escapeIdentifier, Pool, TypeOverrides } from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { ConfigError } from '../../core/errors.ts';
+import type { Migration } from '../../core/feature.ts';
 import {
   appliedMigrationsSql,
   bootstrapSql,
@@ -137,8 +138,11 @@ export class PostgresDatabase {
     }
   }
 
-  /** Applies pending migrations, serialized across processes by an advisory lock; returns the names applied. */
-  async migrate(): Promise<string[]> {
+  /**
+   * Applies pending migrations, the core's then `extra` (features'), serialized across processes
+   * by an advisory lock; returns the names applied.
+   */
+  async migrate(extra: readonly Migration[] = []): Promise<string[]> {
     const lockName = `tokenstile:migrate:${this.#schema ?? ''}`;
     const locked = async (query: Query): Promise<Set<string>> => {
       await query(migrationLockSql, [lockName]);
@@ -150,7 +154,7 @@ export class PostgresDatabase {
       await query(bootstrapSql(this.#schema === null ? null : escapeIdentifier(this.#schema)));
     });
     const applied: string[] = [];
-    for (const m of postgresMigrations) {
+    for (const m of [...postgresMigrations, ...extra]) {
       const ran = await this.transaction(async (query) => {
         // Re-read under the lock: another process may have applied it while this one waited.
         if ((await locked(query)).has(m.name)) return false;

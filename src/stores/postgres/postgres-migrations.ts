@@ -138,6 +138,33 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       ALTER TABLE sessions ADD COLUMN amr text NOT NULL DEFAULT 'pwd';
     `,
   },
+  {
+    name: '0006_account_features',
+    sql: `
+      -- When the user proved they receive mail at their email; null until then (every existing user).
+      ALTER TABLE users ADD COLUMN email_verified_at bigint;
+
+      -- When the user last proved who they are in the session (sign-in, re-authentication);
+      -- existing sessions: their sign-in.
+      ALTER TABLE sessions ADD COLUMN auth_time bigint;
+      UPDATE sessions SET auth_time = created_at;
+      ALTER TABLE sessions ALTER COLUMN auth_time SET NOT NULL;
+
+      -- Single-use tokens sent out of band (reset links, verification codes…): SHA-256 only.
+      -- data is the issuer's JSON text, kept as written (text, not jsonb).
+      CREATE TABLE one_time_tokens (
+        hash       text PRIMARY KEY,
+        purpose    text NOT NULL,
+        user_id    text REFERENCES users (id) ON DELETE CASCADE,
+        subject    text,
+        data       text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX one_time_tokens_by_user ON one_time_tokens (user_id, purpose);
+      CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens (expires_at);
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

@@ -8,6 +8,9 @@ import { PostgresKeyStore } from './postgres-key-store.ts';
 import { PostgresRevocationLog } from './postgres-revocation-log.ts';
 import { PostgresSessionStore } from './postgres-session-store.ts';
 import { PostgresUserStore } from './postgres-user-store.ts';
+import type { FeatureDatabase } from '../../core/feature.ts';
+import { PostgresFeatureDatabase } from './postgres-feature-database.ts';
+import { PostgresOneTimeTokenStore } from './postgres-one-time-token-store.ts';
 
 /** Options of `openPostgresStores`. */
 export interface PostgresStoresOptions {
@@ -45,7 +48,8 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
     }
   }
   const guard = <T extends object>(make: () => T, group: string): T => guardStore(make, group, postgresUnavailableError);
-  const database = guard(() => ({ ping: async () => void (await db.query('SELECT 1')) }), 'database');
+  const health = guard(() => ({ ping: async () => void (await db.query('SELECT 1')) }), 'database');
+  const featureDb = (d: FeatureDatabase) => guard(() => d, 'database');
   return {
     kind: 'postgres',
     users: guard(() => new PostgresUserStore(db), 'users'),
@@ -55,8 +59,10 @@ export async function openPostgresStores(url: string, options: PostgresStoresOpt
     keys: guard(() => new PostgresKeyStore(db), 'keys'),
     audit: guard(() => new PostgresAuditLog(db), 'audit'),
     clients: guard(() => new PostgresClientStore(db), 'clients'),
-    ping: () => database.ping(),
-    migrate: () => db.migrate(),
+    oneTimeTokens: guard(() => new PostgresOneTimeTokenStore(db), 'oneTimeTokens'),
+    database: featureDb(new PostgresFeatureDatabase(db, featureDb)),
+    ping: () => health.ping(),
+    migrate: (extra) => db.migrate(extra),
     close: () => db.close(),
   };
 }

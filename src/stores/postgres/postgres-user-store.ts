@@ -12,6 +12,7 @@ export interface UserRow {
   created_at: number;
   updated_at: number;
   disabled_at: number | null;
+  email_verified_at: number | null;
 }
 
 /** A `users` row as a record; null for no row. */
@@ -25,6 +26,7 @@ export function toUser(row: UserRow | undefined): UserRecord | null {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     disabledAt: row.disabled_at,
+    emailVerifiedAt: row.email_verified_at,
   };
 }
 
@@ -39,9 +41,9 @@ export class PostgresUserStore implements UserStore {
   async create(u: UserRecord, credentials: readonly CredentialRecord[] = []): Promise<boolean> {
     // The unique index is the check: of racing inserts one lands, the others do nothing.
     const insertUser = (query: Query) => query(
-      `INSERT INTO users (id, email, name, credential_stamp, created_at, updated_at, disabled_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
-      [u.id, u.email, u.name, u.credentialStamp, u.createdAt, u.updatedAt, u.disabledAt],
+      `INSERT INTO users (id, email, name, credential_stamp, created_at, updated_at, disabled_at, email_verified_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING`,
+      [u.id, u.email, u.name, u.credentialStamp, u.createdAt, u.updatedAt, u.disabledAt, u.emailVerifiedAt],
     );
     if (credentials.length === 0) return (await insertUser(this.#db.query)).rowCount === 1;
     return this.#db.transaction(async (query) => {
@@ -70,7 +72,23 @@ export class PostgresUserStore implements UserStore {
     };
     if (patch.name !== undefined) set('name', patch.name);
     if (patch.disabledAt !== undefined) set('disabled_at', patch.disabledAt);
+    if (patch.emailVerifiedAt !== undefined) set('email_verified_at', patch.emailVerifiedAt);
     const { rows } = await this.#db.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
     return toUser(rows[0]);
+  }
+
+  async changeEmail(id: string, email: string, verifiedAt: number | null, now: number): Promise<UserRecord | null | 'email_taken'> {
+    // The unique index is the check: a racing registration or change of the same email commits
+    // first (and this one fails) or waits for this one and fails itself.
+    try {
+      const { rows } = await this.#db.query<UserRow>(
+        'UPDATE users SET email = $2, email_verified_at = $3, updated_at = $4 WHERE id = $1 RETURNING *',
+        [id, email, verifiedAt, now],
+      );
+      return toUser(rows[0]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23505') return 'email_taken';
+      throw err;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import type { Migration } from '../../core/feature.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
 
 /**
@@ -22,8 +23,22 @@ export function openSqliteDatabase(path: string): DatabaseSync {
   return db;
 }
 
-/** Runs `fn` in an IMMEDIATE transaction (the write lock is taken up front). */
+/**
+ * Runs `fn` in an IMMEDIATE transaction (the write lock is taken up front). Inside a feature's open
+ * transaction (a store called from its `fn`, see `SqliteLock`), a savepoint of it instead.
+ */
 export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  if (db.isTransaction) {
+    db.exec('SAVEPOINT tokenstile_store');
+    try {
+      const result = fn();
+      db.exec('RELEASE tokenstile_store');
+      return result;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK TO tokenstile_store; RELEASE tokenstile_store');
+      throw err;
+    }
+  }
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = fn();
@@ -54,11 +69,11 @@ export async function purgeInBatches(db: DatabaseSync, sql: string, ...params: n
   }
 }
 
-/** Applies pending migrations; returns the names applied. */
-export function migrateSqlite(db: DatabaseSync): string[] {
+/** Applies pending migrations, the core's then `extra` (features'); returns the names applied. */
+export function migrateSqlite(db: DatabaseSync, extra: readonly Migration[] = []): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
   const applied: string[] = [];
-  for (const m of sqliteMigrations) {
+  for (const m of [...sqliteMigrations, ...extra]) {
     transaction(db, () => {
       if (db.prepare('SELECT 1 FROM schema_migrations WHERE name = ?').get(m.name)) return;
       db.exec(m.sql);

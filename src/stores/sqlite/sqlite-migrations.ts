@@ -129,4 +129,29 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
     `,
   },
+  {
+    name: '0006_account_features',
+    sql: `
+      -- When the user proved they receive mail at their email; null until then (every existing user).
+      ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+
+      -- When the user last proved who they are in the session (sign-in, re-authentication);
+      -- existing sessions: their sign-in.
+      ALTER TABLE sessions ADD COLUMN auth_time INTEGER NOT NULL DEFAULT 0;
+      UPDATE sessions SET auth_time = created_at;
+
+      -- Single-use tokens sent out of band (reset links, verification codes…): SHA-256 only.
+      CREATE TABLE one_time_tokens (
+        hash       TEXT PRIMARY KEY,
+        purpose    TEXT NOT NULL,
+        user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+        subject    TEXT,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX one_time_tokens_by_user ON one_time_tokens (user_id, purpose);
+      CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens (expires_at);
+    `,
+  },
 ];

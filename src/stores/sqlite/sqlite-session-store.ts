@@ -24,6 +24,7 @@ function toSession(r: Row): SessionRecord {
     graceBox: (r.grace_box as string | null) ?? null,
     accessHash: (r.access_hash as string | null) ?? null,
     amr: (r.amr as string).split(' '),
+    authTime: r.auth_time as number,
   };
 }
 
@@ -50,6 +51,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #revokeOne;
   readonly #revokeUser;
   readonly #record;
+  readonly #setAuthTime;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -57,9 +59,9 @@ export class SqliteSessionStore implements SessionStore {
     // first makes the insert a no-op; one committed after sees the session and ends it.
     this.#insert = db.prepare(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr, auth_time)
        SELECT $id, $userId, $createdAt, $lastUsedAt, $expiresAt, $accessExpiresAt, $revokedAt,
-              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash, $amr
+              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash, $amr, $authTime
          FROM users WHERE id = $userId AND credential_stamp = $stamp AND disabled_at IS NULL`,
     );
     this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
@@ -76,7 +78,7 @@ export class SqliteSessionStore implements SessionStore {
           SET ${rotationSet}
         WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
           AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NULL)
-        RETURNING user_id AS id, amr AS session_amr, ${userColumns.map(userColumn).join(', ')}`,
+        RETURNING user_id AS id, amr AS session_amr, auth_time AS session_auth_time, ${userColumns.map(userColumn).join(', ')}`,
     );
     this.#extend = db.prepare(
       `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
@@ -90,6 +92,10 @@ export class SqliteSessionStore implements SessionStore {
       `UPDATE sessions SET revoked_at = $at, access_hash = NULL
         WHERE user_id = $userId AND ($except IS NULL OR id <> $except) AND ${matters}
         RETURNING id, user_id, access_expires_at`,
+    );
+    this.#setAuthTime = db.prepare(
+      `UPDATE sessions SET auth_time = $at, amr = COALESCE($amr, amr)
+        WHERE id = $id AND revoked_at IS NULL AND expires_at > $at`,
     );
     this.#record = db.prepare(
       "INSERT INTO revocations (kind, subject, user_id, revoked_at, expires_at) VALUES ('session', ?, ?, ?, ?)",
@@ -131,11 +137,15 @@ export class SqliteSessionStore implements SessionStore {
   async rotate(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
     const row = this.#rotate.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
     const user = toUser(row);
-    return user === null ? null : { user, amr: (row!.session_amr as string).split(' ') };
+    return user === null ? null : { user, amr: (row!.session_amr as string).split(' '), authTime: row!.session_auth_time as number };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {
     return this.#extend.run(accessExpiresAt, id).changes === 1;
+  }
+
+  async setAuthTime(sessionId: string, at: number, amr?: readonly string[]): Promise<boolean> {
+    return this.#setAuthTime.run({ id: sessionId, at, amr: amr === undefined ? null : amr.join(' ') }).changes === 1;
   }
 
   async revoke(target: RevokeTarget, at: number, headroomMs: number): Promise<Revocation[]> {

@@ -8,6 +8,10 @@ import { SqliteKeyStore } from './sqlite-key-store.ts';
 import { SqliteRevocationLog } from './sqlite-revocation-log.ts';
 import { SqliteSessionStore } from './sqlite-session-store.ts';
 import { SqliteUserStore } from './sqlite-user-store.ts';
+import type { FeatureDatabase } from '../../core/feature.ts';
+import { SqliteFeatureDatabase } from './sqlite-feature-database.ts';
+import { SqliteLock } from './sqlite-lock.ts';
+import { SqliteOneTimeTokenStore } from './sqlite-one-time-token-store.ts';
 
 /**
  * The embedded default: every store in one SQLite file (or `:memory:`), through Node's built-in
@@ -19,15 +23,21 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
   if (options.migrate !== false) migrateSqlite(db);
   // The stores prepare their statements when built, which needs the schema: build them on first
   // use, so that a database opened with `migrate: false` can still be migrated.
+  // Every store call waits while a feature's transaction is open on the shared connection.
+  const lock = new SqliteLock();
   const guard = <T extends object>(make: () => T, group: string): T => guardStore(make, group, sqliteUnavailableError);
-  const users = guard(() => new SqliteUserStore(db), 'users');
-  const credentials = guard(() => new SqliteCredentialStore(db), 'credentials');
-  const sessions = guard(() => new SqliteSessionStore(db), 'sessions');
-  const revocations = guard(() => new SqliteRevocationLog(db), 'revocations');
-  const keys = guard(() => new SqliteKeyStore(db), 'keys');
-  const audit = guard(() => new SqliteAuditLog(db), 'audit');
-  const clients = guard(() => new SqliteClientStore(db), 'clients');
-  const database = guard(() => ({ ping: async () => void db.prepare('SELECT 1').get() }), 'database');
+  const store = <T extends object>(make: () => T, group: string): T => guard(() => lock.serialize(make()), group);
+  const users = store(() => new SqliteUserStore(db), 'users');
+  const credentials = store(() => new SqliteCredentialStore(db), 'credentials');
+  const sessions = store(() => new SqliteSessionStore(db), 'sessions');
+  const revocations = store(() => new SqliteRevocationLog(db), 'revocations');
+  const keys = store(() => new SqliteKeyStore(db), 'keys');
+  const audit = store(() => new SqliteAuditLog(db), 'audit');
+  const clients = store(() => new SqliteClientStore(db), 'clients');
+  const oneTimeTokens = store(() => new SqliteOneTimeTokenStore(db), 'oneTimeTokens');
+  const featureDb = (d: FeatureDatabase) => guard(() => d, 'database');
+  const database = featureDb(new SqliteFeatureDatabase(db, lock, featureDb));
+  const health = guard(() => ({ ping: async () => void db.prepare('SELECT 1').get() }), 'database');
   return {
     kind: 'sqlite',
     users,
@@ -37,10 +47,10 @@ export function openSqliteStores(path: string, options: { migrate?: boolean } = 
     keys,
     audit,
     clients,
-    ping: () => database.ping(),
-    async migrate() {
-      return migrateSqlite(db);
-    },
+    oneTimeTokens,
+    database,
+    ping: () => health.ping(),
+    migrate: (extra = []) => lock.run(async () => migrateSqlite(db, extra)),
     async close() {
       if (db.isOpen) db.close();
     },

@@ -1,0 +1,76 @@
+import type { CoreContext } from './context.ts';
+import type { CoreFeature, FeatureKit, SignInGate } from './feature.ts';
+import type { OneTimeTokens } from './one-time-tokens.ts';
+import { startSession } from './sessions.ts';
+import type { Tokenstile } from './tokenstile.ts';
+
+/** What the features added to a core while they were set up. */
+export interface FeatureHooks {
+  /** Run by `login` in order; the core context reads this array. */
+  readonly gates: SignInGate[];
+  /** Run by the purge timer after the core's own purges. */
+  readonly purges: Array<(now: number) => Promise<unknown>>;
+  /** Run by `close`, last added first. */
+  readonly closers: Array<() => Promise<void> | void>;
+}
+
+/** Empty hooks, for a core to hand to `setUpFeatures`. */
+export function featureHooks(): FeatureHooks {
+  return { gates: [], purges: [], closers: [] };
+}
+
+/**
+ * Calls each feature's `setup` once, in order, with its kit, and records what it returned in
+ * `apis` (by name). A feature's hooks take effect as it adds them. Throws what a setup throws.
+ */
+export async function setUpFeatures(
+  ctx: CoreContext,
+  core: Tokenstile,
+  features: readonly CoreFeature[],
+  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown> },
+): Promise<void> {
+  const { hooks } = deps;
+  for (const feature of features) {
+    const kit: FeatureKit = {
+      core,
+      config: ctx.config,
+      clock: ctx.clock,
+      random: ctx.random,
+      hasher: ctx.hasher,
+      logger: ctx.logger,
+      emit: (event) => ctx.emit(event),
+      db: ctx.stores.database,
+      stores: ctx.stores,
+      revoke: (target, cause, origin) => ctx.revoke(target, cause, origin),
+      dropCache: (userId, sessionId) => ctx.dropCache(userId, sessionId),
+      startSession: (user, amr, device) => startSession(ctx, user, amr, device),
+      oneTimeTokens: deps.oneTimeTokens,
+      addSignInGate: (gate) => void hooks.gates.push(gate),
+      addPurge: (fn) => void hooks.purges.push(fn),
+      onClose: (fn) => void hooks.closers.push(fn),
+    };
+    deps.apis.set(feature.name, feature.setup === undefined ? undefined : await feature.setup(kit));
+  }
+}
+
+/** Runs the features' purges one after another; a failing one is logged and the rest still run. */
+export async function runFeaturePurges(hooks: FeatureHooks, now: number, warn: (err: unknown) => void): Promise<void> {
+  for (const purge of hooks.purges) {
+    try {
+      await purge(now);
+    } catch (err) {
+      warn(err);
+    }
+  }
+}
+
+/** Runs the features' close hooks, last added first; a failing one is logged and the rest still run. */
+export async function runFeatureClosers(hooks: FeatureHooks, warn: (err: unknown) => void): Promise<void> {
+  for (const close of [...hooks.closers].reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      warn(err);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { internals } from '../core/core-internals.ts';
+import { authRoutes } from '../http/routes/auth.ts';
+import { oauthRoutes } from '../http/routes/oauth.ts';
+import { allRoutes } from '../http/routes/route-context.ts';
+import { sessionStatusRoutes } from '../http/routes/session-status.ts';
+import { sessionRoutes } from '../http/routes/sessions.ts';
+import { wellKnownRoutes } from '../http/routes/well-known.ts';
+import { authCodes } from './auth/auth-codes.ts';
+import type { FeatureEntry } from './feature-entry.ts';
+import { oauthCodes } from './oauth/oauth-codes.ts';
+import { revocationStreamRoutes } from './revocation-stream/revocation-stream-routes.ts';
+
+export type { FeatureEntry } from './feature-entry.ts';
+
+/**
+ * The features Tokenstile's servers (`buildApp`, the Fastify plugin, the Node and fetch handlers,
+ * the CLI) open by default, in the order their routes are matched: the one list. A feature is a
+ * folder (src/features/<name>/) and one entry here, plus its code set in `feature-codes.ts`.
+ * Embedders may pass their own list (`features` option).
+ */
+export const features = [
+  { name: 'auth', codes: authCodes, routes: allRoutes(authRoutes, sessionRoutes, sessionStatusRoutes) },
+  { name: 'well-known', routes: wellKnownRoutes },
+  { name: 'oauth', codes: oauthCodes, routes: oauthRoutes },
+  {
+    name: 'revocation-stream',
+    routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
+  },
+] as const satisfies readonly FeatureEntry[];
