@@ -12,6 +12,7 @@ interface Page {
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const button = (id: string) => $<HTMLButtonElement>(id);
 
 /** Runs `action` with `control` disabled, showing a failure in `errorEl`. */
 async function run(control: HTMLButtonElement | null, errorEl: HTMLElement, page: Page, action: () => Promise<void>): Promise<void> {
@@ -69,24 +70,24 @@ export function setupSecurity(auth: TokenstileClient, page: Page) {
     });
   });
   $('reauth-passkey').addEventListener('click', () =>
-    run($('reauth-passkey'), error, page, async () => {
+    run(button('reauth-passkey'), error, page, async () => {
       await reauthenticate(auth, { method: 'passkey' });
       await reauthenticated();
     }),
   );
 
-  $('passkey-signin').addEventListener('click', () => run($('passkey-signin'), signInError, page, () => finish(() => signInWithPasskey(auth))));
+  $('passkey-signin').addEventListener('click', () => run(button('passkey-signin'), signInError, page, () => finish(() => signInWithPasskey(auth))));
   mfaForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const code = $<HTMLInputElement>('mfa-code').value.trim();
     const method = /^\d[\d\s]*$/.test(code) ? 'totp' : 'recovery_code';
     void run(mfaForm.querySelector('button[type="submit"]'), $('mfa-error'), page, () => finish(() => completeSignIn(auth, pending!, method, code)));
   });
-  $('mfa-passkey').addEventListener('click', () => run($('mfa-passkey'), $('mfa-error'), page, () => finish(() => completeSignIn(auth, pending!, 'passkey'))));
+  $('mfa-passkey').addEventListener('click', () => run(button('mfa-passkey'), $('mfa-error'), page, () => finish(() => completeSignIn(auth, pending!, 'passkey'))));
 
   const totpForm = $<HTMLFormElement>('totp-form');
   $('totp-start').addEventListener('click', () =>
-    sensitive($('totp-start'), async () => {
+    sensitive(button('totp-start'), async () => {
       const setup = await auth.request<{ secret: string; qrCode: string }>('/auth/mfa/totp/setup', { method: 'POST', json: {} });
       $<HTMLImageElement>('totp-qr').src = setup.qrCode;
       $('totp-secret').textContent = setup.secret.replace(/(.{4})/g, '$1 ').trim();
@@ -108,7 +109,7 @@ export function setupSecurity(auth: TokenstileClient, page: Page) {
     });
   });
   $('totp-remove').addEventListener('click', () =>
-    sensitive($('totp-remove'), async () => {
+    sensitive(button('totp-remove'), async () => {
       await auth.request('/auth/mfa/totp', { method: 'DELETE' });
       $('recovery').hidden = true;
       await load();

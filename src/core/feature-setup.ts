@@ -27,7 +27,7 @@ export async function setUpFeatures(
   ctx: CoreContext,
   core: Tokenstile,
   features: readonly CoreFeature[],
-  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown> },
+  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown>; readonly keyEncryptionKey?: Buffer | null },
 ): Promise<void> {
   const { hooks } = deps;
   for (const feature of features) {
@@ -45,6 +45,7 @@ export async function setUpFeatures(
       dropCache: (userId, sessionId) => ctx.dropCache(userId, sessionId),
       startSession: (user, amr, device) => startSession(ctx, user, amr, device),
       oneTimeTokens: deps.oneTimeTokens,
+      keyEncryptionKey: deps.keyEncryptionKey ?? null,
       addSignInGate: (gate) => void hooks.gates.push(gate),
       addPurge: (fn) => void hooks.purges.push(fn),
       onClose: (fn) => void hooks.closers.push(fn),

@@ -345,7 +345,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     oneTimeTokens,
   });
   try {
-    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis });
+    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis, keyEncryptionKey });
   } catch (err) {
     await core.close().catch(() => {});
     throw err;

@@ -1,5 +1,6 @@
 import { authCodes } from './auth/auth-codes.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
+import { mfaCodes } from './mfa/mfa-codes.ts';
 
 /**
  * The error codes of the built-in features (src/features/index.ts), from which the `ErrorCode`
@@ -7,4 +8,4 @@ import { oauthCodes } from './oauth/oauth-codes.ts';
  * features' routes. A feature added to the registry lists its code set here too, in the same order
  * (test/features/registry.test.ts checks that the two lists agree).
  */
-export const featureCodes = [authCodes, oauthCodes] as const;
+export const featureCodes = [authCodes, oauthCodes, mfaCodes] as const;

@@ -9,6 +9,10 @@ import { authCodes } from './auth/auth-codes.ts';
 import type { FeatureEntry } from './feature-entry.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
 import { revocationStreamRoutes } from './revocation-stream/revocation-stream-routes.ts';
+import { mfaCodes } from './mfa/mfa-codes.ts';
+import { mfaFeature } from './mfa/mfa-feature.ts';
+import { mfaRoutes } from './mfa/mfa-routes.ts';
+import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -26,4 +30,5 @@ export const features = [
     name: 'revocation-stream',
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
   },
+  { name: 'mfa', core: mfaFeature, codes: mfaCodes, routes: allRoutes(mfaRoutes, passkeyRoutes) },
 ] as const satisfies readonly FeatureEntry[];

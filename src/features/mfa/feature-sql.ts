@@ -1,4 +1,4 @@
-import type { FeatureDatabase } from '../../core/feature.ts';
+import type { FeatureDatabase, SqlValue } from '../../core/feature.ts';
 
 /**
  * SQL shared by the MFA and passkey features. Their statements are written once with `?`
@@ -12,12 +12,12 @@ export function sql(db: FeatureDatabase, text: string): string {
 }
 
 /** Rows of `text`. */
-export function rows<T>(db: FeatureDatabase, text: string, params: readonly unknown[] = []): Promise<T[]> {
+export function rows<T>(db: FeatureDatabase, text: string, params: readonly SqlValue[] = []): Promise<T[]> {
   return db.query<T>(sql(db, text), params);
 }
 
 /** Runs `text`; the number of rows changed. */
-export function run(db: FeatureDatabase, text: string, params: readonly unknown[] = []): Promise<number> {
+export function run(db: FeatureDatabase, text: string, params: readonly SqlValue[] = []): Promise<number> {
   return db.execute(sql(db, text), params);
 }
 

@@ -9,11 +9,15 @@ import { Mfa } from './mfa-service.ts';
 import { MfaStore } from './mfa-store.ts';
 import { reauthenticate, type Reauthentication } from './reauthenticate.ts';
 import { secretBox } from './secret-box.ts';
+import { requireRecentAuth } from './step-up.ts';
+import type { Result } from '../../core/errors.ts';
 
 /** What the MFA feature's routes, the CLI and tests use: `featureApi(core, mfaFeature)`. */
 export interface MfaFeatureApi {
   readonly mfa: Mfa;
   readonly passkeys: Passkeys;
+  /** Step-up: `reauthentication_required` unless the caller proved who they are within 5 minutes. */
+  requireRecentAuth(auth: AuthInfo): Promise<Result<void, 'reauthentication_required'>>;
   /** `POST /auth/reauthenticate`: the new auth time (ms). */
   reauth(auth: AuthInfo, input: Reauthentication, rp: RelyingParty, device: DeviceInfo): ReturnType<typeof reauthenticate>;
 }
@@ -30,6 +34,6 @@ export const mfaFeature: CoreFeature<MfaFeatureApi> = {
     const mfa = new Mfa(kit, new MfaStore(kit.db), passkeys, secretBox(kit.keyEncryptionKey));
     kit.addSignInGate(({ user, amr }) => mfa.gate(user, amr));
     kit.addPurge((now) => mfa.purge(now));
-    return { mfa, passkeys, reauth: (auth, input, rp, device) => reauthenticate(kit, mfa, auth, input, rp, device) };
+    return { mfa, passkeys, requireRecentAuth: (auth) => requireRecentAuth(kit, auth), reauth: (auth, input, rp, device) => reauthenticate(kit, mfa, auth, input, rp, device) };
   },
 };

@@ -2,6 +2,8 @@ import type { AuthInfo } from '../../core/auth-info.ts';
 import type { Clock } from '../../core/clock.ts';
 import { fail, ok, type Result } from '../../core/errors.ts';
 import type { SessionStore } from '../../core/session-store.ts';
+import { internals } from '../../core/core-internals.ts';
+import type { Tokenstile } from '../../core/tokenstile.ts';
 
 /** How recent a sign-in (or re-authentication) must be for a sensitive change: 5 minutes. */
 export const recentAuthMs = 5 * 60_000;
@@ -24,9 +26,23 @@ export interface RecentAuthDeps {
  */
 export async function requireRecentAuth(deps: RecentAuthDeps, auth: AuthInfo): Promise<Result<void, 'reauthentication_required'>> {
   const now = deps.clock.now();
-  const claimed = (auth.claims as { auth_time?: unknown }).auth_time;
+  const claimed = auth.claims.auth_time;
   if (typeof claimed === 'number' && now - claimed * 1000 <= recentAuthMs) return ok(undefined);
   const session = await deps.stores.sessions.get(auth.sessionId);
-  const at = (session as { authTime?: unknown } | null)?.authTime;
-  return typeof at === 'number' && now - at <= recentAuthMs ? ok(undefined) : fail('reauthentication_required');
+  return session !== null && now - session.authTime <= recentAuthMs ? ok(undefined) : fail('reauthentication_required');
+}
+
+/**
+ * The step-up check of a core, for routes that only have the core (a password change, an email
+ * change, an account deletion): `requireRecentAuth` when the core was opened with the MFA feature
+ * (which serves `POST /auth/reauthenticate`, the way to pass it), else null: without a way to
+ * re-authenticate, no change is gated.
+ *
+ * @example
+ * const recent = await recentAuthGuard(core)?.(auth);
+ * if (recent && !recent.ok) return sendProblem(reply, recent.code);
+ */
+export function recentAuthGuard(core: Tokenstile): ((auth: AuthInfo) => Promise<Result<void, 'reauthentication_required'>>) | null {
+  const api = internals(core).features.get('mfa') as { requireRecentAuth?: (auth: AuthInfo) => Promise<Result<void, 'reauthentication_required'>> } | undefined;
+  return api?.requireRecentAuth ?? null;
 }

@@ -27,7 +27,7 @@ export function login(t: TestApp, email: string, password = goodPassword, header
 export async function mfaRequired(t: TestApp, email: string): Promise<{ mfaToken: string; methods: string[] }> {
   const body = expectProblem(await login(t, email), 403, 'mfa_required') as unknown as { mfaToken: string; methods: string[] };
   assert.match(body.mfaToken, /^tsm_[\w-]{43}$/);
-  return body;
+  return { mfaToken: body.mfaToken, methods: body.methods };
 }
 
 /** Sets up and confirms TOTP for the signed-in user; answers the secret and the recovery codes. */
@@ -60,4 +60,15 @@ export async function expectEnded(t: TestApp, accessToken: string): Promise<void
 export async function expectLive(t: TestApp, accessToken: string): Promise<void> {
   const r = await get(t, '/auth/me', accessToken);
   assert.equal(r.statusCode, 200, r.body);
+}
+
+/** The user's audit entries once every one of `types` is there (written after the answer, in the background): a bounded poll. */
+export async function auditWith(t: TestApp, userId: string, types: readonly string[]) {
+  for (let i = 0; ; i++) {
+    const entries = await t.app.tokenstile.audit({ userId, limit: 100 });
+    if (types.every((type) => entries.some((e) => e.type === type))) return entries;
+    if (i >= 200) assert.fail(`audit entries ${types.join(', ')} never appeared; got ${entries.map((e) => e.type).join(', ')}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (i > 50) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -4,7 +4,7 @@ import { totpCode } from '../../../src/features/mfa/totp.ts';
 import { appBackend, testApp, uniqueEmail, withTwoInstances, type TestApp } from '../../helpers.ts';
 import { internals } from '../../../src/core/core-internals.ts';
 import { expectFieldProblem, expectProblem } from '../../http/problem-assertions.ts';
-import { claimsOf, del, enrolTotp, expectEnded, expectLive, get, login, mfaRequired, nextStep, post } from './mfa-test-kit.ts';
+import { auditWith, claimsOf, del, enrolTotp, expectEnded, expectLive, get, login, mfaRequired, nextStep, post } from './mfa-test-kit.ts';
 
 let t: TestApp;
 before(async () => {
@@ -34,8 +34,7 @@ describe('TOTP enrolment', () => {
     await expectLive(t, s.accessToken);
     assert.deepEqual((await get(t, '/auth/mfa', s.accessToken)).json(), { totp: true, recoveryCodesLeft: 10, passkeys: 0, methods: ['totp', 'recovery_code'] });
     expectProblem(await post(t, '/auth/mfa/totp/setup', {}, s.accessToken), 409, 'mfa_already_enabled');
-    const audit = await t.app.tokenstile.audit({ userId: s.user.id, limit: 20 });
-    assert.ok(audit.some((e) => e.type === 'mfa.enabled'));
+    const audit = await auditWith(t, s.user.id, ['mfa.enabled', 'session_revoked']);
     assert.ok(audit.some((e) => e.type === 'session_revoked' && e.sessionId === other.session.id && e.detail.cause === 'credential_change'));
     assert.ok(!JSON.stringify(audit).includes(secret), 'the secret is never audited');
   });
@@ -76,7 +75,7 @@ describe('sign-in with a second factor', () => {
     const { secret } = await enrolTotp(t, await t.signUp(email));
     nextStep(t);
     const code = totpCode(secret, t.clock.now());
-    assert.equal((await post(t, '/auth/mfa/verify', { ...(await mfaRequired(t, email)), method: 'totp', code })).statusCode, 200);
+    assert.equal((await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'totp', code })).statusCode, 200);
     t.clock.advance(10_000);
     const again = await mfaRequired(t, email);
     expectProblem(await post(t, '/auth/mfa/verify', { mfaToken: again.mfaToken, method: 'totp', code }), 401, 'invalid_code');
@@ -140,15 +139,15 @@ describe('sign-in with a second factor', () => {
     const s = await t.signUp(email);
     const { recoveryCodes } = await enrolTotp(t, s);
     const code = recoveryCodes[3]!;
-    const r = await post(t, '/auth/mfa/verify', { ...(await mfaRequired(t, email)), method: 'recovery_code', code: code.toUpperCase() });
+    const r = await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'recovery_code', code: code.toUpperCase() });
     assert.equal(r.statusCode, 200, r.body);
     const claims = claimsOf(r.json().accessToken);
     if (claims) assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
     await expectEnded(t, s.accessToken);
     await expectLive(t, r.json().accessToken);
-    expectProblem(await post(t, '/auth/mfa/verify', { ...(await mfaRequired(t, email)), method: 'recovery_code', code }), 401, 'invalid_code');
+    expectProblem(await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'recovery_code', code }), 401, 'invalid_code');
     assert.equal((await get(t, '/auth/mfa', r.json().accessToken)).json().recoveryCodesLeft, 9);
-    const audit = await t.app.tokenstile.audit({ userId: s.user.id, limit: 30 });
+    const audit = await auditWith(t, s.user.id, ['mfa.recovery_code_used']);
     const used = audit.find((e) => e.type === 'mfa.recovery_code_used');
     assert.equal(used?.detail.codesLeft, '9');
     assert.ok(!JSON.stringify(audit).includes(code), 'the code is never audited');
@@ -161,7 +160,7 @@ describe('step-up and removal', () => {
     const s0 = await t.signUp(email);
     const { secret } = await enrolTotp(t, s0);
     nextStep(t);
-    const s = (await post(t, '/auth/mfa/verify', { ...(await mfaRequired(t, email)), method: 'totp', code: totpCode(secret, t.clock.now()) })).json();
+    const s = (await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) })).json();
     t.clock.advance(6 * 60_000);
     expectProblem(await del(t, '/auth/mfa/totp', s.accessToken), 403, 'reauthentication_required');
     expectProblem(await post(t, '/auth/password', { currentPassword: 'correct horse 42', newPassword: 'another horse 43' }, s.accessToken), 403, 'reauthentication_required');
@@ -170,7 +169,7 @@ describe('step-up and removal', () => {
     const re = await post(t, '/auth/reauthenticate', { method: 'password', password: 'correct horse 42' }, s.accessToken);
     assert.equal(re.statusCode, 200, re.body);
     assert.equal(re.json().authTime, Math.floor(t.clock.now() / 1000));
-    const other = await post(t, '/auth/mfa/verify', { ...(await mfaRequired(t, email)), method: 'recovery_code', code: (await post(t, '/auth/mfa/recovery-codes', {}, s.accessToken)).json().recoveryCodes[0] });
+    const other = await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'recovery_code', code: (await post(t, '/auth/mfa/recovery-codes', {}, s.accessToken)).json().recoveryCodes[0] });
     assert.equal(other.statusCode, 200, other.body);
     await expectEnded(t, s.accessToken); // a recovery code used elsewhere ends this session too
     const current = other.json();
