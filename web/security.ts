@@ -154,6 +154,7 @@ export function setupSecurity(auth: TokenstileClient, page: Page) {
       pending = secondFactorOf(err);
       if (pending === null) return false;
       mfaForm.hidden = false;
+      $('second-step-title').textContent = 'Two-step verification';
       $('mfa-passkey').hidden = !pending.methods.includes('passkey');
       $('mfa-code').focus();
       return true;

@@ -6,6 +6,9 @@ import { buildApp } from '../../src/http/app.ts';
 import { sqliteMigrations } from '../../src/stores/sqlite/sqlite-migrations.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
 import { internals } from '../../src/core/core-internals.ts';
+import { featureMigrations } from '../../src/core/feature.ts';
+import { features } from '../../src/features/index.ts';
+import { coreFeatures } from '../../src/features/feature-entry.ts';
 
 function capture(stdin = ''): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -50,7 +53,7 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
-    assert.deepEqual(JSON.parse(first.out), { applied: sqliteMigrations.map((m) => m.name) });
+    assert.deepEqual(JSON.parse(first.out), { applied: [...sqliteMigrations, ...featureMigrations(coreFeatures(features), 'sqlite')].map((m) => m.name) });
     assert.ok(sqliteMigrations.length >= 3);
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });

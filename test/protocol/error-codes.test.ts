@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errorMessages, type ErrorCode } from '../../src/core/errors.ts';
 import { authCodes } from '../../src/features/auth/auth-codes.ts';
+import { featureCodes } from '../../src/features/feature-codes.ts';
 import { oauthCodes } from '../../src/features/oauth/oauth-codes.ts';
 import { commonCodes } from '../../src/protocol/common-codes.ts';
 import { defineCodes, mergeCodes } from '../../src/protocol/error-codes.ts';
@@ -36,7 +37,7 @@ test('every code of the contract maps to the contract status in the merged regis
 });
 
 test('the registry is exactly the union of the feature code sets, with their messages', () => {
-  const declared = [commonCodes, authCodes, oauthCodes].flatMap((set) => Object.keys(set)).sort();
+  const declared = [...new Set([commonCodes, ...featureCodes].flatMap((set) => Object.keys(set)))].sort();
   assert.deepEqual(Object.keys(errorRegistry).sort(), declared);
   assert.equal(errorMessages.invalid_client, oauthCodes.invalid_client.title);
   assert.equal(errorMessages.weak_password, authCodes.weak_password.title);

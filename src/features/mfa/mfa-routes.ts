@@ -1,3 +1,4 @@
+import { internals } from '../../core/core-internals.ts';
 import { featureApi } from '../../core/feature.ts';
 import { authOf } from '../../http/authenticate.ts';
 import type { RouteDefinition } from '../../http/http-types.ts';
@@ -21,6 +22,8 @@ const api = { group: 'api', body: 'json' } as const;
  */
 export function mfaRoutes(context: RouteContext): RouteSet {
   const { core, browser } = context;
+  // A core opened without the feature (an embedder's choice) serves none of its routes.
+  if (!internals(core).features.has(mfaFeature.name)) return { routes: [] };
   const { mfa, reauth } = featureApi(core, mfaFeature);
   const rp = relyingParty(core.config.issuer, browser.allowedOrigins);
   const signIn = signInAnswers(context);

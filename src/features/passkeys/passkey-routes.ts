@@ -1,3 +1,4 @@
+import { internals } from '../../core/core-internals.ts';
 import { featureApi } from '../../core/feature.ts';
 import { authOf } from '../../http/authenticate.ts';
 import type { RouteDefinition } from '../../http/http-types.ts';
@@ -23,6 +24,8 @@ function emptyBodyOk(request: { body: unknown }): void {
 /** `/auth/passkeys/*`: register, list, remove, and sign in without a password. */
 export function passkeyRoutes(context: RouteContext): RouteSet {
   const { core, browser } = context;
+  // A core opened without the feature (an embedder's choice) serves none of its routes.
+  if (!internals(core).features.has(mfaFeature.name)) return { routes: [] };
   const { passkeys } = featureApi(core, mfaFeature);
   const rp = relyingParty(core.config.issuer, browser.allowedOrigins);
   const signIn = signInAnswers(context);
