@@ -50,6 +50,11 @@ export const mfaLimits = {
   failureWindowMs: 15 * 60_000,
 } as const;
 
+/** The second factors a user can sign in with, in the order `mfa_required` lists them. */
+function methodsOf(totp: boolean, passkeys: number): MfaMethod[] {
+  return [...(totp ? (['totp', 'recovery_code'] as const) : []), ...(passkeys > 0 ? (['passkey'] as const) : [])];
+}
+
 const secretLabel = (userId: string) => `totp:${userId}`;
 
 /**
@@ -75,10 +80,8 @@ export class Mfa {
   }
 
   async status(userId: string): Promise<MfaStatus> {
-    const [totp, recoveryCodesLeft, passkeys] = await Promise.all([this.#store.totp(userId), this.#store.codesLeft(userId), this.#passkeys.store.count(userId)]);
-    const on = totp?.confirmedAt != null;
-    const methods: MfaMethod[] = [...(on ? (['totp', 'recovery_code'] as const) : []), ...(passkeys > 0 ? (['passkey'] as const) : [])];
-    return { totp: on, recoveryCodesLeft, passkeys, methods };
+    const [{ totp, passkeys }, recoveryCodesLeft] = await Promise.all([this.#store.factors(userId), this.#store.codesLeft(userId)]);
+    return { totp, recoveryCodesLeft, passkeys, methods: methodsOf(totp, passkeys) };
   }
 
   /**
@@ -87,7 +90,8 @@ export class Mfa {
    * checked against, and the first factor's `amr`.
    */
   async gate(user: UserRecord, amr: readonly string[]): Promise<null | { code: 'mfa_required'; details: { mfaToken: string; methods: readonly MfaMethod[] } }> {
-    const { methods } = await this.status(user.id);
+    const { totp, passkeys } = await this.#store.factors(user.id);
+    const methods = methodsOf(totp, passkeys);
     if (methods.length === 0) return null;
     const mfaToken = `tsm_${this.#kit.random(32).toString('base64url')}`;
     const challenge: MfaChallenge = { userId: user.id, credentialStamp: user.credentialStamp, amr, attempts: 0, expiresAt: this.#kit.clock.now() + mfaLimits.tokenTtlMs };

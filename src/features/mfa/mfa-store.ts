@@ -46,6 +46,12 @@ export class MfaStore {
     return r ? toTotp(r) : null;
   }
 
+  /** Whether the user has TOTP on and how many passkeys: one statement, on every password sign-in (the gate). */
+  async factors(userId: string): Promise<{ totp: boolean; passkeys: number }> {
+    const [r] = await rows<Row>(this.#db, 'SELECT (SELECT COUNT(*) FROM mfa_totp WHERE user_id = ? AND confirmed_at IS NOT NULL) AS totp, (SELECT COUNT(*) FROM passkeys WHERE user_id = ?) AS passkeys', [userId, userId]);
+    return { totp: num(r?.totp ?? 0) > 0, passkeys: num(r?.passkeys ?? 0) };
+  }
+
   /** Stores a pending secret, replacing a pending one; false (nothing written) while TOTP is on. */
   async putPending(userId: string, secret: string, now: number): Promise<boolean> {
     return this.#db.transaction(async (db) => {
