@@ -30,6 +30,7 @@ export {
   listPasskeys,
   reauthenticate,
   removePasskey,
+  renamePasskey,
   secondFactorOf,
   signInWithPasskey,
   type ClientPasskey,

@@ -58,6 +58,11 @@ export async function listPasskeys(client: TokenstileClient): Promise<ClientPass
   return (await client.request<{ passkeys: ClientPasskey[] }>('/auth/passkeys')).passkeys;
 }
 
+/** Renames one of the user's passkeys. */
+export async function renamePasskey(client: TokenstileClient, id: string, name: string): Promise<ClientPasskey> {
+  return (await client.request<{ passkey: ClientPasskey }>(`/auth/passkeys/${encodeURIComponent(id)}`, { method: 'PATCH', json: { name } })).passkey;
+}
+
 /** Removes one of the user's passkeys (needs a recent sign-in); their other sessions end. */
 export function removePasskey(client: TokenstileClient, id: string): Promise<void> {
   return client.request(`/auth/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' });

@@ -79,3 +79,5 @@ export const registerPasskeyBody = {
 export const passkeyLoginBody = { type: 'object', additionalProperties: false, required: ['credential'], properties: { credential: webauthnCredential } } as const;
 
 export const passkeyParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+
+export const renamePasskeyBody = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', maxLength: 256 } } } as const;

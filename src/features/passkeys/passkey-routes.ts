@@ -82,6 +82,17 @@ export function passkeyRoutes(context: RouteContext): RouteSet {
     },
     {
       ...api,
+      method: 'PATCH',
+      url: '/auth/passkeys/:id',
+      schema: { tags, security, summary: 'Rename a passkey', params: ms.passkeyParams, body: ms.renamePasskeyBody, response: { 200: ms.passkeyResponse, ...errors(400, 401, 404) } },
+      authenticate: true,
+      handler: async (request, reply) => {
+        const r = await passkeys.rename(authOf(request), (request.params as { id: string }).id, (request.body as { name: string }).name);
+        return r.ok ? { passkey: r.value } : sendProblem(reply, r.code, failureDetails(r));
+      },
+    },
+    {
+      ...api,
       method: 'POST',
       url: '/auth/passkeys/login/options',
       schema: { tags, summary: 'WebAuthn options for signing in with a passkey', body: ms.emptyBody, response: { 200: ms.webauthnOptionsResponse, ...errors(400) } },

@@ -89,6 +89,14 @@ export class Passkeys {
     return (await this.#store.list(userId)).map(passkeyView);
   }
 
+  /** Renames one of the caller's passkeys (not a credential change: no step-up, no session ends). */
+  async rename(auth: AuthInfo, id: string, name: unknown): Promise<Result<PasskeyView, 'not_found' | 'invalid_request'>> {
+    const checked = checkName(name, 'Passkey');
+    if (!checked.ok) return checked;
+    const renamed = await this.#store.rename(auth.userId, id, checked.value);
+    return renamed ? ok(passkeyView(renamed)) : fail('not_found');
+  }
+
   /** Removes one of the caller's passkeys (after a recent sign-in); the other sessions end. */
   async remove(auth: AuthInfo, id: string, device: DeviceInfo): Promise<Result<void, 'not_found' | 'reauthentication_required'>> {
     const recent = await requireRecentAuth(this.#kit, auth);

@@ -39,11 +39,6 @@ export class PasskeyStore {
     return (await rows<Row>(this.#db, 'SELECT * FROM passkeys WHERE user_id = ? ORDER BY created_at, id', [userId])).map(toPasskey);
   }
 
-  async count(userId: string): Promise<number> {
-    const [r] = await rows<Row>(this.#db, 'SELECT COUNT(*) AS n FROM passkeys WHERE user_id = ?', [userId]);
-    return num(r?.n ?? 0);
-  }
-
   async byCredentialId(credentialId: string): Promise<PasskeyRecord | null> {
     const [r] = await rows<Row>(this.#db, 'SELECT * FROM passkeys WHERE credential_id = ?', [credentialId]);
     return r ? toPasskey(r) : null;
@@ -70,8 +65,11 @@ export class PasskeyStore {
     return (await run(this.#db, 'UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND counter = ?', [to, now, id, from])) === 1;
   }
 
-  async rename(userId: string, id: string, name: string): Promise<boolean> {
-    return (await run(this.#db, 'UPDATE passkeys SET name = ? WHERE user_id = ? AND id = ?', [name, userId, id])) === 1;
+  /** Renames one passkey of the user; the passkey as it is now, or null when the user has no such passkey. */
+  async rename(userId: string, id: string, name: string): Promise<PasskeyRecord | null> {
+    if ((await run(this.#db, 'UPDATE passkeys SET name = ? WHERE user_id = ? AND id = ?', [name, userId, id])) !== 1) return null;
+    const [r] = await rows<Row>(this.#db, 'SELECT * FROM passkeys WHERE id = ?', [id]);
+    return r ? toPasskey(r) : null;
   }
 
   /** Deletes one passkey of the user and moves the stamp; false when the user has no such passkey. */

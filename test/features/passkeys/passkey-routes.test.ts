@@ -40,6 +40,11 @@ describe('passkeys', () => {
     await expectLive(t, s.accessToken);
     const list = (await get(t, '/auth/passkeys', s.accessToken)).json();
     assert.deepEqual(list.passkeys.map((p: { id: string }) => p.id), [passkey.id]);
+    const renamed = await t.app.inject({ method: 'PATCH', url: `/auth/passkeys/${passkey.id}`, payload: { name: 'Work laptop' }, headers: { authorization: `Bearer ${s.accessToken}` } });
+    assert.equal(renamed.json().passkey.name, 'Work laptop');
+    const tooLong = await t.app.inject({ method: 'PATCH', url: `/auth/passkeys/${passkey.id}`, payload: { name: 'x'.repeat(65) }, headers: { authorization: `Bearer ${s.accessToken}` } });
+    expectProblem(tooLong, 400, 'invalid_request');
+    expectProblem(await t.app.inject({ method: 'PATCH', url: '/auth/passkeys/nope', payload: { name: 'x' }, headers: { authorization: `Bearer ${s.accessToken}` } }), 404, 'not_found');
     const signedIn = await passkeyLogin(device);
     assert.equal(signedIn.statusCode, 200, signedIn.body);
     assert.equal(signedIn.json().user.email, email);
