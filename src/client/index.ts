@@ -1,6 +1,7 @@
 /**
  * `tokenstile/client`: a dependency-free `fetch` wrapper for browser apps that sign in with
- * Tokenstile (see docs/browser.md).
+ * Tokenstile (see docs/browser.md), and second-factor and passkey helpers built on
+ * `@simplewebauthn/browser` (see docs/mfa.md).
  *
  * @example
  * ```ts
