@@ -173,7 +173,12 @@ describe('step-up and removal', () => {
     assert.equal(other.statusCode, 200, other.body);
     await expectEnded(t, s.accessToken); // a recovery code used elsewhere ends this session too
     const current = other.json();
+    nextStep(t);
+    const bystander = (await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) })).json();
+    await expectLive(t, bystander.accessToken);
     assert.equal((await del(t, '/auth/mfa/totp', current.accessToken)).statusCode, 204);
+    await expectEnded(t, bystander.accessToken);
+    await expectLive(t, current.accessToken);
     assert.equal((await login(t, email)).statusCode, 200, 'a password alone signs in again');
     expectProblem(await del(t, '/auth/mfa/totp', current.accessToken), 404, 'not_found');
   });
