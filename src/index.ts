@@ -48,3 +48,6 @@ export type { KeyInfo } from './core/key-rotation.ts';
 export type { Introspection } from './core/token-introspection.ts';
 export type { ResourceServerOptions } from './http/plugin.ts';
 export type { RevocationStreamOptions } from './http/revocation-stream.ts';
+export { features } from './features/index.ts';
+export type { FeatureEntry } from './features/feature-entry.ts';
+export type { SignInRefusal } from './core/feature.ts';

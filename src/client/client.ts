@@ -9,6 +9,8 @@ export interface ClientUser {
   readonly id: string;
   readonly email: string;
   readonly name: string | null;
+  /** The user proved they receive mail at `email` (absent from servers before it was added). */
+  readonly emailVerified?: boolean;
 }
 
 /** One of the signed-in user's sessions (devices), as `GET /auth/sessions` lists it. */

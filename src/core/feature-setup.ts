@@ -1,4 +1,4 @@
-import type { CoreContext } from './context.ts';
+import { originOf, type CoreContext } from './context.ts';
 import type { CoreFeature, FeatureKit, SignInGate } from './feature.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import { startSession } from './sessions.ts';
@@ -43,7 +43,11 @@ export async function setUpFeatures(
       stores: ctx.stores,
       revoke: (target, cause, origin) => ctx.revoke(target, cause, origin),
       dropCache: (userId, sessionId) => ctx.dropCache(userId, sessionId),
-      startSession: (user, amr, device) => startSession(ctx, user, amr, device),
+      async startSession(user, amr, device) {
+        const issued = await startSession(ctx, user, amr, device);
+        if (issued) ctx.emit({ type: 'session_started', userId: user.id, sessionId: issued.session.id, amr: amr.join(' '), ...originOf(device) });
+        return issued;
+      },
       oneTimeTokens: deps.oneTimeTokens,
       keyEncryptionKey: deps.keyEncryptionKey ?? null,
       addSignInGate: (gate) => void hooks.gates.push(gate),

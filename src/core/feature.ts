@@ -17,8 +17,13 @@
  *   serialization failure, as the stores' own transactions do): keep `fn` free of outside effects.
  * - `Stores` carries the feature database (`database`) and the one-time tokens (`oneTimeTokens`);
  *   `Stores.migrate(extra)` applies feature migrations after the core's.
- * - A `SignInGate` may also be told the `amr` and device; `login` answers a refusal as
- *   `{ ok: false, code, details }` (`SignInRefusal`).
+ * - `login` answers a gate's refusal as `{ ok: false, code, details }` (`SignInRefusal`, `details`
+ *   `{}` when the gate gave none); the HTTP layer tells it from other failures by `details`.
+ * - `FeatureDatabase` parameters are typed `SqlValue` (string, number, bigint, boolean, null,
+ *   bytes) rather than `unknown`: node:sqlite binds nothing else (booleans become 1/0).
+ * - `featureApi(core, feature)` also takes the feature object, which types the answer.
+ * - The HTTP servers take `features: FeatureEntry[]` (default: the registry's list); core halves
+ *   go to `createTokenstile({ features })` (default: none), as planned.
  */
 import type { Clock } from './clock.ts';
 import type { Logger, TokenstileConfig } from './config.ts';

@@ -171,7 +171,7 @@ for (const backend of await databaseBackends()) {
         const rows = await internals(core).stores.database.query<Record<string, unknown>>('SELECT * FROM one_time_tokens');
         assert.ok(!JSON.stringify(rows).includes(token.slice(4)), 'only the hash is stored');
         assert.equal(await tokens.consume('password_reset', token), null, 'another purpose');
-        assert.equal(await tokens.consume('email_verify', `${token.slice(0, -1)}A`), null);
+        assert.equal(await tokens.consume('email_verify', `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`), null, 'another token');
         assert.equal(await tokens.consume('email_verify', 'garbage'), null);
         const results = await Promise.all(Array.from({ length: 10 }, () => tokens.consume('email_verify', token)));
         const won = results.filter((r) => r !== null);

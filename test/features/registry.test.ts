@@ -18,7 +18,7 @@ test('feature-codes.ts lists exactly the code sets of the registry entries, in t
 });
 
 test('registry entries have unique names, and the contract\'s areas are all there', () => {
-  const names = features.map((f) => f.name);
+  const names: string[] = features.map((f) => f.name);
   assert.equal(new Set(names).size, names.length);
   for (const name of ['auth', 'well-known', 'oauth', 'revocation-stream']) assert.ok(names.includes(name), name);
 });

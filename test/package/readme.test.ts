@@ -73,7 +73,7 @@ test('the README\'s curl example runs as written: $ACCESS is set, /auth/me answe
     const script = `set -eo pipefail\n${example.replaceAll('localhost:3000', `localhost:${port}`)}`;
     const { stdout } = await run('bash', ['-c', script], { cwd: root });
     // The answers run together (no newlines): /auth/me with the session, the 204 (empty), the 401.
-    assert.match(stdout, /\{"id":"[^"]+","email":"ada@example\.com","name":null,"sessionId":"[^"]+"\}\{"type":"urn:tokenstile:error:session_revoked"[^}]*\}$/, stdout);
+    assert.match(stdout, /\{"id":"[^"]+","email":"ada@example\.com","name":null,"emailVerified":false,"sessionId":"[^"]+"\}\{"type":"urn:tokenstile:error:session_revoked"[^}]*\}$/, stdout);
   } finally {
     server.kill('SIGTERM');
   }
