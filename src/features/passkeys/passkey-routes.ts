@@ -9,7 +9,6 @@ import { errorResponses as errors, type RouteContext, type RouteSet } from '../.
 import * as s from '../../http/schemas.ts';
 import { mfaFeature } from '../mfa/mfa-feature.ts';
 import * as ms from '../mfa/mfa-schemas.ts';
-import { passkeyPurposes } from './passkey-service.ts';
 import { relyingParty } from './webauthn.ts';
 
 const tags = ['passkeys'];
@@ -95,9 +94,12 @@ export function passkeyRoutes(context: RouteContext): RouteSet {
       ...api,
       method: 'POST',
       url: '/auth/passkeys/login/options',
-      schema: { tags, summary: 'WebAuthn options for signing in with a passkey', body: ms.emptyBody, response: { 200: ms.webauthnOptionsResponse, ...errors(400) } },
+      schema: { tags, summary: 'WebAuthn options for signing in with a passkey', body: ms.emptyBody, response: { 200: ms.webauthnOptionsResponse, ...errors(400, 429) } },
       preValidation: emptyBodyOk,
-      handler: async () => passkeys.requestOptions(rp, passkeyPurposes.login, null),
+      handler: async (request, reply) => {
+        const r = await passkeys.loginOptions(rp, device(request));
+        return r.ok ? r.value : sendProblem(reply, r.code, failureDetails(r));
+      },
     },
     {
       ...api,

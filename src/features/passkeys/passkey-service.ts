@@ -4,6 +4,7 @@ import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
 import type { FeatureKit } from '../../core/feature.ts';
 import { uuidv7 } from '../../core/ids.ts';
+import { MemoryRateLimiter } from '../../core/memory-rate-limiter.ts';
 import { requireRecentAuth } from '../mfa/step-up.ts';
 import type { PasskeyRecord, PasskeyStore } from './passkey-store.ts';
 import { challengeOf, checkAssertion, checkRegistration, creationOptions, requestOptions, type RelyingParty } from './webauthn.ts';
@@ -47,6 +48,7 @@ function checkName(name: unknown, fallback: string): Result<string, 'invalid_req
 export class Passkeys {
   readonly #kit: FeatureKit;
   readonly #store: PasskeyStore;
+  readonly #optionsLimiter = new MemoryRateLimiter();
 
   constructor(kit: FeatureKit, store: PasskeyStore) {
     this.#kit = kit;
@@ -105,6 +107,22 @@ export class Passkeys {
     this.#kit.emit({ type: 'passkeys.removed', userId: auth.userId, sessionId: auth.sessionId, passkeyId: id, ...originOf(device) });
     await this.#kit.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId }, 'credential_change', originOf(device));
     return ok(undefined);
+  }
+
+  /**
+   * Options for a passkey sign-in. Each stores a challenge row, and anyone may ask: limited per
+   * client IP by the `loginPerIp` rule (default 100 per 15 minutes), counted in this process.
+   */
+  async loginOptions(rp: RelyingParty, device: DeviceInfo): Promise<Result<PublicKeyCredentialRequestOptionsJSON, 'too_many_requests'>> {
+    const rule = this.#kit.config.rateLimits.loginPerIp;
+    if (rule && device.ip) {
+      const decision = await this.#optionsLimiter.hit(`passkey-options:${device.ip}`, rule.limit, rule.windowMs, this.#kit.clock.now());
+      if (!decision.allowed) {
+        this.#kit.emit({ type: 'rate_limited', rule: 'passkeyLoginPerIp' });
+        return fail('too_many_requests', decision.retryAfterMs);
+      }
+    }
+    return ok(await this.requestOptions(rp, passkeyPurposes.login, null));
   }
 
   /** Options for a ceremony of `purpose`; for a known user, limited to their passkeys. */

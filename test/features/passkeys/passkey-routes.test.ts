@@ -137,3 +137,18 @@ describe('passkeys', () => {
     await auditWith(t, s.user.id, ['mfa.reset']);
   });
 });
+
+test('passkey sign-in options are limited per client IP (loginPerIp), 429 with Retry-After', async () => {
+  const limited = await testApp({ rateLimits: { loginPerIp: { limit: 3, window: '1m' } } });
+  try {
+    const ask = () => limited.app.inject({ method: 'POST', url: '/auth/passkeys/login/options', payload: {}, remoteAddress: '203.0.113.9' });
+    for (let i = 0; i < 3; i++) assert.equal((await ask()).statusCode, 200);
+    const refused = await ask();
+    expectProblem(refused, 429, 'too_many_requests');
+    assert.ok(Number(refused.headers['retry-after']) > 0);
+    limited.clock.advance(61_000);
+    assert.equal((await ask()).statusCode, 200);
+  } finally {
+    await limited.close();
+  }
+});
