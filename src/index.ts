@@ -1,14 +1,16 @@
 /**
- * Tokenstile: JWT login with real logout.
+ * Tokenstile: JWT login with real logout. This entry is the framework-free core (sessions, stores,
+ * errors, hashers): importing it loads no web framework, and no database driver or native module
+ * until one is used. The HTTP adapters are subpaths: `tokenstile/fastify` (the plugin and the
+ * standalone server `buildApp`), `tokenstile/node`, `tokenstile/fetch`.
  *
  * @example
  * ```ts
- * import { buildApp } from 'tokenstile';
- * const app = buildApp({ issuer: 'https://auth.example.com', databaseUrl: 'sqlite:./data/auth.db' });
- * await app.listen({ port: 3000 });
+ * import { createTokenstile, openStores } from 'tokenstile';
+ * const stores = await openStores('sqlite:./data/auth.db');
+ * const core = await createTokenstile({ stores, issuer: 'https://auth.example.com' });
  * ```
  */
-export { buildApp, type BuildAppOptions } from './http/app.ts';
 export { createTokenstile, type Tokenstile } from './core/tokenstile.ts';
 export type { Duration, Logger, TokenstileConfig, TokenstileOptions } from './core/config.ts';
 export type { DeviceInfo, IssuedTokens, PublicUser } from './core/context.ts';
@@ -46,8 +48,8 @@ export type { ClientCredentials } from './core/clients.ts';
 export type { ClientStore, StoredClient } from './core/client-store.ts';
 export type { KeyInfo } from './core/key-rotation.ts';
 export type { Introspection } from './core/token-introspection.ts';
-export type { ResourceServerOptions } from './http/plugin.ts';
-export type { RevocationStreamOptions } from './http/revocation-stream.ts';
+export type { ResourceServerOptions } from './http/resource-server-options.ts';
+export type { RevocationStreamOptions } from './features/revocation-stream/revocation-stream-routes.ts';
 export { features } from './features/index.ts';
 export type { FeatureEntry } from './features/feature-entry.ts';
 export type { SignInRefusal } from './core/feature.ts';

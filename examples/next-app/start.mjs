@@ -17,7 +17,7 @@ function newest(path) {
 }
 
 const built = join(here, '.next', 'BUILD_ID');
-const sources = ['app', 'lib', 'next.config.ts', 'package.json'].map((p) => join(here, p)).filter(existsSync);
+const sources = ['app', 'lib', 'proxy.ts', 'next.config.ts', 'package.json'].map((p) => join(here, p)).filter(existsSync);
 if (!existsSync(built) || Math.max(...sources.map(newest)) > statSync(built).mtimeMs) {
   const build = spawnSync(process.execPath, [next, 'build'], { cwd: here, env, stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);

@@ -1,74 +1,7 @@
+import type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, TokenstileClientOptions, Transport } from './client-options.ts';
+import { ClientOrigins, globalValue } from './client-origins.ts';
 import { problemOf, toProblem, TokenstileProblem } from './problem.ts';
 import { TabSync, type ChannelLike, type KeyValueStorage, type LockManagerLike, type StoredSession, type TabMessage } from './tab-sync.ts';
-
-/** `cookie`: tokens in HttpOnly cookies, CSRF token in storage (default). `header`: tokens in memory only. */
-export type Transport = 'cookie' | 'header';
-
-/** A user as the server shows it. */
-export interface ClientUser {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string | null;
-  /** The user proved they receive mail at `email` (absent from servers before it was added). */
-  readonly emailVerified?: boolean;
-}
-
-/** One of the signed-in user's sessions (devices), as `GET /auth/sessions` lists it. */
-export interface DeviceSession {
-  readonly id: string;
-  readonly createdAt: string;
-  readonly lastUsedAt: string;
-  readonly expiresAt: string;
-  readonly userAgent: string | null;
-  readonly ip: string | null;
-  readonly current: boolean;
-}
-
-/** Why the client considers itself signed out. */
-export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed';
-
-/** The events a client emits. */
-export interface ClientEvents {
-  /** The session ended: signed out here, in another tab, or by the server (revoked, reused refresh token). */
-  signedout: { readonly reason: SignedOutReason | string };
-  /** A session began or was refreshed (here or in another tab). */
-  session: { readonly user: ClientUser; readonly sessionId: string };
-}
-
-/** Options of `createClient`; every field has a default. */
-export interface TokenstileClientOptions {
-  /**
-   * Where Tokenstile answers, e.g. `https://auth.example.com` or `/api`. Default `''`: this origin.
-   * The session's credentials (the Bearer token, the CSRF header, cookies) are sent only to this
-   * URL's origin and to `trustedOrigins`.
-   */
-  readonly baseUrl?: string;
-  /**
-   * Other origins (`https://api.example.com`) that `fetch` may send the session's credentials to,
-   * e.g. your API checking Tokenstile's tokens. Default none. A request to any other origin goes
-   * out without them, and its answers never refresh or end the session.
-   */
-  readonly trustedOrigins?: readonly string[];
-  /** Default `'cookie'`. */
-  readonly transport?: Transport;
-  /** Default: the global `fetch`. */
-  readonly fetch?: typeof fetch;
-  /** Where the cookie transport keeps the CSRF token for other tabs and reloads. Default `localStorage`; `null`: this page only. */
-  readonly storage?: KeyValueStorage | null;
-  /** Default `navigator.locks` (Web Locks): one refresh at a time across the origin's tabs. */
-  readonly locks?: LockManagerLike | null;
-  /** Default: a `BroadcastChannel` named after `storageKey`, which tells other tabs of refreshes and sign-outs. */
-  readonly channel?: ChannelLike | null;
-  /** Storage key and channel name. Default `'tokenstile'`. */
-  readonly storageKey?: string;
-  /** Refresh shortly before the access token expires. Default true. */
-  readonly autoRefresh?: boolean;
-  /** Default `Date.now`. */
-  readonly now?: () => number;
-}
-
-/** `RequestInit` plus `json`: a value sent as the JSON body. */
-export type ClientRequestInit = RequestInit & { readonly json?: unknown };
 
 type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
 
@@ -79,27 +12,6 @@ const terminal = new Set(['session_revoked', 'refresh_token_reused', 'invalid_re
 interface HeaderTokens {
   accessToken: string;
   refreshToken: string;
-}
-
-/** Resolves relative URLs when there is no page (Node, workers without `location`). */
-const noPage = 'http://page.invalid/';
-/** A URL with a scheme (`https:`, `HTTP:`, `data:` …): it does not go through `baseUrl`. */
-const absolute = /^[a-z][a-z\d+.-]*:/i;
-
-function originOf(url: string, page: string): string | null {
-  try {
-    return new URL(url, page).origin;
-  } catch {
-    return null;
-  }
-}
-
-function globalValue<T>(read: () => T | undefined): T | null {
-  try {
-    return read() ?? null;
-  } catch {
-    return null; // e.g. localStorage denied in a sandboxed frame
-  }
 }
 
 /**
@@ -117,10 +29,7 @@ function globalValue<T>(read: () => T | undefined): T | null {
  * ```
  */
 export class TokenstileClient {
-  readonly #base: string;
-  /** The page's URL (relative URLs resolve against it), and the origins credentials may go to. */
-  readonly #page: string;
-  readonly #trusted: ReadonlySet<string>;
+  readonly #origins: ClientOrigins;
   readonly #transport: Transport;
   readonly #fetch: typeof fetch;
   readonly #sync: TabSync;
@@ -133,17 +42,7 @@ export class TokenstileClient {
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: TokenstileClientOptions = {}) {
-    this.#base = (options.baseUrl ?? '').replace(/\/+$/, '');
-    this.#page = globalValue(() => (globalThis as { location?: { href?: string } }).location?.href) ?? noPage;
-    const apiOrigin = originOf(this.#base || '/', this.#page);
-    if (apiOrigin === null || apiOrigin === 'null') throw new TypeError('baseUrl must be an http(s) URL or a path');
-    const trusted = new Set([apiOrigin]);
-    for (const entry of options.trustedOrigins ?? []) {
-      const origin = /^https?:\/\//i.test(entry) ? originOf(entry, noPage) : null;
-      if (origin === null) throw new TypeError(`trustedOrigins: ${JSON.stringify(entry)} is not an http(s) origin`);
-      trusted.add(origin);
-    }
-    this.#trusted = trusted;
+    this.#origins = new ClientOrigins(options.baseUrl ?? '', options.trustedOrigins ?? []);
     this.#transport = options.transport ?? 'cookie';
     if (this.#transport !== 'cookie' && this.#transport !== 'header') throw new TypeError('transport must be "cookie" or "header"');
     const f = options.fetch ?? globalThis.fetch;
@@ -191,7 +90,7 @@ export class TokenstileClient {
    * origin and `trustedOrigins` is fetched as is, without the session's credentials.
    */
   async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
-    if (!this.#trusted.has(originOf(this.#urlOf(path), this.#page) ?? '')) return this.#send(path, init, false);
+    if (!this.#origins.trusts(path)) return this.#send(path, init, false);
     const sentWith = this.#session;
     const first = await this.#send(path, init);
     if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
@@ -333,11 +232,6 @@ export class TokenstileClient {
     return (await res.json()) as T;
   }
 
-  /** Where a request for `path` goes: an absolute URL as is, anything else under `baseUrl`. */
-  #urlOf(path: string): string {
-    return absolute.test(path) ? path : this.#base + path;
-  }
-
   /**
    * Sends a request; with `credentials` (only ever for the API's origin or a trusted one) it carries
    * the session: the Bearer token, or the cookies and, on state changes, the CSRF header.
@@ -348,7 +242,7 @@ export class TokenstileClient {
     const method = (rest.method ?? 'GET').toUpperCase();
     if (json !== undefined) headers.set('content-type', 'application/json');
     const body = json !== undefined ? { body: JSON.stringify(json) } : {};
-    const url = this.#urlOf(path);
+    const url = this.#origins.urlOf(path);
     if (!credentials) return this.#fetch(url, { ...rest, method, headers, ...body });
     if (this.#transport === 'header' && this.#tokens && !headers.has('authorization')) headers.set('authorization', `Bearer ${this.#tokens.accessToken}`);
     if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method)) headers.set('x-csrf-token', this.#session.csrfToken);
@@ -376,7 +270,7 @@ export class TokenstileClient {
       const csrf = (stored ?? known).csrfToken;
       let res: Response;
       try {
-        res = await this.#fetch(`${this.#base}/auth/refresh`, { method: 'POST', credentials: this.#credentialsMode, headers: { 'x-csrf-token': csrf } });
+        res = await this.#fetch(`${this.#origins.base}/auth/refresh`, { method: 'POST', credentials: this.#credentialsMode, headers: { 'x-csrf-token': csrf } });
       } catch {
         return false; // offline: keep the session, a later request will try again
       }

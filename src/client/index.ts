@@ -12,17 +12,8 @@
  * const me = await auth.me();
  * ```
  */
-export {
-  createClient,
-  TokenstileClient,
-  type ClientEvents,
-  type ClientRequestInit,
-  type ClientUser,
-  type DeviceSession,
-  type SignedOutReason,
-  type TokenstileClientOptions,
-  type Transport,
-} from './client.ts';
+export { createClient, TokenstileClient } from './client.ts';
+export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
 export { TokenstileProblem, type ProblemBody } from './problem.ts';
 export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
 export {

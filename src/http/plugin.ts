@@ -2,13 +2,13 @@ import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuthInfo } from '../core/auth-info.ts';
-import { ClientRegistry, parseClients, type ClientCredentials } from '../core/clients.ts';
+import { ClientRegistry, parseClients } from '../core/clients.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { StoreObserver } from '../stores/instrumented-stores.ts';
 import { resolveBrowserConfig, type BrowserOptions } from './browser-options.ts';
 import { createAuthenticate, registerRouteSet, type AuthenticateHook } from './fastify-routes.ts';
 import { openServer, type OpenServerOptions } from './open-server.ts';
-import type { RevocationStreamOptions } from '../features/revocation-stream/revocation-stream-routes.ts';
+import type { ResourceServerOptions } from './resource-server-options.ts';
 import { contractRoutes } from './routes/route-table.ts';
 import type { FeatureEntry } from '../features/feature-entry.ts';
 import { features as builtInFeatures } from '../features/index.ts';
@@ -25,24 +25,6 @@ declare module 'fastify' {
     /** Hook for your own routes: `{ onRequest: app.authenticate }` sets `request.auth` or answers 401. */
     authenticate: AuthenticateHook;
   }
-}
-
-/** What resource servers use: `/oauth/*` and the revocation stream. */
-export interface ResourceServerOptions {
-  /**
-   * Clients allowed on `/oauth/revoke`, `/oauth/introspect` and `/revocations/stream`:
-   * `TOKENSTILE_CLIENTS` syntax (`id:secret,id2:sha256.HASH`) or a list. Default: none (those
-   * endpoints answer 401 invalid_client).
-   */
-  readonly clients?: string | readonly ClientCredentials[];
-  /** Heartbeat and replay window of `/revocations/stream`. */
-  readonly revocationStream?: RevocationStreamOptions;
-  /**
-   * The features whose routes are mounted (and, when the plugin opens the core, whose core halves
-   * it opens): see src/features/index.ts. Default: the built-in list. With a ready core
-   * (`tokenstile`), it must have been opened with these features' core halves.
-   */
-  readonly features?: readonly FeatureEntry[];
 }
 
 /** Options of the Fastify plugin: a ready core, or what it takes to open one. */

@@ -1,30 +1,48 @@
-// The runnable examples (examples/express-app, …) started as a user starts them — their own
-// folder, `npm start`'s command, `tokenstile` resolved as its `file:../..` install links it —
-// and driven over HTTP. Needs `npm run build` (the examples import the built package).
+// The runnable examples (examples/express-app, …) installed and started as a user does: a copy of
+// the example's folder whose `tokenstile` dependency is the packed package (`npm pack` of the
+// built root) instead of `file:../..`, `npm install` in it (from the local npm cache first), then
+// `npm start`'s command, driven over HTTP. Needs `npm run build`. Without the npm registry, when
+// the cache lacks a package, the copy links what `npm install` of `file:../..` would link (the
+// root, and the root's copies of the frameworks) and says so: the app is still tested, the
+// install is not.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notesAppChecks } from './notes-app-checks.ts';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { npmInstall, packRoot } from '../packed-package.ts';
 import { freePort } from '../scale/harness.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const examples = ['express-app', 'hono-app'];
 
-/** A copy of the example with the node_modules `npm install` would link: tokenstile → the root, its framework from the root's. */
-function install(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tokenstile-${name}-`));
+const workspace = mkdtempSync(join(tmpdir(), 'tokenstile-examples-'));
+after(() => rmSync(workspace, { recursive: true, force: true }));
+const tarball = await packRoot(workspace);
+
+/** A copy of the example with its dependencies installed; the tarball stands for `file:../..`. */
+async function install(name: string): Promise<string> {
+  const dir = join(workspace, name);
   cpSync(join(root, 'examples', name), dir, { recursive: true, filter: (src) => !/\/(node_modules|data)$/.test(src) });
-  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; scripts: { start: string } };
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.equal(manifest.dependencies.tokenstile, 'file:../..', 'the example depends on the root package');
-  mkdirSync(join(dir, 'node_modules', '@hono'), { recursive: true });
-  for (const dep of Object.keys(manifest.dependencies)) {
-    symlinkSync(dep === 'tokenstile' ? root : join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...manifest, dependencies: { ...manifest.dependencies, tokenstile: `file:${tarball}` } }, null, 2));
+  const outcome = await npmInstall(dir);
+  if (outcome.ok) {
+    console.log(`# examples/${name}: npm install took ${outcome.ms} ms${outcome.offline ? ' (offline, from the npm cache)' : ''}`);
+    return dir;
   }
+  console.log(`# examples/${name}: not installed (${outcome.reason}); linked as \`npm install\` of file:../.. links it`);
+  mkdirSync(join(dir, 'node_modules', '@hono'), { recursive: true });
+  for (const dep of Object.keys(manifest.dependencies)) symlinkSync(dep === 'tokenstile' ? root : join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
   return dir;
 }
+
+// Both at once: the installs wait on the disk and the cache more than on the CPU.
+const installs = new Map(examples.map((name) => [name, install(name)]));
 
 /** Starts the example's `npm start` command in its folder; resolves once it says it listens. */
 async function start(dir: string, port: number): Promise<{ stop: () => Promise<number | null>; output: () => string }> {
@@ -53,16 +71,18 @@ async function start(dir: string, port: number): Promise<{ stop: () => Promise<n
   };
 }
 
-for (const name of ['express-app', 'hono-app']) {
-  describe(`examples/${name}`, async () => {
-    const dir = install(name);
-    const port = await freePort();
-    const app = await start(dir, port);
-    const url = `http://127.0.0.1:${port}`;
-    after(async () => {
-      await app.stop();
-      rmSync(dir, { recursive: true, force: true });
+for (const name of examples) {
+  describe(`examples/${name}`, () => {
+    let dir: string;
+    let app: Awaited<ReturnType<typeof start>>;
+    let url: string;
+    before(async () => {
+      dir = await installs.get(name)!;
+      const port = await freePort();
+      app = await start(dir, port);
+      url = `http://127.0.0.1:${port}`;
     });
+    after(() => app?.stop());
     notesAppChecks(() => url);
 
     test('the database is SQLite in the example folder', async () => {

@@ -1,6 +1,7 @@
 // examples/next-app as a user runs it: `npm install` in its folder (from the npm registry; the
 // folder's node_modules is the cache), then `npm start`'s command, which builds the app with
-// `next build` when needed and serves it. Driven over HTTP, then signed in through Chromium.
+// `next build` when needed and serves it. Driven over HTTP (the route handlers, and proxy.ts, the
+// guard in front of every /api path), then signed in through Chromium.
 // Needs `npm run build` at the root (the app links the built package with `file:../..`).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -115,6 +116,28 @@ describe('examples/next-app', { skip }, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
   notesAppChecks(() => url);
+
+  test('proxy.ts guards every /api path before routing: 401 without a token, through with one, 401 session_revoked at once after logout', async () => {
+    // /api/elsewhere has no route: only the proxy can answer 401 there (Next.js alone answers 404).
+    const anonymous = await fetch(`${url}/api/elsewhere`);
+    assert.equal(anonymous.status, 401, 'the proxy refuses a caller without a token');
+    assert.match(String(anonymous.headers.get('content-type')), /^application\/problem\+json/);
+    assert.match(String(anonymous.headers.get('www-authenticate')), /^Bearer/);
+    assert.equal(((await anonymous.json()) as { code: string }).code, 'invalid_token');
+
+    const json = { 'content-type': 'application/json' };
+    const email = uniqueEmail();
+    assert.equal((await fetch(`${url}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: goodPassword }) })).status, 201);
+    const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: goodPassword }) });
+    const bearer = { authorization: `Bearer ${((await login.json()) as { accessToken: string }).accessToken}` };
+    assert.equal((await fetch(`${url}/api/elsewhere`, { headers: bearer })).status, 404, 'a signed-in caller passes the proxy to Next.js routing');
+
+    // The proxy shares the route handlers' core: the logout's revocation is in its list when the logout answers.
+    assert.equal((await fetch(`${url}/auth/logout`, { method: 'POST', headers: bearer })).status, 204);
+    const revoked = await fetch(`${url}/api/elsewhere`, { headers: bearer });
+    assert.equal(revoked.status, 401);
+    assert.equal(((await revoked.json()) as { code: string }).code, 'session_revoked');
+  });
 
   test('the published package carries the example, not its node_modules, build or database', () => {
     // Run after install and build, when examples/next-app/node_modules and .next exist.

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import express from 'express';
+import express4 from 'express4';
 import { Hono } from 'hono';
 import { createFetchHandler } from '../../src/http/fetch-handler.ts';
 import { createNodeHandler } from '../../src/http/node-handler.ts';
@@ -11,8 +12,8 @@ import { client, clients } from '../verify/verify-helpers.ts';
 import { fastHasher, goodPassword, issuer, uniqueEmail } from '../helpers.ts';
 
 /*
- * The Node and fetch adapters mounted as users mount them: in Express (with its own routes and
- * body parser), under a prefix, in Hono, and closed. The behaviour suites run over both adapters
+ * The Node and fetch adapters mounted as users mount them: in Express 5 and 4 (with its own
+ * routes and body parser), under a prefix, in Hono, and closed. The behaviour suites run over both adapters
  * through `TOKENSTILE_TEST_ADAPTER`; this file covers what only mounting shows.
  */
 
@@ -82,6 +83,35 @@ describe('the Node handler in Express', () => {
       const unknownField = await fetch(`${url}/identity/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: goodPassword, isAdmin: true }) });
       assert.equal(unknownField.status, 400);
       assert.equal(((await unknownField.json()) as { field: string }).field, 'isAdmin', 'a body parsed by express.json() is still validated');
+    } finally {
+      await auth.close();
+      server.close();
+    }
+  });
+
+  test('in Express 4: under a prefix behind its body parser, beside the app\'s own routes (which get their bodies and 404s)', async () => {
+    const auth = await createNodeHandler({ ...base, prefix: '/identity' });
+    const app = express4();
+    app.use(express4.json());
+    app.use('/identity', auth);
+    app.get('/', (_req, res) => void res.json({ service: 'notes' }));
+    app.post('/echo', (req, res) => void res.json(req.body));
+    const server = createServer(app);
+    const url = await listen(server);
+    try {
+      const tokens = await signUp(url, '/identity');
+      assert.equal((await fetch(`${url}/identity/auth/me`, { headers: { authorization: `Bearer ${tokens.accessToken}` } })).status, 200);
+      assert.equal((await fetch(`${url}/auth/me`)).status, 404, 'nothing at the root');
+      assert.deepEqual(await (await fetch(`${url}/`)).json(), { service: 'notes' });
+      const echo = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      assert.deepEqual(await echo.json(), { a: 1 });
+      const refresh = await fetch(`${url}/identity/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: tokens.refreshToken }) });
+      assert.equal(refresh.status, 200, 'a body express.json() parsed first reaches the handler');
+      const unknownField = await fetch(`${url}/identity/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: uniqueEmail(), password: goodPassword, isAdmin: true }) });
+      assert.equal(((await unknownField.json()) as { field: string }).field, 'isAdmin', 'and is still validated');
+      const missing = await fetch(`${url}/identity/nothing-here`);
+      assert.equal(missing.status, 404, "what neither serves goes on to Express 4's own 404");
+      assert.doesNotMatch(String(missing.headers.get('content-type')), /problem\+json/);
     } finally {
       await auth.close();
       server.close();

@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import type { AuthInfo } from '../../src/core/auth-info.ts';
 import { createFetchHandler, withAuth } from '../../src/http/fetch-handler.ts';
-import { callerOf, createNodeHandler } from '../../src/http/node-handler.ts';
+import { callerOf, createNodeHandler, type NodeHandler } from '../../src/http/node-handler.ts';
 import { tokenstile } from '../../src/http/plugin.ts';
 import { fastHasher, goodPassword, issuer, uniqueEmail } from '../helpers.ts';
 
 /*
- * The host app's own routes, protected by Tokenstile's middleware in real Express and Hono apps
+ * The host app's own routes, protected by Tokenstile's middleware in real Express (5 and 4) and Hono apps
  * and by the Next.js-style `withAuth` wrapper: the same answers as Tokenstile's protected routes
  * (Bearer and cookie transport, CSRF, the revocation check, RFC 6750 401 problem+json).
  */
@@ -27,18 +28,36 @@ interface Mounted {
   close(): Promise<void>;
 }
 
-async function expressApp(): Promise<Mounted> {
+/** What the protected routes answer: the caller as the route sees it. */
+function callerBody(req: IncomingMessage): { userId: string; sessionId: string; sub: unknown } {
+  const caller = callerOf(req);
+  assert.equal((req as unknown as { auth: unknown }).auth, caller, 'req.auth is the caller too');
+  return { userId: caller.userId, sessionId: caller.sessionId, sub: caller.claims.sub };
+}
+
+/** The same app in Express 5 and in Express 4 (the `express4` alias), each checked against its own version's types. */
+const expressVersions: Record<'Express' | 'Express 4', (auth: NodeHandler) => RequestListener> = {
+  Express(auth) {
+    const app = express();
+    app.use(auth);
+    app.use(express.json());
+    app.get('/api/notes', auth.protect(), (req, res) => void res.json(callerBody(req)));
+    app.post('/api/notes', auth.protect(), (req, res) => void res.status(201).json({ by: callerOf(req).userId, body: req.body }));
+    return app;
+  },
+  'Express 4'(auth) {
+    const app = express4();
+    app.use(auth);
+    app.use(express4.json());
+    app.get('/api/notes', auth.protect(), (req, res) => void res.json(callerBody(req)));
+    app.post('/api/notes', auth.protect(), (req, res) => void res.status(201).json({ by: callerOf(req).userId, body: req.body }));
+    return app;
+  },
+};
+
+async function expressApp(build: (auth: NodeHandler) => RequestListener): Promise<Mounted> {
   const auth = await createNodeHandler(base);
-  const app = express();
-  app.use(auth);
-  app.use(express.json());
-  app.get('/api/notes', auth.protect(), (req, res) => {
-    const caller = callerOf(req);
-    assert.equal((req as unknown as { auth: unknown }).auth, caller, 'req.auth is the caller too');
-    res.json({ userId: caller.userId, sessionId: caller.sessionId, sub: caller.claims.sub });
-  });
-  app.post('/api/notes', auth.protect(), (req, res) => void res.status(201).json({ by: callerOf(req).userId, body: req.body }));
-  const server = createServer(app);
+  const server = createServer(build(auth));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,7 +116,12 @@ async function fastifyApp(): Promise<Mounted> {
   };
 }
 
-const apps: Record<string, () => Promise<Mounted>> = { Express: expressApp, Hono: honoApp, 'Next.js withAuth': nextStyle, 'Fastify app.authenticate': fastifyApp };
+const apps: Record<string, () => Promise<Mounted>> = {
+  Express: () => expressApp(expressVersions.Express),
+  'Express 4': () => expressApp(expressVersions['Express 4']),
+  Hono: honoApp, 'Next.js withAuth': nextStyle,
+  'Fastify app.authenticate': fastifyApp,
+};
 
 async function expectProblem(res: Response, status: number, code: string): Promise<void> {
   const text = await res.text();

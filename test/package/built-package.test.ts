@@ -10,9 +10,11 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 test('the built package exposes its public surface with type declarations', async () => {
   const pkg = await import('tokenstile');
-  for (const name of ['buildApp', 'createTokenstile', 'openStores', 'openSqliteStores', 'TokenstileError', 'createArgon2Hasher']) {
+  for (const name of ['createTokenstile', 'openStores', 'openSqliteStores', 'TokenstileError', 'createArgon2Hasher']) {
     assert.equal(typeof (pkg as Record<string, unknown>)[name], 'function', name);
   }
+  // The framework-free core: the Fastify server is in tokenstile/fastify (below).
+  assert.equal('buildApp' in pkg, false);
   // The RFC 8176 values `startSession` accepts, for host apps that map their own sign-in methods.
   assert.ok(pkg.amrValues.has('pwd') && pkg.amrValues.has('hwk') && !pkg.amrValues.has('password'));
   const resolved = import.meta.resolve('tokenstile');
@@ -21,6 +23,7 @@ test('the built package exposes its public surface with type declarations', asyn
   assert.ok(existsSync(`${root}dist/http/fastify.d.ts`));
   const fastify = await import('tokenstile/fastify');
   assert.equal(typeof fastify.tokenstile, 'function');
+  assert.equal(typeof fastify.buildApp, 'function');
 });
 
 test('the resource-server subpaths import by name, with type declarations', async () => {
@@ -34,18 +37,30 @@ test('the resource-server subpaths import by name, with type declarations', asyn
   for (const file of ['verify/index.d.ts', 'verify/express.d.ts', 'verify/hono.d.ts']) assert.ok(existsSync(`${root}dist/${file}`), file);
 });
 
-test('tokenstile/verify, /express and /hono load no framework, database driver or native module', () => {
-  // Records every bare specifier resolved while loading the three subpaths in a fresh process.
+/** The packages (bare specifiers) resolved while a fresh process imports `entries` by package name. */
+function packagesLoadedBy(entries: string[]): string[] {
   const script = `
     import { registerHooks } from 'node:module';
     const seen = new Set();
     registerHooks({ resolve(specifier, context, next) { if (!specifier.startsWith('.') && !specifier.startsWith('node:') && !specifier.startsWith('file:')) seen.add(specifier); return next(specifier, context); } });
-    await import('tokenstile/verify'); await import('tokenstile/express'); await import('tokenstile/hono');
+    for (const entry of ${JSON.stringify(entries)}) await import(entry);
     console.log(JSON.stringify([...seen]));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
   const loaded = JSON.parse(out) as string[];
-  assert.ok(loaded.includes('tokenstile/verify'), 'the hook saw the imports');
+  assert.ok(loaded.includes(entries[0]!), 'the hook saw the imports');
+  return loaded;
+}
+
+test('tokenstile/verify, /express and /hono load no framework, database driver or native module', () => {
+  const loaded = packagesLoadedBy(['tokenstile/verify', 'tokenstile/express', 'tokenstile/hono']);
   assert.deepEqual(loaded.filter((s) => !s.startsWith('tokenstile')), [], `loaded: ${loaded.join(', ')}`);
+});
+
+test('importing tokenstile loads no other package: no web framework, database driver or native module', () => {
+  const loaded = packagesLoadedBy(['tokenstile']);
+  assert.deepEqual(loaded, ['tokenstile'], `loaded: ${loaded.join(', ')}`);
+  // Where Fastify comes in: its own subpath (a test that the hook above would see it).
+  assert.ok(packagesLoadedBy(['tokenstile/fastify']).includes('fastify'));
 });
 
 test('internal modules are not importable through the package', async () => {
@@ -53,7 +68,8 @@ test('internal modules are not importable through the package', async () => {
 });
 
 test('the built server signs in, serves /auth/me and refuses the token after logout', async () => {
-  const { buildApp, createArgon2Hasher } = await import('tokenstile');
+  const { createArgon2Hasher } = await import('tokenstile');
+  const { buildApp } = await import('tokenstile/fastify');
   const app = buildApp({
     issuer: 'http://127.0.0.1:3000',
     databaseUrl: 'sqlite::memory:',

@@ -147,7 +147,7 @@ test('@tokenstile/verify and its /express and /hono adapters import without load
   });
 });
 
-test('the full server package still installs; importing it loads no database driver or native module until one is used, and tokenstile/verify works from it', { timeout: 5 * 60_000 }, async (t) => {
+test('the full server package still installs; importing it loads no web framework, and no database driver or native module until one is used; Fastify comes with tokenstile/fastify', { timeout: 5 * 60_000 }, async (t) => {
   const project = await installInto(t, 'server', [tarballs.server!], ['--prefer-offline']);
   if (project === null) return;
   const packages = installedPackages(project);
@@ -160,23 +160,28 @@ test('the full server package still installs; importing it loads no database dri
   assert.deepEqual(verifyOnly.loaded, ['tokenstile'], `loaded: ${verifyOnly.loaded.join(', ')}`);
   assert.equal(verifyOnly.report, 'function');
 
-  // The server entry loads its web framework, not the drivers: pg at the first postgres:// URL,
-  // @node-rs/argon2 at the first password hash (ioredis the same way, at the first redis:// URL).
+  // The root entry is the framework-free core: it loads no other package at all. The drivers come
+  // when used: pg at the first postgres:// URL, @node-rs/argon2 at the first password hash (ioredis
+  // the same way, at the first redis:// URL); Fastify only with tokenstile/fastify.
   const server = await loadIn(
     project,
     `const tokenstile = await import('tokenstile');
     const atImport = [...seen].sort();
     const refused = await tokenstile.openStores('postgres://nobody@127.0.0.1:1/none').then(() => 'opened', (err) => err.code);
     const hashed = await tokenstile.createArgon2Hasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }).hash('correct horse 42');
-    report({ atImport, refused, hashed: hashed.startsWith('$argon2id$') });`,
+    const beforeFastify = [...seen].sort();
+    const { buildApp } = await import('tokenstile/fastify');
+    report({ atImport, beforeFastify, refused, hashed: hashed.startsWith('$argon2id$'), buildApp: typeof buildApp, rootHasBuildApp: 'buildApp' in tokenstile });`,
   );
-  const atImport = (server.report as { atImport: string[] }).atImport;
-  assert.ok(atImport.includes('fastify'), `loaded at import: ${atImport.join(', ')}`);
-  for (const name of ['pg', 'ioredis', '@node-rs/argon2']) assert.ok(!atImport.includes(name), `importing tokenstile loaded ${name}`);
-  assert.equal((server.report as { hashed: boolean }).hashed, true);
-  // The driver was loaded and tried to connect (the refusal becomes service_unavailable once the
-  // stores raise it themselves, issue 13).
-  assert.match((server.report as { refused: string }).refused, /^(ECONNREFUSED|service_unavailable)$/);
-  assert.ok(server.loaded.includes('pg') && server.loaded.includes('@node-rs/argon2'), `loaded in the end: ${server.loaded.join(', ')}`);
+  const report = server.report as { atImport: string[]; beforeFastify: string[]; refused: string; hashed: boolean; buildApp: string; rootHasBuildApp: boolean };
+  assert.deepEqual(report.atImport, ['tokenstile'], `importing tokenstile loaded: ${report.atImport.join(', ')}`);
+  assert.equal(report.hashed, true);
+  // The driver was loaded and tried to connect; the store refuses with its typed error.
+  assert.match(report.refused, /^(ECONNREFUSED|service_unavailable)$/);
+  assert.ok(report.beforeFastify.includes('pg') && report.beforeFastify.includes('@node-rs/argon2'), `loaded once used: ${report.beforeFastify.join(', ')}`);
+  assert.ok(!report.beforeFastify.some((name) => name === 'fastify' || name.startsWith('@fastify/')), `loaded before tokenstile/fastify: ${report.beforeFastify.join(', ')}`);
+  assert.equal(report.rootHasBuildApp, false);
+  assert.equal(report.buildApp, 'function');
+  assert.ok(server.loaded.includes('fastify'), `loaded in the end: ${server.loaded.join(', ')}`);
   assert.ok(!server.loaded.includes('ioredis'), 'no redis:// URL was used');
 });

@@ -1,10 +1,23 @@
-import { StoreUnavailableError } from '../../core/errors.ts';
 import { randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, StoreUnavailableError } from '../../core/errors.ts';
 import type { Revocation } from '../../core/revocation.ts';
 import type { RevocationFeed } from '../../core/revocation-feed.ts';
 import type { RedisClient, RedisConnection } from './redis-client.ts';
+import { FeedMembers } from './redis-feed-members.ts';
+import { PendingMessage } from './redis-feed-pending.ts';
+import {
+  ackChannel,
+  ackMessage,
+  byeMessage,
+  channelOf,
+  encodeRevocation,
+  heartbeatMessage,
+  parseMessage,
+  readAckMessage,
+  readChannelMessage,
+  revocationChannels,
+  revocationsMessage,
+} from './redis-feed-protocol.ts';
 
 /** Options of `RedisRevocationFeed`. */
 export interface RedisRevocationFeedOptions {
@@ -25,42 +38,13 @@ export interface RedisRevocationFeedOptions {
 
 type Handlers = Parameters<RevocationFeed['start']>[0];
 
-/** Channels of a Cluster: enough for the hash tags to spread them over the shards. */
-const shardCount = 16;
-
-/** A published message waiting for its own echo and for the acknowledgements of the others. */
-interface Pending {
-  /** Indexes of the channels the message went to (one per channel its revocations hash to). */
-  readonly sent: ReadonlySet<number>;
-  /** Channels whose copy of the message has not come back to this process yet. */
-  readonly channels: Set<string>;
-  /** Per instance, the channels whose copy it acknowledged. */
-  readonly acks: Map<string, Set<number>>;
-  /** Re-evaluates the wait (an echo or an acknowledgement arrived, or the subscription was lost). */
-  wake: (() => void) | undefined;
-}
-
 /**
  * The revocation feed over Redis pub/sub, with leases and acknowledgements so that `publish`
  * resolves only when no live instance can still accept what it revoked (`docs/scaling.md`, "The
- * logout guarantee", has the protocol and its proof).
- *
- * Messages are compact JSON on the revocation channel(s):
- * - `{"r":[[kind, id, userId, revokedAt, expiresAt], …],"m":sender,"q":seq}`: revocations;
- * - `{"hb":sender,"n":seq,"l":leaseMs}`: a heartbeat, sent by every feed on every channel each
- *   `heartbeatMs`, with the sender's lease (so that others wait for it as long as it trusts), and
- *   `"v":ms` while the sender grants acknowledging verifiers leases of that length;
- * - `{"bye":sender}`: a feed closing, no longer to be waited for;
- * and on each instance's own acknowledgement channel `<prefix>revocations:ack:<id>`:
- * - `{"a":[[seq, channel], …],"by":sender}`: the sender has added the revocations of message
- *   `seq` that came on revocation channel number `channel` to its list. On a Cluster one message
- *   is split over several channels, each delivered (and acknowledged) on its own.
- * Anything else is ignored; messages without `m`/`n` (an older release) are still applied.
- *
- * On one server (or Sentinel) there is one revocation channel, `<prefix>revocations`, with
- * PUBLISH and SUBSCRIBE. On a Cluster, plain pub/sub would copy every message to every node, so
- * it uses sharded pub/sub (SPUBLISH/SSUBSCRIBE) over `<prefix>revocations:{0}` … `{15}`: a
- * revocation goes to channel crc32(session id) % 16, and every feed subscribes to all 16.
+ * logout guarantee", has the protocol and its proof). Every feed sends heartbeats on every
+ * revocation channel, publishes revocations there and acknowledges others' on their own channels
+ * (`redis-feed-protocol.ts` has the channels and messages: one channel on a server or Sentinel,
+ * sixteen sharded ones on a Cluster).
  *
  * **Lease.** Redis delivers the messages of one channel to a subscriber in the order it took
  * them. So when this feed's own heartbeat, sent at time s, comes back on a channel, every message
@@ -91,13 +75,11 @@ export class RedisRevocationFeed implements RevocationFeed {
   readonly #confirmed = new Map<string, number>();
   /** Own heartbeats in flight: sequence number → send time. */
   readonly #sent = new Map<number, number>();
-  /** Other instances: id → when their last heartbeat reached this process, and their lease. */
-  readonly #members = new Map<string, { heard: number; leaseMs: number }>();
-  /** Other instances that hold leases of acknowledging verifiers: id → the verifier lease (`v`), ms. */
-  readonly #verifierLeases = new Map<string, number>();
+  /** Other instances heard, and until when each may hold a lease. */
+  readonly #members: FeedMembers;
   /** The lease this process grants acknowledging verifiers (0: none), announced in its heartbeats. */
   #verifierLeaseMs = 0;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, PendingMessage>();
   /** Acknowledgements to send, per sender, flushed once per event-loop turn. */
   readonly #acks = new Map<string, Array<[number, number]>>();
   #ackFlush: NodeJS.Immediate | undefined;
@@ -121,8 +103,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.#margin = Math.ceil(this.#leaseMs / 50);
     this.#connectionName = options.connectionName ?? 'tokenstile:feed';
     this.#now = options.now ?? (() => performance.now());
-    const base = `${redis.keyPrefix}revocations`;
-    this.#channels = redis.isCluster ? Array.from({ length: shardCount }, (_, i) => `${base}:{${i}}`) : [base];
+    this.#members = new FeedMembers(this.#leaseMs);
+    this.#channels = revocationChannels(redis.keyPrefix, redis.isCluster);
     this.#ackChannel = this.#ackChannelOf(this.#id);
     for (const channel of this.#channels) {
       this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
@@ -144,46 +126,33 @@ export class RedisRevocationFeed implements RevocationFeed {
     const q = ++this.#seq;
     const byChannel = new Map<string, unknown[]>();
     for (const r of revocations) {
-      const channel = this.#channels[crc32(r.id) % this.#channels.length]!;
+      const channel = channelOf(r, this.#channels);
       const list = byChannel.get(channel) ?? [];
-      list.push([r.kind, r.id, r.userId, r.revokedAt, r.expiresAt]);
+      list.push(encodeRevocation(r));
       byChannel.set(channel, list);
     }
-    const pending: Pending = {
-      sent: new Set([...byChannel.keys()].map((channel) => this.#channels.indexOf(channel))),
-      channels: new Set(byChannel.keys()),
-      acks: new Map(),
-      wake: undefined,
-    };
+    const channels = [...byChannel.keys()];
+    const pending = new PendingMessage(channels, channels.map((channel) => this.#channels.indexOf(channel)), () => this.#now());
     this.#pending.set(q, pending);
     try {
-      await Promise.all([...byChannel].map(([channel, list]) => this.#send(channel, JSON.stringify({ r: list, m: this.#id, q }))));
+      await Promise.all([...byChannel].map(([channel, list]) => this.#send(channel, revocationsMessage(list, this.#id, q))));
       const echoBy = this.#now() + this.#leaseMs;
-      const lost = () => [...byChannel.keys()].some((channel) => this.#listeningSince.get(channel) === Number.POSITIVE_INFINITY);
-      await this.#wait(pending, () => (pending.channels.size === 0 || this.#closed || lost() || this.#now() >= echoBy ? null : echoBy));
-      if (pending.channels.size > 0) throw new Error('the revocation feed did not bring this instance its own message back');
+      const lost = () => channels.some((channel) => this.#listeningSince.get(channel) === Number.POSITIVE_INFINITY);
+      await pending.wait(() => (pending.echoed || this.#closed || lost() || this.#now() >= echoBy ? null : echoBy));
+      if (!pending.echoed) throw new Error('the revocation feed did not bring this instance its own message back');
       const echoed = this.#now();
       // Whoever this process heard within its lease may hold a lease from before the revocations.
-      const deadlines = new Map<string, number>();
-      for (const [member, { heard, leaseMs }] of this.#members) {
-        // An instance with acknowledging verifiers holds its ack for at most one verifier lease.
-        const deadline = heard + leaseMs + (this.#verifierLeases.get(member) ?? 0) + Math.ceil(leaseMs / 50);
-        if (deadline > echoed) deadlines.set(member, deadline);
-      }
+      const deadlines = this.#members.deadlinesAfter(echoed);
       // Instances whose heartbeats came before this process listened (on any of the message's
       // channels) are not in the map: wait out a lease from then. Same-lease configuration assumed.
-      const listening = Math.max(...[...byChannel.keys()].map((channel) => this.#listeningSince.get(channel)!));
+      const listening = Math.max(...channels.map((channel) => this.#listeningSince.get(channel)!));
       const unknownUntil = listening + this.#leaseMs + this.#margin;
-      const covered = (member: string) => {
-        const acked = pending.acks.get(member);
-        return acked !== undefined && [...pending.sent].every((c) => acked.has(c));
-      };
-      await this.#wait(pending, () => {
+      await pending.wait(() => {
         const now = this.#now();
         if (this.#closed) return null;
         let next = unknownUntil > now ? unknownUntil : null;
         for (const [member, deadline] of deadlines) {
-          if (deadline > now && !covered(member)) next = next === null ? deadline : Math.min(next, deadline);
+          if (deadline > now && !pending.acknowledgedBy(member)) next = next === null ? deadline : Math.min(next, deadline);
         }
         return next;
       });
@@ -238,10 +207,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
     clearInterval(this.#timer);
     clearImmediate(this.#ackFlush);
-    for (const pending of this.#pending.values()) pending.wake?.();
+    for (const pending of this.#pending.values()) pending.wake();
     if (started) {
       // Others stop waiting for this instance at once rather than for its lease (best effort).
-      const bye = JSON.stringify({ bye: this.#id });
+      const bye = byeMessage(this.#id);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all(this.#channels.map((channel) => this.#send(channel, bye))).catch(() => {}),
@@ -269,8 +238,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   }
 
   #ackChannelOf(id: string): string {
-    const base = `${this.#redis.keyPrefix}revocations:ack:`;
-    return this.#redis.isCluster ? `${base}{${id}}` : `${base}${id}`;
+    return ackChannel(this.#redis.keyPrefix, this.#redis.isCluster, id);
   }
 
   #send(channel: string, message: string): Promise<unknown> {
@@ -278,38 +246,18 @@ export class RedisRevocationFeed implements RevocationFeed {
     return this.#redis.isCluster ? client.spublish(channel, message) : client.publish(channel, message);
   }
 
-  /** Waits until `next()` answers null; it is asked again at the time it names and at every wake. */
-  async #wait(pending: Pending, next: () => number | null): Promise<void> {
-    for (let at = next(); at !== null; at = next()) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          pending.wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, at - this.#now()));
-        timer.unref(); // a caller is waiting on it; a process shutting down need not
-        pending.wake = done;
-      });
-    }
-  }
-
   #tick(): void {
     const now = this.#now();
     this.#update(now);
     const n = ++this.#seq;
     this.#sent.set(n, now);
-    // Both maps are in insertion order: drop from the front what can no longer matter.
+    // In insertion order: drop from the front what can no longer matter.
     for (const [k, sentAt] of this.#sent) {
       if (sentAt > now - 2 * this.#leaseMs) break;
       this.#sent.delete(k);
     }
-    for (const [member, { heard, leaseMs }] of this.#members) {
-      if (heard + leaseMs + (this.#verifierLeases.get(member) ?? 0) + Math.ceil(leaseMs / 50) >= now) continue;
-      this.#members.delete(member);
-      this.#verifierLeases.delete(member);
-    }
-    const heartbeat = JSON.stringify(this.#verifierLeaseMs > 0 ? { hb: this.#id, n, l: this.#leaseMs, v: this.#verifierLeaseMs } : { hb: this.#id, n, l: this.#leaseMs });
+    this.#members.prune(now);
+    const heartbeat = heartbeatMessage(this.#id, n, this.#leaseMs, this.#verifierLeaseMs);
     for (const channel of this.#channels) {
       // A failed heartbeat needs no handling: the lease it does not renew runs out.
       this.#send(channel, heartbeat).catch(() => {});
@@ -320,44 +268,24 @@ export class RedisRevocationFeed implements RevocationFeed {
     if (this.#closed) return;
     const isAck = channel === this.#ackChannel;
     if (!isAck && !this.#confirmed.has(channel)) return;
-    let body: unknown;
-    try {
-      body = JSON.parse(message);
-    } catch {
-      return;
-    }
-    if (typeof body !== 'object' || body === null) return;
+    const body = parseMessage(message);
+    if (body === null) return;
     const now = this.#now();
-    const { hb, n, l, v, r, m, q, bye, a, by } = body as Record<string, unknown>;
     if (isAck) {
-      if (typeof by !== 'string' || !Array.isArray(a)) return;
-      for (const entry of a) {
-        // [seq, channel]; a bare seq (one channel) from a single-server feed is channel 0.
-        const [seq, channel] = Array.isArray(entry) ? entry : [entry, 0];
-        const pending = typeof seq === 'number' ? this.#pending.get(seq) : undefined;
-        if (pending === undefined || typeof channel !== 'number') continue;
-        const acked = pending.acks.get(by) ?? new Set<number>();
-        acked.add(channel);
-        pending.acks.set(by, acked);
-        pending.wake?.();
-      }
+      const ack = readAckMessage(body);
+      for (const [seq, channel] of ack?.acks ?? []) this.#pending.get(seq)?.acknowledge(ack!.sender, channel);
       return;
     }
     if (this.#listeningSince.get(channel) === Number.POSITIVE_INFINITY) this.#listeningSince.set(channel, now);
-    if (typeof hb === 'string') {
-      if (hb !== this.#id) {
-        // Re-inserted at the back, so the map stays in order of last contact for #tick's pruning.
-        // An older release sends no lease: it had none, so ours is as good a bound as any.
-        const leaseMs = typeof l === 'number' && l > 0 && l <= 60_000 ? l : this.#leaseMs;
-        this.#members.delete(hb);
-        this.#members.set(hb, { heard: now, leaseMs });
-        // Kept as long as the member is: its verifiers may hold leases granted under the last `v`.
-        if (typeof v === 'number' && v > 0 && Number.isFinite(v)) this.#verifierLeases.set(hb, Math.max(v, this.#verifierLeases.get(hb) ?? 0));
+    const read = readChannelMessage(body);
+    if (read.type === 'heartbeat') {
+      if (read.sender !== this.#id) {
+        this.#members.heard(read.sender, now, read.leaseMs, read.verifierLeaseMs);
         return;
       }
       // Once verifier leases are announced, only heartbeats that carried the announcement count.
-      if (this.#verifierLeaseMs > 0 && v !== this.#verifierLeaseMs) return;
-      const sentAt = typeof n === 'number' ? this.#sent.get(n) : undefined;
+      if (this.#verifierLeaseMs > 0 && read.verifierLeaseMs !== this.#verifierLeaseMs) return;
+      const sentAt = typeof read.seq === 'number' ? this.#sent.get(read.seq) : undefined;
       if (sentAt !== undefined && sentAt > this.#confirmed.get(channel)!) {
         this.#confirmed.set(channel, sentAt);
         this.#leaseUntil = Math.min(...this.#confirmed.values()) + this.#leaseMs;
@@ -365,18 +293,14 @@ export class RedisRevocationFeed implements RevocationFeed {
       }
       return;
     }
-    if (typeof bye === 'string') {
-      this.#members.delete(bye);
-      this.#verifierLeases.delete(bye);
+    if (read.type === 'bye') {
+      this.#members.left(read.sender);
       return;
     }
-    if (!Array.isArray(r)) return;
+    if (read.type !== 'revocations') return;
+    const { revocations, sender: m, seq: q } = read;
     const own = m === this.#id;
-    if (own && typeof q === 'number') {
-      const pending = this.#pending.get(q);
-      if (pending?.channels.delete(channel)) pending.wake?.();
-    }
-    const revocations = r.map(decode).filter((x) => x !== null);
+    if (own && typeof q === 'number') this.#pending.get(q)?.echo(channel);
     let held: void | Promise<void> = undefined;
     if (revocations.length > 0) {
       try {
@@ -407,7 +331,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     else this.#acks.set(sender, [ack]);
     this.#ackFlush ??= setImmediate(() => {
       this.#ackFlush = undefined;
-      for (const [to, seqs] of this.#acks) this.#send(this.#ackChannelOf(to), JSON.stringify({ a: seqs, by: this.#id })).catch(() => {});
+      for (const [to, seqs] of this.#acks) this.#send(this.#ackChannelOf(to), ackMessage(seqs, this.#id)).catch(() => {});
       this.#acks.clear();
     });
   }
@@ -417,7 +341,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     for (const channel of this.#channels) this.#confirmed.set(channel, Number.NEGATIVE_INFINITY);
     this.#leaseUntil = 0;
     for (const channel of this.#channels) this.#listeningSince.set(channel, Number.POSITIVE_INFINITY);
-    for (const pending of this.#pending.values()) pending.wake?.();
+    for (const pending of this.#pending.values()) pending.wake();
     this.#update(this.#now());
   }
 
@@ -431,13 +355,4 @@ export class RedisRevocationFeed implements RevocationFeed {
       // As for onRevocations.
     }
   }
-}
-
-/** A revocation from its wire tuple, or null for anything malformed or of an unknown kind. */
-function decode(entry: unknown): Revocation | null {
-  if (!Array.isArray(entry)) return null;
-  const [kind, id, userId, revokedAt, expiresAt] = entry as unknown[];
-  if (kind !== 'session' || typeof id !== 'string' || typeof userId !== 'string') return null;
-  if (typeof revokedAt !== 'number' || typeof expiresAt !== 'number' || !Number.isFinite(revokedAt) || !Number.isFinite(expiresAt)) return null;
-  return { kind, id, userId, revokedAt, expiresAt };
 }
