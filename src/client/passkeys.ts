@@ -1,5 +1,6 @@
 import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
-import type { ClientUser, TokenstileClient } from './client.ts';
+import type { ClientUser } from './client-options.ts';
+import type { TokenstileClient } from './client.ts';
 import { TokenstileProblem } from './problem.ts';
 
 /** One of the signed-in user's passkeys, as `GET /auth/passkeys` lists it. */
