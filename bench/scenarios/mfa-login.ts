@@ -4,7 +4,7 @@
 // plain password login, through the Fastify app in this process (inject, no sockets). CPU is
 // `process.cpuUsage()`, which counts libuv's hashing threads too. Requests run one at a time.
 import { ManualClock } from '../../src/core/clock.ts';
-import { totpCode } from '../../src/features/mfa/totp.ts';
+import { totpCode } from '../../test/features/mfa/totp-code.ts';
 import { buildApp } from '../../src/http/app.ts';
 
 /** µs of CPU per request (medians over the rounds). */

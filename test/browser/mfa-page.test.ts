@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ManualClock } from '../../src/core/clock.ts';
-import { totpCode } from '../../src/features/mfa/totp.ts';
+import { totpCode } from '../features/mfa/totp-code.ts';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
 import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { CliIo } from '../../src/cli/admin-commands.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { internals } from '../../src/core/core-internals.ts';
-import { totpCode } from '../../src/features/mfa/totp.ts';
+import { totpCode } from '../features/mfa/totp-code.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
 

@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { AuthInfo } from '../../core/auth-info.ts';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
@@ -105,9 +104,11 @@ export class Mfa {
     if (!recent.ok) return recent;
     const user = await this.#kit.stores.users.byId(auth.userId);
     if (!user) return fail('session_revoked');
-    const secret = newTotpSecret(this.#kit.random);
+    const secret = await newTotpSecret(this.#kit.random);
     if (!(await this.#store.putPending(user.id, this.#box.seal(secret, secretLabel(user.id)), this.#kit.clock.now()))) return fail('mfa_already_enabled');
-    const uri = totpUri(secret, new URL(this.#kit.config.issuer).host, user.email);
+    const uri = await totpUri(secret, new URL(this.#kit.config.issuer).host, user.email);
+    // Loaded on first use: importing the package loads no dependency.
+    const { default: QRCode } = await import('qrcode');
     return ok({ secret, uri, qrCode: await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 240 }) });
   }
 
@@ -120,7 +121,7 @@ export class Mfa {
     const pending = await this.#store.totp(auth.userId);
     if (!pending || pending.confirmedAt !== null) return fail('not_found');
     const now = this.#kit.clock.now();
-    const step = matchTotp(this.#box.open(pending.secret, secretLabel(auth.userId)), code, now, null);
+    const step = await matchTotp(this.#box.open(pending.secret, secretLabel(auth.userId)), code, now, null);
     if (step === null) return this.#failed(auth.userId, 'totp', device);
     const codes = newRecoveryCodes(this.#kit.random);
     if (!(await this.#store.confirm(auth.userId, pending.createdAt, step, codes.map((c) => hashRecoveryCode(c)!), now))) return fail('invalid_code');
@@ -219,7 +220,7 @@ export class Mfa {
     }
     const totp = await this.#store.totp(userId);
     if (!totp || totp.confirmedAt === null) return fail('invalid_code');
-    const step = matchTotp(this.#box.open(totp.secret, secretLabel(userId)), input.code, this.#kit.clock.now(), totp.lastStep);
+    const step = await matchTotp(this.#box.open(totp.secret, secretLabel(userId)), input.code, this.#kit.clock.now(), totp.lastStep);
     // The step is recorded before anything else: of two racing uses of one code, one wins.
     return step !== null && (await this.#store.useStep(userId, step)) ? ok(['otp']) : fail('invalid_code');
   }

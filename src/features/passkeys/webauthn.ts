@@ -1,14 +1,14 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+
+let library: Promise<typeof import('@simplewebauthn/server')> | null = null;
+/** The library, loaded on first use: importing the package loads no dependency. */
+const simplewebauthn = () => (library ??= import('@simplewebauthn/server'));
 
 /**
  * WebAuthn through `@simplewebauthn/server`: what Tokenstile asks of the browser and how it checks
@@ -50,12 +50,13 @@ const timeoutMs = 5 * 60_000;
 const algorithms = [-8, -7, -257];
 
 /** Options for `navigator.credentials.create()`: a discoverable credential, the user's others excluded. */
-export function creationOptions(
+export async function creationOptions(
   rp: RelyingParty,
   user: { readonly id: string; readonly email: string; readonly name: string | null },
   challenge: string,
   existing: readonly PasskeyKey[],
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await simplewebauthn();
   return generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -73,7 +74,8 @@ export function creationOptions(
 }
 
 /** Options for `navigator.credentials.get()`; `allow`: the user's passkeys (second factor), or none (passkey sign-in). */
-export function requestOptions(rp: RelyingParty, challenge: string, allow: readonly PasskeyKey[] = []): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function requestOptions(rp: RelyingParty, challenge: string, allow: readonly PasskeyKey[] = []): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await simplewebauthn();
   return generateAuthenticationOptions({
     rpID: rp.id,
     challenge,
@@ -103,6 +105,7 @@ const encoded = (challenge: string) => Buffer.from(challenge, 'utf8').toString('
 
 /** Checks a registration answer for `challenge`; the new passkey, or null when it does not verify. */
 export async function checkRegistration(rp: RelyingParty, response: unknown, challenge: string): Promise<NewPasskey | null> {
+  const { verifyRegistrationResponse } = await simplewebauthn();
   try {
     const r = await verifyRegistrationResponse({
       response: response as RegistrationResponseJSON,
@@ -133,6 +136,7 @@ export async function checkRegistration(rp: RelyingParty, response: unknown, cha
  * a counter that moved on); the new counter and whether the user was verified, or null.
  */
 export async function checkAssertion(rp: RelyingParty, response: unknown, challenge: string, key: PasskeyKey): Promise<{ counter: number; userVerified: boolean } | null> {
+  const { verifyAuthenticationResponse } = await simplewebauthn();
   try {
     const r = await verifyAuthenticationResponse({
       response: response as AuthenticationResponseJSON,

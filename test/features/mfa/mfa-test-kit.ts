@@ -1,7 +1,7 @@
 // What the MFA and passkey route tests share: requests, TOTP enrolment and sign-in steps.
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
-import { totpCode } from '../../../src/features/mfa/totp.ts';
+import { totpCode } from './totp-code.ts';
 import { appMode, bearer, goodPassword, type TestApp, type TokenBody } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { internals } from '../../../src/core/core-internals.ts';
-import { totpCode } from '../../../src/features/mfa/totp.ts';
+import { totpCode } from './totp-code.ts';
 import { tempDir, testApp, uniqueEmail } from '../../helpers.ts';
 import { enrolTotp, login, mfaRequired, nextStep, post } from './mfa-test-kit.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { totpCode } from '../../../src/features/mfa/totp.ts';
+import { totpCode } from './totp-code.ts';
 import { appBackend, testApp, uniqueEmail, withTwoInstances, type TestApp } from '../../helpers.ts';
 import { internals } from '../../../src/core/core-internals.ts';
 import { expectFieldProblem, expectProblem } from '../../http/problem-assertions.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { totpCode } from '../../../src/features/mfa/totp.ts';
+import { totpCode } from '../mfa/totp-code.ts';
 import { issuer, testApp, uniqueEmail, type TestApp, type TokenBody } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 import { auditWith, claimsOf, del, enrolTotp, expectEnded, expectLive, get, login, mfaRequired, nextStep, post } from '../mfa/mfa-test-kit.ts';
