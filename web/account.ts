@@ -4,6 +4,7 @@
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
 import { setupSecurity } from './security.ts';
+import { startSocial } from './social.ts';
 
 const auth = createClient();
 
@@ -237,4 +238,4 @@ async function start(): Promise<void> {
   }
 }
 
-void start();
+void startSocial({ auth, say }).then(start);

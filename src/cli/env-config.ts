@@ -10,6 +10,7 @@ import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
 import { resolveTrustProxy } from '../http/trust-proxy.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
+import { parseProviders } from '../features/social/provider-options.ts';
 import { envDefinition, environment, environmentHelp } from './server-options.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
@@ -61,6 +62,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     accountPage: parseSwitch(env, 'TOKENSTILE_ACCOUNT_PAGE'),
     cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
     allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
+    oauthProviders: checkedProviders(value(env, 'TOKENSTILE_OAUTH_PROVIDERS')),
   };
   for (const d of environment) if (d.type === 'duration') app[d.option!] = setting(env, d.env!);
   checkCoreSettings(app as unknown as Omit<TokenstileOptions, 'stores'>);
@@ -128,6 +130,17 @@ export async function openConfiguredStores(
     const reason = err instanceof TokenstileError && err.cause instanceof Error ? err.cause.message : (err as Error)?.message;
     throw new TokenstileError('service_unavailable', `cannot open the database ${where}: ${reason ?? String(err)}`, { cause: err });
   }
+}
+
+/** `TOKENSTILE_OAUTH_PROVIDERS`, checked now (the social feature checks it again when it opens). */
+function checkedProviders(v: string | undefined): string | undefined {
+  try {
+    parseProviders(v);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^oauthProviders/, 'TOKENSTILE_OAUTH_PROVIDERS'), { cause: err });
+    throw err;
+  }
+  return v;
 }
 
 /** Choice variable `name`: its value or default, one of its defined values. */

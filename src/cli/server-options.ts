@@ -1,4 +1,4 @@
-import { coreOptions, type OptionDefinition } from '../core/option-definitions.ts';
+import { coreOptions, socialOptions, type OptionDefinition } from '../core/option-definitions.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /**
@@ -122,6 +122,7 @@ export const environment: readonly OptionDefinition[] = [
     help: ['on | off: the account page at /account'],
     doc: '`off` stops serving the account page at `/account`',
   },
+  socialOptions.oauthProviders,
 ];
 
 /** The definition of environment variable `name`. */

@@ -188,6 +188,20 @@ export class TokenstileClient {
     return false;
   }
 
+  /**
+   * Takes over a session that a redirect signed in: the social sign-in callback sets the cookies
+   * and sends the browser back, with no answer for the page to read. Fetches the session's CSRF
+   * token and user (`GET /auth/oauth/session`), tells the other tabs, and emits `session`.
+   * Cookie transport only; throws `TokenstileProblem` when the browser is not signed in.
+   */
+  async adoptRedirectSession(path = '/auth/oauth/session'): Promise<ClientUser> {
+    if (this.#transport !== 'cookie') throw new TypeError('adoptRedirectSession needs the cookie transport');
+    const res = await this.#send(path, {});
+    if (!res.ok) throw await toProblem(res);
+    this.#started((await res.json()) as Record<string, unknown>);
+    return this.#session!.user;
+  }
+
   /** Ends this session (`local`), every session (`global`) or all others (`others`), on the server. */
   async logout(scope: 'local' | 'global' | 'others' = 'local'): Promise<void> {
     await this.request<void>('/auth/logout', { method: 'POST', json: { scope } });

@@ -121,6 +121,12 @@ export interface TokenstileOptions {
    * the plugin, the Node and fetch handlers) pass the built-in features of src/features/index.ts.
    */
   readonly features?: readonly CoreFeature[];
+  /**
+   * The providers of social and enterprise sign-in (the `social` feature, docs/social.md): a list
+   * of `{id, issuer | preset, clientId, clientSecret, scopes?, name?}`, or that list as JSON text
+   * (`TOKENSTILE_OAUTH_PROVIDERS`). Checked when the feature opens. Default: none.
+   */
+  readonly oauthProviders?: string | readonly object[];
 }
 
 /** `jwt` (default) or `opaque` reference handles. */
@@ -152,6 +158,8 @@ export interface TokenstileConfig {
   readonly auditRetentionMs: number;
   /** How long a retired signing key stays published: until every token it signed has expired. */
   readonly keyPublishMs: number;
+  /** As given (`TokenstileOptions.oauthProviders`), absent when not: the social feature checks it. */
+  readonly oauthProviders?: string | readonly object[];
 }
 
 /** The largest clock tolerance any process may be configured with, in seconds. */
@@ -215,5 +223,6 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     rateLimits: resolveRateLimits(options.rateLimits),
     auditRetentionMs: durationOption('auditRetention', options.auditRetention),
     keyPublishMs: accessTtlMs + maxClockTolerance * 1000 + 60_000,
+    ...(options.oauthProviders !== undefined && { oauthProviders: options.oauthProviders }),
   });
 }

@@ -114,6 +114,15 @@ export const coreOptions = {
   }),
 } as const satisfies Record<string, OptionDefinition>;
 
+/** The options of social and enterprise sign-in (src/features/social, docs/social.md). */
+export const socialOptions = {
+  oauthProviders: {
+    option: 'oauthProviders', env: 'TOKENSTILE_OAUTH_PROVIDERS', type: 'text', defaultText: 'unset',
+    help: ['sign-in providers: a JSON array of', '{id, issuer | preset (github, google), clientId, clientSecret, scopes?, name?}'],
+    doc: 'sign-in providers ("Sign in with …"): a JSON array of `{id, issuer, clientId, clientSecret, scopes?, name?}` (or `preset` instead of `issuer`: `github` or `google`); redirect URI `<issuer>/auth/oauth/<id>/callback` ([social sign-in](social.md))',
+  },
+} as const satisfies Record<string, OptionDefinition>;
+
 /** The name of a duration option of the core. */
 export type DurationOption = { [K in keyof typeof coreOptions]: (typeof coreOptions)[K]['type'] extends 'duration' ? K : never }[keyof typeof coreOptions];
 

@@ -1,6 +1,7 @@
 import { authCodes } from './auth/auth-codes.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
 import { mfaCodes } from './mfa/mfa-codes.ts';
+import { socialCodes } from './social/social-codes.ts';
 
 /**
  * The error codes of the built-in features (src/features/index.ts), from which the `ErrorCode`
@@ -8,4 +9,4 @@ import { mfaCodes } from './mfa/mfa-codes.ts';
  * features' routes. A feature added to the registry lists its code set here too, in the same order
  * (test/features/registry.test.ts checks that the two lists agree).
  */
-export const featureCodes = [authCodes, oauthCodes, mfaCodes] as const;
+export const featureCodes = [authCodes, oauthCodes, socialCodes, mfaCodes] as const;

@@ -13,6 +13,9 @@ import { mfaCodes } from './mfa/mfa-codes.ts';
 import { mfaFeature } from './mfa/mfa-feature.ts';
 import { mfaRoutes } from './mfa/mfa-routes.ts';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
+import { socialCodes } from './social/social-codes.ts';
+import { socialFeature } from './social/social-feature.ts';
+import { socialRoutes } from './social/social-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -30,5 +33,6 @@ export const features = [
     name: 'revocation-stream',
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
   },
+  { name: 'social', core: socialFeature, codes: socialCodes, routes: socialRoutes },
   { name: 'mfa', core: mfaFeature, codes: mfaCodes, routes: allRoutes(mfaRoutes, passkeyRoutes) },
 ] as const satisfies readonly FeatureEntry[];

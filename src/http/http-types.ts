@@ -19,6 +19,12 @@ export interface HttpRequest {
   readonly host: string;
   /** Path parameters (`:id`). */
   readonly params: unknown;
+  /**
+   * Path and query as sent, with the mount prefix (`/auth/oauth/acme/callback?code=…`): for the
+   * routes that read a query string. Set on every route request; absent when a host app's own
+   * routes are guarded (`protect`).
+   */
+  readonly url?: string;
   /** The parsed and validated body (JSON or form), undefined when none was sent. */
   body: unknown;
   /** Who is calling; set by the authenticate step, null on routes without it. */

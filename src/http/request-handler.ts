@@ -140,6 +140,7 @@ export function createPipeline(options: PipelineOptions): (incoming: IncomingHtt
       protocol: origin.protocol,
       host: origin.host,
       params,
+      url: incoming.url,
       body: undefined,
       auth: null,
     };

@@ -4,6 +4,9 @@ import type { CliIo } from '../../src/cli/admin-commands.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { sqliteMigrations } from '../../src/stores/sqlite/sqlite-migrations.ts';
+import { featureMigrations } from '../../src/core/feature.ts';
+import { coreFeatures } from '../../src/features/feature-entry.ts';
+import { features } from '../../src/features/index.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
 import { internals } from '../../src/core/core-internals.ts';
 import { featureMigrations } from '../../src/core/feature.ts';
@@ -53,7 +56,9 @@ describe('tokenstile CLI', () => {
   test('migrate applies once, then reports up to date', async () => {
     const first = await run(['migrate', '--json']);
     assert.equal(first.code, 0);
-    assert.deepEqual(JSON.parse(first.out), { applied: [...sqliteMigrations, ...featureMigrations(coreFeatures(features), 'sqlite')].map((m) => m.name) });
+    // The core's, then the built-in features' (`<feature>/<name>`).
+    const all = [...sqliteMigrations, ...featureMigrations(coreFeatures(features), 'sqlite')];
+    assert.deepEqual(JSON.parse(first.out), { applied: all.map((m) => m.name) });
     assert.ok(sqliteMigrations.length >= 3);
     const second = await run(['migrate', '--json']);
     assert.deepEqual(JSON.parse(second.out), { applied: [] });

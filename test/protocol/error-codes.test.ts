@@ -10,6 +10,7 @@ import { commonCodes } from '../../src/protocol/common-codes.ts';
 import { defineCodes, mergeCodes } from '../../src/protocol/error-codes.ts';
 import { errorRegistry } from '../../src/protocol/error-registry.ts';
 import { problem, statusOf } from '../../src/protocol/problem-details.ts';
+import { featureCodes } from '../../src/features/feature-codes.ts';
 
 // The "Errors" table of the HTTP contract (CONTRACT.md), status by code; it must not change.
 const contract: Record<string, number> = {

@@ -1,0 +1,46 @@
+import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import type { FeatureEvent } from '../../core/events.ts';
+import type { RandomSource } from '../../core/ids.ts';
+import type { Logger } from '../../core/config.ts';
+import type { UserRecord } from '../../core/user-store.ts';
+import type { ProviderClient } from './provider-client.ts';
+import type { SocialStore } from './social-store.ts';
+
+/** The foundation's single-use tokens (`kit.oneTimeTokens`), as this feature uses them. */
+export interface SingleUseTokens {
+  issue(input: { purpose: string; userId: string | null; subject?: string; data?: unknown; ttlMs: number; replace?: boolean }): Promise<string>;
+  consume(purpose: string, token: string): Promise<{ userId: string | null; subject: string | null; data: unknown; expiresAt: number } | null>;
+}
+
+/**
+ * What the social feature's core needs from Tokenstile, in its own words; `social-feature.ts` makes
+ * it from the feature kit. Nothing here ends a session except `endSessions`, which is the kit's
+ * acknowledged `revoke`.
+ */
+export interface SocialDeps {
+  readonly providers: readonly ProviderClient[];
+  readonly store: SocialStore;
+  readonly tokens: SingleUseTokens;
+  readonly now: () => number;
+  readonly random: RandomSource;
+  /** The absolute session lifetime (ms): how long a session's provider origin is kept. */
+  readonly sessionLifetimeMs: number;
+  /** Leeway for `iat`/`exp` of logout tokens, in seconds. */
+  readonly clockToleranceSeconds: number;
+  readonly logger?: Logger | undefined;
+  /** Reports a feature event (`social.<event>`), written to the audit trail. Never a token. */
+  emit(event: FeatureEvent): void;
+  userById(id: string): Promise<UserRecord | null>;
+  /** By email (normalized here); null when none. */
+  userByEmail(email: string): Promise<UserRecord | null>;
+  /** A user without a password; its email marked verified now when `emailVerified`. */
+  createUser(input: { email: string; name: string | null; emailVerified: boolean }): Promise<UserRecord | 'email_taken' | 'invalid_email'>;
+  /** True when the user can sign in with a password. */
+  hasPassword(userId: string): Promise<boolean>;
+  /** True while session `sessionId` of `userId` is live (not ended, not expired). */
+  sessionLive(userId: string, sessionId: string): Promise<boolean>;
+  /** The kit's `startSession`: null when the user may not sign in (disabled, credentials changed). */
+  startSession(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<IssuedTokens | null>;
+  /** Ends these sessions through the kit's `revoke`: resolves once every instance refuses them. Returns how many ended. */
+  endSessions(sessionIds: readonly string[], device: DeviceInfo): Promise<number>;
+}

@@ -1,0 +1,159 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
+import { fail, ok, type Result } from '../../core/errors.ts';
+import { ProviderError, type FlowSecrets } from './provider-client.ts';
+import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
+import type { SocialDeps } from './social-deps.ts';
+
+/** One-time token purposes of this feature. */
+export const flowPurpose = 'social_flow';
+export const exchangePurpose = 'social_exchange';
+/** How long a started sign-in may take at the provider. */
+export const flowTtlMs = 10 * 60_000;
+/** How long a header client has to exchange its code. */
+export const exchangeTtlMs = 2 * 60_000;
+
+/** How the sign-in ends: cookies set by the callback (browsers), or a single-use code for `POST /auth/oauth/token` (header clients). */
+export type FlowMode = 'cookie' | 'code';
+
+/** What the flow record keeps between the redirect and the callback (server-side, single use). */
+interface FlowData extends FlowSecrets {
+  readonly provider: string;
+  readonly redirectUri: string;
+  readonly returnTo: string;
+  readonly mode: FlowMode;
+  readonly codeChallenge: string | null;
+  readonly link: LinkIntent | null;
+}
+
+/** What an exchange code stands for. */
+interface ExchangeData {
+  readonly amr: readonly string[];
+  readonly provider: string;
+  readonly subject: string;
+  readonly sid: string | null;
+  readonly codeChallenge: string | null;
+}
+
+export interface StartInput {
+  readonly providerId: string;
+  readonly redirectUri: string;
+  /** Already checked against the allowed origins (`checkReturnTo`). */
+  readonly returnTo: string;
+  readonly mode: FlowMode;
+  /** A header client's PKCE challenge (S256, base64url) for the exchange; optional. */
+  readonly codeChallenge?: string | null;
+  readonly link?: LinkIntent | null;
+}
+
+/** How a callback ended, for the HTTP layer to redirect (`returnTo` is null when the flow was never ours). */
+export type FinishOutcome =
+  | { readonly kind: 'refused'; readonly code: AccountRefusal | 'oauth_provider_error' | 'account_disabled'; readonly returnTo: string | null; readonly provider: string }
+  | { readonly kind: 'signed_in'; readonly tokens: IssuedTokens; readonly returnTo: string; readonly provider: string }
+  | { readonly kind: 'code'; readonly code: string; readonly returnTo: string; readonly provider: string }
+  | { readonly kind: 'linked'; readonly returnTo: string; readonly provider: string };
+
+function client(deps: SocialDeps, id: string) {
+  return deps.providers.find((p) => p.config.id === id) ?? null;
+}
+
+/** Starts a sign-in: the provider URL to redirect to, and the flow token for the browser's cookie. */
+export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Result<{ url: string; flowToken: string }, 'unknown_provider' | 'oauth_provider_error'>> {
+  const provider = client(deps, input.providerId);
+  if (provider === null) return fail('unknown_provider');
+  let request;
+  try {
+    request = await provider.authorizationUrl(input.redirectUri);
+  } catch (err) {
+    deps.logger?.warn({ provider: input.providerId, err: (err as Error).message }, 'tokenstile: the sign-in provider cannot be reached');
+    return fail('oauth_provider_error');
+  }
+  const data: FlowData = {
+    ...request.secrets,
+    provider: input.providerId,
+    redirectUri: input.redirectUri,
+    returnTo: input.returnTo,
+    mode: input.mode,
+    codeChallenge: input.codeChallenge ?? null,
+    link: input.link ?? null,
+  };
+  const flowToken = await deps.tokens.issue({ purpose: flowPurpose, userId: input.link?.userId ?? null, data, ttlMs: flowTtlMs });
+  return ok({ url: request.url.href, flowToken });
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/**
+ * Finishes a sign-in at the callback: the flow record named by the browser's cookie is consumed
+ * (single use) and must be this provider's, with the `state` the provider sent back; then the
+ * code is exchanged and the ID token checked (`ProviderClient.finish`), the account decided
+ * (`resolveAccount`), and the session started, a code issued, or the identity linked.
+ */
+export async function finishFlow(deps: SocialDeps, providerId: string, flowToken: string | null, query: URLSearchParams, device: DeviceInfo): Promise<FinishOutcome | null> {
+  const provider = client(deps, providerId);
+  const record = provider === null || flowToken === null ? null : await deps.tokens.consume(flowPurpose, flowToken);
+  const flow = record?.data as FlowData | undefined;
+  if (provider === null || flow === undefined || flow.provider !== providerId) return null;
+  const refuse = (code: Extract<FinishOutcome, { kind: 'refused' }>['code']): FinishOutcome => {
+    deps.emit({ type: 'social.sign_in_refused', provider: providerId, reason: code, ...originOf(device) });
+    return { kind: 'refused', code, returnTo: flow.returnTo, provider: providerId };
+  };
+  const state = query.get('state');
+  if (state === null || !sameText(state, flow.state)) return refuse('oauth_flow_invalid');
+  let profile;
+  try {
+    profile = await provider.finish(query, flow.redirectUri, flow);
+  } catch (err) {
+    if (!(err instanceof ProviderError)) throw err;
+    deps.logger?.warn({ provider: providerId, err: err.message }, 'tokenstile: a sign-in with a provider was refused');
+    return refuse('oauth_provider_error');
+  }
+  const account = await resolveAccount(deps, providerId, profile, flow.link);
+  if (!account.ok) return refuse(account.code);
+  const { user } = account.value;
+  if (account.value.linked) {
+    deps.emit({ type: 'social.identity_linked', userId: user.id, sessionId: flow.link?.sessionId ?? null, provider: providerId, ...originOf(device) });
+    return { kind: 'linked', returnTo: flow.returnTo, provider: providerId };
+  }
+  if (account.value.created) deps.emit({ type: 'social.account_created', userId: user.id, provider: providerId, emailVerified: profile.emailVerified, ...originOf(device) });
+  if (user.disabledAt !== null) return refuse('account_disabled');
+  const amr = federatedAmr(profile);
+  if (flow.mode === 'code') {
+    const data: ExchangeData = { amr, provider: providerId, subject: profile.subject, sid: profile.sid, codeChallenge: flow.codeChallenge };
+    const code = await deps.tokens.issue({ purpose: exchangePurpose, userId: user.id, data, ttlMs: exchangeTtlMs });
+    return { kind: 'code', code, returnTo: flow.returnTo, provider: providerId };
+  }
+  const tokens = await deps.startSession(user, amr, device);
+  if (tokens === null) return refuse('account_disabled');
+  await recordOrigin(deps, tokens.session.id, providerId, profile.subject, profile.sid);
+  deps.emit({ type: 'social.signed_in', userId: user.id, sessionId: tokens.session.id, provider: providerId, amr: amr.join(' '), ...originOf(device) });
+  return { kind: 'signed_in', tokens, returnTo: flow.returnTo, provider: providerId };
+}
+
+function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, subject: string, sid: string | null): Promise<void> {
+  return deps.store.recordSession({ sessionId, provider, subject, sid, expiresAt: deps.now() + deps.sessionLifetimeMs });
+}
+
+/**
+ * A header client's exchange of its single-use code for tokens. With a `codeChallenge` at the
+ * start, the matching `codeVerifier` is required (RFC 7636, S256). A code is spent by any attempt.
+ */
+export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string | undefined, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>> {
+  const record = await deps.tokens.consume(exchangePurpose, code);
+  if (record === null || record.userId === null) return fail('invalid_code');
+  const data = record.data as ExchangeData;
+  if (data.codeChallenge !== null) {
+    const computed = codeVerifier === undefined ? '' : createHash('sha256').update(codeVerifier).digest('base64url');
+    if (!sameText(computed, data.codeChallenge)) return fail('invalid_code');
+  }
+  const user = await deps.userById(record.userId);
+  const tokens = user === null ? null : await deps.startSession(user, data.amr, device);
+  if (tokens === null) return fail('account_disabled');
+  await recordOrigin(deps, tokens.session.id, data.provider, data.subject, data.sid);
+  deps.emit({ type: 'social.signed_in', userId: user!.id, sessionId: tokens.session.id, provider: data.provider, amr: data.amr.join(' '), ...originOf(device) });
+  return ok(tokens);
+}

@@ -1,0 +1,38 @@
+import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import type { Result } from '../../core/errors.ts';
+import { backchannelLogout } from './backchannel-logout.ts';
+import { listIdentities, unlinkIdentity, type IdentityView } from './identities.ts';
+import type { SocialDeps } from './social-deps.ts';
+import { exchangeCode, finishFlow, startFlow, type FinishOutcome, type StartInput } from './social-flow.ts';
+
+/** A configured provider as the public list shows it (no secret). */
+export interface ProviderView {
+  readonly id: string;
+  readonly name: string;
+  /** `oidc` (OpenID Connect, back-channel logout possible) or `oauth2` (GitHub). */
+  readonly protocol: 'oidc' | 'oauth2';
+}
+
+/** The social feature's core (no HTTP): what its routes call, `featureApi(core, 'social')`. */
+export interface Social {
+  providers(): ProviderView[];
+  start(input: StartInput): Promise<Result<{ url: string; flowToken: string }, 'unknown_provider' | 'oauth_provider_error'>>;
+  /** Null when the flow is unknown, spent, expired or another provider's (no return path to trust). */
+  finish(providerId: string, flowToken: string | null, query: URLSearchParams, device: DeviceInfo): Promise<FinishOutcome | null>;
+  exchange(code: string, codeVerifier: string | undefined, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>>;
+  identities(userId: string): Promise<IdentityView[]>;
+  unlink(userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>>;
+  backchannelLogout(providerId: string, logoutToken: unknown, device: DeviceInfo): Promise<Result<{ ended: number }, 'unknown_provider' | 'invalid_logout_token' | 'oauth_provider_error'>>;
+}
+
+export function createSocial(deps: SocialDeps): Social {
+  return {
+    providers: () => deps.providers.map((p) => ({ id: p.config.id, name: p.config.name, protocol: p.config.kind === 'oidc' ? 'oidc' : 'oauth2' })),
+    start: (input) => startFlow(deps, input),
+    finish: (providerId, flowToken, query, device) => finishFlow(deps, providerId, flowToken, query, device),
+    exchange: (code, verifier, device) => exchangeCode(deps, code, verifier, device),
+    identities: (userId) => listIdentities(deps, userId),
+    unlink: (userId, id) => unlinkIdentity(deps, userId, id),
+    backchannelLogout: backchannelLogout(deps),
+  };
+}
