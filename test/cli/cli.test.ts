@@ -9,9 +9,6 @@ import { coreFeatures } from '../../src/features/feature-entry.ts';
 import { features } from '../../src/features/index.ts';
 import { bearer, fastHasher, goodPassword, issuer, problemOf, tempDir } from '../helpers.ts';
 import { internals } from '../../src/core/core-internals.ts';
-import { featureMigrations } from '../../src/core/feature.ts';
-import { features } from '../../src/features/index.ts';
-import { coreFeatures } from '../../src/features/feature-entry.ts';
 
 function capture(stdin = ''): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
