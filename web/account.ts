@@ -201,10 +201,13 @@ $<HTMLFormElement>('password-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const form = event.currentTarget as HTMLFormElement;
   void busy(submitter(form), $('password-error'), async () => {
-    await auth.changePassword(field(form, 'currentPassword').value, field(form, 'newPassword').value);
-    form.reset();
-    say('Your password is changed. Your other devices are signed out.');
-    await loadDevices();
+    const [current, next] = [field(form, 'currentPassword').value, field(form, 'newPassword').value];
+    await security.guard(async () => {
+      await auth.changePassword(current, next);
+      form.reset();
+      say('Your password is changed. Your other devices are signed out.');
+      await loadDevices();
+    });
   });
 });
 

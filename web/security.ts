@@ -44,17 +44,18 @@ export function setupSecurity(auth: TokenstileClient, page: Page) {
   };
 
   /** Runs a sensitive change; on `reauthentication_required`, asks for the password (or a passkey) and retries. */
-  const sensitive = (control: HTMLButtonElement | null, action: () => Promise<void>) =>
-    run(control, error, page, async () => {
-      try {
-        await action();
-      } catch (err) {
-        if (!(err instanceof TokenstileProblem) || err.code !== 'reauthentication_required') throw err;
-        retry = action;
-        reauthForm.hidden = false;
-        $('reauth-password').focus();
-      }
-    });
+  /** Runs `action`; on `reauthentication_required`, asks to confirm (password or passkey) and runs it again after. */
+  const guard = async (action: () => Promise<void>) => {
+    try {
+      await action();
+    } catch (err) {
+      if (!(err instanceof TokenstileProblem) || err.code !== 'reauthentication_required') throw err;
+      retry = action;
+      reauthForm.hidden = false;
+      $('reauth-password').focus();
+    }
+  };
+  const sensitive = (control: HTMLButtonElement | null, action: () => Promise<void>) => run(control, error, page, () => guard(action));
   const reauthenticated = async () => {
     reauthForm.reset();
     reauthForm.hidden = true;
@@ -160,5 +161,6 @@ export function setupSecurity(auth: TokenstileClient, page: Page) {
       return true;
     },
     load,
+    guard,
   };
 }

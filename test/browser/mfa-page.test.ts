@@ -122,6 +122,16 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     await page.click('#mfa-form button[type=submit]');
     await page.waitForSelector('#signed-in:not([hidden])');
     assert.match((await page.textContent('#totp-state'))!, /9 recovery codes left/);
+
+    // An old sign-in: the password change asks to confirm first, then goes through.
+    clock.advance(6 * 60_000);
+    await page.fill('#current-password', goodPassword);
+    await page.fill('#new-password', 'another horse 43');
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#reauth-form:not([hidden])');
+    await page.fill('#reauth-password', goodPassword);
+    await page.click('#reauth-form button[type=submit]');
+    await page.waitForFunction(() => /password is changed/.test(document.getElementById('status')?.textContent ?? ''));
     assert.deepEqual(pageErrors, []);
     await context.close();
   });

@@ -4,11 +4,11 @@ import { defineCodes } from '../../protocol/error-codes.ts';
 export const mfaCodes = defineCodes({
   mfa_required: {
     status: 403,
-    title: 'A second factor is required: complete the sign-in at /auth/mfa/verify with the mfaToken and one of the methods.',
+    title: 'Your account has two-step verification: enter a code from your authenticator app, a recovery code, or use a passkey.',
   },
   reauthentication_required: {
     status: 403,
-    title: 'This change needs a recent sign-in: confirm who you are at /auth/reauthenticate and try again.',
+    title: 'For your safety, this change needs a recent sign-in: confirm it is you and try again.',
   },
   invalid_code: { status: 401, title: 'The code is wrong, was already used, or has expired.' },
   mfa_already_enabled: { status: 409, title: 'An authenticator app is already set up; remove it first to set up another.' },
