@@ -32,9 +32,10 @@ const openid = (): Promise<typeof OpenId> => import('openid-client');
 
 /**
  * One provider, reached through `openid-client` (PKCE S256, `state` and, for OpenID Connect,
- * `nonce` on every request; the ID token checked in full: signature by the provider's JWKS,
- * `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`). Discovery runs on first use and is retried on
- * the next use after a failure.
+ * `nonce` on every request; the ID token checked in full: signature by the provider's JWKS with
+ * an algorithm its metadata lists (RS256 when it lists none), `iss`, `aud` (several audiences
+ * only with `azp` us), `azp`, `exp`, `iat`, `nonce`). Discovery runs on first use and is retried
+ * on the next use after a failure.
  */
 export class ProviderClient {
   readonly config: ProviderConfig;
@@ -108,6 +109,10 @@ export class ProviderClient {
       }
       const tokens = await oidc.authorizationCodeGrant(configuration, current, { ...checks, expectedNonce: secrets.nonce!, idTokenExpected: true }, { redirect_uri: redirectUri });
       const claims = tokens.claims()!;
+      // OpenID Connect Core, section 2: `azp` names the client the ID token was issued to.
+      // openid-client looks at it only when `aud` lists several audiences (then it must be us);
+      // an `azp` that is another client's is refused whatever `aud` holds.
+      if (claims.azp !== undefined && claims.azp !== this.config.clientId) throw new ProviderError(`provider ${this.config.id} issued the ID token to another client (azp)`);
       let info: Record<string, unknown> = claims;
       // Providers that keep email out of the ID token (scopes granted, claims at userinfo).
       if (typeof claims.email !== 'string' && configuration.serverMetadata().userinfo_endpoint !== undefined) {

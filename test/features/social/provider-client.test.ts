@@ -53,7 +53,7 @@ test('a state that is not the flow\'s is refused', async () => {
   await assert.rejects(p.finish(await authorize(url), redirect, { ...secrets, state: 'another-state' }), ProviderError);
 });
 
-test('forged ID tokens are refused: wrong nonce, wrong aud, wrong iss, expired, signed by another key, no nonce', async (t) => {
+test('forged ID tokens are refused: wrong nonce, wrong aud, wrong iss, expired, signed by another key, no nonce, an azp not ours', async (t) => {
   const p = client({ id: 'fake', issuer: fake.issuer, clientId: fake.clientId, clientSecret: fake.clientSecret });
   const redirect = `${base}/cb`;
   t.after(() => fake.forge(null));
@@ -64,6 +64,9 @@ test('forged ID tokens are refused: wrong nonce, wrong aud, wrong iss, expired, 
     'wrong iss': { claims: (c: Record<string, unknown>) => ({ ...c, iss: 'http://127.0.0.1:1' }) },
     expired: { claims: (c: Record<string, unknown>) => ({ ...c, iat: Math.floor(Date.now() / 1000) - 3600, exp: Math.floor(Date.now() / 1000) - 1800 }) },
     'bad signature': { rogueKey: true },
+    'several audiences and no azp': { claims: (c: Record<string, unknown>) => ({ ...c, aud: [fake.clientId, 'another-client'] }) },
+    'several audiences, azp another client': { claims: (c: Record<string, unknown>) => ({ ...c, aud: [fake.clientId, 'another-client'], azp: 'another-client' }) },
+    'our aud alone but azp another client': { claims: (c: Record<string, unknown>) => ({ ...c, azp: 'another-client' }) },
   };
   for (const [why, forgery] of Object.entries(forgeries)) {
     fake.forge(forgery);
@@ -73,6 +76,9 @@ test('forged ID tokens are refused: wrong nonce, wrong aud, wrong iss, expired, 
   fake.forge(null);
   const { url, secrets } = await p.authorizationUrl(redirect);
   assert.equal((await p.finish(await authorize(url), redirect, secrets)).subject, 'alice', 'the same flow with an honest token passes');
+  fake.forge({ claims: (c) => ({ ...c, aud: [fake.clientId, 'another-client'], azp: fake.clientId }) });
+  const several = await p.authorizationUrl(redirect);
+  assert.equal((await p.finish(await authorize(several.url), redirect, several.secrets)).subject, 'alice', 'several audiences pass when azp is us');
 });
 
 test('GitHub preset: the user id as subject, the primary email verified only when GitHub says so', async () => {
