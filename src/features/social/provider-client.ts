@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as OpenId from 'openid-client';
 import { isLoopback, type ProviderConfig } from './provider-options.ts';
 
@@ -20,6 +21,18 @@ export interface FlowSecrets {
   readonly state: string;
   readonly nonce: string | null;
   readonly codeVerifier: string;
+}
+
+/**
+ * The `state`, `nonce` and PKCE verifier of a sign-in, derived from its flow token (a one-time
+ * token of 256 random bits that only the browser's cookie holds): SHA-256 of the token under a
+ * label each, base64url (43 characters, a valid RFC 7636 verifier). So they are never stored:
+ * the database keeps only the flow token's own SHA-256, from which none of them can be computed.
+ * `nonce` is null for plain OAuth 2.0 (GitHub).
+ */
+export function flowSecrets(flowToken: string, kind: ProviderConfig['kind']): FlowSecrets {
+  const derive = (label: string) => createHash('sha256').update(`tokenstile social ${label}\0${flowToken}`).digest('base64url');
+  return { state: derive('state'), nonce: kind === 'oidc' ? derive('nonce') : null, codeVerifier: derive('pkce') };
 }
 
 /** A refusal by the provider or of what it answered (bad ID token, error response…). The message never holds a token. */
@@ -74,22 +87,19 @@ export class ProviderClient {
     return configuration;
   }
 
-  /** The URL to send the browser to, and the secrets to keep for the callback. */
-  async authorizationUrl(redirectUri: string): Promise<{ url: URL; secrets: FlowSecrets }> {
+  /** The URL to send the browser to, for a flow with these secrets (`flowSecrets`). */
+  async authorizationUrl(redirectUri: string, secrets: FlowSecrets): Promise<URL> {
     const configuration = await this.configuration();
     const oidc = await openid();
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = this.config.kind === 'oidc' ? oidc.randomNonce() : null;
     const parameters: Record<string, string> = {
       redirect_uri: redirectUri,
       scope: this.config.scopes.join(' '),
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge: await oidc.calculatePKCECodeChallenge(secrets.codeVerifier),
       code_challenge_method: 'S256',
-      state,
+      state: secrets.state,
     };
-    if (nonce !== null) parameters.nonce = nonce;
-    return { url: oidc.buildAuthorizationUrl(configuration, parameters), secrets: { state, nonce, codeVerifier } };
+    if (secrets.nonce !== null) parameters.nonce = secrets.nonce;
+    return oidc.buildAuthorizationUrl(configuration, parameters);
   }
 
   /**
