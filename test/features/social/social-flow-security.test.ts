@@ -140,3 +140,19 @@ test('the identities list says whether the account has a password (the account p
   const password = await t.app.inject({ method: 'GET', url: '/auth/identities', headers: bearer((await t.signUp()).accessToken) });
   assert.deepEqual(password.json(), { identities: [], passwordSet: true });
 });
+
+test('cookie-authenticated link and unlink need the session\'s CSRF token (403 csrf_failed without it)', async () => {
+  const back = await finish(await start('192.0.2.60'), '192.0.2.60');
+  const cookies = Object.fromEntries(back.cookies.map((c) => [c.name, c.value]));
+  const link = await t.app.inject({ method: 'POST', url: '/auth/oauth/fake/link', cookies, payload: {}, remoteAddress: '192.0.2.60' });
+  assert.equal(link.statusCode, 403, link.body);
+  assert.equal(problemOf(link).code, 'csrf_failed');
+  const { identities } = (await t.app.inject({ method: 'GET', url: '/auth/identities', cookies })).json();
+  const unlink = await t.app.inject({ method: 'DELETE', url: `/auth/identities/${identities[0].id}`, cookies });
+  assert.equal(unlink.statusCode, 403, unlink.body);
+  assert.equal(problemOf(unlink).code, 'csrf_failed');
+  // With it, the link starts.
+  const { csrfToken } = (await t.app.inject({ method: 'GET', url: '/auth/oauth/session', cookies })).json();
+  const ok = await t.app.inject({ method: 'POST', url: '/auth/oauth/fake/link', cookies, headers: { 'x-csrf-token': csrfToken }, payload: {}, remoteAddress: '192.0.2.61' });
+  assert.equal(ok.statusCode, 200, ok.body);
+});
