@@ -19,7 +19,11 @@ before(async () => {
   fake = await startFakeOidcProvider();
   const stream = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
   t = await testApp({
-    oauthProviders: [{ id: 'fake', issuer: fake.issuer, clientId: fake.clientId, clientSecret: fake.clientSecret }],
+    // Two providers at the same issuer: a response for one must not pass for the other's.
+    oauthProviders: [
+      { id: 'fake', issuer: fake.issuer, clientId: fake.clientId, clientSecret: fake.clientSecret },
+      { id: 'twin', issuer: fake.issuer, clientId: fake.clientId, clientSecret: fake.clientSecret },
+    ],
     // Only the social starts' rule matters here: 3 per minute per IP.
     rateLimits: { loginPerIp: { limit: 3, window: '1m' }, loginPerAccount: false, loginPerAccountAllClients: false, registerPerIp: false, refreshPerIp: false },
     logger: { level: 'info', stream },
@@ -155,4 +159,16 @@ test('cookie-authenticated link and unlink need the session\'s CSRF token (403 c
   const { csrfToken } = (await t.app.inject({ method: 'GET', url: '/auth/oauth/session', cookies })).json();
   const ok = await t.app.inject({ method: 'POST', url: '/auth/oauth/fake/link', cookies, headers: { 'x-csrf-token': csrfToken }, payload: {}, remoteAddress: '192.0.2.61' });
   assert.equal(ok.statusCode, 200, ok.body);
+});
+
+test('mix-up: a provider\'s response delivered to another provider\'s callback is refused, and spends the flow', async () => {
+  const started = await start('192.0.2.70');
+  const atProvider = await fetch(started.res.headers.location as string, { redirect: 'manual' });
+  const callback = new URL(atProvider.headers.get('location')!);
+  const cookies = { [flowCookie]: started.cookie! };
+  const wrong = await t.app.inject({ method: 'GET', url: `/auth/oauth/twin/callback${callback.search}`, cookies });
+  assert.equal(wrong.statusCode, 400);
+  assert.equal(problemOf(wrong).code, 'oauth_flow_invalid');
+  const right = await t.app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, cookies });
+  assert.equal(right.statusCode, 400, 'the flow was spent by the wrong delivery');
 });
