@@ -24,7 +24,7 @@ const behaviour = [
   'rate-limits', 'metrics', 'instance-clock-skew', 'interop', 'session-cache', 'access-modes', 'oauth', 'revocation-stream', 'cookie-transport', 'cors', 'session-status',
   'session-lifetime', 'grace-retry', 'look-alike-accounts',
 ].map((name) => `test/http/${name}.test.ts`).concat('test/features/memo-feature.test.ts');
-behaviour.push('test/features/social/social-sign-in.test.ts');
+behaviour.push('test/features/social/social-sign-in.test.ts', 'test/features/social/social-flow-security.test.ts');
 behaviour.push('test/features/mfa/totp-routes.test.ts', 'test/features/passkeys/passkey-routes.test.ts');
 // Behaviour that must be the same whatever adapter serves the routes, beside the list above.
 const sameOnEveryAdapter = ['trust-proxy', 'openapi', 'security-headers'].map((name) => `test/http/${name}.test.ts`);
