@@ -19,6 +19,7 @@ import { coldStart, loginsUnderLoad, propagation } from './scenarios/instances.t
 import { pct } from '../test/scale/guarantee-workload.ts';
 import { protectedRoute, variants } from './scenarios/protected-route.ts';
 import { refreshThroughput, type RefreshResult } from './scenarios/refresh.ts';
+import { mfaLogin, mfaLoginSection } from './scenarios/mfa-login.ts';
 
 const quick = process.argv.includes('--quick');
 const started = performance.now();
@@ -121,6 +122,12 @@ refreshTarget('postgres', 2500);
   const out = adapterAuthSection(r, { seconds: p.authSeconds, rounds: p.rounds });
   sections.push(out.section);
   targets.push(...out.targets);
+}
+
+// 2c. Sign-in with a second factor (TOTP) against sign-in without.
+{
+  const m = quick ? { logins: 10, rounds: 1 } : { logins: 40, rounds: 3 };
+  sections.push(mfaLoginSection(await scenario('sign-in with TOTP', () => mfaLogin(m)), m));
 }
 
 // 3. Logins under concurrency.

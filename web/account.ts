@@ -4,6 +4,7 @@
 import { createClient, TokenstileProblem, type DeviceSession } from '../src/client/index.ts';
 import { describeUserAgent } from './user-agent.ts';
 import { setUpRecovery } from './recovery.ts';
+import { setupSecurity } from './security.ts';
 import { startSocial } from './social.ts';
 
 const auth = createClient();
@@ -126,12 +127,20 @@ async function showSignedIn(): Promise<void> {
   $<HTMLInputElement>('profile-name').value = me.name ?? '';
   whoami.textContent = me.name ? `${me.name} · ${me.email}` : me.email;
   whoami.hidden = false;
-  await loadDevices();
+  await Promise.all([loadDevices(), security.load()]);
   $('title').textContent = 'Your account';
   document.title = 'Your account';
   signedOutView.hidden = true;
   signedInView.hidden = false;
 }
+
+async function signedIn(): Promise<void> {
+  say('You are signed in.');
+  await showSignedIn();
+  $('main').focus();
+}
+
+const security = setupSecurity(auth, { signedIn, messageOf });
 
 const signedOutMessages: Record<string, string> = {
   logout: 'You are signed out.',
@@ -150,11 +159,14 @@ $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
     const email = field(form, 'email').value.trim();
     const password = field(form, 'password').value;
     if (!email || !password) throw new TokenstileProblem(400, 'invalid_request', 'Enter your email and password.');
-    await auth.login({ email, password });
+    try {
+      await auth.login({ email, password });
+    } catch (err) {
+      if (!security.takeOver(err)) throw err;
+      return form.reset();
+    }
     form.reset();
-    say('You are signed in.');
-    await showSignedIn();
-    $('main').focus();
+    await signedIn();
   });
 });
 
@@ -190,10 +202,13 @@ $<HTMLFormElement>('password-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const form = event.currentTarget as HTMLFormElement;
   void busy(submitter(form), $('password-error'), async () => {
-    await auth.changePassword(field(form, 'currentPassword').value, field(form, 'newPassword').value);
-    form.reset();
-    say('Your password is changed. Your other devices are signed out.');
-    await loadDevices();
+    const [current, next] = [field(form, 'currentPassword').value, field(form, 'newPassword').value];
+    await security.guard(async () => {
+      await auth.changePassword(current, next);
+      form.reset();
+      say('Your password is changed. Your other devices are signed out.');
+      await loadDevices();
+    });
   });
 });
 

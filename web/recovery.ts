@@ -150,7 +150,7 @@ export async function setUpRecovery(auth: TokenstileClient, page: RecoveryPage):
       await auth.request('/auth/email/change/confirm', { method: 'POST', json: { token: link.token } });
       page.say('Your email address is changed. Your other devices were signed out.');
     } else {
-      await auth.signInWith('/auth/magic-link/verify', { token: link.token });
+      await auth.signIn('/auth/magic-link/verify', { token: link.token });
       page.say('You are signed in.');
     }
   } catch (err) {

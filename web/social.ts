@@ -61,8 +61,21 @@ function signInButtons(list: readonly Provider[]): void {
   );
 }
 
+/** Shows the password change only to accounts that have a password (one made by a provider sign-in has none). */
+function showPasswordChange(passwordSet: boolean): void {
+  const card = document.getElementById('password-form')?.closest('section');
+  if (card) card.hidden = !passwordSet;
+  const hint = el('social-accounts').querySelector('.hint');
+  if (hint) {
+    hint.textContent = passwordSet
+      ? 'Providers you can sign in with. You cannot disconnect the last way to sign in.'
+      : 'Your account has no password: you sign in with these providers, and cannot disconnect the last one.';
+  }
+}
+
 async function loadIdentities(page: SocialPage, list: readonly Provider[]): Promise<void> {
-  const { identities } = await page.auth.request<{ identities: Identity[] }>('/auth/identities');
+  const { identities, passwordSet } = await page.auth.request<{ identities: Identity[]; passwordSet: boolean }>('/auth/identities');
+  showPasswordChange(passwordSet);
   const errorEl = el('identities-error');
   el('identities').replaceChildren(
     ...identities.map((i) => {

@@ -90,6 +90,16 @@ export const groups: Readonly<Record<string, { readonly summary: string; readonl
         about: ['blocks sign-in and ends every session of the account at once'],
         options: ['user', 'json'],
       },
+      'mfa-reset': {
+        usage: 'tokenstile users mfa-reset (USER | --user EMAIL|ID) [--json]',
+        about: [
+          'for support: removes the authenticator app (TOTP), recovery codes and passkeys of the account',
+          'and ends every session; the user signs in with the password alone, then sets them up again.',
+          'Audited (mfa.reset).',
+        ],
+        options: ['user', 'json'],
+        arguments: 1,
+      },
       ...recoveryUserCommands,
     },
   },

@@ -16,6 +16,7 @@ import { CliError, type CliIo } from './admin-commands.ts';
 import { cliOptions, commands, groups, helpFor, specOf, type CliOption } from './cli-help.ts';
 import { openConfiguredStores, serverConfigFromEnv } from './env-config.ts';
 import { closeOnSignals, startServer } from './serve.ts';
+import { usersMfaReset } from './mfa-commands.ts';
 
 const defaultIo: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -138,6 +139,11 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo, env
       case 'users disable': {
         const o = { user: need('user'), json };
         await withCore(env, io, (core) => admin.usersDisable(core, io, o));
+        return 0;
+      }
+      case 'users mfa-reset': {
+        const o = { user: positionals[2] ?? need('user'), json };
+        await withCore(env, io, (core) => usersMfaReset(core, io, o));
         return 0;
       }
       case 'users show':

@@ -138,11 +138,10 @@ export class TokenstileClient {
   }
 
   /**
-   * Signs in through a route that answers as `login` does (a sign-in link's
-   * `/auth/magic-link/verify`, a second factor…): POSTs `json` to `path` in this client's transport
-   * and starts the session it answers.
+   * Completes a sign-in that began elsewhere (a second factor, a passkey: see `passkeys.ts`):
+   * posts `json` to `path` and starts the session it answers, as `login` does.
    */
-  async signInWith(path: string, json: unknown): Promise<ClientUser> {
+  async signIn(path: string, json: unknown): Promise<ClientUser> {
     const body = await this.#post<Record<string, unknown>>(path, json, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
     this.#started(body);
     return this.#session!.user;

@@ -1,6 +1,7 @@
 /**
  * `tokenstile/client`: a dependency-free `fetch` wrapper for browser apps that sign in with
- * Tokenstile (see docs/browser.md).
+ * Tokenstile (see docs/browser.md), and second-factor and passkey helpers built on
+ * `@simplewebauthn/browser` (see docs/mfa.md).
  *
  * @example
  * ```ts
@@ -15,3 +16,15 @@ export { createClient, TokenstileClient } from './client.ts';
 export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
 export { TokenstileProblem, type ProblemBody } from './problem.ts';
 export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
+export {
+  addPasskey,
+  completeSignIn,
+  listPasskeys,
+  reauthenticate,
+  removePasskey,
+  renamePasskey,
+  secondFactorOf,
+  signInWithPasskey,
+  type ClientPasskey,
+  type SecondFactorChallenge,
+} from './passkeys.ts';

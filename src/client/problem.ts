@@ -20,9 +20,12 @@ export class TokenstileProblem extends Error {
   readonly detail: string;
   /** With `invalid_request`: the request field at fault (`email`, `name`, …), to mark in a form. */
   readonly field: string | undefined;
+  /** The problem's other members, e.g. `mfaToken` and `methods` of `mfa_required`. */
+  readonly extensions: Readonly<Record<string, unknown>>;
 
-  constructor(status: number, code: string, detail: string, field?: string) {
+  constructor(status: number, code: string, detail: string, field?: string, extensions: Readonly<Record<string, unknown>> = {}) {
     super(detail);
+    this.extensions = extensions;
     this.name = 'TokenstileProblem';
     this.status = status;
     this.code = code;
@@ -45,5 +48,6 @@ export async function problemOf(response: Response): Promise<ProblemBody | null>
 /** Turns a failed response into a `TokenstileProblem`. */
 export async function toProblem(response: Response): Promise<TokenstileProblem> {
   const body = await problemOf(response);
-  return new TokenstileProblem(response.status, body?.code ?? 'http_error', body?.detail ?? `HTTP ${response.status}`, typeof body?.field === 'string' ? body.field : undefined);
+  const { type: _t, title: _ti, status: _s, code: _c, detail: _d, field: _f, ...extensions } = body ?? ({} as Partial<ProblemBody>);
+  return new TokenstileProblem(response.status, body?.code ?? 'http_error', body?.detail ?? `HTTP ${response.status}`, typeof body?.field === 'string' ? body.field : undefined, extensions);
 }

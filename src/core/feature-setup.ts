@@ -31,7 +31,7 @@ export async function setUpFeatures(
   ctx: CoreContext,
   core: Tokenstile,
   features: readonly CoreFeature[],
-  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown>; readonly options: TokenstileOptions },
+  deps: { readonly hooks: FeatureHooks; readonly oneTimeTokens: OneTimeTokens; readonly apis: Map<string, unknown>; readonly keyEncryptionKey?: Buffer | null; readonly options: TokenstileOptions },
 ): Promise<void> {
   const { hooks } = deps;
   for (const feature of features) {
@@ -53,6 +53,7 @@ export async function setUpFeatures(
         return issued;
       },
       oneTimeTokens: deps.oneTimeTokens,
+      keyEncryptionKey: deps.keyEncryptionKey ?? null,
       addSignInGate: (gate) => void hooks.gates.push(gate),
       addPurge: (fn) => void hooks.purges.push(fn),
       onClose: (fn) => void hooks.closers.push(fn),

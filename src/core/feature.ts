@@ -124,6 +124,11 @@ export interface FeatureKit {
    */
   startSession(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<IssuedTokens | null>;
   readonly oneTimeTokens: OneTimeTokens;
+  /**
+   * The key-encryption key (`keyEncryptionKey`, 32 bytes) when one is set, else null: seal a
+   * feature's secrets at rest with it (`sealValue` / `openSealed` of key-encryption.ts).
+   */
+  readonly keyEncryptionKey: Buffer | null;
   /** Adds a check to `login` (see `SignInGate`); gates run in the order they were added. */
   addSignInGate(gate: SignInGate): void;
   /** Adds work to the purge timer (expired rows of the feature's tables); `now` in ms. */

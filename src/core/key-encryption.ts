@@ -4,8 +4,8 @@ import { secureRandom } from './ids.ts';
 import type { KeyStore } from './key-store.ts';
 import type { JsonWebKey, StoredSigningKey } from './keys.ts';
 
-/** Marks a sealed value inside a stored JWK or secret. */
-const sealedPrefix = 'tsenc1.';
+/** Marks a sealed value inside a stored JWK or secret (or a feature's sealed column). */
+export const sealedPrefix = 'tsenc1.';
 
 /** Reads a key-encryption key: 32 bytes, base64url or base64. */
 export function parseKeyEncryptionKey(text: string): Buffer {
@@ -14,7 +14,8 @@ export function parseKeyEncryptionKey(text: string): Buffer {
   return key;
 }
 
-function seal(key: Buffer, plain: string, label: string): string {
+/** Seals `plain` under `key`, bound to `label` (AES-256-GCM); features seal their secrets with it too. */
+export function sealValue(key: Buffer, plain: string, label: string): string {
   const iv = secureRandom(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(label));
@@ -22,7 +23,8 @@ function seal(key: Buffer, plain: string, label: string): string {
   return sealedPrefix + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64url');
 }
 
-function open(key: Buffer, sealed: string, label: string): string {
+/** Opens what `sealValue` sealed with the same key and label; a `ConfigError` otherwise. */
+export function openSealed(key: Buffer, sealed: string, label: string): string {
   const raw = Buffer.from(sealed.slice(sealedPrefix.length), 'base64url');
   try {
     // A full 16-byte tag, always: a truncated value must not pass a shortened tag.
@@ -52,7 +54,7 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
     return key;
   };
   const sealKey = (k: StoredSigningKey): StoredSigningKey =>
-    key ? { ...k, privateJwk: { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k;
+    key ? { ...k, privateJwk: { sealed: sealValue(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey } : k;
   let warned = false;
   const plaintext = (what: string) => {
     if (key && !warned) {
@@ -66,7 +68,7 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
   return {
     async listSigningKeys() {
       return (await inner.listSigningKeys()).map((k) => {
-        if (isSealed(k.privateJwk)) return { ...k, privateJwk: JSON.parse(open(needKey(), k.privateJwk.sealed, `key:${k.kid}`)) as JsonWebKey };
+        if (isSealed(k.privateJwk)) return { ...k, privateJwk: JSON.parse(openSealed(needKey(), k.privateJwk.sealed, `key:${k.kid}`)) as JsonWebKey };
         plaintext(`signing key ${k.kid}`);
         return k;
       });
@@ -85,8 +87,8 @@ export function sealedKeyStore(inner: KeyStore, key: Buffer | null, logger?: { w
     listSecrets: () => inner.listSecrets(),
     replaceSecret: (name, from, to) => inner.replaceSecret(name, from, to),
     async secret(name, create) {
-      const stored = await inner.secret(name, () => (key ? seal(key, create(), `secret:${name}`) : create()));
-      if (stored.startsWith(sealedPrefix)) return open(needKey(), stored, `secret:${name}`);
+      const stored = await inner.secret(name, () => (key ? sealValue(key, create(), `secret:${name}`) : create()));
+      if (stored.startsWith(sealedPrefix)) return openSealed(needKey(), stored, `secret:${name}`);
       plaintext(`secret ${name}`);
       return stored;
     },
@@ -111,19 +113,19 @@ export async function resealKeyStore(store: KeyStore, key: Buffer): Promise<Rese
   const keys: string[] = [];
   for (const k of await store.listSigningKeys()) {
     if (isSealed(k.privateJwk)) {
-      open(key, k.privateJwk.sealed, `key:${k.kid}`); // another key-encryption key: say so now, not at the next start
+      openSealed(key, k.privateJwk.sealed, `key:${k.kid}`); // another key-encryption key: say so now, not at the next start
       continue;
     }
-    const sealed = { sealed: seal(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey;
+    const sealed = { sealed: sealValue(key, JSON.stringify(k.privateJwk), `key:${k.kid}`) } as JsonWebKey;
     if (await store.replacePrivateJwk(k.kid, k.privateJwk, sealed)) keys.push(k.kid);
   }
   const secrets: string[] = [];
   for (const { name, value } of await store.listSecrets()) {
     if (value.startsWith(sealedPrefix)) {
-      open(key, value, `secret:${name}`);
+      openSealed(key, value, `secret:${name}`);
       continue;
     }
-    if (await store.replaceSecret(name, value, seal(key, value, `secret:${name}`))) secrets.push(name);
+    if (await store.replaceSecret(name, value, sealValue(key, value, `secret:${name}`))) secrets.push(name);
   }
   return { keys, secrets };
 }

@@ -347,7 +347,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     oneTimeTokens,
   });
   try {
-    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis, options });
+    await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis, keyEncryptionKey, options });
   } catch (err) {
     await core.close().catch(() => {});
     throw err;

@@ -1,6 +1,7 @@
 import { authCodes } from './auth/auth-codes.ts';
 import { oauthCodes } from './oauth/oauth-codes.ts';
 import { recoveryCodes } from './recovery/recovery-codes.ts';
+import { mfaCodes } from './mfa/mfa-codes.ts';
 import { socialCodes } from './social/social-codes.ts';
 
 /**
@@ -9,4 +10,4 @@ import { socialCodes } from './social/social-codes.ts';
  * features' routes. A feature added to the registry lists its code set here too, in the same order
  * (test/features/registry.test.ts checks that the two lists agree).
  */
-export const featureCodes = [authCodes, oauthCodes, recoveryCodes, socialCodes] as const;
+export const featureCodes = [authCodes, oauthCodes, recoveryCodes, socialCodes, mfaCodes] as const;

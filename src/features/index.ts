@@ -12,6 +12,10 @@ import { revocationStreamRoutes } from './revocation-stream/revocation-stream-ro
 import { recoveryCodes } from './recovery/recovery-codes.ts';
 import { recoveryFeature } from './recovery/recovery-feature.ts';
 import { recoveryRoutes } from './recovery/recovery-routes.ts';
+import { mfaCodes } from './mfa/mfa-codes.ts';
+import { mfaFeature } from './mfa/mfa-feature.ts';
+import { mfaRoutes } from './mfa/mfa-routes.ts';
+import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { socialCodes } from './social/social-codes.ts';
 import { socialFeature } from './social/social-feature.ts';
 import { socialRoutes } from './social/social-routes.ts';
@@ -34,4 +38,5 @@ export const features = [
     routes: (context) => revocationStreamRoutes({ core: context.core, feed: internals(context.core), clients: context.clients, stream: context.revocationStream }),
   },
   { name: 'social', core: socialFeature, codes: socialCodes, routes: socialRoutes },
+  { name: 'mfa', core: mfaFeature, codes: mfaCodes, routes: allRoutes(mfaRoutes, passkeyRoutes) },
 ] as const satisfies readonly FeatureEntry[];

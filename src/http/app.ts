@@ -66,6 +66,24 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 /**
+ * Fastify's logger option with request lines that name the path but not the query string: a
+ * provider sends the browser back to `/auth/oauth/<id>/callback?code=…&state=…`, and that
+ * authorization code must not reach the logs. A `req` serializer of the caller's own still wins.
+ */
+function withoutQueryInLogs(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return logger;
+  const options = logger === true ? {} : logger;
+  const req = (request: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+    method: request.method,
+    url: request.url.split('?')[0],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  });
+  return { ...options, serializers: { req: req as never, ...options.serializers } };
+}
+
+/**
  * The complete Tokenstile server as a Fastify instance, not yet listening: the contract's
  * routes, `/healthz`, `/readyz`, and OpenAPI at `/docs`. Tests call `app.inject()`.
  */
@@ -73,11 +91,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   const { logger = false, trustProxy = false, docs = true, metrics: withMetrics = true, accountPage = true, onEvent, ...rest } = options;
   const proxies = resolveTrustProxy(trustProxy);
   const app = Fastify({
-    logger,
+    logger: withoutQueryInLogs(logger),
     // A hop count as the function Fastify makes of one (its types take no number): hop 0 is the peer.
     trustProxy: typeof proxies === 'number' ? (_address: string, hop: number) => hop < proxies : proxies,
     bodyLimit,
-    // Fastify's default serializers log method, URL and status: never bodies or the Authorization header.
+    // Request lines log method, path (no query: withoutQueryInLogs) and status: never bodies or the Authorization header.
     // Requests arriving while closing get 503 problem+json from refuseWhileClosing instead.
     return503OnClosing: false,
     clientErrorHandler,

@@ -58,14 +58,18 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-/** Starts the real server (account page included) on a free port of 127.0.0.1. */
-export async function startServer(options: Partial<BuildAppOptions> = {}): Promise<LiveServer> {
+/**
+ * Starts the real server (account page included) on a free port of 127.0.0.1. `hostName`: how
+ * the browser reaches it (the issuer's host), e.g. `localhost` for WebAuthn, which takes no IP
+ * address as its relying-party id.
+ */
+export async function startServer(options: Partial<BuildAppOptions> = {}, hostName = '127.0.0.1'): Promise<LiveServer> {
   const backend = testBackend();
   const seen: SeenRequest[] = [];
   const events: AuthEvent[] = [];
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://${hostName}:${port}`;
     const app = buildApp({ issuer: base, passwordHasher: fastHasher, rateLimits: false, docs: false, ...backend.options, ...options, onEvent: (e) => events.push(e) });
     app.addHook('onResponse', async (request, reply) => {
       const answered = performance.now();

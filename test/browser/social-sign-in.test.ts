@@ -72,6 +72,9 @@ describe('social sign-in in Chromium', { skip }, () => {
     assert.equal(new URL(page.url()).hash, '', 'the outcome is taken out of the address bar');
     await page.waitForSelector('#identities li');
     assert.match((await page.textContent('#identities li')) ?? '', /Acme SSO · /);
+    // The account has no password: no "Change password" form asking for one it never had.
+    await page.waitForSelector('#password-form', { state: 'hidden' });
+    assert.match((await page.textContent('#social-accounts .hint')) ?? '', /no password/);
     await page.screenshot({ path: artifact('social-signed-in.png'), fullPage: true });
     // A reload keeps the session (the client stored its CSRF token like after a password sign-in).
     await page.reload();
@@ -104,6 +107,7 @@ describe('social sign-in in Chromium', { skip }, () => {
     await page.waitForSelector('#signed-in:not([hidden])');
     assert.match((await page.textContent('#status')) ?? '', /connected/);
     await page.waitForSelector('#identities li');
+    assert.ok(await page.isVisible('#password-form'), 'a password account keeps its password change');
     // Another browser signs in with the provider: the same account.
     const other = await newPage();
     await other.goto(`${server.base}/account`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DeviceInfo } from '../../core/context.ts';
 import { fail, ok, type Result } from '../../core/errors.ts';
-import { remoteKeys, verifyLogoutToken } from './logout-token.ts';
+import { logoutTokenAlgorithms, remoteKeys, verifyLogoutToken } from './logout-token.ts';
 import type { SocialDeps } from './social-deps.ts';
 
 /** Longest logout token accepted (a JWS of a few claims is far shorter). */
@@ -34,6 +34,7 @@ export function backchannelLogout(deps: SocialDeps) {
       issuer: metadata.issuer,
       clientId: provider.config.clientId,
       keys: await keys.get(providerId)!,
+      algorithms: logoutTokenAlgorithms(metadata.id_token_signing_alg_values_supported),
       now: deps.now(),
       clockToleranceSeconds: deps.clockToleranceSeconds,
     });

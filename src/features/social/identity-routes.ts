@@ -19,8 +19,8 @@ export function identityRoutes(social: Social): RouteSet {
       group: 'api',
       body: 'json',
       authenticate: true,
-      schema: { tags: ['social'], security, summary: 'The providers connected to your account', response: { 200: s.identitiesResponse, ...errors(401) } },
-      handler: async (request) => ({ identities: await social.identities(authOf(request).userId) }),
+      schema: { tags: ['social'], security, summary: 'The providers connected to your account, and whether it has a password', response: { 200: s.identitiesResponse, ...errors(401) } },
+      handler: async (request) => social.identities(authOf(request).userId),
     },
     {
       method: 'DELETE',

@@ -20,9 +20,25 @@ export interface LogoutTokenCheck {
   readonly issuer: string;
   readonly clientId: string;
   readonly keys: JWTVerifyGetKey;
+  /** The algorithms the provider signs with (`logoutTokenAlgorithms`): any other is refused. */
+  readonly algorithms: readonly string[];
   /** Now, in ms (the injected clock). */
   readonly now: number;
   readonly clockToleranceSeconds: number;
+}
+
+/** JWS algorithms with a public key: a logout token is never accepted unsigned or with a MAC. */
+const asymmetric = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+/**
+ * The algorithms a provider's logout tokens may use: section 2.6 checks their signature as an ID
+ * token's, so those of its metadata's `id_token_signing_alg_values_supported` that have a public
+ * key, or RS256 (the default of OpenID Connect) when it lists none. Empty when it lists only
+ * `none` or MACs: then no logout token of it is accepted.
+ */
+export function logoutTokenAlgorithms(idTokenAlgorithms: unknown): string[] {
+  if (!Array.isArray(idTokenAlgorithms) || idTokenAlgorithms.length === 0) return ['RS256'];
+  return idTokenAlgorithms.filter((a): a is string => typeof a === 'string' && asymmetric.has(a));
 }
 
 /** Logout tokens older than this (by `iat`) are refused, whatever their `exp`. */
@@ -36,7 +52,7 @@ export async function remoteKeys(jwksUri: string): Promise<JWTVerifyGetKey> {
 
 /**
  * Validates a logout token as section 2.6 of the specification says: a JWS signed by one of the
- * provider's keys with an asymmetric algorithm (never `none`, never a MAC), `iss` the provider,
+ * provider's keys with one of its algorithms (asymmetric only: never `none`, never a MAC), `iss` the provider,
  * `aud` our client id, `iat` present and recent, `exp` not past, `jti` present, `events` holding
  * the back-channel logout member as an object, `sub` and/or `sid`, and no `nonce` (so that an ID
  * token can never pass for a logout token). A `typ` header, when present, must be `logout+jwt`.
@@ -50,7 +66,7 @@ export async function verifyLogoutToken(token: string, check: LogoutTokenCheck):
     const verified = await jwtVerify(token, check.keys, {
       issuer: check.issuer,
       audience: check.clientId,
-      algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
+      algorithms: check.algorithms.filter((a) => asymmetric.has(a)),
       currentDate: new Date(check.now),
       clockTolerance: check.clockToleranceSeconds,
       maxTokenAge: maxLogoutTokenAgeSeconds,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as OpenId from 'openid-client';
 import { isLoopback, type ProviderConfig } from './provider-options.ts';
 
@@ -22,6 +23,18 @@ export interface FlowSecrets {
   readonly codeVerifier: string;
 }
 
+/**
+ * The `state`, `nonce` and PKCE verifier of a sign-in, derived from its flow token (a one-time
+ * token of 256 random bits that only the browser's cookie holds): SHA-256 of the token under a
+ * label each, base64url (43 characters, a valid RFC 7636 verifier). So they are never stored:
+ * the database keeps only the flow token's own SHA-256, from which none of them can be computed.
+ * `nonce` is null for plain OAuth 2.0 (GitHub).
+ */
+export function flowSecrets(flowToken: string, kind: ProviderConfig['kind']): FlowSecrets {
+  const derive = (label: string) => createHash('sha256').update(`tokenstile social ${label}\0${flowToken}`).digest('base64url');
+  return { state: derive('state'), nonce: kind === 'oidc' ? derive('nonce') : null, codeVerifier: derive('pkce') };
+}
+
 /** A refusal by the provider or of what it answered (bad ID token, error response…). The message never holds a token. */
 export class ProviderError extends Error {}
 
@@ -32,9 +45,10 @@ const openid = (): Promise<typeof OpenId> => import('openid-client');
 
 /**
  * One provider, reached through `openid-client` (PKCE S256, `state` and, for OpenID Connect,
- * `nonce` on every request; the ID token checked in full: signature by the provider's JWKS,
- * `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`). Discovery runs on first use and is retried on
- * the next use after a failure.
+ * `nonce` on every request; the ID token checked in full: signature by the provider's JWKS with
+ * an algorithm its metadata lists (RS256 when it lists none), `iss`, `aud` (several audiences
+ * only with `azp` us), `azp`, `exp`, `iat`, `nonce`). Discovery runs on first use and is retried
+ * on the next use after a failure.
  */
 export class ProviderClient {
   readonly config: ProviderConfig;
@@ -73,22 +87,19 @@ export class ProviderClient {
     return configuration;
   }
 
-  /** The URL to send the browser to, and the secrets to keep for the callback. */
-  async authorizationUrl(redirectUri: string): Promise<{ url: URL; secrets: FlowSecrets }> {
+  /** The URL to send the browser to, for a flow with these secrets (`flowSecrets`). */
+  async authorizationUrl(redirectUri: string, secrets: FlowSecrets): Promise<URL> {
     const configuration = await this.configuration();
     const oidc = await openid();
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = this.config.kind === 'oidc' ? oidc.randomNonce() : null;
     const parameters: Record<string, string> = {
       redirect_uri: redirectUri,
       scope: this.config.scopes.join(' '),
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge: await oidc.calculatePKCECodeChallenge(secrets.codeVerifier),
       code_challenge_method: 'S256',
-      state,
+      state: secrets.state,
     };
-    if (nonce !== null) parameters.nonce = nonce;
-    return { url: oidc.buildAuthorizationUrl(configuration, parameters), secrets: { state, nonce, codeVerifier } };
+    if (secrets.nonce !== null) parameters.nonce = secrets.nonce;
+    return oidc.buildAuthorizationUrl(configuration, parameters);
   }
 
   /**
@@ -108,6 +119,10 @@ export class ProviderClient {
       }
       const tokens = await oidc.authorizationCodeGrant(configuration, current, { ...checks, expectedNonce: secrets.nonce!, idTokenExpected: true }, { redirect_uri: redirectUri });
       const claims = tokens.claims()!;
+      // OpenID Connect Core, section 2: `azp` names the client the ID token was issued to.
+      // openid-client looks at it only when `aud` lists several audiences (then it must be us);
+      // an `azp` that is another client's is refused whatever `aud` holds.
+      if (claims.azp !== undefined && claims.azp !== this.config.clientId) throw new ProviderError(`provider ${this.config.id} issued the ID token to another client (azp)`);
       let info: Record<string, unknown> = claims;
       // Providers that keep email out of the ID token (scopes granted, claims at userinfo).
       if (typeof claims.email !== 'string' && configuration.serverMetadata().userinfo_endpoint !== undefined) {

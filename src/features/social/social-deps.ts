@@ -1,4 +1,5 @@
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
+import type { Result } from '../../core/errors.ts';
 import type { FeatureEvent } from '../../core/events.ts';
 import type { RandomSource } from '../../core/ids.ts';
 import type { Logger } from '../../core/config.ts';
@@ -35,6 +36,11 @@ export interface SocialDeps {
   userByEmail(email: string): Promise<UserRecord | null>;
   /** A user without a password; its email marked verified now when `emailVerified`. */
   createUser(input: { email: string; name: string | null; emailVerified: boolean }): Promise<UserRecord | 'email_taken' | 'invalid_email'>;
+  /**
+   * Counts a sign-in start from this client (by IP); `too_many_requests` with the wait when over
+   * the limit. Each start writes a flow record that lives 10 minutes, and anyone may start one.
+   */
+  limitStart(device: DeviceInfo): Promise<Result<void, 'too_many_requests'>>;
   /** True when the user can sign in with a password. */
   hasPassword(userId: string): Promise<boolean>;
   /** True while session `sessionId` of `userId` is live (not ended, not expired). */

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
-import { fail, ok, type Result } from '../../core/errors.ts';
-import { ProviderError, type FlowSecrets } from './provider-client.ts';
+import { fail, invalid, ok, type Result } from '../../core/errors.ts';
+import { flowSecrets, ProviderError } from './provider-client.ts';
 import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
 import type { SocialDeps } from './social-deps.ts';
 
@@ -16,8 +16,12 @@ export const exchangeTtlMs = 2 * 60_000;
 /** How the sign-in ends: cookies set by the callback (browsers), or a single-use code for `POST /auth/oauth/token` (header clients). */
 export type FlowMode = 'cookie' | 'code';
 
-/** What the flow record keeps between the redirect and the callback (server-side, single use). */
-interface FlowData extends FlowSecrets {
+/**
+ * What the flow record keeps between the redirect and the callback (server-side, single use). No
+ * secret: `state`, `nonce` and the PKCE verifier are derived from the flow token (`flowSecrets`),
+ * of which only the SHA-256 is stored.
+ */
+interface FlowData {
   readonly provider: string;
   readonly redirectUri: string;
   readonly returnTo: string;
@@ -41,9 +45,11 @@ export interface StartInput {
   /** Already checked against the allowed origins (`checkReturnTo`). */
   readonly returnTo: string;
   readonly mode: FlowMode;
-  /** A header client's PKCE challenge (S256, base64url) for the exchange; optional. */
+  /** A header client's PKCE challenge (S256, base64url) for the exchange: required with mode `code`. */
   readonly codeChallenge?: string | null;
   readonly link?: LinkIntent | null;
+  /** Who starts it: each start writes a flow record, so starts are limited per client IP. */
+  readonly device: DeviceInfo;
 }
 
 /** How a callback ended, for the HTTP layer to redirect (`returnTo` is null when the flow was never ours). */
@@ -57,19 +63,25 @@ function client(deps: SocialDeps, id: string) {
   return deps.providers.find((p) => p.config.id === id) ?? null;
 }
 
+/** Why a start is refused. */
+export type StartRefusal = 'unknown_provider' | 'oauth_provider_error' | 'too_many_requests' | 'invalid_request';
+
 /** Starts a sign-in: the provider URL to redirect to, and the flow token for the browser's cookie. */
-export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Result<{ url: string; flowToken: string }, 'unknown_provider' | 'oauth_provider_error'>> {
+export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Result<{ url: string; flowToken: string }, StartRefusal>> {
   const provider = client(deps, input.providerId);
   if (provider === null) return fail('unknown_provider');
-  let request;
+  // A code that anyone holding it could exchange is not handed out: PKCE binds it to its client.
+  if (input.mode === 'code' && !input.codeChallenge) return invalid('codeChallenge', 'is required with mode=code (the base64url SHA-256 of your codeVerifier)');
+  // Before anything is written or fetched: anyone may start sign-ins, and each one stores a record.
+  const limited = await deps.limitStart(input.device);
+  if (!limited.ok) return limited;
   try {
-    request = await provider.authorizationUrl(input.redirectUri);
+    await provider.configuration();
   } catch (err) {
     deps.logger?.warn({ provider: input.providerId, err: (err as Error).message }, 'tokenstile: the sign-in provider cannot be reached');
     return fail('oauth_provider_error');
   }
   const data: FlowData = {
-    ...request.secrets,
     provider: input.providerId,
     redirectUri: input.redirectUri,
     returnTo: input.returnTo,
@@ -78,7 +90,8 @@ export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Re
     link: input.link ?? null,
   };
   const flowToken = await deps.tokens.issue({ purpose: flowPurpose, userId: input.link?.userId ?? null, data, ttlMs: flowTtlMs });
-  return ok({ url: request.url.href, flowToken });
+  const url = await provider.authorizationUrl(input.redirectUri, flowSecrets(flowToken, provider.config.kind));
+  return ok({ url: url.href, flowToken });
 }
 
 function sameText(a: string, b: string): boolean {
@@ -102,11 +115,12 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
     deps.emit({ type: 'social.sign_in_refused', provider: providerId, reason: code, ...originOf(device) });
     return { kind: 'refused', code, returnTo: flow.returnTo, provider: providerId };
   };
+  const secrets = flowSecrets(flowToken!, provider.config.kind);
   const state = query.get('state');
-  if (state === null || !sameText(state, flow.state)) return refuse('oauth_flow_invalid');
+  if (state === null || !sameText(state, secrets.state)) return refuse('oauth_flow_invalid');
   let profile;
   try {
-    profile = await provider.finish(query, flow.redirectUri, flow);
+    profile = await provider.finish(query, flow.redirectUri, secrets);
   } catch (err) {
     if (!(err instanceof ProviderError)) throw err;
     deps.logger?.warn({ provider: providerId, err: err.message }, 'tokenstile: a sign-in with a provider was refused');
@@ -139,17 +153,16 @@ function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, sub
 }
 
 /**
- * A header client's exchange of its single-use code for tokens. With a `codeChallenge` at the
- * start, the matching `codeVerifier` is required (RFC 7636, S256). A code is spent by any attempt.
+ * A header client's exchange of its single-use code for tokens, with the `codeVerifier` whose
+ * S256 `codeChallenge` the flow started with (RFC 7636): a code seen by someone else (a log, a
+ * browser extension, a leaked URL) is no use without it. A code is spent by any attempt.
  */
-export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string | undefined, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>> {
+export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>> {
   const record = await deps.tokens.consume(exchangePurpose, code);
   if (record === null || record.userId === null) return fail('invalid_code');
   const data = record.data as ExchangeData;
-  if (data.codeChallenge !== null) {
-    const computed = codeVerifier === undefined ? '' : createHash('sha256').update(codeVerifier).digest('base64url');
-    if (!sameText(computed, data.codeChallenge)) return fail('invalid_code');
-  }
+  // A code without a challenge cannot be made any more (mode code requires one); never accept it.
+  if (data.codeChallenge === null || !sameText(createHash('sha256').update(codeVerifier).digest('base64url'), data.codeChallenge)) return fail('invalid_code');
   const user = await deps.userById(record.userId);
   const tokens = user === null ? null : await deps.startSession(user, data.amr, device);
   if (tokens === null) return fail('account_disabled');

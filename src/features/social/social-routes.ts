@@ -61,7 +61,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
       schema: {
         tags,
         summary: 'Exchange a single-use sign-in code (header clients) for tokens',
-        description: 'The code comes in the return URL\'s fragment (`#tokenstile_code=…`) after a flow started with `mode=code`. With `Tokenstile-Transport: cookie`, the tokens are set as cookies instead.',
+        description: 'The code comes in the return URL\'s fragment (`#tokenstile_code=…`) after a flow started with `mode=code`; `codeVerifier` is the PKCE verifier whose S256 was that flow\'s `codeChallenge`. Any attempt spends the code. With `Tokenstile-Transport: cookie`, the tokens are set as cookies instead.',
         headers: http.transportHeaders,
         body: s.exchangeBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403) },
@@ -69,7 +69,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
       handler: async (request, reply) => {
         const cookies = wantsCookies(request);
         if (cookies && !originAllowed(request, browser)) return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' });
-        const { code, codeVerifier } = request.body as { code: string; codeVerifier?: string };
+        const { code, codeVerifier } = request.body as { code: string; codeVerifier: string };
         const r = await social.exchange(code, codeVerifier, device(request));
         if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
         return issued(reply, r.value, cookies);
@@ -108,7 +108,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         description: 'Sets the flow cookie and answers the provider URL to navigate to. The callback links the identity to this account (this session must still be live then) and redirects to `returnTo#tokenstile_linked=<provider>`.',
         params: s.providerParams,
         body: s.linkBody,
-        response: { 200: s.linkResponse, ...errors(400, 401, 403, 404, 502) },
+        response: { 200: s.linkResponse, ...errors(400, 401, 403, 404, 429, 502) },
       },
       preValidation: (request) => {
         if (request.body === undefined) request.body = {};
@@ -118,8 +118,8 @@ export function socialRoutes(context: RouteContext): RouteSet {
         const target = returnTo((request.body as { returnTo?: string }).returnTo ?? null);
         if (target === null) return sendProblem(reply, 'invalid_request', { field: 'returnTo', detail: 'returnTo must be a path here or a URL on an allowed origin.' });
         const auth = authOf(request);
-        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode: 'cookie', link: { userId: auth.userId, sessionId: auth.sessionId } });
-        if (!r.ok) return sendProblem(reply, r.code);
+        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode: 'cookie', link: { userId: auth.userId, sessionId: auth.sessionId }, device: device(request) });
+        if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
         setFlowCookie(reply, r.value.flowToken);
         return { url: r.value.url };
       },
@@ -132,9 +132,9 @@ export function socialRoutes(context: RouteContext): RouteSet {
         tags,
         summary: 'Start signing in with a provider (redirects to it)',
         description:
-          'Query: `returnTo` (a path here, or a URL on an allowed origin; default `/account`), `mode` (`cookie`, default: the callback sets the session cookies; `code`: it hands a single-use code to `returnTo#tokenstile_code=…` for `POST /auth/oauth/token`), `codeChallenge` (with `mode=code`: S256 of a verifier sent with the exchange).',
+          'Query: `returnTo` (a path here, or a URL on an allowed origin; default `/account`), `mode` (`cookie`, default: the callback sets the session cookies; `code`: it hands a single-use code to `returnTo#tokenstile_code=…` for `POST /auth/oauth/token`), `codeChallenge` (required with `mode=code`: the base64url SHA-256 of the verifier sent with the exchange). Starts are limited per client IP (429).',
         params: s.providerParams,
-        response: { 302: s.redirectResponse, ...errors(400, 404, 502) },
+        response: { 302: s.redirectResponse, ...errors(400, 404, 429, 502) },
       },
       handler: async (request, reply) => {
         const { provider } = request.params as { provider: string };
@@ -147,8 +147,8 @@ export function socialRoutes(context: RouteContext): RouteSet {
         if (codeChallenge !== null && (mode !== 'code' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge))) {
           return sendProblem(reply, 'invalid_request', { field: 'codeChallenge', detail: 'codeChallenge must be a base64url SHA-256 (43 characters), with mode=code.' });
         }
-        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode, codeChallenge });
-        if (!r.ok) return sendProblem(reply, r.code);
+        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode, codeChallenge, device: device(request) });
+        if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
         setFlowCookie(reply, r.value.flowToken);
         return redirect(reply, r.value.url);
       },

@@ -31,8 +31,8 @@ export const providersResponse = {
 export const exchangeBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['code'],
-  properties: { code: { type: 'string', minLength: 1, maxLength: 256 }, codeVerifier: { type: 'string', minLength: 43, maxLength: 128 } },
+  required: ['code', 'codeVerifier'],
+  properties: { code: { type: 'string', minLength: 1, maxLength: 256 }, codeVerifier: { type: 'string', minLength: 43, maxLength: 128, pattern: '^[A-Za-z0-9._~-]+$' } },
 } as const;
 
 export const linkBody = {
@@ -49,8 +49,9 @@ export const linkResponse = {
 
 export const identitiesResponse = {
   type: 'object',
-  required: ['identities'],
+  required: ['identities', 'passwordSet'],
   properties: {
+    passwordSet: { type: 'boolean', description: 'Whether the account has a password (one made by a provider sign-in has none).' },
     identities: {
       type: 'array',
       items: {

@@ -3,7 +3,7 @@ import type { Result } from '../../core/errors.ts';
 import { backchannelLogout } from './backchannel-logout.ts';
 import { listIdentities, unlinkIdentity, type IdentityView } from './identities.ts';
 import type { SocialDeps } from './social-deps.ts';
-import { exchangeCode, finishFlow, startFlow, type FinishOutcome, type StartInput } from './social-flow.ts';
+import { exchangeCode, finishFlow, startFlow, type FinishOutcome, type StartInput, type StartRefusal } from './social-flow.ts';
 
 /** A configured provider as the public list shows it (no secret). */
 export interface ProviderView {
@@ -16,11 +16,12 @@ export interface ProviderView {
 /** The social feature's core (no HTTP): what its routes call, `featureApi(core, 'social')`. */
 export interface Social {
   providers(): ProviderView[];
-  start(input: StartInput): Promise<Result<{ url: string; flowToken: string }, 'unknown_provider' | 'oauth_provider_error'>>;
+  start(input: StartInput): Promise<Result<{ url: string; flowToken: string }, StartRefusal>>;
   /** Null when the flow is unknown, spent, expired or another provider's (no return path to trust). */
   finish(providerId: string, flowToken: string | null, query: URLSearchParams, device: DeviceInfo): Promise<FinishOutcome | null>;
-  exchange(code: string, codeVerifier: string | undefined, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>>;
-  identities(userId: string): Promise<IdentityView[]>;
+  exchange(code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>>;
+  /** The user's identities, and whether they have a password (the account page offers a password change only then). */
+  identities(userId: string): Promise<{ identities: IdentityView[]; passwordSet: boolean }>;
   unlink(userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>>;
   backchannelLogout(providerId: string, logoutToken: unknown, device: DeviceInfo): Promise<Result<{ ended: number }, 'unknown_provider' | 'invalid_logout_token' | 'oauth_provider_error'>>;
 }
@@ -31,7 +32,7 @@ export function createSocial(deps: SocialDeps): Social {
     start: (input) => startFlow(deps, input),
     finish: (providerId, flowToken, query, device) => finishFlow(deps, providerId, flowToken, query, device),
     exchange: (code, verifier, device) => exchangeCode(deps, code, verifier, device),
-    identities: (userId) => listIdentities(deps, userId),
+    identities: async (userId) => ({ identities: await listIdentities(deps, userId), passwordSet: await deps.hasPassword(userId) }),
     unlink: (userId, id) => unlinkIdentity(deps, userId, id),
     backchannelLogout: backchannelLogout(deps),
   };

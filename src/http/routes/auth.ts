@@ -10,6 +10,7 @@ import { failureDetails, sendProblem, sendRefusal } from '../problem.ts';
 import * as s from '../schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from './route-context.ts';
 import { internals } from '../../core/core-internals.ts';
+import { recentAuthGuard } from '../../features/mfa/step-up.ts';
 
 const tags = ['auth'];
 const security = [{ bearerAuth: [] }];
@@ -21,19 +22,42 @@ function tokenResponse(t: IssuedTokens) {
 /** Requests to `/auth/refresh` whose refresh token came from the cookie. */
 const refreshByCookie = new WeakSet<HttpRequest>();
 
-/** `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/me`, `/auth/password`. */
-export function authRoutes({ core, browser, prefix }: RouteContext): RouteSet {
-  /** Login-CSRF: a cookie-transport sign-in must come from an allowed origin (Origin / Sec-Fetch-Site). */
-  const refuseForeignLogin = (request: HttpRequest, reply: HttpReply) =>
-    wantsCookies(request) && !originAllowed(request, browser)
-      ? sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' })
-      : null;
+/**
+ * How every sign-in route answers (the password, a second factor, a passkey): one path, so that
+ * they all treat the cookie transport alike.
+ */
+export function signInAnswers({ core, browser, prefix }: Pick<RouteContext, 'core' | 'browser' | 'prefix'>) {
   /** Answers freshly issued tokens in the transport the request uses. */
   const issued = (reply: HttpReply, tokens: IssuedTokens, cookies: boolean) => {
     if (!cookies) return tokenResponse(tokens);
     setSessionCookies(reply, tokens, browser);
     return browserSession(core, tokens);
   };
+  return {
+    issued,
+    /** Login-CSRF: a cookie-transport sign-in must come from an allowed origin (Origin / Sec-Fetch-Site). */
+    refuseForeign: (request: HttpRequest, reply: HttpReply) =>
+      wantsCookies(request) && !originAllowed(request, browser)
+        ? sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' })
+        : null,
+    /** Answers a new session's tokens: in the body, or (cookie transport) as cookies, with the device cookie. */
+    answer(request: HttpRequest, reply: HttpReply, tokens: IssuedTokens) {
+      const cookies = wantsCookies(request);
+      // A browser is now known to the account: its later sign-ins are throttled apart from others'.
+      // (Header clients get no cookie, as the contract says; they are told apart by IP.)
+      if (cookies) setDeviceCookie(reply, core.deviceProof(tokens.user.email, device(request).deviceProof), `${prefix}/auth/login`);
+      return issued(reply, tokens, cookies);
+    },
+  };
+}
+
+/** `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/me`, `/auth/password`. */
+export function authRoutes(context: RouteContext): RouteSet {
+  const { core, browser } = context;
+  const signIn = signInAnswers(context);
+  const refuseForeignLogin = signIn.refuseForeign;
+  const issued = signIn.issued;
+  const stepUp = recentAuthGuard(core);
   /** The `/auth/me` body: the user plus the caller's session id. */
   const me = (request: HttpRequest, reply: HttpReply, user: Result<PublicUser, 'invalid_request' | 'session_revoked'>) =>
     user.ok ? { ...user.value, sessionId: authOf(request).sessionId } : sendProblem(reply, user.code, failureDetails(user));
@@ -68,14 +92,9 @@ export function authRoutes({ core, browser, prefix }: RouteContext): RouteSet {
       handler: async (request, reply) => {
         const refused = refuseForeignLogin(request, reply);
         if (refused) return refused;
-        const from = device(request);
-        const r = await core.login(request.body as { email: string; password: string }, from);
+        const r = await core.login(request.body as { email: string; password: string }, device(request));
         if (!r.ok) return 'details' in r ? sendRefusal(reply, r) : sendProblem(reply, r.code, failureDetails(r));
-        const cookies = wantsCookies(request);
-        // A browser is now known to the account: its later sign-ins are throttled apart from others'.
-        // (Header clients get no cookie, as the contract says; they are told apart by IP.)
-        if (cookies) setDeviceCookie(reply, core.deviceProof(r.value.user.email, from.deviceProof), `${prefix}/auth/login`);
-        return issued(reply, r.value, cookies);
+        return signIn.answer(request, reply, r.value);
       },
     },
     {
@@ -154,9 +173,12 @@ export function authRoutes({ core, browser, prefix }: RouteContext): RouteSet {
       ...api,
       method: 'POST',
       url: '/auth/password',
-      schema: { tags, security, summary: 'Change the password; every other session ends', body: s.passwordBody, response: { 204: s.noContent, ...errors(400, 401, 429) } },
+      schema: { tags, security, summary: 'Change the password; every other session ends', description: 'Needs a sign-in within 5 minutes (else 403 reauthentication_required: see POST /auth/reauthenticate).', body: s.passwordBody, response: { 204: s.noContent, ...errors(400, 401, 403, 429) } },
       authenticate: true,
       handler: async (request, reply) => {
+        // Step-up: a password change needs a sign-in (or re-authentication) within 5 minutes.
+        const recent = await stepUp?.(authOf(request));
+        if (recent && !recent.ok) return sendProblem(reply, recent.code);
         const r = await core.changePassword(authOf(request), request.body as { currentPassword: string; newPassword: string }, device(request));
         if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
         return reply.code(204).send();

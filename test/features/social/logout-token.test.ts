@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { backchannelLogoutEvent, verifyLogoutToken } from '../../../src/features/social/logout-token.ts';
+import { backchannelLogoutEvent, logoutTokenAlgorithms, verifyLogoutToken } from '../../../src/features/social/logout-token.ts';
 
 const issuer = 'https://idp.example';
 const clientId = 'tokenstile';
@@ -20,7 +20,7 @@ async function token(payload: Record<string, unknown>, header: Record<string, un
   return new SignJWT(clean).setProtectedHeader(header as { alg: string }).sign(signer);
 }
 
-const check = (t: string, at = now) => verifyLogoutToken(t, { issuer, clientId, keys, now: at, clockToleranceSeconds: 5 });
+const check = (t: string, at = now, algorithms = ['ES256']) => verifyLogoutToken(t, { issuer, clientId, keys, algorithms, now: at, clockToleranceSeconds: 5 });
 
 test('a valid logout token gives its sid, sub and jti, replayable until its exp', async () => {
   const r = await check(await token(claims({ jti: 'abc' })));
@@ -60,6 +60,20 @@ test('refused: bad signature, wrong iss, wrong aud, nonce, no events, wrong even
 test('a symmetric (HS256) token is refused even with a key set that would verify it', async () => {
   const secret = new TextEncoder().encode('x'.repeat(32));
   const t = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256' }).sign(secret);
-  const r = await verifyLogoutToken(t, { issuer, clientId, keys: async () => secret as never, now, clockToleranceSeconds: 5 });
+  const r = await verifyLogoutToken(t, { issuer, clientId, keys: async () => secret as never, algorithms: ['HS256', 'ES256'], now, clockToleranceSeconds: 5 });
   assert.equal(r.ok, false);
+});
+
+test('the algorithm is pinned to those the provider lists: a token signed by its own key with another is refused', async () => {
+  // The key set holds an RSA key too: a token signed with it verifies, but the provider lists ES256 only.
+  const rsa = await generateKeyPair('PS256', { extractable: true });
+  const both = createLocalJWKSet({ keys: [{ ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'ES256' }, { ...(await exportJWK(rsa.publicKey)), kid: 'k2' }] });
+  const signed = await token(claims(), { alg: 'PS256', kid: 'k2', typ: 'logout+jwt' }, rsa.privateKey);
+  const at = (algorithms: string[]) => verifyLogoutToken(signed, { issuer, clientId, keys: both, algorithms, now, clockToleranceSeconds: 5 });
+  assert.equal((await at(['ES256'])).ok, false, 'PS256 while the provider lists ES256');
+  assert.equal((await at(['ES256', 'PS256'])).ok, true, 'accepted once the provider lists it');
+  assert.equal((await at([])).ok, false, 'nothing accepted when the provider lists no usable algorithm');
+  assert.deepEqual(logoutTokenAlgorithms(['none', 'HS256', 'ES256', 'RS256']), ['ES256', 'RS256'], 'unsigned and MAC algorithms never');
+  assert.deepEqual(logoutTokenAlgorithms(undefined), ['RS256'], 'RS256 when the metadata lists none');
+  assert.deepEqual(logoutTokenAlgorithms(['HS256']), [], 'nothing when it lists only MACs');
 });
