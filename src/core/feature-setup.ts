@@ -60,6 +60,13 @@ export async function setUpFeatures(
       options: deps.options,
       limits: ctx.limits,
       onEvent: (listener) => void hooks.listeners.push(listener),
+      async checkSignIn(attempt) {
+        for (const gate of hooks.gates) {
+          const refused = await gate(attempt);
+          if (refused !== null) return refused;
+        }
+        return null;
+      },
     };
     deps.apis.set(feature.name, feature.setup === undefined ? undefined : await feature.setup(kit));
   }

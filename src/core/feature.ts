@@ -139,6 +139,11 @@ export interface FeatureKit {
   readonly options: Readonly<TokenstileOptions>;
   /** The core's rate limits (shared through Redis when the core's are), for a feature's rules in `RateLimitOptions`. */
   readonly limits: RateLimits;
+  /**
+   * Runs the sign-in gates as `login` does, for a sign-in by other means (a mailed link…) that
+   * must not skip them (a second factor): null, or the first refusal.
+   */
+  checkSignIn(attempt: SignInAttempt): Promise<GateRefusal | null>;
   /** Tells `listener` of every event the core reports (a sign-up, a sign-in…), after the host's `onEvent`; it must not throw or block. */
   onEvent(listener: AuthEventListener): void;
 }

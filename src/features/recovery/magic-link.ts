@@ -1,6 +1,7 @@
 import { checkEmail } from '../../core/account-text.ts';
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
+import type { SignInRefusal } from '../../core/feature.ts';
 import { markVerified } from './email-verification.ts';
 import { voidResetLinks } from './password-reset.ts';
 import { admitMailRequest, invalidCode, liveUserById, liveUserByEmail, mailLink, originOf, type RecoveryContext } from './recovery-context.ts';
@@ -37,7 +38,7 @@ export async function requestMagicLink(rc: RecoveryContext, input: { readonly em
  * sign-in, so the user's reset links stop working. `invalid_code` for an unknown, used or expired
  * link, or when the account's address changed since it was sent.
  */
-export async function verifyMagicLink(rc: RecoveryContext, input: { readonly token: string }, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'>> {
+export async function verifyMagicLink(rc: RecoveryContext, input: { readonly token: string }, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'> | SignInRefusal> {
   if (!rc.settings.magicLink) return fail('not_found');
   const consumed = await rc.kit.oneTimeTokens.consume(magicLinkPurpose, input.token);
   if (consumed === null) return invalidCode();
@@ -45,6 +46,13 @@ export async function verifyMagicLink(rc: RecoveryContext, input: { readonly tok
   if (user === null || user.email !== (consumed.data as { email?: unknown } | null)?.email) return invalidCode();
   await markVerified(rc, user);
   const fresh = (await rc.kit.stores.users.byId(user.id)) ?? user;
+  // The sign-in gates apply as to a password sign-in: a user with a second factor is asked for it
+  // (403 mfa_required; its challenge goes on with amr ["email"]).
+  const refused = await rc.kit.checkSignIn({ user: fresh, amr: emailAmr, device });
+  if (refused !== null) {
+    rc.kit.emit({ type: 'login_refused', code: refused.code, userId: user.id, ...originOf(device) });
+    return { ok: false, code: refused.code, details: refused.details ?? {} };
+  }
   const issued = await rc.kit.startSession(fresh, emailAmr, device);
   if (issued === null) return invalidCode();
   await voidResetLinks(rc, user.id);

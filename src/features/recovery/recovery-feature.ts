@@ -1,7 +1,7 @@
 import type { AuthInfo } from '../../core/auth-info.ts';
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import type { Result } from '../../core/errors.ts';
-import type { CoreFeature, FeatureKit } from '../../core/feature.ts';
+import type { CoreFeature, FeatureKit, SignInRefusal } from '../../core/feature.ts';
 import { mailMigrations } from '../mail/mail-migrations.ts';
 import { MailTemplates } from '../mail/mail-templates.ts';
 import { smtpTransport } from '../mail/mail-transport.ts';
@@ -29,7 +29,7 @@ export interface RecoveryApi {
   requestEmailChange(auth: AuthInfo, input: { newEmail: string; password: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests'>>;
   confirmEmailChange(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>>;
   requestMagicLink(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'not_found' | 'too_many_requests'>>;
-  verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'>>;
+  verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'> | SignInRefusal>;
   /** Administrative: sets a user's password (the policy applies) and ends every session of the user. */
   setPassword(userId: string, password: string): Promise<Result<void, 'not_found' | 'weak_password'>>;
   /** Administrative: marks the user's address verified. */

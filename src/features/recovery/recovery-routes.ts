@@ -5,7 +5,8 @@ import { browserSession, setSessionCookies, wantsCookies } from '../../http/cook
 import { originAllowed } from '../../http/csrf.ts';
 import type { HttpReply, HttpRequest, RouteDefinition } from '../../http/http-types.ts';
 import { device } from '../../http/request-device.ts';
-import { failureDetails, sendProblem } from '../../http/problem.ts';
+import { failureDetails, sendProblem, sendRefusal } from '../../http/problem.ts';
+import { recentAuthGuard } from '../mfa/step-up.ts';
 import * as s from '../../http/schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from '../../http/routes/route-context.ts';
 import type { Result } from '../../core/errors.ts';
@@ -99,10 +100,15 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         security,
         summary: 'Change the email: a confirmation link goes to the new address, a notice to the old',
         body: r.emailChangeBody,
-        response: { 202: r.accepted, ...errors(400, 401, 409, 429) },
+        response: { 202: r.accepted, ...errors(400, 401, 403, 409, 429) },
       },
       authenticate: true,
-      handler: async (request, reply) => answer(reply, await recovery.requestEmailChange(authOf(request), request.body as { newEmail: string; password: string }, device(request)), 202),
+      handler: async (request, reply) => {
+        // With second factors on, a recent proof of identity too (403 reauthentication_required).
+        const recent = await recentAuthGuard(core)?.(authOf(request));
+        if (recent && !recent.ok) return sendProblem(reply, recent.code);
+        return answer(reply, await recovery.requestEmailChange(authOf(request), request.body as { newEmail: string; password: string }, device(request)), 202);
+      },
     },
     {
       ...api,
@@ -146,7 +152,7 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         const cookies = wantsCookies(request);
         if (cookies && !originAllowed(request, browser)) return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' });
         const result = await recovery.verifyMagicLink(request.body as { token: string }, device(request));
-        if (!result.ok) return sendProblem(reply, result.code, failureDetails(result));
+        if (!result.ok) return 'details' in result ? sendRefusal(reply, result) : sendProblem(reply, result.code, failureDetails(result));
         if (!cookies) return { tokenType: 'Bearer', ...result.value };
         setSessionCookies(reply, result.value, browser);
         return browserSession(core, result.value);

@@ -76,4 +76,14 @@ describe('change of email', () => {
     expectProblem(await post('/auth/email/change/confirm', { token: older }), 401, 'invalid_code');
     assert.equal((await post('/auth/email/change/confirm', { token: await tokenFromMail(t.app.tokenstile, second, 'email-change') })).statusCode, 204);
   });
+
+  test('more than 5 minutes after the sign-in, a change needs a fresh proof of identity (step-up): 403 reauthentication_required', async () => {
+    const s = await t.signUp();
+    t.clock.advance(6 * 60_000);
+    const newEmail = uniqueEmail();
+    expectProblem(await change(s.accessToken, newEmail), 403, 'reauthentication_required');
+    assert.deepEqual(await mailsTo(t.app.tokenstile, newEmail), []);
+    assert.equal((await post('/auth/reauthenticate', { method: 'password', password: goodPassword }, bearer(s.accessToken))).statusCode, 200);
+    assert.equal((await change(s.accessToken, newEmail)).statusCode, 202);
+  });
 });

@@ -4,6 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { bearer, goodPassword, jwtOnly, testApp, uniqueEmail, type TestApp } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 import { claimsOf, mailsTo, tokenFromMail } from './recovery-helpers.ts';
+import { enrolTotp } from '../mfa/mfa-test-kit.ts';
+import { totpCode } from '../mfa/totp-code.ts';
 
 let off: TestApp;
 let on: TestApp;
@@ -69,5 +71,19 @@ describe('sign-in links', () => {
     on.clock.advance(1000);
     await post(on, '/auth/magic-link', { email: s.user.email });
     expectProblem(await post(on, '/auth/magic-link/verify', { token: older }), 401, 'invalid_code');
+  });
+
+  test('a user with a second factor is asked for it: the link answers 403 mfa_required, and the code completes the sign-in with amr email+otp', async () => {
+    const s = await on.signUp();
+    const { secret } = await enrolTotp(on, s);
+    await post(on, '/auth/magic-link', { email: s.user.email });
+    const token = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    const refused = expectProblem(await post(on, '/auth/magic-link/verify', { token }), 403, 'mfa_required') as unknown as { mfaToken: string };
+    assert.match(refused.mfaToken, /^tsm_/);
+    on.clock.set((Math.floor(on.clock.now() / 30_000) + 1) * 30_000 + 1_000);
+    const done = await post(on, '/auth/mfa/verify', { mfaToken: refused.mfaToken, method: 'totp', code: totpCode(secret, on.clock.now()) });
+    assert.equal(done.statusCode, 200, done.body);
+    if (!jwtOnly) assert.deepEqual((claimsOf(done.json().accessToken).amr as string[]).slice(0, 2), ['email', 'otp']);
+    expectProblem(await post(on, '/auth/magic-link/verify', { token }), 401, 'invalid_code');
   });
 });
