@@ -30,6 +30,7 @@ test('the client has no dependency but @simplewebauthn/browser, for its passkey 
 test('the built account page is small', () => {
   let total = 0;
   for (const file of ['account.html', 'account.js', 'account.css']) total += readFileSync(`${root}dist/web/${file}`).length;
-  // 40 KiB until the page gained passkeys: @simplewebauthn/browser alone is 8.5 KB minified.
-  assert.ok(total < 48 * 1024, `the account page is ${total} bytes`);
+  // 40 KiB until the page gained passkeys: @simplewebauthn/browser alone is 8.5 KB minified. 48 KiB
+  // until it gained the recovery forms (reset, verification banner, change of email): about 6 KB.
+  assert.ok(total < 54 * 1024, `the account page is ${total} bytes`);
 });
