@@ -70,7 +70,11 @@ describe('sign-in links', () => {
     const older = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
     on.clock.advance(1000);
     await post(on, '/auth/magic-link', { email: s.user.email });
+    // The new link is issued after the answer: wait for it.
+    const newer = await tokenFromMail(on.app.tokenstile, s.user.email, 'magic');
+    assert.notEqual(newer, older);
     expectProblem(await post(on, '/auth/magic-link/verify', { token: older }), 401, 'invalid_code');
+    assert.equal((await post(on, '/auth/magic-link/verify', { token: newer })).statusCode, 200);
   });
 
   test('a user with a second factor is asked for it: the link answers 403 mfa_required, and the code completes the sign-in with amr email+otp', async () => {
