@@ -33,3 +33,18 @@ export function checkAmr(value: unknown): Result<readonly string[], 'invalid_req
   if (new Set(value).size !== value.length) return invalid('amr', 'must not repeat a value');
   return ok(Object.freeze([...(value as string[])]));
 }
+
+/**
+ * True when `amr` shows a sign-in that proved two factors here: `mfa`, or a hardware key with
+ * user verification (`hwk` + `user`: a passkey with PIN or biometrics is possession and
+ * inherence). A federated sign-in (`fed`) never counts: the values a provider passes on describe
+ * how the user proved who they are to the provider, not a factor of this account.
+ *
+ * @example
+ * isMultiFactor(['hwk', 'user']); // true
+ * isMultiFactor(['fed', 'mfa']); // false: the provider's claim, not ours
+ */
+export function isMultiFactor(amr: readonly string[]): boolean {
+  if (amr.includes('fed')) return false;
+  return amr.includes('mfa') || (amr.includes('hwk') && amr.includes('user'));
+}

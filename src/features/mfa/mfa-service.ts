@@ -1,3 +1,4 @@
+import { isMultiFactor } from '../../core/amr.ts';
 import type { AuthInfo } from '../../core/auth-info.ts';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
@@ -86,9 +87,11 @@ export class Mfa {
   /**
    * The sign-in gate: for a user with a second factor, no session yet but a pending sign-in
    * (`mfaToken`, 5 minutes, single use) bound to the user, the credential stamp the password was
-   * checked against, and the first factor's `amr`.
+   * checked against, and the first factor's `amr`. A sign-in whose `amr` already shows two
+   * factors (`isMultiFactor`: a passkey with user verification) is not asked again.
    */
   async gate(user: UserRecord, amr: readonly string[]): Promise<null | { code: 'mfa_required'; details: { mfaToken: string; methods: readonly MfaMethod[] } }> {
+    if (isMultiFactor(amr)) return null;
     const { totp, passkeys } = await this.#store.factors(user.id);
     const methods = methodsOf(totp, passkeys);
     if (methods.length === 0) return null;

@@ -2,7 +2,7 @@ import { internals } from '../../core/core-internals.ts';
 import { featureApi } from '../../core/feature.ts';
 import { authOf } from '../../http/authenticate.ts';
 import type { RouteDefinition } from '../../http/http-types.ts';
-import { failureDetails, sendProblem } from '../../http/problem.ts';
+import { failureDetails, sendProblem, sendRefusal } from '../../http/problem.ts';
 import { device } from '../../http/request-device.ts';
 import { signInAnswers } from '../../http/routes/auth.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from '../../http/routes/route-context.ts';
@@ -117,7 +117,8 @@ export function passkeyRoutes(context: RouteContext): RouteSet {
         const refused = signIn.refuseForeign(request, reply);
         if (refused) return refused;
         const r = await passkeys.login(rp, (request.body as { credential: unknown }).credential, device(request));
-        return r.ok ? signIn.answer(request, reply, r.value) : sendProblem(reply, r.code, failureDetails(r));
+        if (!r.ok) return 'details' in r ? sendRefusal(reply, r) : sendProblem(reply, r.code, failureDetails(r));
+        return signIn.answer(request, reply, r.value);
       },
     },
   ];

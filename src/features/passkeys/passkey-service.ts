@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuthInfo } from '../../core/auth-info.ts';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
-import type { FeatureKit } from '../../core/feature.ts';
+import type { FeatureKit, SignInRefusal } from '../../core/feature.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import { MemoryRateLimiter } from '../../core/memory-rate-limiter.ts';
 import { requireRecentAuth } from '../mfa/step-up.ts';
@@ -152,8 +152,12 @@ export class Passkeys {
     return ok({ passkey, userVerified: checked.userVerified });
   }
 
-  /** Sign-in with a passkey and no password: `amr` hwk (+ user when the authenticator verified the user). */
-  async login(rp: RelyingParty, credential: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_passkey'>> {
+  /**
+   * Sign-in with a passkey and no password: `amr` hwk (+ user when the authenticator verified the
+   * user). The sign-in gates run as for a password (a verified email when required; a second
+   * factor unless the user was verified): their refusal comes back as `login`'s does.
+   */
+  async login(rp: RelyingParty, credential: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_passkey'> | SignInRefusal> {
     const asserted = await this.assert(rp, credential, passkeyPurposes.login);
     if (!asserted.ok) {
       this.#kit.emit({ type: 'passkeys.login_failed', ...originOf(device) });
@@ -161,6 +165,11 @@ export class Passkeys {
     }
     const user = await this.#kit.stores.users.byId(asserted.value.passkey.userId);
     const amr = asserted.value.userVerified ? ['hwk', 'user'] : ['hwk'];
+    const refused = user && user.disabledAt === null ? await this.#kit.checkSignIn({ user, amr, device }) : null;
+    if (refused) {
+      this.#kit.emit({ type: 'login_refused', code: refused.code, userId: user!.id, ...originOf(device) });
+      return { ok: false, code: refused.code, details: refused.details ?? {} };
+    }
     const issued = user && user.disabledAt === null ? await this.#kit.startSession(user, amr, device) : null;
     if (!issued) return fail('invalid_passkey');
     this.#kit.emit({ type: 'passkeys.login', userId: issued.user.id, sessionId: issued.session.id, passkeyId: asserted.value.passkey.id, ...originOf(device) });
