@@ -6,9 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { internals } from '../../src/core/core-internals.ts';
 import { goodPassword, issuer, testApp, uniqueEmail, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem } from '../http/problem-assertions.ts';
-import { claimsOf, enrolTotp, post } from './mfa/mfa-test-kit.ts';
+import { claimsOf, enrolTotp, nextStep, post } from './mfa/mfa-test-kit.ts';
+import { totpCode } from './mfa/totp-code.ts';
 import { SoftAuthenticator } from './passkeys/soft-authenticator.ts';
-import { tokenFromMail } from './recovery/recovery-helpers.ts';
+import { recoveryOf, tokenFromMail } from './recovery/recovery-helpers.ts';
 
 let t: TestApp;
 let gated: TestApp;
@@ -55,5 +56,46 @@ describe('passkey sign-in and the gates', () => {
     const { users } = internals(gated.app.tokenstile).stores;
     assert.ok(await users.changeEmail(s.user.id, email, null, gated.clock.now()));
     expectProblem(await passkeyLogin(gated, device), 403, 'email_not_verified');
+  });
+});
+
+describe('a successful sign-in voids reset links, whatever the method', () => {
+  /** Asks for a reset link for `email`; answers its token. */
+  async function resetLink(app: TestApp, email: string): Promise<string> {
+    app.clock.advance(1);
+    assert.equal((await post(app, '/auth/password/forgot', { email })).statusCode, 202);
+    return tokenFromMail(app.app.tokenstile, email, 'reset');
+  }
+  /** Whether a reset with `token` still works (spends it when it does). */
+  async function resetWorks(app: TestApp, token: string): Promise<boolean> {
+    await recoveryOf(app.app.tokenstile).settle();
+    const r = await post(app, '/auth/password/reset', { token, newPassword: 'a lamp under 3 ferns' });
+    if (r.statusCode === 204) return true;
+    expectProblem(r, 401, 'invalid_code');
+    return false;
+  }
+
+  test('a passkey sign-in voids them', async () => {
+    const s = await t.signUp();
+    const device = await registerPasskey(t, s);
+    const token = await resetLink(t, s.user.email);
+    assert.equal((await passkeyLogin(t, device)).statusCode, 200);
+    assert.equal(await resetWorks(t, token), false);
+  });
+
+  test('a password that is right but still needs the second factor leaves them; completing the sign-in voids them', async () => {
+    const s = await t.signUp();
+    const { secret } = await enrolTotp(t, s);
+    const first = await resetLink(t, s.user.email);
+    const pending = expectProblem(await post(t, '/auth/login', { email: s.user.email, password: goodPassword }), 403, 'mfa_required') as unknown as { mfaToken: string };
+    assert.equal(await resetWorks(t, first), true, 'a half sign-in is no sign-in');
+    const password = 'a lamp under 3 ferns';
+    const again = expectProblem(await post(t, '/auth/login', { email: s.user.email, password }), 403, 'mfa_required') as unknown as { mfaToken: string };
+    assert.notEqual(again.mfaToken, pending.mfaToken);
+    const second = await resetLink(t, s.user.email);
+    nextStep(t);
+    const done = await post(t, '/auth/mfa/verify', { mfaToken: again.mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.equal(await resetWorks(t, second), false);
   });
 });

@@ -3,7 +3,6 @@ import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
 import type { SignInRefusal } from '../../core/feature.ts';
 import { markVerified } from './email-verification.ts';
-import { voidResetLinks } from './password-reset.ts';
 import { admitMailRequest, invalidCode, liveUserById, liveUserByEmail, mailLink, originOf, type RecoveryContext } from './recovery-context.ts';
 
 /** The one-time-token purpose of sign-in links. */
@@ -35,7 +34,7 @@ export async function requestMagicLink(rc: RecoveryContext, input: { readonly em
 /**
  * `POST /auth/magic-link/verify {token}`: starts a session (`amr: ["email"]`) for the link's user.
  * Following the link proves the address, so it is marked verified; and it is a successful
- * sign-in, so the user's reset links stop working. `invalid_code` for an unknown, used or expired
+ * sign-in, so the user's reset links stop working (recovery-feature.ts, on `session_started`). `invalid_code` for an unknown, used or expired
  * link, or when the account's address changed since it was sent.
  */
 export async function verifyMagicLink(rc: RecoveryContext, input: { readonly token: string }, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'> | SignInRefusal> {
@@ -55,7 +54,6 @@ export async function verifyMagicLink(rc: RecoveryContext, input: { readonly tok
   }
   const issued = await rc.kit.startSession(fresh, emailAmr, device);
   if (issued === null) return invalidCode();
-  await voidResetLinks(rc, user.id);
   rc.kit.emit({ type: 'recovery.magic_link_used', userId: user.id, sessionId: issued.session.id, ...originOf(device) });
   return ok(issued);
 }

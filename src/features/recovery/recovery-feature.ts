@@ -58,14 +58,18 @@ function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryA
   });
   const background = new BackgroundWork((obj, msg) => kit.logger?.warn(obj, msg));
   const rc: RecoveryContext = { kit, settings, mailer, background };
-  kit.addSignInGate(async ({ user }) => {
-    if (settings.requireVerifiedEmail && user.emailVerifiedAt === null) return { code: 'email_not_verified' };
-    // The password was right: the user's reset links are no longer needed.
-    await voidResetLinks(rc, user.id);
-    return null;
-  });
+  kit.addSignInGate(async ({ user }) => (settings.requireVerifiedEmail && user.emailVerifiedAt === null ? { code: 'email_not_verified' } : null));
+  // A successful sign-in, by any method, shows the user is in: their reset links are no longer
+  // needed. Every started session is reported: `login_succeeded` (password), `session_started`
+  // (second factor, passkey, link, provider, host app). Started at once, never dropped.
+  const voiding = new Set<Promise<void>>();
   kit.onEvent((event) => {
     if (event.type === 'registered') verifyNewUser(rc, event.userId, { ip: event.ip ?? null, userAgent: event.userAgent ?? null });
+    if (event.type !== 'session_started' && event.type !== 'login_succeeded') return;
+    const p: Promise<void> = voidResetLinks(rc, event.userId)
+      .catch((err: unknown) => kit.logger?.warn({ err: { message: (err as Error)?.message } }, 'tokenstile: voiding reset links failed'))
+      .finally(() => voiding.delete(p));
+    voiding.add(p);
   });
   kit.addPurge((now) => outbox.purge(now, now - outboxRetentionMs));
   kit.onClose(async () => {
@@ -89,6 +93,7 @@ function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryA
     verifyEmailOf: (userId) => verifyEmailOf(rc, userId),
     enableUser: (userId) => enableUser(rc, userId),
     async settle() {
+      while (voiding.size > 0) await Promise.all([...voiding]);
       await background.idle();
       await mailer.flush();
     },
