@@ -244,4 +244,4 @@ async function start(): Promise<void> {
   }
 }
 
-void startSocial({ auth, say }).then(start);
+void startSocial({ auth, say, takeOver: (err) => security.takeOver(err) }).then(start);

@@ -1,6 +1,7 @@
 // The account page's social sign-in: "Sign in with <provider>" buttons when signed out, the
 // connected providers (connect, disconnect) when signed in, and the outcome of a provider
-// redirect, which the callback puts in the fragment (#tokenstile_signed_in=…, …_linked, …_error).
+// redirect, which the callback puts in the fragment (#tokenstile_signed_in=…, …_linked, …_error;
+// with mfa_required, …_mfa_token and …_mfa_methods for the second step).
 import { TokenstileProblem, type TokenstileClient } from '../src/client/index.ts';
 
 interface Provider {
@@ -20,6 +21,8 @@ interface Identity {
 export interface SocialPage {
   readonly auth: TokenstileClient;
   say(message: string, warn?: boolean): void;
+  /** Shows the second step for a sign-in that answered `mfa_required` (as after a password). */
+  takeOver(err: unknown): boolean;
 }
 
 /** Messages for the codes a provider sign-in can end with. */
@@ -30,6 +33,7 @@ const errorMessages: Record<string, string> = {
   oauth_flow_invalid: 'The sign-in could not be completed (it expired or was started elsewhere). Please try again.',
   oauth_provider_error: 'The provider refused the sign-in or could not be reached. Please try again.',
   account_disabled: 'This account is disabled.',
+  email_not_verified: 'Confirm your email address first: follow the link in the mail we sent.',
 };
 
 function el<T extends HTMLElement>(id: string): T {
@@ -141,7 +145,11 @@ export async function startSocial(page: SocialPage): Promise<void> {
     if (!signedIn.hidden) void listed.then((list) => loadIdentities(page, list)).catch(() => {});
   }).observe(signedIn, { attributes: true, attributeFilter: ['hidden'] });
   const error = outcome.get('tokenstile_error');
-  if (error !== null) page.say(errorMessages[error] ?? 'The sign-in with the provider failed.', true);
+  const mfaToken = outcome.get('tokenstile_mfa_token');
+  // The provider vouched for the user; this account's second factor is still asked, on this page.
+  const methods = (outcome.get('tokenstile_mfa_methods') ?? '').split(' ').filter(Boolean);
+  const secondStep = error === 'mfa_required' && mfaToken !== null && page.takeOver(new TokenstileProblem(403, 'mfa_required', '', undefined, { mfaToken, methods }));
+  if (error !== null && !secondStep) page.say(errorMessages[error] ?? 'The sign-in with the provider failed.', true);
   const linked = outcome.get('tokenstile_linked');
   if (linked !== null) page.say('The provider is connected to your account.');
   if (outcome.has('tokenstile_signed_in')) {

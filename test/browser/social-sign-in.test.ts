@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
 import { freePort } from '../scale/harness.ts';
 import { startOidcProvider, type OidcProviderHarness } from '../features/social/oidc-provider-harness.ts';
+import { totpCode } from '../features/mfa/totp-code.ts';
 import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
 const problem = browserProblem();
@@ -90,6 +91,41 @@ describe('social sign-in in Chromium', { skip }, () => {
     await page.reload();
     await page.waitForSelector('#signed-out:not([hidden])');
     assert.match((await page.textContent('#status')) ?? '', /signed out/i);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('an account with TOTP that signs in with the provider is asked for its second factor on the page, then is signed in', { timeout: 90_000 }, async () => {
+    const email = uniqueEmail();
+    op.accounts.set('sam', { email, emailVerified: true });
+    const page = await newPage();
+    await page.goto(`${server.base}/account`);
+    await page.click('a:has-text("Sign in with Acme SSO")');
+    await atProvider(page, 'sam');
+    await page.waitForSelector('#signed-in:not([hidden])');
+    // The session has just started: turning TOTP on needs no re-authentication.
+    await page.click('#totp-start');
+    await page.waitForSelector('#totp-form:not([hidden])');
+    const secret = (await page.textContent('#totp-secret'))!.replace(/\s/g, '');
+    await page.fill('#totp-code', totpCode(secret, Date.now()));
+    await page.click('#totp-form button');
+    await page.waitForSelector('#recovery:not([hidden])');
+    const codes = await page.locator('#recovery-codes li').allTextContents();
+
+    // Another browser (no provider session there yet) signs in with the provider.
+    const other = await newPage();
+    await other.goto(`${server.base}/account`);
+    await other.click('a:has-text("Sign in with Acme SSO")');
+    await atProvider(other, 'sam');
+    await other.waitForSelector('#mfa-form:not([hidden])');
+    assert.equal(new URL(other.url()).hash, '', 'the mfaToken is taken out of the address bar');
+    assert.equal(await other.isHidden('#signed-in'), true, 'no session before the second factor');
+    // A recovery code: the TOTP code of this step was spent on the set-up.
+    await other.fill('#mfa-code', codes[0]!);
+    await other.click('#mfa-form button[type=submit]');
+    await other.waitForSelector('#signed-in:not([hidden])');
+    assert.equal(await other.textContent('#me-email'), email);
+    const amr = server.events.findLast((e) => e.type === 'session_started' && 'userId' in e)?.amr;
+    assert.equal(amr, 'fed otp mfa');
     assert.deepEqual(pageErrors, []);
   });
 

@@ -1,6 +1,7 @@
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import type { Result } from '../../core/errors.ts';
 import type { FeatureEvent } from '../../core/events.ts';
+import type { GateRefusal } from '../../core/feature.ts';
 import type { RandomSource } from '../../core/ids.ts';
 import type { Logger } from '../../core/config.ts';
 import type { UserRecord } from '../../core/user-store.ts';
@@ -45,6 +46,12 @@ export interface SocialDeps {
   hasPassword(userId: string): Promise<boolean>;
   /** True while session `sessionId` of `userId` is live (not ended, not expired). */
   sessionLive(userId: string, sessionId: string): Promise<boolean>;
+  /**
+   * The kit's sign-in gates (`checkSignIn`), run before a session starts as for a password: a
+   * user with a second factor gets `mfa_required` (with `mfaToken` and `methods`), an unverified
+   * address `email_not_verified` when verified ones are required. Null lets the sign-in go on.
+   */
+  checkSignIn(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<GateRefusal | null>;
   /** The kit's `startSession`: null when the user may not sign in (disabled, credentials changed). */
   startSession(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<IssuedTokens | null>;
   /** Ends these sessions through the kit's `revoke`: resolves once every instance refuses them. Returns how many ended. */

@@ -74,6 +74,7 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
       const s = await stores.sessions.get(sessionId);
       return s !== null && s.userId === userId && s.revokedAt === null && s.expiresAt > now();
     },
+    checkSignIn: (user, amr, device) => kit.checkSignIn({ user, amr, device }),
     startSession: (user, amr, device) => kit.startSession(user, amr, device),
     async endSessions(sessionIds, device) {
       const ended = await Promise.all(sessionIds.map((sessionId) => kit.revoke({ sessionId }, backchannelCause, originOf(device))));

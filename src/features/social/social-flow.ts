@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
+import type { SignInRefusal } from '../../core/feature.ts';
+import type { UserRecord } from '../../core/user-store.ts';
 import { flowSecrets, ProviderError } from './provider-client.ts';
 import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
 import type { SocialDeps } from './social-deps.ts';
@@ -57,6 +59,8 @@ export type FinishOutcome =
   | { readonly kind: 'refused'; readonly code: AccountRefusal | 'oauth_provider_error' | 'account_disabled'; readonly returnTo: string | null; readonly provider: string }
   | { readonly kind: 'signed_in'; readonly tokens: IssuedTokens; readonly returnTo: string; readonly provider: string }
   | { readonly kind: 'code'; readonly code: string; readonly returnTo: string; readonly provider: string }
+  /** A sign-in gate refused (`mfa_required`: the second step goes on with `details.mfaToken`). */
+  | { readonly kind: 'gated'; readonly code: string; readonly details: Readonly<Record<string, unknown>>; readonly returnTo: string; readonly provider: string }
   | { readonly kind: 'linked'; readonly returnTo: string; readonly provider: string };
 
 function client(deps: SocialDeps, id: string) {
@@ -141,11 +145,27 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
     const code = await deps.tokens.issue({ purpose: exchangePurpose, userId: user.id, data, ttlMs: exchangeTtlMs });
     return { kind: 'code', code, returnTo: flow.returnTo, provider: providerId };
   }
+  const gated = await gate(deps, providerId, user, amr, device);
+  if (gated !== null) return { kind: 'gated', code: gated.code, details: gated.details, returnTo: flow.returnTo, provider: providerId };
   const tokens = await deps.startSession(user, amr, device);
   if (tokens === null) return refuse('account_disabled');
   await recordOrigin(deps, tokens.session.id, providerId, profile.subject, profile.sid);
   deps.emit({ type: 'social.signed_in', userId: user.id, sessionId: tokens.session.id, provider: providerId, amr: amr.join(' '), ...originOf(device) });
   return { kind: 'signed_in', tokens, returnTo: flow.returnTo, provider: providerId };
+}
+
+/**
+ * Runs the sign-in gates for a provider sign-in, as `login` does for a password: the refusal
+ * (audited as `social.sign_in_refused`) or null. A second factor is always asked of a user who has one: the
+ * provider's own `amr` tells how they signed in there, not that they hold this account's factor
+ * (`isMultiFactor`). The session the second step then starts has `amr` `fed` plus that step's
+ * (`["fed", "otp", "mfa"]`), and no provider origin: back-channel logout does not reach it.
+ */
+async function gate(deps: SocialDeps, provider: string, user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<SignInRefusal | null> {
+  const refused = await deps.checkSignIn(user, amr, device);
+  if (refused === null) return null;
+  deps.emit({ type: 'social.sign_in_refused', provider, reason: refused.code, userId: user.id, ...originOf(device) });
+  return { ok: false, code: refused.code, details: refused.details ?? {} };
 }
 
 function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, subject: string, sid: string | null): Promise<void> {
@@ -157,13 +177,16 @@ function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, sub
  * S256 `codeChallenge` the flow started with (RFC 7636): a code seen by someone else (a log, a
  * browser extension, a leaked URL) is no use without it. A code is spent by any attempt.
  */
-export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>> {
+export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'> | SignInRefusal> {
   const record = await deps.tokens.consume(exchangePurpose, code);
   if (record === null || record.userId === null) return fail('invalid_code');
   const data = record.data as ExchangeData;
   // A code without a challenge cannot be made any more (mode code requires one); never accept it.
   if (data.codeChallenge === null || !sameText(createHash('sha256').update(codeVerifier).digest('base64url'), data.codeChallenge)) return fail('invalid_code');
   const user = await deps.userById(record.userId);
+  // The gates run at the exchange, where the header client can answer them (403 mfa_required).
+  const gated = user === null || user.disabledAt !== null ? null : await gate(deps, data.provider, user, data.amr, device);
+  if (gated !== null) return gated;
   const tokens = user === null ? null : await deps.startSession(user, data.amr, device);
   if (tokens === null) return fail('account_disabled');
   await recordOrigin(deps, tokens.session.id, data.provider, data.subject, data.sid);

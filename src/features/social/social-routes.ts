@@ -3,7 +3,7 @@ import { authOf, isCookieAuthenticated } from '../../http/authenticate.ts';
 import { browserSession, setSessionCookies, wantsCookies } from '../../http/cookie-transport.ts';
 import { originAllowed } from '../../http/csrf.ts';
 import type { HttpReply, HttpRequest, RouteDefinition } from '../../http/http-types.ts';
-import { failureDetails, sendProblem } from '../../http/problem.ts';
+import { failureDetails, sendProblem, sendRefusal } from '../../http/problem.ts';
 import { device } from '../../http/request-device.ts';
 import * as http from '../../http/schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from '../../http/routes/route-context.ts';
@@ -18,6 +18,16 @@ const security = [{ bearerAuth: [] }];
 /** The browser's handle on its sign-in under way: a single-use server record's token (HttpOnly, Lax: it must come back with the provider's redirect). */
 export const flowCookieName = '__Host-tokenstile-oauth';
 const api = { group: 'api', body: 'json' } as const;
+
+/**
+ * What the page needs of a gate's refusal to go on: for `mfa_required`, the pending sign-in's
+ * `mfaToken` and `methods` (space-separated), as `POST /auth/login` answers them.
+ */
+function gateOutcome(details: Readonly<Record<string, unknown>>): Record<string, string> {
+  const { mfaToken, methods } = details as { mfaToken?: unknown; methods?: unknown };
+  if (typeof mfaToken !== 'string' || !Array.isArray(methods)) return {};
+  return { tokenstile_mfa_token: mfaToken, tokenstile_mfa_methods: methods.join(' ') };
+}
 
 /** The query parameters of a request, from its URL. */
 function queryOf(request: HttpRequest): URLSearchParams {
@@ -71,7 +81,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         if (cookies && !originAllowed(request, browser)) return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' });
         const { code, codeVerifier } = request.body as { code: string; codeVerifier: string };
         const r = await social.exchange(code, codeVerifier, device(request));
-        if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
+        if (!r.ok) return 'details' in r ? sendRefusal(reply, r) : sendProblem(reply, r.code, failureDetails(r));
         return issued(reply, r.value, cookies);
       },
     },
@@ -160,7 +170,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
       schema: {
         tags,
         summary: 'Where the provider sends the browser back (redirects to the app)',
-        description: 'Redirects to the flow\'s `returnTo` with the outcome in the fragment: `tokenstile_signed_in`, `tokenstile_linked`, `tokenstile_code` or `tokenstile_error` (a code of this API). A flow this browser did not start, or one already used, is answered 400 `oauth_flow_invalid`.',
+        description: 'Redirects to the flow\'s `returnTo` with the outcome in the fragment: `tokenstile_signed_in`, `tokenstile_linked`, `tokenstile_code` or `tokenstile_error` (a code of this API; with `mfa_required`, also `tokenstile_mfa_token` and `tokenstile_mfa_methods` (space-separated) for `POST /auth/mfa/verify`). A flow this browser did not start, or one already used, is answered 400 `oauth_flow_invalid`.',
         params: s.providerParams,
         response: { 302: s.redirectResponse, ...errors(400) },
       },
@@ -177,6 +187,8 @@ export function socialRoutes(context: RouteContext): RouteSet {
             return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_linked: provider }));
           case 'code':
             return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_code: outcome.code }));
+          case 'gated':
+            return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_error: outcome.code, provider, ...gateOutcome(outcome.details) }));
           case 'signed_in':
             setSessionCookies(reply, outcome.tokens, browser);
             return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_signed_in: provider }));

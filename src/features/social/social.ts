@@ -1,5 +1,6 @@
 import type { DeviceInfo, IssuedTokens } from '../../core/context.ts';
 import type { Result } from '../../core/errors.ts';
+import type { SignInRefusal } from '../../core/feature.ts';
 import { backchannelLogout } from './backchannel-logout.ts';
 import { listIdentities, unlinkIdentity, type IdentityView } from './identities.ts';
 import type { SocialDeps } from './social-deps.ts';
@@ -19,7 +20,8 @@ export interface Social {
   start(input: StartInput): Promise<Result<{ url: string; flowToken: string }, StartRefusal>>;
   /** Null when the flow is unknown, spent, expired or another provider's (no return path to trust). */
   finish(providerId: string, flowToken: string | null, query: URLSearchParams, device: DeviceInfo): Promise<FinishOutcome | null>;
-  exchange(code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'>>;
+  /** A gate's refusal (`mfa_required`…) comes back as `login`'s does, with its `details`. */
+  exchange(code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'> | SignInRefusal>;
   /** The user's identities, and whether they have a password (the account page offers a password change only then). */
   identities(userId: string): Promise<{ identities: IdentityView[]; passwordSet: boolean }>;
   unlink(userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>>;

@@ -1,0 +1,130 @@
+// Provider sign-in passes the sign-in gates (second factor, verified email) as a password does:
+// the browser flow carries mfa_required to the page, the header clients' exchange answers it
+// 403, and the second step finishes the sign-in with amr fed+otp+mfa. Over plain HTTP, against a
+// listening Tokenstile (any adapter, any backend) and the fake OpenID provider.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { testApp, uniqueEmail, type TestApp, type TokenBody } from '../../helpers.ts';
+import { expectProblem } from '../../http/problem-assertions.ts';
+import { freePort } from '../../scale/harness.ts';
+import { claimsOf, enrolTotp, nextStep, post } from '../mfa/mfa-test-kit.ts';
+import { totpCode } from '../mfa/totp-code.ts';
+import { CookieAgent } from './cookie-agent.ts';
+import { startFakeOidcProvider, type FakeOidcProvider } from './fake-providers.ts';
+
+const accessCookie = '__Host-tokenstile-access';
+let base: string;
+let host: string;
+let fake: FakeOidcProvider;
+let t: TestApp;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  host = `127.0.0.1:${port}`;
+  fake = await startFakeOidcProvider();
+  t = await testApp({
+    issuer: base,
+    recovery: { requireVerifiedEmail: true },
+    oauthProviders: [{ id: 'fake', issuer: fake.issuer, clientId: fake.clientId, clientSecret: fake.clientSecret }],
+  });
+  await t.app.listen({ host: '127.0.0.1', port });
+});
+after(async () => {
+  await t?.close();
+  await fake?.close();
+});
+// ID tokens are signed at the real time; TOTP steps move the app's clock: start each test at now.
+beforeEach(() => t.clock.set(Date.now()));
+
+const atApp = (u: string) => u.startsWith(base) && !new URL(u).pathname.startsWith('/auth/oauth/');
+
+/** A browser flow with the fake provider as `login`: the fragment it ended with, and the agent. */
+async function browserSignIn(login: string, query = 'returnTo=/account') {
+  const agent = new CookieAgent();
+  const first = await agent.request(`${base}/auth/oauth/fake?${query}`);
+  assert.equal(first.status, 302, first.body);
+  const url = new URL(first.location!);
+  url.searchParams.set('login_hint', login);
+  const end = await agent.follow(url.href, atApp);
+  const at = new URL(end.stoppedAt ?? end.location ?? end.url);
+  return { agent, fragment: new URLSearchParams(at.hash.slice(1)) };
+}
+
+/** A header client's flow and exchange: the exchange's answer. */
+async function codeSignIn(login: string) {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const { fragment } = await browserSignIn(login, `mode=code&returnTo=/account&codeChallenge=${challenge}`);
+  const code = fragment.get('tokenstile_code');
+  assert.ok(code, 'a code in the fragment');
+  return post(t, '/auth/oauth/token', { code, codeVerifier: verifier });
+}
+
+/** A provider account whose Tokenstile account (made by its first sign-in) has TOTP on. */
+async function userWithTotp(): Promise<{ login: string; secret: string }> {
+  const login = `gate-${randomBytes(4).toString('hex')}`;
+  const first = await codeSignIn(login);
+  assert.equal(first.statusCode, 200, first.body);
+  const { secret } = await enrolTotp(t, first.json() as TokenBody);
+  return { login, secret };
+}
+
+function verifyTotp(mfaToken: string, secret: string) {
+  nextStep(t);
+  return post(t, '/auth/mfa/verify', { mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) });
+}
+
+describe('provider sign-in and the sign-in gates', () => {
+  test('browser flow: a user with TOTP gets no session but mfa_required in the fragment; the second step finishes it, amr fed+otp+mfa', async () => {
+    const { login, secret } = await userWithTotp();
+    const { agent, fragment } = await browserSignIn(login);
+    assert.equal(fragment.get('tokenstile_error'), 'mfa_required');
+    assert.equal(fragment.get('tokenstile_signed_in'), null);
+    assert.equal(agent.cookie(host, accessCookie), undefined, 'no session before the second factor');
+    const mfaToken = fragment.get('tokenstile_mfa_token');
+    assert.match(mfaToken ?? '', /^tsm_[\w-]{43}$/);
+    assert.deepEqual(fragment.get('tokenstile_mfa_methods')?.split(' '), ['totp', 'recovery_code']);
+    const done = await verifyTotp(mfaToken!, secret);
+    assert.equal(done.statusCode, 200, done.body);
+    const claims = claimsOf(done.json().accessToken);
+    if (claims) assert.deepEqual(claims.amr, ['fed', 'otp', 'mfa']);
+  });
+
+  test('header clients: the code exchange answers 403 mfa_required as login does; the second step gives the tokens', async () => {
+    const { login, secret } = await userWithTotp();
+    const body = expectProblem(await codeSignIn(login), 403, 'mfa_required') as unknown as { mfaToken: string; methods: string[] };
+    assert.deepEqual(body.methods, ['totp', 'recovery_code']);
+    const done = await verifyTotp(body.mfaToken, secret);
+    assert.equal(done.statusCode, 200, done.body);
+    assert.equal(done.json().tokenType, 'Bearer');
+  });
+
+  test("the provider's own amr (mfa, otp) does not stand in for this account's second factor", async () => {
+    const { login } = await userWithTotp();
+    fake.forge({ claims: (c) => ({ ...c, amr: ['mfa', 'otp', 'pwd'] }) });
+    try {
+      const { fragment } = await browserSignIn(login);
+      assert.equal(fragment.get('tokenstile_error'), 'mfa_required');
+    } finally {
+      fake.forge(null);
+    }
+  });
+
+  test('with requireVerifiedEmail, an account made from an unverified provider email gets no session: email_not_verified', async () => {
+    const login = `unverified-${randomBytes(4).toString('hex')}`;
+    fake.accounts.set(login, { email: uniqueEmail(), emailVerified: false });
+    const { agent, fragment } = await browserSignIn(login);
+    assert.equal(fragment.get('tokenstile_error'), 'email_not_verified');
+    assert.equal(fragment.get('tokenstile_mfa_token'), null);
+    assert.equal(agent.cookie(host, accessCookie), undefined);
+    expectProblem(await codeSignIn(login), 403, 'email_not_verified');
+  });
+
+  test('a user without a second factor signs in at once (amr fed)', async () => {
+    const { agent, fragment } = await browserSignIn(`plain-${randomBytes(4).toString('hex')}`);
+    assert.equal(fragment.get('tokenstile_signed_in'), 'fake');
+    assert.ok(agent.cookie(host, accessCookie));
+  });
+});
