@@ -1,4 +1,5 @@
 import { originOf, type CoreContext } from './context.ts';
+import { passwordCredential } from './credential-store.ts';
 import type { TokenstileOptions } from './config.ts';
 import type { AuthEventListener } from './events.ts';
 import type { CoreFeature, FeatureKit, SignInGate } from './feature.ts';
@@ -16,11 +17,13 @@ export interface FeatureHooks {
   readonly closers: Array<() => Promise<void> | void>;
   /** Told of every event the core reports, after the host's `onEvent`. */
   readonly listeners: AuthEventListener[];
+  /** The ways to sign in that features bring, by name (`addSignInMethod`). */
+  readonly signInMethods: Map<string, (userId: string) => Promise<number>>;
 }
 
 /** Empty hooks, for a core to hand to `setUpFeatures`. */
 export function featureHooks(): FeatureHooks {
-  return { gates: [], purges: [], closers: [], listeners: [] };
+  return { gates: [], purges: [], closers: [], listeners: [], signInMethods: new Map() };
 }
 
 /**
@@ -60,6 +63,12 @@ export async function setUpFeatures(
       options: deps.options,
       limits: ctx.limits,
       onEvent: (listener) => void hooks.listeners.push(listener),
+      addSignInMethod: (name, count) => void hooks.signInMethods.set(name, count),
+      async signInMethods(userId, except) {
+        const counts = [...hooks.signInMethods].filter(([name]) => name !== except).map(([, count]) => count(userId));
+        const password = ctx.stores.credentials.list(userId, passwordCredential).then((list) => Math.min(list.length, 1));
+        return (await Promise.all([password, ...counts])).reduce((a, b) => a + b, 0);
+      },
       async checkSignIn(attempt) {
         for (const gate of hooks.gates) {
           const refused = await gate(attempt);

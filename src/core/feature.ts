@@ -146,6 +146,18 @@ export interface FeatureKit {
   checkSignIn(attempt: SignInAttempt): Promise<GateRefusal | null>;
   /** Tells `listener` of every event the core reports (a sign-up, a sign-in…), after the host's `onEvent`; it must not throw or block. */
   onEvent(listener: AuthEventListener): void;
+  /**
+   * Adds a way to sign in that the feature brings (passkeys, linked providers), named by the
+   * feature: `count` tells how many of them a user has.
+   */
+  addSignInMethod(name: string, count: (userId: string) => Promise<number>): void;
+  /**
+   * How many ways a user has to sign in: a password counts one, then every feature's
+   * (`addSignInMethod`) but `except`'s. Before removing its last one of a user, a feature asks for
+   * the others (`last_sign_in_method` when there are none). Not atomic across features: two
+   * removals racing on one account may both pass (a support reset is the way back).
+   */
+  signInMethods(userId: string, except?: string): Promise<number>;
 }
 
 /**

@@ -13,4 +13,5 @@ export const mfaCodes = defineCodes({
   invalid_code: { status: 401, title: 'The code is wrong, was already used, or has expired.' },
   mfa_already_enabled: { status: 409, title: 'An authenticator app is already set up; remove it first to set up another.' },
   invalid_passkey: { status: 401, title: 'The passkey could not be verified.' },
+  last_sign_in_method: { status: 409, title: 'This is the only way to sign in to your account; add a password or another provider first.' },
 });

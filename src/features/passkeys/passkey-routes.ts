@@ -72,7 +72,7 @@ export function passkeyRoutes(context: RouteContext): RouteSet {
       ...api,
       method: 'DELETE',
       url: '/auth/passkeys/:id',
-      schema: { tags, security, summary: 'Remove a passkey', description: 'Needs a sign-in within 5 minutes; every other session of the user ends.', params: ms.passkeyParams, response: { 204: s.noContent, ...errors(401, 403, 404) } },
+      schema: { tags, security, summary: 'Remove a passkey', description: 'Needs a sign-in within 5 minutes; every other session of the user ends. The last passkey of an account with no password and no linked provider is kept (409 last_sign_in_method).', params: ms.passkeyParams, response: { 204: s.noContent, ...errors(401, 403, 404, 409) } },
       authenticate: true,
       handler: async (request, reply) => {
         const r = await passkeys.remove(authOf(request), (request.params as { id: string }).id, device(request));

@@ -99,10 +99,12 @@ export class Passkeys {
     return renamed ? ok(passkeyView(renamed)) : fail('not_found');
   }
 
-  /** Removes one of the caller's passkeys (after a recent sign-in); the other sessions end. */
-  async remove(auth: AuthInfo, id: string, device: DeviceInfo): Promise<Result<void, 'not_found' | 'reauthentication_required'>> {
+  /** Removes one of the caller's passkeys (after a recent sign-in), unless it is their last way to sign in; the other sessions end. */
+  async remove(auth: AuthInfo, id: string, device: DeviceInfo): Promise<Result<void, 'not_found' | 'reauthentication_required' | 'last_sign_in_method'>> {
     const recent = await requireRecentAuth(this.#kit, auth);
     if (!recent.ok) return recent;
+    const mine = await this.#store.list(auth.userId);
+    if (mine.length === 1 && mine[0]!.id === id && (await this.#kit.signInMethods(auth.userId, 'passkeys')) === 0) return fail('last_sign_in_method');
     if (!(await this.#store.remove(auth.userId, id, this.#kit.clock.now()))) return fail('not_found');
     this.#kit.emit({ type: 'passkeys.removed', userId: auth.userId, sessionId: auth.sessionId, passkeyId: id, ...originOf(device) });
     await this.#kit.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId }, 'credential_change', originOf(device));

@@ -27,14 +27,14 @@ export async function listIdentities(deps: SocialDeps, userId: string): Promise<
 }
 
 /**
- * Unlinks an identity, unless it is the user's last way to sign in (no password and no other
- * identity): `last_sign_in_method`. Sessions it started go on (ending them is a separate choice,
+ * Unlinks an identity, unless it is the user's last way to sign in (no password, no passkey and
+ * no other identity): `last_sign_in_method`. Sessions it started go on (ending them is a separate choice,
  * on the devices list).
  */
 export async function unlinkIdentity(deps: SocialDeps, userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>> {
   const identity = (await deps.store.identitiesOf(userId)).find((i) => i.id === id);
   if (identity === undefined) return fail('not_found');
-  const removed = await deps.store.removeIdentity(userId, id, !(await deps.hasPassword(userId)));
+  const removed = await deps.store.removeIdentity(userId, id, !(await deps.signsInOtherwise(userId)));
   if (removed !== 'removed') return fail(removed === 'last' ? 'last_sign_in_method' : 'not_found');
   deps.emit({ type: 'social.identity_unlinked', userId, provider: identity.provider });
   return ok(undefined);

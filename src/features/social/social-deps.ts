@@ -44,6 +44,8 @@ export interface SocialDeps {
   limitStart(device: DeviceInfo): Promise<Result<void, 'too_many_requests'>>;
   /** True when the user can sign in with a password. */
   hasPassword(userId: string): Promise<boolean>;
+  /** True when the user has a way to sign in besides linked providers (a password, a passkey). */
+  signsInOtherwise(userId: string): Promise<boolean>;
   /** True while session `sessionId` of `userId` is live (not ended, not expired). */
   sessionLive(userId: string, sessionId: string): Promise<boolean>;
   /**

@@ -70,6 +70,7 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
       return counted;
     },
     hasPassword: async (userId) => (await stores.credentials.list(userId, passwordCredential)).length > 0,
+    signsInOtherwise: async (userId) => (await kit.signInMethods(userId, 'social')) > 0,
     async sessionLive(userId, sessionId) {
       const s = await stores.sessions.get(sessionId);
       return s !== null && s.userId === userId && s.revokedAt === null && s.expiresAt > now();
@@ -94,6 +95,7 @@ export const socialFeature: CoreFeature<Social> = {
   setup(kit) {
     const deps = socialDeps(kit, kit.config.oauthProviders as string | readonly ProviderOptions[] | undefined);
     kit.addPurge((at) => deps.store.purge(at));
+    kit.addSignInMethod('social', async (userId) => (await deps.store.identitiesOf(userId)).length);
     return createSocial(deps);
   },
 };

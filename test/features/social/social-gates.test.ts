@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { testApp, uniqueEmail, type TestApp, type TokenBody } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 import { freePort } from '../../scale/harness.ts';
-import { claimsOf, enrolTotp, nextStep, post } from '../mfa/mfa-test-kit.ts';
+import { claimsOf, del, enrolTotp, get, nextStep, post } from '../mfa/mfa-test-kit.ts';
+import { SoftAuthenticator } from '../passkeys/soft-authenticator.ts';
 import { totpCode } from '../mfa/totp-code.ts';
 import { CookieAgent } from './cookie-agent.ts';
 import { startFakeOidcProvider, type FakeOidcProvider } from './fake-providers.ts';
@@ -126,5 +127,25 @@ describe('provider sign-in and the sign-in gates', () => {
     const { agent, fragment } = await browserSignIn(`plain-${randomBytes(4).toString('hex')}`);
     assert.equal(fragment.get('tokenstile_signed_in'), 'fake');
     assert.ok(agent.cookie(host, accessCookie));
+  });
+});
+
+describe('counting the ways to sign in: passkeys count', () => {
+  test('an account made by a provider keeps its last way in: its only identity, then its only passkey', async () => {
+    const r = await codeSignIn(`last-${randomBytes(4).toString('hex')}`);
+    assert.equal(r.statusCode, 200, r.body);
+    const s = r.json() as TokenBody;
+    const [identity] = (await get(t, '/auth/identities', s.accessToken)).json().identities as { id: string }[];
+    expectProblem(await del(t, `/auth/identities/${identity!.id}`, s.accessToken), 409, 'last_sign_in_method');
+    const device = new SoftAuthenticator(base);
+    const options = await post(t, '/auth/passkeys/register/options', {}, s.accessToken);
+    assert.equal(options.statusCode, 200, options.body);
+    const added = await post(t, '/auth/passkeys/register', { credential: device.register(options.json()) }, s.accessToken);
+    assert.equal(added.statusCode, 201, added.body);
+    // A passkey is a way to sign in: the identity may go now.
+    assert.equal((await del(t, `/auth/identities/${identity!.id}`, s.accessToken)).statusCode, 204);
+    // And the passkey is now the last way: it stays.
+    expectProblem(await del(t, `/auth/passkeys/${added.json().passkey.id}`, s.accessToken), 409, 'last_sign_in_method');
+    assert.equal((await get(t, '/auth/passkeys', s.accessToken)).json().passkeys.length, 1);
   });
 });
