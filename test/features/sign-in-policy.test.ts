@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { internals } from '../../src/core/core-internals.ts';
+import { MemoryRateLimiter } from '../../src/core/memory-rate-limiter.ts';
 import { goodPassword, issuer, testApp, uniqueEmail, type TestApp, type TokenBody } from '../helpers.ts';
 import { expectProblem } from '../http/problem-assertions.ts';
 import { claimsOf, enrolTotp, nextStep, post } from './mfa/mfa-test-kit.ts';
@@ -97,5 +98,33 @@ describe('a successful sign-in voids reset links, whatever the method', () => {
     const done = await post(t, '/auth/mfa/verify', { mfaToken: again.mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) });
     assert.equal(done.statusCode, 200, done.body);
     assert.equal(await resetWorks(t, second), false);
+  });
+});
+
+describe('limits shared by every instance', () => {
+  test('passkey sign-in options and provider sign-in starts count on the core limiter: two instances sharing one (as on Redis) share the count', async () => {
+    // One limiter for both, as every instance's is one Redis; a per-instance count would allow 2 + 2.
+    const rateLimiter = new MemoryRateLimiter();
+    const options = {
+      rateLimiter,
+      rateLimits: { loginPerIp: { limit: 2, window: '15m' } },
+      oauthProviders: [{ id: 'idp', issuer: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's' }],
+    } as const;
+    const [a, b] = await Promise.all([testApp(options), testApp(options)]);
+    try {
+      for (const [i, app] of [a, a, b].entries()) {
+        const r = await post(app, '/auth/passkeys/login/options', {});
+        if (i < 2) assert.equal(r.statusCode, 200, r.body);
+        else expectProblem(r, 429, 'too_many_requests');
+      }
+      for (const [i, app] of [a, b, b].entries()) {
+        const r = await app.app.inject({ method: 'GET', url: '/auth/oauth/idp' });
+        // The provider cannot be reached (502) until the starts are over the limit (429).
+        if (i < 2) expectProblem(r, 502, 'oauth_provider_error');
+        else expectProblem(r, 429, 'too_many_requests');
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });

@@ -4,7 +4,6 @@ import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
 import type { FeatureKit, SignInRefusal } from '../../core/feature.ts';
 import { uuidv7 } from '../../core/ids.ts';
-import { MemoryRateLimiter } from '../../core/memory-rate-limiter.ts';
 import { requireRecentAuth } from '../mfa/step-up.ts';
 import type { PasskeyRecord, PasskeyStore } from './passkey-store.ts';
 import { challengeOf, checkAssertion, checkRegistration, creationOptions, requestOptions, type RelyingParty } from './webauthn.ts';
@@ -48,7 +47,6 @@ function checkName(name: unknown, fallback: string): Result<string, 'invalid_req
 export class Passkeys {
   readonly #kit: FeatureKit;
   readonly #store: PasskeyStore;
-  readonly #optionsLimiter = new MemoryRateLimiter();
 
   constructor(kit: FeatureKit, store: PasskeyStore) {
     this.#kit = kit;
@@ -113,16 +111,14 @@ export class Passkeys {
 
   /**
    * Options for a passkey sign-in. Each stores a challenge row, and anyone may ask: limited per
-   * client IP by the `loginPerIp` rule (default 100 per 15 minutes), counted in this process.
+   * client IP by the `loginPerIp` rule (default 100 per 15 minutes), on keys of their own, through
+   * the core's limits (shared by every instance when the core's limiter is).
    */
   async loginOptions(rp: RelyingParty, device: DeviceInfo): Promise<Result<PublicKeyCredentialRequestOptionsJSON, 'too_many_requests'>> {
-    const rule = this.#kit.config.rateLimits.loginPerIp;
-    if (rule && device.ip) {
-      const decision = await this.#optionsLimiter.hit(`passkey-options:${device.ip}`, rule.limit, rule.windowMs, this.#kit.clock.now());
-      if (!decision.allowed) {
-        this.#kit.emit({ type: 'rate_limited', rule: 'passkeyLoginPerIp' });
-        return fail('too_many_requests', decision.retryAfterMs);
-      }
+    const counted = await this.#kit.limits.check('loginPerIp', device.ip ? `passkey-options:${device.ip}` : null, this.#kit.clock.now());
+    if (!counted.ok) {
+      this.#kit.emit({ type: 'rate_limited', rule: 'passkeyLoginPerIp' });
+      return counted;
     }
     return ok(await this.requestOptions(rp, passkeyPurposes.login, null));
   }

@@ -8,8 +8,6 @@ import { internals } from '../../core/core-internals.ts';
 import type { UserRecord } from '../../core/user-store.ts';
 import { originOf } from '../../core/context.ts';
 import { ok } from '../../core/errors.ts';
-import { MemoryRateLimiter } from '../../core/memory-rate-limiter.ts';
-import { RateLimits } from '../../core/rate-limits.ts';
 import { ProviderClient } from './provider-client.ts';
 import { parseProviders, type ProviderOptions } from './provider-options.ts';
 import { createSocial, type Social } from './social.ts';
@@ -24,10 +22,6 @@ export const backchannelCause = 'backchannel_logout';
 export function socialDeps(kit: FeatureKit, providers: string | readonly ProviderOptions[] | undefined): SocialDeps {
   const { stores, clock } = kit;
   const now = () => clock.now();
-  // Starts are limited per client IP with the numbers of the `loginPerIp` rule (default 100 per
-  // 15 minutes; off with it), on keys of their own. The kit gives features no handle on the
-  // core's shared limiter, so they are counted in this process: per instance, not per cluster.
-  const startLimits = new RateLimits(kit.config.rateLimits, new MemoryRateLimiter(), new MemoryRateLimiter(), kit.logger);
   return {
     providers: parseProviders(providers).map((p) => new ProviderClient(p)),
     store: sqlSocialStore(kit.db),
@@ -63,8 +57,11 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
       kit.emit({ type: 'user_created', userId: user.id });
       return user;
     },
+    // Starts are limited per client IP with the numbers of the `loginPerIp` rule (default 100 per
+    // 15 minutes; off with it), on keys of their own, through the core's limits: shared by every
+    // instance when the core's limiter is (Redis).
     async limitStart(device) {
-      const counted = await startLimits.check('loginPerIp', device.ip ? `social-start:${device.ip}` : null, now());
+      const counted = await kit.limits.check('loginPerIp', device.ip ? `social-start:${device.ip}` : null, now());
       if (counted.ok) return ok(undefined);
       kit.emit({ type: 'rate_limited', rule: 'socialStartPerIp' });
       return counted;
