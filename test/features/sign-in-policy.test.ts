@@ -101,6 +101,12 @@ describe('a successful sign-in voids reset links, whatever the method', () => {
   });
 });
 
+test('a change of email still needs the password of an account that has one (field password)', async () => {
+  const s = await t.signUp();
+  const r = expectProblem(await post(t, '/auth/email/change', { newEmail: uniqueEmail() }, s.accessToken), 400, 'invalid_request') as unknown as { field: string };
+  assert.equal(r.field, 'password');
+});
+
 describe('limits shared by every instance', () => {
   test('passkey sign-in options and provider sign-in starts count on the core limiter: two instances sharing one (as on Redis) share the count', async () => {
     // One limiter for both, as every instance's is one Redis; a per-instance count would allow 2 + 2.

@@ -4,6 +4,7 @@ import type { DeviceInfo } from '../../core/context.ts';
 import { passwordCredential } from '../../core/credential-store.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
 import { normalizePassword } from '../../core/password.ts';
+import { requireRecentAuth } from '../mfa/step-up.ts';
 import { admitMailRequest, invalidCode, liveUserById, mailLink, originOf, type RecoveryContext } from './recovery-context.ts';
 
 /** The one-time-token purpose of links confirming a new address. */
@@ -18,16 +19,18 @@ interface ChangeData {
 
 /**
  * `POST /auth/email/change {newEmail, password}` (signed in): checks the password (wrong ones
- * are limited like failed sign-ins), then mails a confirmation link to the new address and a
+ * are limited like failed sign-ins) or, for an account without one (made by a provider sign-in),
+ * that the session proved who it is within 5 minutes (`auth_time`: a sign-in, or a
+ * re-authentication by passkey, TOTP or provider; else `reauthentication_required`), then mails a confirmation link to the new address and a
  * notice to the old one. Nothing changes until the link is followed. `email_taken` when another
  * account has the new address (as registration says it).
  */
 export async function requestEmailChange(
   rc: RecoveryContext,
   auth: AuthInfo,
-  input: { readonly newEmail: string; readonly password: string },
+  input: { readonly newEmail: string; readonly password?: string },
   device: DeviceInfo,
-): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests'>> {
+): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests' | 'reauthentication_required'>> {
   const email = checkEmail(input.newEmail);
   if (!email.ok) return invalid('newEmail', email.reason);
   const user = await liveUserById(rc, auth.userId);
@@ -36,7 +39,12 @@ export async function requestEmailChange(
   const limited = await rc.kit.limits.check('loginPerAccount', `email-change:${user.id}`, rc.kit.clock.now());
   if (!limited.ok) return limited;
   const [credential] = await rc.kit.stores.credentials.list(user.id, passwordCredential);
-  if (credential === undefined || !(await rc.kit.hasher.verify(credential.secret, normalizePassword(input.password)))) {
+  if (credential === undefined) {
+    const recent = await requireRecentAuth(rc.kit, auth);
+    if (!recent.ok) return recent;
+  } else if (input.password === undefined) {
+    return invalid('password', 'is required');
+  } else if (!(await rc.kit.hasher.verify(credential.secret, normalizePassword(input.password)))) {
     rc.kit.emit({ type: 'recovery.email_change_failed', userId: user.id, sessionId: auth.sessionId, ...originOf(device) });
     return fail('invalid_credentials');
   }

@@ -107,7 +107,7 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         // With second factors on, a recent proof of identity too (403 reauthentication_required).
         const recent = await recentAuthGuard(core)?.(authOf(request));
         if (recent && !recent.ok) return sendProblem(reply, recent.code);
-        return answer(reply, await recovery.requestEmailChange(authOf(request), request.body as { newEmail: string; password: string }, device(request)), 202);
+        return answer(reply, await recovery.requestEmailChange(authOf(request), request.body as { newEmail: string; password?: string }, device(request)), 202);
       },
     },
     {

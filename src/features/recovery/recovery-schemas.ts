@@ -28,7 +28,8 @@ export const resetBody = {
 export const emailChangeBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['newEmail', 'password'],
+  // `password` is required of an account that has one; one without (made by a provider sign-in) re-authenticates instead.
+  required: ['newEmail'],
   properties: { newEmail: emailField, password: passwordField },
 } as const;
 

@@ -87,8 +87,12 @@ export class ProviderClient {
     return configuration;
   }
 
-  /** The URL to send the browser to, for a flow with these secrets (`flowSecrets`). */
-  async authorizationUrl(redirectUri: string, secrets: FlowSecrets): Promise<URL> {
+  /**
+   * The URL to send the browser to, for a flow with these secrets (`flowSecrets`). `fresh`: the
+   * user must sign in at the provider again (OpenID Connect `prompt=login`), not ride on a session
+   * there: for a re-authentication.
+   */
+  async authorizationUrl(redirectUri: string, secrets: FlowSecrets, fresh = false): Promise<URL> {
     const configuration = await this.configuration();
     const oidc = await openid();
     const parameters: Record<string, string> = {
@@ -99,6 +103,7 @@ export class ProviderClient {
       state: secrets.state,
     };
     if (secrets.nonce !== null) parameters.nonce = secrets.nonce;
+    if (fresh && this.config.kind === 'oidc') parameters.prompt = 'login';
     return oidc.buildAuthorizationUrl(configuration, parameters);
   }
 

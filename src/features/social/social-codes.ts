@@ -18,4 +18,5 @@ export const socialCodes = defineCodes({
   last_sign_in_method: { status: 409, title: 'This is the only way to sign in to your account; add a password or another provider first.' },
   invalid_code: { status: 401, title: 'The code is wrong, already used or expired.' },
   invalid_logout_token: { status: 400, title: 'The logout token is not valid.' },
+  reauthentication_required: { status: 403, title: 'For your safety, this change needs a recent sign-in: confirm it is you and try again.' },
 });

@@ -46,6 +46,8 @@ export interface SocialDeps {
   hasPassword(userId: string): Promise<boolean>;
   /** True when the user has a way to sign in besides linked providers (a password, a passkey). */
   signsInOtherwise(userId: string): Promise<boolean>;
+  /** Sets a live session's `auth_time` (a re-authentication); false when it has ended. */
+  setAuthTime(sessionId: string, at: number): Promise<boolean>;
   /** True while session `sessionId` of `userId` is live (not ended, not expired). */
   sessionLive(userId: string, sessionId: string): Promise<boolean>;
   /**

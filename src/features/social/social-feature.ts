@@ -68,6 +68,7 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
     },
     hasPassword: async (userId) => (await stores.credentials.list(userId, passwordCredential)).length > 0,
     signsInOtherwise: async (userId) => (await kit.signInMethods(userId, 'social')) > 0,
+    setAuthTime: (sessionId, at) => stores.sessions.setAuthTime(sessionId, at),
     async sessionLive(userId, sessionId) {
       const s = await stores.sessions.get(sessionId);
       return s !== null && s.userId === userId && s.revokedAt === null && s.expiresAt > now();

@@ -6,6 +6,7 @@ import type { UserRecord } from '../../core/user-store.ts';
 import { flowSecrets, ProviderError } from './provider-client.ts';
 import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
 import type { SocialDeps } from './social-deps.ts';
+import { reauthenticate } from './social-reauth.ts';
 
 /** One-time token purposes of this feature. */
 export const flowPurpose = 'social_flow';
@@ -30,6 +31,8 @@ interface FlowData {
   readonly mode: FlowMode;
   readonly codeChallenge: string | null;
   readonly link: LinkIntent | null;
+  /** With `link`: prove again who the signed-in user is (step-up), rather than connect a provider. */
+  readonly reauthenticate?: boolean;
 }
 
 /** What an exchange code stands for. */
@@ -50,18 +53,21 @@ export interface StartInput {
   /** A header client's PKCE challenge (S256, base64url) for the exchange: required with mode `code`. */
   readonly codeChallenge?: string | null;
   readonly link?: LinkIntent | null;
+  /** With `link`: a re-authentication of that session through a provider already linked to its user. */
+  readonly reauthenticate?: boolean;
   /** Who starts it: each start writes a flow record, so starts are limited per client IP. */
   readonly device: DeviceInfo;
 }
 
 /** How a callback ended, for the HTTP layer to redirect (`returnTo` is null when the flow was never ours). */
 export type FinishOutcome =
-  | { readonly kind: 'refused'; readonly code: AccountRefusal | 'oauth_provider_error' | 'account_disabled'; readonly returnTo: string | null; readonly provider: string }
+  | { readonly kind: 'refused'; readonly code: AccountRefusal | 'oauth_provider_error' | 'account_disabled' | 'reauthentication_required'; readonly returnTo: string | null; readonly provider: string }
   | { readonly kind: 'signed_in'; readonly tokens: IssuedTokens; readonly returnTo: string; readonly provider: string }
   | { readonly kind: 'code'; readonly code: string; readonly returnTo: string; readonly provider: string }
   /** A sign-in gate refused (`mfa_required`: the second step goes on with `details.mfaToken`). */
   | { readonly kind: 'gated'; readonly code: string; readonly details: Readonly<Record<string, unknown>>; readonly returnTo: string; readonly provider: string }
-  | { readonly kind: 'linked'; readonly returnTo: string; readonly provider: string };
+  | { readonly kind: 'linked'; readonly returnTo: string; readonly provider: string }
+  | { readonly kind: 'reauthenticated'; readonly returnTo: string; readonly provider: string };
 
 function client(deps: SocialDeps, id: string) {
   return deps.providers.find((p) => p.config.id === id) ?? null;
@@ -92,9 +98,10 @@ export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Re
     mode: input.mode,
     codeChallenge: input.codeChallenge ?? null,
     link: input.link ?? null,
+    ...(input.reauthenticate === true && input.link && { reauthenticate: true }),
   };
   const flowToken = await deps.tokens.issue({ purpose: flowPurpose, userId: input.link?.userId ?? null, data, ttlMs: flowTtlMs });
-  const url = await provider.authorizationUrl(input.redirectUri, flowSecrets(flowToken, provider.config.kind));
+  const url = await provider.authorizationUrl(input.redirectUri, flowSecrets(flowToken, provider.config.kind), data.reauthenticate === true);
   return ok({ url: url.href, flowToken });
 }
 
@@ -129,6 +136,10 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
     if (!(err instanceof ProviderError)) throw err;
     deps.logger?.warn({ provider: providerId, err: err.message }, 'tokenstile: a sign-in with a provider was refused');
     return refuse('oauth_provider_error');
+  }
+  if (flow.reauthenticate === true && flow.link !== null) {
+    const done = await reauthenticate(deps, providerId, profile.subject, flow.link, device);
+    return done === null ? { kind: 'reauthenticated', returnTo: flow.returnTo, provider: providerId } : refuse(done);
   }
   const account = await resolveAccount(deps, providerId, profile, flow.link);
   if (!account.ok) return refuse(account.code);

@@ -56,6 +56,37 @@ export function socialRoutes(context: RouteContext): RouteSet {
   const redirect = (reply: HttpReply, location: string) => reply.code(302).header('location', location).send();
   const returnTo = (value: string | null) => (value === null ? defaultReturn : checkReturnTo(value, ownOrigin, browser.allowedOrigins));
 
+  /** A flow started by a signed-in session: connecting a provider, or re-authenticating through one. */
+  const sessionFlow = (intent: 'link' | 'reauthenticate', summary: string, then: string): RouteDefinition => ({
+    ...api,
+    method: 'POST',
+    url: `/auth/oauth/:provider/${intent}`,
+    authenticate: true,
+    schema: {
+      tags,
+      security,
+      summary,
+      description: `Sets the flow cookie and answers the provider URL to navigate to. ${then}`,
+      params: s.providerParams,
+      body: s.linkBody,
+      response: { 200: s.linkResponse, ...errors(400, 401, 403, 404, 429, 502) },
+    },
+    preValidation: (request) => {
+      if (request.body === undefined) request.body = {};
+    },
+    handler: async (request, reply) => {
+      const { provider } = request.params as { provider: string };
+      const target = returnTo((request.body as { returnTo?: string }).returnTo ?? null);
+      if (target === null) return sendProblem(reply, 'invalid_request', { field: 'returnTo', detail: 'returnTo must be a path here or a URL on an allowed origin.' });
+      const auth = authOf(request);
+      const link = { userId: auth.userId, sessionId: auth.sessionId };
+      const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode: 'cookie', link, reauthenticate: intent === 'reauthenticate', device: device(request) });
+      if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
+      setFlowCookie(reply, r.value.flowToken);
+      return { url: r.value.url };
+    },
+  });
+
   const routes: RouteDefinition[] = [
     {
       ...api,
@@ -106,34 +137,12 @@ export function socialRoutes(context: RouteContext): RouteSet {
         return browserSession(core, { accessToken: '', refreshToken: '', refreshExpiresIn: 0, expiresIn, session: { id: auth.sessionId }, user: user.value });
       },
     },
-    {
-      ...api,
-      method: 'POST',
-      url: '/auth/oauth/:provider/link',
-      authenticate: true,
-      schema: {
-        tags,
-        security,
-        summary: 'Start connecting a provider to the signed-in account',
-        description: 'Sets the flow cookie and answers the provider URL to navigate to. The callback links the identity to this account (this session must still be live then) and redirects to `returnTo#tokenstile_linked=<provider>`.',
-        params: s.providerParams,
-        body: s.linkBody,
-        response: { 200: s.linkResponse, ...errors(400, 401, 403, 404, 429, 502) },
-      },
-      preValidation: (request) => {
-        if (request.body === undefined) request.body = {};
-      },
-      handler: async (request, reply) => {
-        const { provider } = request.params as { provider: string };
-        const target = returnTo((request.body as { returnTo?: string }).returnTo ?? null);
-        if (target === null) return sendProblem(reply, 'invalid_request', { field: 'returnTo', detail: 'returnTo must be a path here or a URL on an allowed origin.' });
-        const auth = authOf(request);
-        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode: 'cookie', link: { userId: auth.userId, sessionId: auth.sessionId }, device: device(request) });
-        if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
-        setFlowCookie(reply, r.value.flowToken);
-        return { url: r.value.url };
-      },
-    },
+    sessionFlow('link', 'Start connecting a provider to the signed-in account', 'The callback links the identity to this account (this session must still be live then) and redirects to `returnTo#tokenstile_linked=<provider>`.'),
+    sessionFlow(
+      'reauthenticate',
+      'Prove again who you are through a provider linked to the account (step-up, e.g. an account without a password)',
+      'The provider is asked to sign the user in anew (`prompt=login`, OpenID Connect). The callback sets this session\'s `auth_time` to now, as `POST /auth/reauthenticate` does, and redirects to `returnTo#tokenstile_reauthenticated=<provider>`; `#tokenstile_error=reauthentication_required` when the provider account is not linked to this user.',
+    ),
     {
       ...api,
       method: 'GET',
@@ -185,6 +194,8 @@ export function socialRoutes(context: RouteContext): RouteSet {
             return redirect(reply, withOutcome(outcome.returnTo!, { tokenstile_error: outcome.code, provider }));
           case 'linked':
             return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_linked: provider }));
+          case 'reauthenticated':
+            return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_reauthenticated: provider }));
           case 'code':
             return redirect(reply, withOutcome(outcome.returnTo, { tokenstile_code: outcome.code }));
           case 'gated':

@@ -149,3 +149,32 @@ describe('counting the ways to sign in: passkeys count', () => {
     assert.equal((await get(t, '/auth/passkeys', s.accessToken)).json().passkeys.length, 1);
   });
 });
+
+describe('an account without a password: change of email and re-authentication', () => {
+  /** Starts a re-authentication of `s` through the fake provider and signs in there as `login`: the fragment it ends with. */
+  async function reauthenticate(s: TokenBody, login: string) {
+    const agent = new CookieAgent();
+    const started = await agent.request(`${base}/auth/oauth/fake/reauthenticate`, { method: 'POST', headers: { authorization: `Bearer ${s.accessToken}` } });
+    assert.equal(started.status, 200, started.body);
+    const url = new URL(JSON.parse(started.body).url);
+    assert.equal(url.searchParams.get('prompt'), 'login', 'the provider is asked for a fresh sign-in');
+    url.searchParams.set('login_hint', login);
+    const end = await agent.follow(url.href, atApp);
+    return new URLSearchParams(new URL(end.stoppedAt ?? end.location ?? end.url).hash.slice(1));
+  }
+
+  test('no password to give: a recent sign-in is enough; later, a re-authentication through the linked provider is', async () => {
+    const login = `nopw-${randomBytes(4).toString('hex')}`;
+    const r = await codeSignIn(login);
+    assert.equal(r.statusCode, 200, r.body);
+    const s = r.json() as TokenBody;
+    assert.equal((await post(t, '/auth/email/change', { newEmail: uniqueEmail() }, s.accessToken)).statusCode, 202);
+    t.clock.advance(6 * 60_000);
+    expectProblem(await post(t, '/auth/email/change', { newEmail: uniqueEmail() }, s.accessToken), 403, 'reauthentication_required');
+    // Another provider account, not linked to this user, proves nothing.
+    assert.equal((await reauthenticate(s, `stranger-${randomBytes(4).toString('hex')}`)).get('tokenstile_error'), 'reauthentication_required');
+    expectProblem(await post(t, '/auth/email/change', { newEmail: uniqueEmail() }, s.accessToken), 403, 'reauthentication_required');
+    assert.equal((await reauthenticate(s, login)).get('tokenstile_reauthenticated'), 'fake');
+    assert.equal((await post(t, '/auth/email/change', { newEmail: uniqueEmail() }, s.accessToken)).statusCode, 202);
+  });
+});
