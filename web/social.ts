@@ -65,10 +65,20 @@ function signInButtons(list: readonly Provider[]): void {
   );
 }
 
-/** Shows the password change only to accounts that have a password (one made by a provider sign-in has none). */
+/**
+ * Shows the password change, and the change of email's password field, only to accounts that have
+ * a password (one made by a provider sign-in has none: its recent sign-in stands in for it).
+ */
 function showPasswordChange(passwordSet: boolean): void {
   const card = document.getElementById('password-form')?.closest('section');
   if (card) card.hidden = !passwordSet;
+  const emailPassword = document.getElementById('email-password') as HTMLInputElement | null;
+  if (emailPassword) {
+    emailPassword.hidden = !passwordSet;
+    emailPassword.required = passwordSet;
+    const label = document.querySelector<HTMLElement>('label[for=email-password]');
+    if (label) label.hidden = !passwordSet;
+  }
   const hint = el('social-accounts').querySelector('.hint');
   if (hint) {
     hint.textContent = passwordSet

@@ -124,6 +124,11 @@ describe('social sign-in in Chromium', { skip }, () => {
     await other.click('#mfa-form button[type=submit]');
     await other.waitForSelector('#signed-in:not([hidden])');
     assert.equal(await other.textContent('#me-email'), email);
+    // No password to give for a change of email: the field is not shown, and the fresh sign-in stands in.
+    await other.waitForSelector('#email-password', { state: 'hidden' });
+    await other.fill('#new-email', uniqueEmail());
+    await other.click('#email-form button[type=submit]');
+    await other.waitForFunction(() => /We sent a link/.test(document.getElementById('status')?.textContent ?? ''));
     const amr = server.events.findLast((e) => e.type === 'session_started' && 'userId' in e)?.amr;
     assert.equal(amr, 'fed otp mfa');
     assert.deepEqual(pageErrors, []);

@@ -167,9 +167,9 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
 
 /**
  * Runs the sign-in gates for a provider sign-in, as `login` does for a password: the refusal
- * (audited as `social.sign_in_refused`) or null. A second factor is always asked of a user who has one: the
- * provider's own `amr` tells how they signed in there, not that they hold this account's factor
- * (`isMultiFactor`). The session the second step then starts has `amr` `fed` plus that step's
+ * (audited as `social.sign_in_refused`) or null. A second factor is always asked of a user who
+ * has one: the provider's own `amr` tells how they signed in there, not that they hold this
+ * account's factor (`isMultiFactor`). The session the second step then starts has `amr` `fed` plus that step's
  * (`["fed", "otp", "mfa"]`), and no provider origin: back-channel logout does not reach it.
  */
 async function gate(deps: SocialDeps, provider: string, user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<SignInRefusal | null> {
