@@ -1,4 +1,4 @@
-// Second-step limits under racing tries, and how long a TOTP set-up waits for its code.
+// Second-step limits under racing tries, recovery codes' single use, and how long a TOTP set-up waits for its code.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { totpCode } from './totp-code.ts';
@@ -7,7 +7,7 @@ import { featureApi } from '../../../src/core/feature.ts';
 import { mfaFeature, type MfaFeatureApi } from '../../../src/features/mfa/mfa-feature.ts';
 import { mfaLimits } from '../../../src/features/mfa/mfa-service.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
-import { enrolTotp, login, mfaRequired, nextStep, post } from './mfa-test-kit.ts';
+import { enrolTotp, get, login, mfaRequired, nextStep, post } from './mfa-test-kit.ts';
 
 let t: TestApp;
 before(async () => {
@@ -93,3 +93,20 @@ test('the per-user limit holds across instances: failures on one count on the ot
     const { mfaToken } = await mfaRequired(b, email);
     expectProblem(await post(b, '/auth/mfa/verify', { mfaToken, method: 'totp', code: totpCode(secret, b.clock.now()) }), 429, 'too_many_requests');
   }));
+
+test('recovery codes: one code raced on two mfaTokens signs in once; renewed codes void the old ones; the count left follows', async () => {
+  const email = uniqueEmail();
+  const s = await t.signUp(email);
+  const { recoveryCodes } = await enrolTotp(t, s);
+  const [a, b] = [await mfaRequired(t, email), await mfaRequired(t, email)];
+  const raced = await Promise.all([a, b].map(({ mfaToken }) => post(t, '/auth/mfa/verify', { mfaToken, method: 'recovery_code', code: recoveryCodes[0] })));
+  assert.deepEqual(raced.map((r) => r.statusCode).sort(), [200, 401]);
+  const session = raced.find((r) => r.statusCode === 200)!.json() as { accessToken: string };
+  assert.equal((await get(t, '/auth/mfa', session.accessToken)).json().recoveryCodesLeft, 9);
+  const renewed = await post(t, '/auth/mfa/recovery-codes', {}, session.accessToken);
+  assert.equal(renewed.statusCode, 200, renewed.body);
+  expectProblem(await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'recovery_code', code: recoveryCodes[1] }), 401, 'invalid_code');
+  assert.equal((await get(t, '/auth/mfa', session.accessToken)).json().recoveryCodesLeft, 10);
+  const fresh = (renewed.json() as { recoveryCodes: string[] }).recoveryCodes[0];
+  assert.equal((await post(t, '/auth/mfa/verify', { mfaToken: (await mfaRequired(t, email)).mfaToken, method: 'recovery_code', code: fresh })).statusCode, 200);
+});
