@@ -26,7 +26,7 @@ export interface RecoveryApi {
   requestVerification(auth: AuthInfo, device?: DeviceInfo): Promise<Result<void, 'session_revoked' | 'too_many_requests'>>;
   resendVerification(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'too_many_requests'>>;
   verifyEmail(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code'>>;
-  requestEmailChange(auth: AuthInfo, input: { newEmail: string; password: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests'>>;
+  requestEmailChange(auth: AuthInfo, input: { newEmail: string; password: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'session_revoked' | 'too_many_requests'>>;
   confirmEmailChange(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>>;
   requestMagicLink(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'not_found' | 'too_many_requests'>>;
   verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'> | SignInRefusal>;

@@ -99,8 +99,9 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         tags,
         security,
         summary: 'Change the email: a confirmation link goes to the new address, a notice to the old',
+        description: 'Answers 202 whether or not another account has the new address (no link goes to an address that is taken), so that it tells nobody which addresses have accounts.',
         body: r.emailChangeBody,
-        response: { 202: r.accepted, ...errors(400, 401, 403, 409, 429) },
+        response: { 202: r.accepted, ...errors(400, 401, 403, 429) },
       },
       authenticate: true,
       handler: async (request, reply) => {
