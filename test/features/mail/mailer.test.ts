@@ -8,7 +8,8 @@ import { secureRandom } from '../../../src/core/ids.ts';
 import type { FeatureDatabase } from '../../../src/core/feature.ts';
 import { mailMigrations } from '../../../src/features/mail/mail-migrations.ts';
 import { MailTemplates } from '../../../src/features/mail/mail-templates.ts';
-import { smtpTransport } from '../../../src/features/mail/mail-transport.ts';
+import nodemailer from 'nodemailer';
+import { checkSmtpUrl, smtpSettings, smtpTransport } from '../../../src/features/mail/mail-transport.ts';
 import { Mailer, retryDelayMs, type MailEvent } from '../../../src/features/mail/mailer.ts';
 import { OutboxStore } from '../../../src/features/mail/outbox-store.ts';
 import { startSmtpServer, type SmtpTestServer } from './smtp-test-server.ts';
@@ -140,6 +141,29 @@ describe('mailer', () => {
       assert.equal((await store.get(id))?.text, null);
     } finally {
       await mailer.close();
+    }
+  });
+
+  test('smtp:// requires STARTTLS (certificates verified, TLS 1.2+) except to this machine or with ?starttls=optional; a server without it never sees the credentials', async () => {
+    const settings = (url: string) => smtpSettings(checkSmtpUrl(url), 1000);
+    assert.equal(settings('smtp://u:p@mail.example.com:587').requireTLS, true);
+    assert.equal(settings('smtp://u:p@mail.example.com:587').tls.rejectUnauthorized, true);
+    assert.equal(settings('smtp://u:p@mail.example.com:587?starttls=optional').requireTLS, false);
+    assert.equal(settings('smtps://u:p@mail.example.com').requireTLS, false);
+    assert.equal(settings('smtps://u:p@mail.example.com').secure, true);
+    for (const local of ['smtp://127.0.0.1:25', 'smtp://localhost:25', 'smtp://[::1]:25']) assert.equal(settings(local).requireTLS, false, local);
+    assert.throws(() => checkSmtpUrl('smtp://mail.example.com?starttls=off'), /starttls=optional/);
+    assert.throws(() => checkSmtpUrl('smtps://mail.example.com?starttls=optional'), /starttls=optional/);
+    // The settings for a remote host, against the real test server (which offers no STARTTLS).
+    const port = Number(new URL(smtp.url).port);
+    const remote = nodemailer.createTransport({ ...settings('smtp://mailer:s3cret%20pass@mail.example.com'), host: '127.0.0.1', port });
+    try {
+      const before = smtp.authAttempts();
+      await assert.rejects(remote.sendMail({ from: 'no-reply@example.com', to: 'tls@example.com', subject: 's', text: 't' }), /STARTTLS|TLS/i);
+      assert.equal(smtp.authAttempts(), before, 'no login was sent in the clear');
+      assert.ok(!smtp.received.some((m) => m.to.includes('tls@example.com')));
+    } finally {
+      remote.close();
     }
   });
 });
