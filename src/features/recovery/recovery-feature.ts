@@ -45,7 +45,7 @@ const outboxRetentionMs = 30 * 24 * 3_600_000;
 
 function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryApi {
   const settings = resolveRecoveryOptions(options, kit.config.issuer);
-  const outbox = new OutboxStore(kit.db);
+  const outbox = new OutboxStore(kit.db, kit.keyEncryptionKey);
   const transport = settings.mailTransport ?? (settings.smtpUrl === null ? null : smtpTransport({ url: settings.smtpUrl, from: settings.mailFrom, timeoutMs: settings.smtpTimeoutMs }));
   const mailer = new Mailer({
     store: outbox,

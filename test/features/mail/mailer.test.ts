@@ -34,9 +34,8 @@ after(() => smtp.close());
 
 const site = 'auth.example.com';
 
-function mailerFor(transport: ReturnType<typeof smtpTransport> | null, events: MailEvent[] = [], logs: unknown[][] = []) {
+function mailerFor(transport: ReturnType<typeof smtpTransport> | null, events: MailEvent[] = [], logs: unknown[][] = [], store = new OutboxStore(sqliteDb())) {
   const clock = new ManualClock(Date.now());
-  const store = new OutboxStore(sqliteDb());
   const logger = { info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a) };
   const mailer = new Mailer({ store, transport, templates: new MailTemplates(), clock, random: secureRandom, logger, onEvent: (e) => events.push(e), retryBaseMs: 30_000, maxAttempts: 3 });
   return { clock, store, mailer };
@@ -164,6 +163,33 @@ describe('mailer', () => {
       assert.ok(!smtp.received.some((m) => m.to.includes('tls@example.com')));
     } finally {
       remote.close();
+    }
+  });
+
+  test('with the key-encryption key, bodies are sealed at rest (the table holds no link), read back and sent as written; without the key they are refused, not sent empty', async () => {
+    const db = sqliteDb();
+    const key = secureRandom(32);
+    const { store, mailer } = mailerFor(null, [], [], new OutboxStore(db, key));
+    try {
+      const link = 'https://auth.example.com/account#magic=tso_sealed_link';
+      const id = await mailer.enqueue('magic_link', 'fay@example.com', { email: 'fay@example.com', link, site }, 600_000);
+      const [raw] = await db.query<{ body_text: string; body_html: string }>('SELECT body_text, body_html FROM mail_outbox WHERE id = ?1', [id]);
+      assert.match(raw!.body_text, /^tsenc1\./);
+      assert.match(raw!.body_html, /^tsenc1\./);
+      assert.doesNotMatch(JSON.stringify(raw), /tso_sealed_link/);
+      assert.match((await store.get(id))?.text ?? '', /tso_sealed_link/);
+      assert.match((await store.get(id))?.html ?? '', /tso_sealed_link/);
+      await assert.rejects(new OutboxStore(db).get(id), /keyEncryptionKey/);
+      await assert.rejects(new OutboxStore(db, secureRandom(32)).get(id), /keyEncryptionKey/);
+    } finally {
+      await mailer.close();
+    }
+    const sender = mailerFor(smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 }), [], [], new OutboxStore(sqliteDb(), key));
+    try {
+      await sender.mailer.enqueue('magic_link', 'gus@example.com', { email: 'gus@example.com', link: 'https://auth.example.com/account#magic=tso_gus', site }, 600_000);
+      assert.match((await smtp.waitFor('gus@example.com')).text, /tso_gus/);
+    } finally {
+      await sender.mailer.close();
     }
   });
 });
