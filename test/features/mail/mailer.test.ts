@@ -192,4 +192,32 @@ describe('mailer', () => {
       await sender.mailer.close();
     }
   });
+
+  test('a failing mail is retried while its link works, and given up on once the next attempt would come after the link expired', async () => {
+    const store = new OutboxStore(sqliteDb());
+    const clock = new ManualClock(Date.now());
+    const mailer = new Mailer({ store, transport: smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 }), templates: new MailTemplates(), clock, random: secureRandom, retryBaseMs: 30_000 });
+    try {
+      smtp.failNext(100);
+      const long = await mailer.enqueue('verify_email', 'hal@example.com', { email: 'hal@example.com', link: 'https://x.example/l', site }, 24 * 3_600_000);
+      const short = await mailer.enqueue('magic_link', 'ida@example.com', { email: 'ida@example.com', link: 'https://x.example/l', site }, 60_000);
+      for (const wait of [0, 30_000, 60_000, 120_000, 240_000, 480_000, 960_000]) {
+        clock.advance(wait);
+        await mailer.flush();
+      }
+      assert.equal((await store.get(short))?.state, 'failed', 'the 1-minute link: given up after its second attempt (the third would come after it expired)');
+      assert.equal((await store.get(short))?.attempts, 2);
+      const stillTrying = await store.get(long);
+      assert.equal(stillTrying?.state, 'pending', 'the 24-hour link: still retried after six failures (the old policy gave up here)');
+      assert.equal(stillTrying?.attempts, 7);
+      smtp.failNext(0);
+      clock.advance(stillTrying!.nextAttemptAt - clock.now());
+      await mailer.flush();
+      await smtp.waitFor('hal@example.com');
+      assert.equal((await store.get(long))?.state, 'sent');
+    } finally {
+      smtp.failNext(0);
+      await mailer.close();
+    }
+  });
 });
