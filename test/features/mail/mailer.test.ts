@@ -1,6 +1,8 @@
 // The mailer against a real SMTP server: delivery, retry with backoff, a stalled server bounded
 // by the send timeout, and the outbox when no SMTP is configured.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../../src/core/clock.ts';
@@ -12,6 +14,7 @@ import nodemailer from 'nodemailer';
 import { checkSmtpUrl, smtpSettings, smtpTransport } from '../../../src/features/mail/mail-transport.ts';
 import { Mailer, retryDelayMs, type MailEvent } from '../../../src/features/mail/mailer.ts';
 import { OutboxStore } from '../../../src/features/mail/outbox-store.ts';
+import { tempDir } from '../../helpers.ts';
 import { startSmtpServer, type SmtpTestServer } from './smtp-test-server.ts';
 
 function sqliteDb(): FeatureDatabase {
@@ -218,6 +221,32 @@ describe('mailer', () => {
     } finally {
       smtp.failNext(0);
       await mailer.close();
+    }
+  });
+
+  test('values cannot add headers (CR/LF in a subject) or markup (escaped in operator HTML templates), over the wire too', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, 'password_reset.txt'), 'Subject: Reset for {{email}} on {{site}}\n\nGo to {{link}}\n');
+      writeFileSync(join(dir.path, 'password_reset.html'), '<p>{{email}}</p><a href="{{link}}">reset</a>');
+      const templates = new MailTemplates(dir.path);
+      const hostile = { email: 'joe@example.com\r\nBcc: evil@example.com', link: 'https://auth.example.com/account#reset=x"><script>alert(1)</script>', site: 'auth.example.com\nX-Evil: 1' };
+      const mail = templates.render('password_reset', hostile);
+      assert.doesNotMatch(mail.subject, /[\r\n]/);
+      assert.doesNotMatch(mail.html, /<script>|"><|Bcc: evil@example.com\r\n/);
+      assert.match(mail.html, /&#60;script&#62;/);
+      const transport = smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 });
+      try {
+        await transport.send({ to: 'kim@example.com', ...mail });
+      } finally {
+        transport.close();
+      }
+      const got = await smtp.waitFor('kim@example.com');
+      assert.deepEqual(got.to, ['kim@example.com'], 'no recipient was added');
+      const head = got.raw.slice(0, got.raw.search(/\r?\n\r?\n/));
+      assert.doesNotMatch(head, /^(Bcc|X-Evil):/im, 'no header was added');
+    } finally {
+      dir.cleanup();
     }
   });
 });
