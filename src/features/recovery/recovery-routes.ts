@@ -126,6 +126,13 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
     },
     {
       ...api,
+      method: 'GET',
+      url: '/auth/magic-link',
+      schema: { tags, summary: 'Whether sign-in links are on (204), or not (404): the account page offers them only then', response: { 204: s.noContent, ...errors(404) } },
+      handler: async (_request, reply) => (recovery.settings.magicLink ? reply.code(204).send() : sendProblem(reply, 'not_found')),
+    },
+    {
+      ...api,
       method: 'POST',
       url: '/auth/magic-link',
       schema: {
