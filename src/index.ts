@@ -51,6 +51,7 @@ export type { Introspection } from './core/token-introspection.ts';
 export type { ResourceServerOptions } from './http/resource-server-options.ts';
 export type { RevocationStreamOptions } from './features/revocation-stream/revocation-stream-routes.ts';
 export { features } from './features/index.ts';
+export { recentAuthGuard } from './features/mfa/step-up.ts';
 export type { FeatureEntry } from './features/feature-entry.ts';
 export type { SignInRefusal } from './core/feature.ts';
 export type { RecoveryOptions } from './features/recovery/recovery-options.ts';

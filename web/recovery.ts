@@ -91,6 +91,20 @@ export async function setUpRecovery(auth: TokenstileClient, page: RecoveryPage):
     toggle(forgotPanel, false, $('forgot-open'));
     page.say('If an account uses that address, a link to reset its password is on its way. Check your inbox.');
   });
+  // Sign-in links are offered only where the server has them on (GET /auth/magic-link: 204).
+  const magicPanel = $('magic-panel');
+  $('magic-open').addEventListener('click', () => toggle(magicPanel, magicPanel.hidden, $('magic-open')));
+  void fetch('/auth/magic-link', { credentials: 'same-origin' })
+    .then((res) => {
+      $('magic-row').hidden = res.status !== 204;
+    })
+    .catch(() => {});
+  onSubmit('magic-form', 'magic-error', async (form) => {
+    await auth.request('/auth/magic-link', { method: 'POST', json: { email: value(form, 'email').trim() } });
+    form.reset();
+    toggle(magicPanel, false, $('magic-open'));
+    page.say('If an account uses that address, a sign-in link is on its way. Check your inbox.');
+  });
   onSubmit('resend-form', 'resend-error', async (form) => {
     await auth.request('/auth/email/verify/resend', { method: 'POST', json: { email: value(form, 'email').trim() } });
     form.reset();

@@ -1,8 +1,8 @@
 // Sign-in with a second factor against sign-in without: the server's CPU time per request of the
 // password step (argon2id at its production cost, plus the mfa_required gate), of the TOTP step
-// (POST /auth/mfa/verify: the code check, two single-use updates and a new session), and of a
-// plain password login, through the Fastify app in this process (inject, no sockets). CPU is
-// `process.cpuUsage()`, which counts libuv's hashing threads too. Requests run one at a time.
+// (POST /auth/mfa/verify: the attempt counted first, the code check, two single-use updates and a
+// new session), and of a plain password login, through the Fastify app in this process (inject,
+// no sockets). CPU is `process.cpuUsage()`, which counts libuv's hashing threads too. Requests run one at a time.
 import { ManualClock } from '../../src/core/clock.ts';
 import { totpCode } from '../../test/features/mfa/totp-code.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -80,8 +80,9 @@ export function mfaLoginSection(r: MfaLoginResult | string, opts: { logins: numb
   return `## Sign-in with a second factor
 Server CPU per request (\`process.cpuUsage()\`, hashing threads included), Fastify app in-process on
 SQLite in memory, argon2id at its default cost; ${opts.logins} sign-ins of each kind per round, one at
-a time, median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}. The TOTP step checks the code, records its time
-step and spends the mfaToken (two single-use updates), and starts the session.
+a time, median of ${opts.rounds} round${opts.rounds === 1 ? '' : 's'}. The TOTP step counts the attempt before the check (per
+mfaToken and per user, given back when right), checks the code, records its time step and spends
+the mfaToken (two single-use updates), and starts the session.
 
 ${body}`;
 }

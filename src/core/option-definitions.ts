@@ -162,7 +162,7 @@ export const recoveryOptionDefinitions = {
   smtpUrl: {
     option: 'recovery.smtpUrl', env: 'TOKENSTILE_SMTP_URL', type: 'text', defaultText: 'unset',
     help: ['smtp://user:pass@host:587 or smtps://…:465 for account mail; unset: mails are kept', 'in the database outbox (tokenstile mail list|show)'],
-    doc: '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465` for account mail (reset, verification, sign-in links); unset: mails are kept in the database outbox, read with `tokenstile mail list|show` ([recovery](recovery.md))',
+    doc: '`smtp://user:password@host:587` (STARTTLS required, except to localhost or with `?starttls=optional`) or `smtps://…:465` for account mail (reset, verification, sign-in links); unset: mails are kept in the database outbox, read with `tokenstile mail list|show` ([recovery](recovery.md))',
   },
   mailFrom: {
     option: 'recovery.mailFrom', env: 'TOKENSTILE_MAIL_FROM', type: 'text', defaultText: '`no-reply@` the issuer\'s host',

@@ -140,10 +140,14 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     const email = uniqueEmail();
     const { context, page } = await device(true);
     await signUp(page, email);
-    await page.fill('#passkey-name', 'Test laptop');
+    // A name is the user's text, shown as text: markup in it is not markup on the page.
+    const name = 'Laptop <img src=x onerror="window.__xss=1">';
+    await page.fill('#passkey-name', name);
     await page.click('#passkey-form button');
     await page.waitForSelector('#passkeys li');
-    assert.equal(await page.textContent('#passkeys li .device-name'), 'Test laptop');
+    assert.equal(await page.textContent('#passkeys li .device-name'), name);
+    assert.equal(await page.locator('#passkeys li img').count(), 0);
+    assert.equal(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
     await signOut(page);
 
     await open(page);

@@ -175,4 +175,28 @@ describe('recovery on the account page in Chromium, mail through SMTP', { skip }
       await context.close();
     }
   });
+
+  test('"Email me a sign-in link" by keyboard (shown because links are on) → the mail → its link signs in', { timeout: 90_000 }, async () => {
+    const email = uniqueEmail();
+    const first = await device();
+    await signUp(first.page, email);
+    await first.context.close();
+    const { context, page } = await device();
+    try {
+      await open(page);
+      await page.waitForSelector('#magic-row:not([hidden])');
+      await page.focus('#magic-open');
+      await page.keyboard.press('Enter');
+      assert.equal(await focused(page), 'magic-email');
+      await page.keyboard.type(email);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => /sign-in link is on its way/.test(document.getElementById('status')?.textContent ?? ''));
+      const mail = await smtp.waitFor(email, (m) => m.subject === 'Your sign-in link');
+      await open(page, linkIn(mail, `${server.base}/account`));
+      await page.waitForSelector('#signed-in:not([hidden])');
+      assert.equal(await page.textContent('#me-email'), email);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -35,12 +35,31 @@ describe('verify against a running auth server', () => {
     try {
       await v.ready();
       const s = await t.signUp();
-      const claims = await v.verify(s.accessToken);
-      assert.equal(claims.sub, s.user.id);
-      assert.equal(claims.sid, s.session.id);
+      // A verifier whose stream stalled past staleAfter (2 s here) answers service_unavailable, as it
+      // must; on a busy machine that happens, so each answer is waited for, any other answer failing.
+      let claims: Awaited<ReturnType<typeof v.verify>> | undefined;
+      await eventually(async () => {
+        try {
+          claims = await v.verify(s.accessToken);
+          return true;
+        } catch (err) {
+          if (err instanceof VerifierUnavailableError) return false;
+          throw err;
+        }
+      }, 15_000, 'a current verifier');
+      assert.equal(claims?.sub, s.user.id);
+      assert.equal(claims?.sid, s.session.id);
       assert.equal((await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken) })).statusCode, 204);
-      await eventually(async () => (await outcome(v.verify(s.accessToken))) === 'session_revoked', 5000, 'refusal after logout');
-      await assert.rejects(v.verify(s.accessToken), (err: unknown) => err instanceof SessionRevokedError && err instanceof TokenVerificationError);
+      await eventually(async () => {
+        try {
+          await v.verify(s.accessToken);
+          return false;
+        } catch (err) {
+          if (err instanceof VerifierUnavailableError) return false;
+          assert.ok(err instanceof SessionRevokedError && err instanceof TokenVerificationError, `refused with ${String(err)}`);
+          return true;
+        }
+      }, 15_000, 'refusal after logout');
     } finally {
       v.close();
       await t.close();

@@ -19,8 +19,9 @@ export interface MailTransport {
 export const defaultSendTimeoutMs = 10_000;
 
 /**
- * Checks `TOKENSTILE_SMTP_URL`: `smtp://` (STARTTLS when the server offers it) or `smtps://`
- * (TLS from the start), credentials in the URL (`smtp://user:pass@host:587`).
+ * Checks `TOKENSTILE_SMTP_URL`: `smtps://` (TLS from the start) or `smtp://` (STARTTLS, required
+ * unless the host is this machine), credentials in the URL (`smtp://user:pass@host:587`). The
+ * only query parameter is `starttls=optional`, for a relay on a private network without TLS.
  */
 export function checkSmtpUrl(url: string): URL {
   let parsed: URL;
@@ -31,7 +32,40 @@ export function checkSmtpUrl(url: string): URL {
   }
   if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') throw new ConfigError(`smtpUrl must start with smtp:// or smtps://, got ${parsed.protocol}//`);
   if (parsed.hostname === '') throw new ConfigError('smtpUrl must name a host');
+  for (const [name, value] of parsed.searchParams) {
+    if (name !== 'starttls' || value !== 'optional' || parsed.protocol !== 'smtp:') throw new ConfigError('smtpUrl: the only parameter is ?starttls=optional, on smtp:// URLs');
+  }
   return parsed;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: a relay on this machine, where the wire does not leave it. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * nodemailer's settings for `url`. Certificates are always verified (TLS 1.2 at least). On
+ * `smtp://`, STARTTLS is required (`requireTLS`): a server, or a man in the middle, that does not
+ * offer it fails the delivery instead of receiving the credentials and the links in the clear;
+ * except to a loopback host, or with `?starttls=optional` (then used when offered).
+ */
+export function smtpSettings(url: URL, timeoutMs: number) {
+  const secure = url.protocol === 'smtps:';
+  const requireTLS = !secure && !isLoopback(url.hostname) && url.searchParams.get('starttls') !== 'optional';
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
+    secure,
+    requireTLS,
+    tls: { minVersion: 'TLSv1.2', rejectUnauthorized: true },
+    ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    dnsTimeout: timeoutMs,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  } as const;
 }
 
 /**
@@ -40,21 +74,8 @@ export function checkSmtpUrl(url: string): URL {
  * server that accepts the connection and then stalls fails the attempt instead of holding it.
  */
 export function smtpTransport(options: { readonly url: string; readonly from: string; readonly timeoutMs?: number }): MailTransport {
-  const url = checkSmtpUrl(options.url);
   const timeoutMs = options.timeoutMs ?? defaultSendTimeoutMs;
-  const secure = url.protocol === 'smtps:';
-  const settings = {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
-    secure,
-    ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-    dnsTimeout: timeoutMs,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  };
+  const settings = smtpSettings(checkSmtpUrl(options.url), timeoutMs);
   // nodemailer is loaded at the first mail: importing Tokenstile, or running without SMTP, never loads it.
   let transport: Promise<Transporter> | undefined;
   const open = () =>

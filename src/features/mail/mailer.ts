@@ -20,7 +20,11 @@ export interface MailerOptions {
   readonly random: RandomSource;
   readonly logger?: Logger | undefined;
   readonly onEvent?: ((event: MailEvent) => void) | undefined;
-  /** Attempts before a mail is given up on. Default 6. */
+  /**
+   * Attempts before a mail is given up on. Default 50: in practice a mail is retried for as long
+   * as its link works (a 24-hour verification link through a day-long outage), and given up on
+   * only when the next attempt would come after its link expired.
+   */
   readonly maxAttempts?: number;
   /** The first retry's delay, doubling per attempt up to an hour. Default 30 s. */
   readonly retryBaseMs?: number;
@@ -37,8 +41,8 @@ export function retryDelayMs(attempts: number, baseMs: number): number {
 
 /**
  * Queues mails in the outbox and delivers them in the background: a request that sends a mail
- * waits for one insert, never for SMTP. Failed attempts are retried with exponential backoff and,
- * after `maxAttempts`, kept as `failed` with the last error (logged, counted, and shown by
+ * waits for one insert, never for SMTP. Failed attempts are retried with exponential backoff while
+ * the mail's link still works; then (or after `maxAttempts`) it is kept as `failed` with the last error (logged, counted, and shown by
  * `tokenstile mail list`). One line is logged per mail, naming its id and kind, never its link.
  */
 export class Mailer {
@@ -53,7 +57,7 @@ export class Mailer {
 
   constructor(options: MailerOptions) {
     this.#o = options;
-    this.#maxAttempts = options.maxAttempts ?? 6;
+    this.#maxAttempts = options.maxAttempts ?? 50;
     this.#retryBaseMs = options.retryBaseMs ?? 30_000;
     this.#claimMs = options.claimMs ?? 60_000;
     this.#timer = options.transport === null ? null : setInterval(() => this.kick(), options.pollMs ?? 5000);
@@ -146,9 +150,10 @@ export class Mailer {
       await this.#o.transport!.send({ to: mail.recipient, subject: mail.subject, text: mail.text ?? '', html: mail.html ?? '' });
     } catch (err) {
       const error = describeSendError(err);
-      const final = attempt >= this.#maxAttempts;
+      const next = clock.now() + retryDelayMs(attempt, this.#retryBaseMs);
+      const final = attempt >= this.#maxAttempts || next >= mail.expiresAt;
       if (final) await store.markFailed(mail.id, error);
-      else await store.markRetry(mail.id, clock.now() + retryDelayMs(attempt, this.#retryBaseMs), error);
+      else await store.markRetry(mail.id, next, error);
       logger?.warn({ mailId: mail.id, kind: mail.kind, attempt, error }, final ? 'tokenstile: mail delivery failed; given up' : 'tokenstile: mail delivery failed; will retry');
       this.#emit({ type: 'mail_failed', kind: mail.kind, final });
       return;

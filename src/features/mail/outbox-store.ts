@@ -1,4 +1,6 @@
+import { ConfigError } from '../../core/errors.ts';
 import type { FeatureDatabase, SqlValue } from '../../core/feature.ts';
+import { openSealed, sealedPrefix, sealValue } from '../../core/key-encryption.ts';
 
 /** Where a mail is: waiting to be sent (or retried), sent, given up on, or kept for reading (no SMTP). */
 export type MailState = 'pending' | 'sent' | 'failed' | 'outbox';
@@ -41,14 +43,17 @@ interface Row {
 
 const columns = 'id, kind, recipient, subject, body_text, body_html, state, attempts, next_attempt_at, last_error, created_at, sent_at, expires_at';
 
-function mailOf(r: Row): OutboxMail {
+/** What a body is sealed to: the mail and the part, so a sealed body cannot be moved to another row. */
+const bodyLabel = (id: string, part: 'text' | 'html') => `mail:${id}:${part}`;
+
+function mailOf(r: Row, open: (id: string, part: 'text' | 'html', body: string | null) => string | null): OutboxMail {
   return {
     id: r.id,
     kind: r.kind,
     recipient: r.recipient,
     subject: r.subject,
-    text: r.body_text,
-    html: r.body_html,
+    text: open(r.id, 'text', r.body_text),
+    html: open(r.id, 'html', r.body_html),
     state: r.state,
     attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at),
@@ -63,13 +68,31 @@ function mailOf(r: Row): OutboxMail {
  * The outbox table through the feature database, with the same SQL on both dialects
  * (`$n` placeholders, numbered `?n` on SQLite). Claiming a mail is a compare-and-set on its
  * `next_attempt_at`, so of several instances sending from one database one wins each mail.
+ *
+ * With the key-encryption key, bodies (which hold live links) are sealed at rest (AES-256-GCM,
+ * bound to the mail's id and part): a copy of the database, a backup or read access to the table
+ * does not give the links away. Bodies written before the key was set are read as they are.
  */
 export class OutboxStore {
   readonly #db: FeatureDatabase;
+  readonly #key: Buffer | null;
 
-  constructor(db: FeatureDatabase) {
+  constructor(db: FeatureDatabase, keyEncryptionKey: Buffer | null = null) {
     this.#db = db;
+    this.#key = keyEncryptionKey;
   }
+
+  #seal(id: string, part: 'text' | 'html', body: string | null): string | null {
+    return body === null || this.#key === null ? body : sealValue(this.#key, body, bodyLabel(id, part));
+  }
+
+  readonly #open = (id: string, part: 'text' | 'html', body: string | null): string | null => {
+    if (body === null || !body.startsWith(sealedPrefix)) return body;
+    if (this.#key === null) throw new ConfigError('the mail outbox is encrypted: set keyEncryptionKey (TOKENSTILE_KEY_ENCRYPTION_KEY) to read or send it');
+    return openSealed(this.#key, body, bodyLabel(id, part));
+  };
+
+  #mail = (r: Row): OutboxMail => mailOf(r, this.#open);
 
   #sql(text: string): string {
     return this.#db.dialect === 'sqlite' ? text.replace(/\$(\d+)/g, '?$1') : text;
@@ -86,13 +109,13 @@ export class OutboxStore {
   async insert(m: OutboxMail): Promise<void> {
     await this.#execute(
       `INSERT INTO mail_outbox (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-      [m.id, m.kind, m.recipient, m.subject, m.text, m.html, m.state, m.attempts, m.nextAttemptAt, m.lastError, m.createdAt, m.sentAt, m.expiresAt],
+      [m.id, m.kind, m.recipient, m.subject, this.#seal(m.id, 'text', m.text), this.#seal(m.id, 'html', m.html), m.state, m.attempts, m.nextAttemptAt, m.lastError, m.createdAt, m.sentAt, m.expiresAt],
     );
   }
 
   async get(id: string): Promise<OutboxMail | null> {
     const [row] = await this.#query(`SELECT ${columns} FROM mail_outbox WHERE id = $1`, [id]);
-    return row === undefined ? null : mailOf(row);
+    return row === undefined ? null : this.#mail(row);
   }
 
   /** Newest first; `before` pages (an id from the previous page). */
@@ -101,13 +124,13 @@ export class OutboxStore {
       `SELECT ${columns} FROM mail_outbox WHERE ($1 = '' OR id < $1) AND ($2 = '' OR state = $2) ORDER BY id DESC LIMIT $3`,
       [page.before ?? '', page.state ?? '', page.limit],
     );
-    return rows.map(mailOf);
+    return rows.map(this.#mail);
   }
 
   /** Pending mails due by `now`, oldest first. */
   async due(now: number, limit: number): Promise<OutboxMail[]> {
     const rows = await this.#query(`SELECT ${columns} FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`, [now, limit]);
-    return rows.map(mailOf);
+    return rows.map(this.#mail);
   }
 
   /** Takes `mail` for one attempt until `leaseUntil`; false when another sender took it first. */

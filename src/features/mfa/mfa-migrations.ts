@@ -57,6 +57,15 @@ const tables = (int: string): Migration[] => [
       CREATE INDEX passkeys_by_user ON passkeys (user_id);
     `,
   },
+  {
+    // Each second-factor attempt is recorded before its answer is checked (so racing attempts all
+    // count against the per-user limit) and taken back by id when it was right.
+    name: '0003_mfa_attempt_ids',
+    sql: `
+      ALTER TABLE mfa_failures ADD COLUMN attempt_id TEXT;
+      CREATE INDEX mfa_failures_by_attempt ON mfa_failures (attempt_id);
+    `,
+  },
 ];
 
 export const mfaMigrations = { sqlite: tables('INTEGER'), postgres: tables('BIGINT') } as const;

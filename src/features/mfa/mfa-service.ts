@@ -48,6 +48,8 @@ export const mfaLimits = {
   /** Wrong codes per user (all mfaTokens, sign-in and step-up) within the window, before 429. */
   failuresPerUser: 10,
   failureWindowMs: 15 * 60_000,
+  /** How long a TOTP set-up may wait for its confirming code; after that, set up again. */
+  setupTtlMs: 10 * 60_000,
 } as const;
 
 /** The second factors a user can sign in with, in the order `mfa_required` lists them. */
@@ -62,6 +64,12 @@ const secretLabel = (userId: string) => `totp:${userId}`;
  * second factors' part of re-authentication. Turning a factor on or off, and using a recovery
  * code, ends the user's other sessions (through the kit's acknowledged `revoke`).
  */
+/** A verification's input, checked before any attempt is counted: the field its method needs. */
+function shapeOf(input: Omit<MfaVerification, 'mfaToken'>): Result<void, 'invalid_request'> {
+  if (input.method === 'passkey') return input.credential === undefined ? invalid('credential', 'is required with method "passkey"') : ok(undefined);
+  return typeof input.code === 'string' ? ok(undefined) : invalid('code', `is required with method "${input.method}"`);
+}
+
 export class Mfa {
   readonly #kit: FeatureKit;
   readonly #store: MfaStore;
@@ -119,15 +127,17 @@ export class Mfa {
   async confirmTotp(auth: AuthInfo, code: string, device: DeviceInfo): Promise<Result<{ recoveryCodes: string[] }, 'invalid_code' | 'too_many_requests' | 'reauthentication_required' | 'not_found'>> {
     const recent = await requireRecentAuth(this.#kit, auth);
     if (!recent.ok) return recent;
-    const limited = await this.limited(auth.userId);
-    if (limited) return limited;
-    const pending = await this.#store.totp(auth.userId);
-    if (!pending || pending.confirmedAt !== null) return fail('not_found');
     const now = this.#kit.clock.now();
+    const pending = await this.#store.totp(auth.userId);
+    // An abandoned set-up does not wait for a code for ever: its secret was shown, then left.
+    if (!pending || pending.confirmedAt !== null || now - pending.createdAt > mfaLimits.setupTtlMs) return fail('not_found');
+    const attempt = await this.attempt(auth.userId);
+    if (!attempt.ok) return attempt;
     const step = await matchTotp(this.#box.open(pending.secret, secretLabel(auth.userId)), code, now, null);
     if (step === null) return this.#failed(auth.userId, 'totp', device);
+    await this.#store.releaseAttempt(attempt.value);
     const codes = newRecoveryCodes(this.#kit.random);
-    if (!(await this.#store.confirm(auth.userId, pending.createdAt, step, codes.map((c) => hashRecoveryCode(c)!), now))) return fail('invalid_code');
+    if (!(await this.#store.confirm(auth.userId, pending.createdAt, step, codes.map((c) => hashRecoveryCode(auth.userId, c)!), now))) return fail('invalid_code');
     this.#kit.emit({ type: 'mfa.enabled', userId: auth.userId, sessionId: auth.sessionId, method: 'totp', ...originOf(device) });
     await this.#kit.revoke({ userId: auth.userId, exceptSessionId: auth.sessionId }, 'credential_change', originOf(device));
     return ok({ recoveryCodes: codes });
@@ -148,7 +158,7 @@ export class Mfa {
     const recent = await requireRecentAuth(this.#kit, auth);
     if (!recent.ok) return recent;
     const codes = newRecoveryCodes(this.#kit.random);
-    if (!(await this.#store.replaceCodes(auth.userId, codes.map((c) => hashRecoveryCode(c)!), this.#kit.clock.now()))) return fail('not_found');
+    if (!(await this.#store.replaceCodes(auth.userId, codes.map((c) => hashRecoveryCode(auth.userId, c)!), this.#kit.clock.now()))) return fail('not_found');
     this.#kit.emit({ type: 'mfa.recovery_codes_renewed', userId: auth.userId, sessionId: auth.sessionId, ...originOf(device) });
     return ok({ recoveryCodes: codes });
   }
@@ -165,21 +175,25 @@ export class Mfa {
    * Completes a sign-in that answered `mfa_required`. A wrong code does not spend the mfaToken but
    * counts against it (5) and against the user (10 per 15 minutes); a right one spends it and
    * starts the session, unless the user's credentials changed since the password was checked.
+   * Both counts are taken before the answer is checked, so racing tries cannot outrun them.
    */
   async verify(input: MfaVerification, rp: RelyingParty, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'too_many_requests' | 'invalid_request'>> {
+    const shaped = shapeOf(input);
+    if (!shaped.ok) return shaped;
     const hash = tokenHash(input.mfaToken);
     const now = this.#kit.clock.now();
     const challenge = await this.#store.challenge(hash, now, mfaLimits.attemptsPerToken);
     if (!challenge) return fail('invalid_code');
-    const limited = await this.limited(challenge.userId);
-    if (limited) return limited;
-    const proved = await this.#prove(challenge.userId, input, rp, { mfa: hash }, passkeyPurposes.mfa);
-    if (!proved.ok) {
-      if (proved.code === 'invalid_request') return proved;
-      await this.#store.failChallenge(hash);
-      return this.#failed(challenge.userId, input.method, device);
+    const attempt = await this.attempt(challenge.userId);
+    if (!attempt.ok) return attempt;
+    if (!(await this.#store.takeAttempt(hash, now, mfaLimits.attemptsPerToken))) {
+      await this.#store.releaseAttempt(attempt.value);
+      return fail('invalid_code');
     }
-    if (!(await this.#store.spendChallenge(hash, now, mfaLimits.attemptsPerToken))) return fail('invalid_code');
+    const proved = await this.#prove(challenge.userId, input, rp, { mfa: hash }, passkeyPurposes.mfa);
+    if (!proved.ok) return this.#failed(challenge.userId, input.method, device);
+    await this.#store.releaseAttempt(attempt.value);
+    if (!(await this.#store.spendChallenge(hash, now))) return fail('invalid_code');
     const user = await this.#kit.stores.users.byId(challenge.userId);
     const amr = [...new Set([...challenge.amr, ...proved.value, 'mfa'])];
     // The stamp the password was checked against: a credential change since then starts nothing.
@@ -195,10 +209,13 @@ export class Mfa {
    * adds, or the failure. Counts against the user's limit like the sign-in step.
    */
   async reauthenticate(auth: AuthInfo, input: Omit<MfaVerification, 'mfaToken'>, rp: RelyingParty, device: DeviceInfo): Promise<Result<readonly string[], 'invalid_code' | 'too_many_requests' | 'invalid_request'>> {
-    const limited = await this.limited(auth.userId);
-    if (limited) return limited;
+    const shaped = shapeOf(input);
+    if (!shaped.ok) return shaped;
+    const attempt = await this.attempt(auth.userId);
+    if (!attempt.ok) return attempt;
     const proved = await this.#prove(auth.userId, input, rp, { session: auth.sessionId }, passkeyPurposes.reauth);
-    if (!proved.ok) return proved.code === 'invalid_request' ? proved : this.#failed(auth.userId, input.method, device);
+    if (!proved.ok) return this.#failed(auth.userId, input.method, device);
+    await this.#store.releaseAttempt(attempt.value);
     if (input.method === 'recovery_code') await this.#recoveryCodeUsed(auth.userId, auth.sessionId, device);
     return ok(proved.value);
   }
@@ -209,21 +226,20 @@ export class Mfa {
   }
 
   /** Checks one method's proof for `userId`; the `amr` values it stands for. */
-  async #prove(userId: string, input: Omit<MfaVerification, 'mfaToken'>, rp: RelyingParty, bound: Record<string, string>, purpose: (typeof passkeyPurposes)['mfa' | 'reauth']): Promise<Result<string[], 'invalid_code' | 'invalid_request'>> {
+  async #prove(userId: string, input: Omit<MfaVerification, 'mfaToken'>, rp: RelyingParty, bound: Record<string, string>, purpose: (typeof passkeyPurposes)['mfa' | 'reauth']): Promise<Result<string[], 'invalid_code'>> {
     if (input.method === 'passkey') {
-      if (input.credential === undefined) return invalid('credential', 'is required with method "passkey"');
       const matches = (data: unknown) => Object.entries(bound).every(([k, v]) => (data as Record<string, unknown> | null)?.[k] === v);
       const asserted = await this.#passkeys.assert(rp, input.credential, purpose, { userId, data: matches });
       return asserted.ok ? ok(asserted.value.userVerified ? ['hwk', 'user'] : ['hwk']) : fail('invalid_code');
     }
-    if (typeof input.code !== 'string') return invalid('code', `is required with method "${input.method}"`);
+    const code = input.code ?? '';
     if (input.method === 'recovery_code') {
-      const hash = hashRecoveryCode(input.code);
+      const hash = hashRecoveryCode(userId, code);
       return hash !== null && (await this.#store.useCode(userId, hash)) ? ok(['otp']) : fail('invalid_code');
     }
     const totp = await this.#store.totp(userId);
     if (!totp || totp.confirmedAt === null) return fail('invalid_code');
-    const step = await matchTotp(this.#box.open(totp.secret, secretLabel(userId)), input.code, this.#kit.clock.now(), totp.lastStep);
+    const step = await matchTotp(this.#box.open(totp.secret, secretLabel(userId)), code, this.#kit.clock.now(), totp.lastStep);
     // The step is recorded before anything else: of two racing uses of one code, one wins.
     return step !== null && (await this.#store.useStep(userId, step)) ? ok(['otp']) : fail('invalid_code');
   }
@@ -233,23 +249,29 @@ export class Mfa {
     await this.#kit.revoke({ userId, exceptSessionId: sessionId }, 'credential_change', originOf(device));
   }
 
-  /** `too_many_requests` (with the wait) when the user is over the failure limit (10 per 15 minutes), else null. */
-  async limited(userId: string): Promise<{ ok: false; code: 'too_many_requests'; retryAfterMs?: number } | null> {
+  /**
+   * Records an attempt of the user before its answer is checked (any method, the password of a
+   * re-authentication too): its id, to take back when the answer is right, or `too_many_requests`
+   * (with the wait) when it would be over the limit (10 per 15 minutes, on every instance).
+   */
+  async attempt(userId: string): Promise<Result<string, 'too_many_requests'>> {
     const now = this.#kit.clock.now();
-    if ((await this.#store.failures(userId, now, mfaLimits.failureWindowMs)) < mfaLimits.failuresPerUser) return null;
+    const id = this.#kit.random(16).toString('base64url');
+    if ((await this.#store.reserveAttempt(userId, id, now, mfaLimits.failureWindowMs)) <= mfaLimits.failuresPerUser) return ok(id);
+    await this.#store.releaseAttempt(id);
     const oldest = await this.#store.oldestFailure(userId, now, mfaLimits.failureWindowMs);
     this.#kit.emit({ type: 'rate_limited', rule: 'mfaPerUser' });
     return fail('too_many_requests', Math.max(1000, (oldest ?? now) + mfaLimits.failureWindowMs - now));
   }
 
+  /** A wrong answer: its attempt stays counted; audited. */
   async #failed(userId: string, method: MfaMethod, device: DeviceInfo): Promise<{ ok: false; code: 'invalid_code' }> {
-    await this.countFailure(userId, method, device);
+    this.failed(userId, method, device);
     return fail('invalid_code');
   }
 
-  /** Counts a wrong answer of the user (any method, the password of a re-authentication too) and audits it. */
-  async countFailure(userId: string, method: MfaMethod | 'password', device: DeviceInfo): Promise<void> {
-    await this.#store.countFailure(userId, this.#kit.clock.now(), mfaLimits.failureWindowMs);
+  /** Audits a wrong answer of the user (its attempt, taken by `attempt`, stays counted). */
+  failed(userId: string, method: MfaMethod | 'password', device: DeviceInfo): void {
     this.#kit.emit({ type: 'mfa.failed', userId, method, ...originOf(device) });
   }
 

@@ -134,23 +134,35 @@ export class MfaStore {
     return r ? { userId: r.user_id as string, credentialStamp: num(r.credential_stamp), amr: (r.amr as string).split(' '), attempts: num(r.attempts), expiresAt: num(r.expires_at) } : null;
   }
 
-  /** Counts a failed attempt on a challenge (it is dead at `maxAttempts`). */
-  async failChallenge(hash: string): Promise<void> {
-    await run(this.#db, 'UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?', [hash]);
+  /**
+   * Takes one of a live challenge's attempts before the answer is checked (right or wrong, each
+   * try uses one): of racing tries, at most `maxAttempts` get one. False when none is left.
+   */
+  async takeAttempt(hash: string, now: number, maxAttempts: number): Promise<boolean> {
+    return (await run(this.#db, 'UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ? AND expires_at > ? AND attempts < ?', [hash, now, maxAttempts])) === 1;
   }
 
-  /** Spends a live challenge: true for exactly one of racing callers. */
-  async spendChallenge(hash: string, now: number, maxAttempts: number): Promise<boolean> {
-    return (await run(this.#db, 'DELETE FROM mfa_challenges WHERE token_hash = ? AND expires_at > ? AND attempts < ?', [hash, now, maxAttempts])) === 1;
+  /** Spends an unexpired challenge (after a right answer): true for exactly one of racing callers. */
+  async spendChallenge(hash: string, now: number): Promise<boolean> {
+    return (await run(this.#db, 'DELETE FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?', [hash, now])) === 1;
   }
 
-  /** Records a failed second-factor attempt of the user; answers how many lie within `windowMs`. */
-  async countFailure(userId: string, now: number, windowMs: number): Promise<number> {
-    await run(this.#db, 'INSERT INTO mfa_failures (user_id, at) VALUES (?, ?)', [userId, now]);
+  /**
+   * Records an attempt of the user (`id`, at `now`) before its answer is checked, and answers how
+   * many lie within `windowMs`, this one included: racing attempts all count, so no burst gets past
+   * the limit. A right answer takes its attempt back (`release`); a wrong one leaves it counted.
+   */
+  async reserveAttempt(userId: string, id: string, now: number, windowMs: number): Promise<number> {
+    await run(this.#db, 'INSERT INTO mfa_failures (user_id, at, attempt_id) VALUES (?, ?, ?)', [userId, now, id]);
     return this.failures(userId, now, windowMs);
   }
 
-  /** Failed second-factor attempts of the user within `windowMs` before `now`. */
+  /** Takes back an attempt recorded by `reserveAttempt` (it was right, or was refused unchecked). */
+  async releaseAttempt(id: string): Promise<void> {
+    await run(this.#db, 'DELETE FROM mfa_failures WHERE attempt_id = ?', [id]);
+  }
+
+  /** Failed (or pending) second-factor attempts of the user within `windowMs` before `now`. */
   async failures(userId: string, now: number, windowMs: number): Promise<number> {
     const [r] = await rows<Row>(this.#db, 'SELECT COUNT(*) AS n FROM mfa_failures WHERE user_id = ? AND at > ?', [userId, now - windowMs]);
     return num(r?.n ?? 0);

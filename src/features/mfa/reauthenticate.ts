@@ -42,10 +42,13 @@ export async function reauthenticate(
 
 /** The caller's password, checked like a sign-in's (argon2), limited per user. */
 async function checkPassword(kit: FeatureKit, mfa: Mfa, userId: string, password: string, device: DeviceInfo): Promise<Result<readonly string[], 'invalid_credentials' | 'too_many_requests'>> {
-  const limited = await mfa.limited(userId);
-  if (limited) return limited;
+  const attempt = await mfa.attempt(userId);
+  if (!attempt.ok) return attempt;
   const [credential] = await kit.stores.credentials.list(userId, passwordCredential);
-  if (credential && (await kit.hasher.verify(credential.secret, normalizePassword(password)))) return ok(['pwd']);
-  await mfa.countFailure(userId, 'password', device);
+  if (credential && (await kit.hasher.verify(credential.secret, normalizePassword(password)))) {
+    await mfa.store.releaseAttempt(attempt.value);
+    return ok(['pwd']);
+  }
+  mfa.failed(userId, 'password', device);
   return fail('invalid_credentials');
 }

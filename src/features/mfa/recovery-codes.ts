@@ -9,7 +9,7 @@ const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 /**
  * New recovery codes: `xxxxx-xxxxx`, 10 characters from a 31-letter alphabet (about 50 bits)
- * each. High entropy and rate limited, so a SHA-256 hash is enough to store them (no argon2).
+ * each. High entropy and rate limited, so a salted SHA-256 hash is enough to store them (no argon2).
  */
 export function newRecoveryCodes(random: RandomSource, count = recoveryCodeCount): string[] {
   const codes: string[] = [];
@@ -31,8 +31,13 @@ export function normalizeRecoveryCode(code: string): string | null {
   return plain.length === 10 && [...plain].every((c) => alphabet.includes(c)) ? plain : null;
 }
 
-/** What is stored of a recovery code: the SHA-256 of its normalized form, base64url. */
-export function hashRecoveryCode(code: string): string | null {
+/**
+ * What is stored of a recovery code: the SHA-256 of the user id and its normalized form, base64url.
+ * The user id salts it (ASVS 2.6.2: under 112 bits, a lookup secret is hashed with a unique salt):
+ * a leaked table cannot be attacked for every user at once, and two users' equal codes cannot
+ * collide on the table's key.
+ */
+export function hashRecoveryCode(userId: string, code: string): string | null {
   const plain = normalizeRecoveryCode(code);
-  return plain === null ? null : createHash('sha256').update(`tokenstile-recovery:${plain}`).digest('base64url');
+  return plain === null ? null : createHash('sha256').update(`tokenstile-recovery:${userId}:${plain}`).digest('base64url');
 }

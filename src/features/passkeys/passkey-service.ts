@@ -74,7 +74,8 @@ export class Passkeys {
     if (!recent.ok) return recent;
     const challenge = challengeOf(input.credential);
     const spent = challenge === null ? null : await this.#kit.oneTimeTokens.consume(passkeyPurposes.register, challenge);
-    if (!spent || spent.userId !== auth.userId || challenge === null) return fail('invalid_passkey');
+    // Bound to the ceremony: the user and the session that asked for the options.
+    if (!spent || spent.userId !== auth.userId || (spent.data as { sessionId?: unknown } | null)?.sessionId !== auth.sessionId || challenge === null) return fail('invalid_passkey');
     const key = await checkRegistration(rp, input.credential, challenge);
     if (!key) return fail('invalid_passkey');
     const now = this.#kit.clock.now();
@@ -111,31 +112,33 @@ export class Passkeys {
 
   /**
    * Options for a passkey sign-in. Each stores a challenge row, and anyone may ask: limited per
-   * client IP by the `loginPerIp` rule (default 100 per 15 minutes), on keys of their own, through
-   * the core's limits (shared by every instance when the core's limiter is).
+   * client IP by the `loginPerIp` rule (default 100 per 15 minutes), counted apart from password
+   * sign-ins, through the core's limits (one count for every instance when they share Redis).
    */
   async loginOptions(rp: RelyingParty, device: DeviceInfo): Promise<Result<PublicKeyCredentialRequestOptionsJSON, 'too_many_requests'>> {
-    const counted = await this.#kit.limits.check('loginPerIp', device.ip ? `passkey-options:${device.ip}` : null, this.#kit.clock.now());
-    if (!counted.ok) {
+    const limited = await this.#kit.limits.check('loginPerIp', device.ip ? `passkey-options:${device.ip}` : null, this.#kit.clock.now());
+    if (!limited.ok) {
       this.#kit.emit({ type: 'rate_limited', rule: 'passkeyLoginPerIp' });
-      return counted;
+      return limited;
     }
-    return ok(await this.requestOptions(rp, passkeyPurposes.login, null));
+    return ok(await this.requestOptions(rp, passkeyPurposes.login, null, null, 'required'));
   }
 
   /** Options for a ceremony of `purpose`; for a known user, limited to their passkeys. */
-  async requestOptions(rp: RelyingParty, purpose: Purpose, userId: string | null, data?: unknown): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async requestOptions(rp: RelyingParty, purpose: Purpose, userId: string | null, data?: unknown, userVerification: 'required' | 'preferred' = 'preferred'): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const challenge = await this.#kit.oneTimeTokens.issue({ purpose, userId, data: data ?? null, ttlMs: challengeTtlMs });
-    return requestOptions(rp, challenge, userId === null ? [] : await this.#store.list(userId));
+    return requestOptions(rp, challenge, userId === null ? [] : await this.#store.list(userId), userVerification);
   }
 
   /**
    * Checks an assertion made for a challenge of `purpose` (spent here, whatever the outcome): the
-   * passkey it names, its signature, origin, rp id and counter; for a known user, that the
-   * passkey is theirs and that the challenge was issued for them. The passkey and whether the
-   * user was verified (PIN, biometrics), or `invalid_passkey`.
+   * passkey it names, its signature, origin, rp id and counter; that the user handle, when given
+   * (always, for a sign-in that names no user), is its owner's (WebAuthn §7.2 step 6); for a known
+   * user, that the passkey is theirs and that the challenge was issued for them; with
+   * `userVerified`, that the authenticator verified the user. The passkey and whether the user
+   * was verified (PIN, biometrics), or `invalid_passkey`.
    */
-  async assert(rp: RelyingParty, credential: unknown, purpose: Purpose, expect: { userId?: string; data?: (data: unknown) => boolean } = {}): Promise<Result<{ passkey: PasskeyRecord; userVerified: boolean }, 'invalid_passkey'>> {
+  async assert(rp: RelyingParty, credential: unknown, purpose: Purpose, expect: { userId?: string; data?: (data: unknown) => boolean; userVerified?: boolean } = {}): Promise<Result<{ passkey: PasskeyRecord; userVerified: boolean }, 'invalid_passkey'>> {
     const challenge = challengeOf(credential);
     const spent = challenge === null ? null : await this.#kit.oneTimeTokens.consume(purpose, challenge);
     if (!spent || challenge === null) return fail('invalid_passkey');
@@ -144,25 +147,29 @@ export class Passkeys {
     const id = (credential as { id?: unknown }).id;
     const passkey = typeof id === 'string' && id.length <= 1024 ? await this.#store.byCredentialId(id) : null;
     if (!passkey || (expect.userId !== undefined && passkey.userId !== expect.userId)) return fail('invalid_passkey');
-    const checked = await checkAssertion(rp, credential, challenge, passkey);
+    const handle = userHandleOf(credential);
+    if (handle === undefined ? expect.userId === undefined : handle !== passkey.userId) return fail('invalid_passkey');
+    const checked = await checkAssertion(rp, credential, challenge, passkey, expect.userVerified ?? false);
     if (!checked) return fail('invalid_passkey');
     if (!(await this.#store.used(passkey.id, passkey.counter, checked.counter, this.#kit.clock.now()))) return fail('invalid_passkey');
     return ok({ passkey, userVerified: checked.userVerified });
   }
 
   /**
-   * Sign-in with a passkey and no password: `amr` hwk (+ user when the authenticator verified the
-   * user). The sign-in gates run as for a password (a verified email when required; a second
-   * factor unless the user was verified): their refusal comes back as `login`'s does.
+   * Sign-in with a passkey and no password: the authenticator must verify the user (PIN,
+   * biometrics), so that the sign-in stands for two factors (`amr` hwk + user) as a password and a
+   * second factor would; a passkey that only shows presence can still be a second factor. The
+   * sign-in gates run as for a password (a verified email when required; the second-factor gate
+   * sees two factors): their refusal comes back as `login`'s does.
    */
   async login(rp: RelyingParty, credential: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_passkey'> | SignInRefusal> {
-    const asserted = await this.assert(rp, credential, passkeyPurposes.login);
+    const asserted = await this.assert(rp, credential, passkeyPurposes.login, { userVerified: true });
     if (!asserted.ok) {
       this.#kit.emit({ type: 'passkeys.login_failed', ...originOf(device) });
       return asserted;
     }
     const user = await this.#kit.stores.users.byId(asserted.value.passkey.userId);
-    const amr = asserted.value.userVerified ? ['hwk', 'user'] : ['hwk'];
+    const amr = ['hwk', 'user'];
     const refused = user && user.disabledAt === null ? await this.#kit.checkSignIn({ user, amr, device }) : null;
     if (refused) {
       this.#kit.emit({ type: 'login_refused', code: refused.code, userId: user!.id, ...originOf(device) });
@@ -173,6 +180,16 @@ export class Passkeys {
     this.#kit.emit({ type: 'passkeys.login', userId: issued.user.id, sessionId: issued.session.id, passkeyId: asserted.value.passkey.id, ...originOf(device) });
     return ok(issued);
   }
+}
+
+/**
+ * The user handle of an assertion as our user id (registration sets it to the id's UTF-8 bytes);
+ * undefined when the answer carries none, null when it carries something else.
+ */
+function userHandleOf(credential: unknown): string | null | undefined {
+  const handle = (credential as { response?: { userHandle?: unknown } }).response?.userHandle;
+  if (handle === undefined || handle === null || handle === '') return undefined;
+  return typeof handle === 'string' && handle.length <= 512 ? Buffer.from(handle, 'base64url').toString('utf8') : null;
 }
 
 /** The SHA-256 of a token, base64url: how pending sign-ins name their mfaToken in challenge data. */

@@ -73,14 +73,17 @@ export async function creationOptions(
   });
 }
 
-/** Options for `navigator.credentials.get()`; `allow`: the user's passkeys (second factor), or none (passkey sign-in). */
-export async function requestOptions(rp: RelyingParty, challenge: string, allow: readonly PasskeyKey[] = []): Promise<PublicKeyCredentialRequestOptionsJSON> {
+/**
+ * Options for `navigator.credentials.get()`; `allow`: the user's passkeys (second factor), or none
+ * (passkey sign-in, which asks the authenticator to verify the user: `required`).
+ */
+export async function requestOptions(rp: RelyingParty, challenge: string, allow: readonly PasskeyKey[] = [], userVerification: 'required' | 'preferred' = 'preferred'): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { generateAuthenticationOptions } = await simplewebauthn();
   return generateAuthenticationOptions({
     rpID: rp.id,
     challenge,
     timeout: timeoutMs,
-    userVerification: 'preferred',
+    userVerification,
     allowCredentials: allow.map((k) => ({ id: k.credentialId, transports: k.transports as AuthenticatorTransport[] })),
   });
 }
@@ -133,9 +136,10 @@ export async function checkRegistration(rp: RelyingParty, response: unknown, cha
 
 /**
  * Checks a sign-in answer for `challenge` against the stored passkey (signature, origin, rp id,
- * a counter that moved on); the new counter and whether the user was verified, or null.
+ * a counter that moved on, the user verified when `requireUserVerification`); the new counter and
+ * whether the user was verified, or null.
  */
-export async function checkAssertion(rp: RelyingParty, response: unknown, challenge: string, key: PasskeyKey): Promise<{ counter: number; userVerified: boolean } | null> {
+export async function checkAssertion(rp: RelyingParty, response: unknown, challenge: string, key: PasskeyKey, requireUserVerification = false): Promise<{ counter: number; userVerified: boolean } | null> {
   const { verifyAuthenticationResponse } = await simplewebauthn();
   try {
     const r = await verifyAuthenticationResponse({
@@ -144,7 +148,7 @@ export async function checkAssertion(rp: RelyingParty, response: unknown, challe
       expectedOrigin: [...rp.origins],
       expectedRPID: rp.id,
       credential: { id: key.credentialId, publicKey: Buffer.from(key.publicKey, 'base64url'), counter: key.counter, transports: key.transports as AuthenticatorTransport[] },
-      requireUserVerification: false,
+      requireUserVerification,
     });
     return r.verified ? { counter: r.authenticationInfo.newCounter, userVerified: r.authenticationInfo.userVerified } : null;
   } catch {

@@ -6,7 +6,7 @@ import { passwordRecord, type RecoveryContext } from './recovery-context.ts';
 
 /**
  * An operator's recovery of an account (`tokenstile users set-password`): sets the password under
- * the same policy as users get, voids the user's reset links, and ends every session of the user,
+ * the same policy as users get, voids the user's reset, sign-in and change-of-email links, and ends every session of the user,
  * acknowledged like a reset. `not_found` when there is no such user.
  */
 export async function setPassword(rc: RecoveryContext, userId: string, password: string): Promise<Result<void, 'not_found' | 'weak_password'>> {
@@ -16,7 +16,7 @@ export async function setPassword(rc: RecoveryContext, userId: string, password:
   if (weakness !== null) return { ok: false, code: 'weak_password', reason: weakness };
   const now = rc.kit.clock.now();
   if ((await rc.kit.stores.credentials.replace(await passwordRecord(rc, user.id, password, now), now)) === null) return fail('not_found');
-  await rc.kit.oneTimeTokens.revokeFor(user.id, [resetPurpose]);
+  await rc.kit.oneTimeTokens.revokeFor(user.id, [resetPurpose, 'magic_link', 'email_change']);
   rc.kit.emit({ type: 'recovery.password_set', userId: user.id });
   await rc.kit.revoke({ userId: user.id }, 'admin');
   await rc.kit.dropCache(user.id);

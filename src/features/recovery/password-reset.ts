@@ -56,7 +56,9 @@ export async function resetPassword(
   if ((await rc.kit.stores.credentials.replace(await passwordRecord(rc, user.id, input.newPassword, now), now)) === null) return invalidCode();
   // The link came by mail: the address is proven.
   if (user.emailVerifiedAt === null) await rc.kit.stores.users.update(user.id, { emailVerifiedAt: now }, now);
-  await rc.kit.oneTimeTokens.revokeFor(user.id, [resetPurpose, 'magic_link']);
+  // Whoever held the account before the reset loses what they may have asked for: sign-in links,
+  // and a change of email to their own address (its link also remembers the old credential stamp).
+  await rc.kit.oneTimeTokens.revokeFor(user.id, [resetPurpose, 'magic_link', 'email_change']);
   rc.kit.emit({ type: 'recovery.password_reset', userId: user.id, ...originOf(device) });
   await rc.kit.revoke({ userId: user.id }, 'password_reset', originOf(device));
   await rc.kit.dropCache(user.id);

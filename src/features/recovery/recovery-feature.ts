@@ -26,7 +26,7 @@ export interface RecoveryApi {
   requestVerification(auth: AuthInfo, device?: DeviceInfo): Promise<Result<void, 'session_revoked' | 'too_many_requests'>>;
   resendVerification(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'too_many_requests'>>;
   verifyEmail(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code'>>;
-  requestEmailChange(auth: AuthInfo, input: { newEmail: string; password?: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'email_taken' | 'session_revoked' | 'too_many_requests' | 'reauthentication_required'>>;
+  requestEmailChange(auth: AuthInfo, input: { newEmail: string; password?: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'invalid_credentials' | 'session_revoked' | 'too_many_requests' | 'reauthentication_required'>>;
   confirmEmailChange(input: { token: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_code' | 'email_taken'>>;
   requestMagicLink(input: { email: string }, device?: DeviceInfo): Promise<Result<void, 'invalid_request' | 'not_found' | 'too_many_requests'>>;
   verifyMagicLink(input: { token: string }, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'not_found'> | SignInRefusal>;
@@ -45,7 +45,7 @@ const outboxRetentionMs = 30 * 24 * 3_600_000;
 
 function setUp(kit: FeatureKit, options: RecoveryOptions | undefined): RecoveryApi {
   const settings = resolveRecoveryOptions(options, kit.config.issuer);
-  const outbox = new OutboxStore(kit.db);
+  const outbox = new OutboxStore(kit.db, kit.keyEncryptionKey);
   const transport = settings.mailTransport ?? (settings.smtpUrl === null ? null : smtpTransport({ url: settings.smtpUrl, from: settings.mailFrom, timeoutMs: settings.smtpTimeoutMs }));
   const mailer = new Mailer({
     store: outbox,

@@ -6,7 +6,8 @@ import { checkSmtpUrl, type MailTransport } from '../mail/mail-transport.ts';
 /** Options of account recovery and email (`TokenstileOptions.recovery`); every field has a default. */
 export interface RecoveryOptions {
   /**
-   * `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://…:465`. Default: none, and
+   * `smtp://user:password@host:587` (STARTTLS required, except to a loopback host or with
+   * `?starttls=optional`) or `smtps://…:465`. Default: none, and
    * mails are kept in the database outbox (`tokenstile mail list|show`).
    */
   readonly smtpUrl?: string;

@@ -99,8 +99,9 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         tags,
         security,
         summary: 'Change the email: a confirmation link goes to the new address, a notice to the old',
+        description: 'Answers 202 whether or not another account has the new address (no link goes to an address that is taken), so that it tells nobody which addresses have accounts.',
         body: r.emailChangeBody,
-        response: { 202: r.accepted, ...errors(400, 401, 403, 409, 429) },
+        response: { 202: r.accepted, ...errors(400, 401, 403, 429) },
       },
       authenticate: true,
       handler: async (request, reply) => {
@@ -122,6 +123,13 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         response: { 204: s.noContent, ...errors(400, 401, 409) },
       },
       handler: async (request, reply) => answer(reply, await recovery.confirmEmailChange(request.body as { token: string }, device(request)), 204),
+    },
+    {
+      ...api,
+      method: 'GET',
+      url: '/auth/magic-link',
+      schema: { tags, summary: 'Whether sign-in links are on (204), or not (404): the account page offers them only then', response: { 204: s.noContent, ...errors(404) } },
+      handler: async (_request, reply) => (recovery.settings.magicLink ? reply.code(204).send() : sendProblem(reply, 'not_found')),
     },
     {
       ...api,

@@ -1,6 +1,8 @@
 // The mailer against a real SMTP server: delivery, retry with backoff, a stalled server bounded
 // by the send timeout, and the outbox when no SMTP is configured.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../../src/core/clock.ts';
@@ -8,9 +10,11 @@ import { secureRandom } from '../../../src/core/ids.ts';
 import type { FeatureDatabase } from '../../../src/core/feature.ts';
 import { mailMigrations } from '../../../src/features/mail/mail-migrations.ts';
 import { MailTemplates } from '../../../src/features/mail/mail-templates.ts';
-import { smtpTransport } from '../../../src/features/mail/mail-transport.ts';
+import nodemailer from 'nodemailer';
+import { checkSmtpUrl, smtpSettings, smtpTransport } from '../../../src/features/mail/mail-transport.ts';
 import { Mailer, retryDelayMs, type MailEvent } from '../../../src/features/mail/mailer.ts';
 import { OutboxStore } from '../../../src/features/mail/outbox-store.ts';
+import { tempDir } from '../../helpers.ts';
 import { startSmtpServer, type SmtpTestServer } from './smtp-test-server.ts';
 
 function sqliteDb(): FeatureDatabase {
@@ -33,9 +37,8 @@ after(() => smtp.close());
 
 const site = 'auth.example.com';
 
-function mailerFor(transport: ReturnType<typeof smtpTransport> | null, events: MailEvent[] = [], logs: unknown[][] = []) {
+function mailerFor(transport: ReturnType<typeof smtpTransport> | null, events: MailEvent[] = [], logs: unknown[][] = [], store = new OutboxStore(sqliteDb())) {
   const clock = new ManualClock(Date.now());
-  const store = new OutboxStore(sqliteDb());
   const logger = { info: (...a: unknown[]) => logs.push(a), warn: (...a: unknown[]) => logs.push(a), error: (...a: unknown[]) => logs.push(a) };
   const mailer = new Mailer({ store, transport, templates: new MailTemplates(), clock, random: secureRandom, logger, onEvent: (e) => events.push(e), retryBaseMs: 30_000, maxAttempts: 3 });
   return { clock, store, mailer };
@@ -140,6 +143,110 @@ describe('mailer', () => {
       assert.equal((await store.get(id))?.text, null);
     } finally {
       await mailer.close();
+    }
+  });
+
+  test('smtp:// requires STARTTLS (certificates verified, TLS 1.2+) except to this machine or with ?starttls=optional; a server without it never sees the credentials', async () => {
+    const settings = (url: string) => smtpSettings(checkSmtpUrl(url), 1000);
+    assert.equal(settings('smtp://u:p@mail.example.com:587').requireTLS, true);
+    assert.equal(settings('smtp://u:p@mail.example.com:587').tls.rejectUnauthorized, true);
+    assert.equal(settings('smtp://u:p@mail.example.com:587?starttls=optional').requireTLS, false);
+    assert.equal(settings('smtps://u:p@mail.example.com').requireTLS, false);
+    assert.equal(settings('smtps://u:p@mail.example.com').secure, true);
+    for (const local of ['smtp://127.0.0.1:25', 'smtp://localhost:25', 'smtp://[::1]:25']) assert.equal(settings(local).requireTLS, false, local);
+    assert.throws(() => checkSmtpUrl('smtp://mail.example.com?starttls=off'), /starttls=optional/);
+    assert.throws(() => checkSmtpUrl('smtps://mail.example.com?starttls=optional'), /starttls=optional/);
+    // The settings for a remote host, against the real test server (which offers no STARTTLS).
+    const port = Number(new URL(smtp.url).port);
+    const remote = nodemailer.createTransport({ ...settings('smtp://mailer:s3cret%20pass@mail.example.com'), host: '127.0.0.1', port });
+    try {
+      const before = smtp.authAttempts();
+      await assert.rejects(remote.sendMail({ from: 'no-reply@example.com', to: 'tls@example.com', subject: 's', text: 't' }), /STARTTLS|TLS/i);
+      assert.equal(smtp.authAttempts(), before, 'no login was sent in the clear');
+      assert.ok(!smtp.received.some((m) => m.to.includes('tls@example.com')));
+    } finally {
+      remote.close();
+    }
+  });
+
+  test('with the key-encryption key, bodies are sealed at rest (the table holds no link), read back and sent as written; without the key they are refused, not sent empty', async () => {
+    const db = sqliteDb();
+    const key = secureRandom(32);
+    const { store, mailer } = mailerFor(null, [], [], new OutboxStore(db, key));
+    try {
+      const link = 'https://auth.example.com/account#magic=tso_sealed_link';
+      const id = await mailer.enqueue('magic_link', 'fay@example.com', { email: 'fay@example.com', link, site }, 600_000);
+      const [raw] = await db.query<{ body_text: string; body_html: string }>('SELECT body_text, body_html FROM mail_outbox WHERE id = ?1', [id]);
+      assert.match(raw!.body_text, /^tsenc1\./);
+      assert.match(raw!.body_html, /^tsenc1\./);
+      assert.doesNotMatch(JSON.stringify(raw), /tso_sealed_link/);
+      assert.match((await store.get(id))?.text ?? '', /tso_sealed_link/);
+      assert.match((await store.get(id))?.html ?? '', /tso_sealed_link/);
+      await assert.rejects(new OutboxStore(db).get(id), /keyEncryptionKey/);
+      await assert.rejects(new OutboxStore(db, secureRandom(32)).get(id), /keyEncryptionKey/);
+    } finally {
+      await mailer.close();
+    }
+    const sender = mailerFor(smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 }), [], [], new OutboxStore(sqliteDb(), key));
+    try {
+      await sender.mailer.enqueue('magic_link', 'gus@example.com', { email: 'gus@example.com', link: 'https://auth.example.com/account#magic=tso_gus', site }, 600_000);
+      assert.match((await smtp.waitFor('gus@example.com')).text, /tso_gus/);
+    } finally {
+      await sender.mailer.close();
+    }
+  });
+
+  test('a failing mail is retried while its link works, and given up on once the next attempt would come after the link expired', async () => {
+    const store = new OutboxStore(sqliteDb());
+    const clock = new ManualClock(Date.now());
+    const mailer = new Mailer({ store, transport: smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 }), templates: new MailTemplates(), clock, random: secureRandom, retryBaseMs: 30_000 });
+    try {
+      smtp.failNext(100);
+      const long = await mailer.enqueue('verify_email', 'hal@example.com', { email: 'hal@example.com', link: 'https://x.example/l', site }, 24 * 3_600_000);
+      const short = await mailer.enqueue('magic_link', 'ida@example.com', { email: 'ida@example.com', link: 'https://x.example/l', site }, 60_000);
+      for (const wait of [0, 30_000, 60_000, 120_000, 240_000, 480_000, 960_000]) {
+        clock.advance(wait);
+        await mailer.flush();
+      }
+      assert.equal((await store.get(short))?.state, 'failed', 'the 1-minute link: given up after its second attempt (the third would come after it expired)');
+      assert.equal((await store.get(short))?.attempts, 2);
+      const stillTrying = await store.get(long);
+      assert.equal(stillTrying?.state, 'pending', 'the 24-hour link: still retried after six failures (the old policy gave up here)');
+      assert.equal(stillTrying?.attempts, 7);
+      smtp.failNext(0);
+      clock.advance(stillTrying!.nextAttemptAt - clock.now());
+      await mailer.flush();
+      await smtp.waitFor('hal@example.com');
+      assert.equal((await store.get(long))?.state, 'sent');
+    } finally {
+      smtp.failNext(0);
+      await mailer.close();
+    }
+  });
+
+  test('values cannot add headers (CR/LF in a subject) or markup (escaped in operator HTML templates), over the wire too', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, 'password_reset.txt'), 'Subject: Reset for {{email}} on {{site}}\n\nGo to {{link}}\n');
+      writeFileSync(join(dir.path, 'password_reset.html'), '<p>{{email}}</p><a href="{{link}}">reset</a>');
+      const templates = new MailTemplates(dir.path);
+      const hostile = { email: 'joe@example.com\r\nBcc: evil@example.com', link: 'https://auth.example.com/account#reset=x"><script>alert(1)</script>', site: 'auth.example.com\nX-Evil: 1' };
+      const mail = templates.render('password_reset', hostile);
+      assert.doesNotMatch(mail.subject, /[\r\n]/);
+      assert.doesNotMatch(mail.html, /<script>|"><|Bcc: evil@example.com\r\n/);
+      assert.match(mail.html, /&#60;script&#62;/);
+      const transport = smtpTransport({ url: smtp.url, from: 'no-reply@example.com', timeoutMs: 5000 });
+      try {
+        await transport.send({ to: 'kim@example.com', ...mail });
+      } finally {
+        transport.close();
+      }
+      const got = await smtp.waitFor('kim@example.com');
+      assert.deepEqual(got.to, ['kim@example.com'], 'no recipient was added');
+      const head = got.raw.slice(0, got.raw.search(/\r?\n\r?\n/));
+      assert.doesNotMatch(head, /^(Bcc|X-Evil):/im, 'no header was added');
+    } finally {
+      dir.cleanup();
     }
   });
 });

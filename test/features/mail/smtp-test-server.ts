@@ -17,6 +17,8 @@ export interface SmtpTestServer {
   /** `smtp://user:pass@127.0.0.1:PORT` (credentials when `auth` was given). */
   readonly url: string;
   readonly received: ReceivedMail[];
+  /** How many logins (AUTH) the server was sent, right or wrong. */
+  readonly authAttempts: () => number;
   /** Answers the next `n` mails with a temporary failure (451). */
   failNext(n: number): void;
   /** While true, accepts connections and then never answers the mail data. */
@@ -77,6 +79,7 @@ export async function startSmtpServer(options: { auth?: { user: string; pass: st
   const waiters = new Set<() => void>();
   let failing = 0;
   let stalled = false;
+  let auths = 0;
   const server = new SMTPServer({
     secure: false,
     disabledCommands: options.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
@@ -85,6 +88,7 @@ export async function startSmtpServer(options: { auth?: { user: string; pass: st
     logger: false,
     closeTimeout: 500,
     onAuth(auth, _session, callback) {
+      auths += 1;
       if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });
       return callback(new Error('Invalid username or password'));
     },
@@ -113,6 +117,7 @@ export async function startSmtpServer(options: { auth?: { user: string; pass: st
   return {
     url: `smtp://${credentials}127.0.0.1:${port}`,
     received,
+    authAttempts: () => auths,
     failNext(n) {
       failing = n;
     },

@@ -183,6 +183,25 @@ describe('step-up and removal', () => {
     expectProblem(await del(t, '/auth/mfa/totp', current.accessToken), 404, 'not_found');
   });
 
+  test('an embedder calling core.changePassword checks step-up with the exported recentAuthGuard', async () => {
+    const { recentAuthGuard } = await import('../../../src/index.ts');
+    const core = t.app.tokenstile;
+    const s = await t.signUp();
+    const guard = recentAuthGuard(core);
+    assert.ok(guard, 'a core with the MFA feature has the guard');
+    const authOf = async () => {
+      const r = await core.authenticate(s.accessToken);
+      assert.ok(r.ok);
+      return r.value;
+    };
+    assert.equal((await guard(await authOf())).ok, true, 'a fresh sign-in passes');
+    t.clock.advance(6 * 60_000);
+    const stale = await guard(await authOf());
+    assert.equal(stale.ok ? null : stale.code, 'reauthentication_required');
+    assert.equal((await post(t, '/auth/reauthenticate', { method: 'password', password: 'correct horse 42' }, s.accessToken)).statusCode, 200);
+    assert.equal((await guard(await authOf())).ok, true, 'the session’s new auth time counts at once');
+  });
+
   test('re-authentication with a TOTP code refreshes auth_time; the refreshed token carries it', async () => {
     const email = uniqueEmail();
     const s = await t.signUp(email);

@@ -49,15 +49,17 @@ test('codes are six digits; grouping spaces are allowed, anything else is not', 
   for (const bad of ['12345', '1234567', 'abcdef', '12345a', '', '١٢٣٤٥٦']) assert.equal(normalizeTotpCode(bad), null, bad);
 });
 
-test('recovery codes: ten distinct, readable, hashed in normalized form', () => {
+test('recovery codes: ten distinct, readable, hashed in normalized form, salted by the user', () => {
   const codes = newRecoveryCodes(secureRandom);
   assert.equal(codes.length, 10);
   assert.equal(new Set(codes).size, 10);
   for (const c of codes) assert.match(c, /^[a-hjkmnp-z2-9]{5}-[a-hjkmnp-z2-9]{5}$/);
-  const hash = hashRecoveryCode(codes[0]!);
+  const hash = hashRecoveryCode('user-a', codes[0]!);
   assert.match(hash!, /^[\w-]{43}$/);
-  assert.equal(hashRecoveryCode(codes[0]!.toUpperCase().replace('-', ' ')), hash);
-  assert.notEqual(hashRecoveryCode(codes[1]!), hash);
+  assert.equal(hashRecoveryCode('user-a', codes[0]!.toUpperCase().replace('-', ' ')), hash);
+  assert.notEqual(hashRecoveryCode('user-a', codes[1]!), hash);
+  // One code of two users: two hashes (a leaked table is attacked user by user; the key cannot collide).
+  assert.notEqual(hashRecoveryCode('user-b', codes[0]!), hash);
   assert.equal(normalizeRecoveryCode('abcde-fghi0'), null, '0 is not in the alphabet');
-  assert.equal(hashRecoveryCode('short'), null);
+  assert.equal(hashRecoveryCode('user-a', 'short'), null);
 });

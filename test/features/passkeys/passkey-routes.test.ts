@@ -83,6 +83,44 @@ describe('passkeys', () => {
     expectProblem(await post(t, '/auth/passkeys/register', { credential }, a.accessToken), 401, 'invalid_passkey');
   });
 
+  test('a passkey sign-in needs user verification (asked as required); a second step accepts presence alone, amr without user', async () => {
+    const email = uniqueEmail();
+    const s = await t.signUp(email);
+    const device = new SoftAuthenticator(issuer);
+    await register(s, device);
+    const options = (await post(t, '/auth/passkeys/login/options', {})).json();
+    assert.equal(options.userVerification, 'required');
+    expectProblem(await post(t, '/auth/passkeys/login', { credential: device.authenticate(options, { noUserVerification: true }) }), 401, 'invalid_passkey');
+    const { mfaToken } = await mfaRequired(t, email);
+    const mfaOptions = (await post(t, '/auth/mfa/passkey/options', { mfaToken })).json();
+    assert.equal(mfaOptions.userVerification, 'preferred');
+    const r = await post(t, '/auth/mfa/verify', { mfaToken, method: 'passkey', credential: device.authenticate(mfaOptions, { noUserVerification: true }) });
+    assert.equal(r.statusCode, 200, r.body);
+    const claims = claimsOf(r.json().accessToken);
+    if (claims) assert.deepEqual(claims.amr, ['pwd', 'hwk', 'mfa']);
+  });
+
+  test('the user handle must name the passkey’s owner, and a sign-in without one is refused (WebAuthn §7.2 step 6)', async () => {
+    const s = await t.signUp();
+    const other = await t.signUp();
+    const device = new SoftAuthenticator(issuer);
+    await register(s, device);
+    expectProblem(await passkeyLogin(device, { userHandle: Buffer.from(other.user.id).toString('base64url') }), 401, 'invalid_passkey');
+    expectProblem(await passkeyLogin(device, { userHandle: null }), 401, 'invalid_passkey');
+    const signedIn = await passkeyLogin(device);
+    assert.equal(signedIn.statusCode, 200, signedIn.body);
+    assert.equal(signedIn.json().user.id, s.user.id);
+  });
+
+  test('a registration answer is bound to the session that asked for the options', async () => {
+    const email = uniqueEmail();
+    const a = await t.signUp(email);
+    const elsewhere = (await login(t, email)).json();
+    const options = (await post(t, '/auth/passkeys/register/options', {}, a.accessToken)).json();
+    const credential = new SoftAuthenticator(issuer).register(options);
+    expectProblem(await post(t, '/auth/passkeys/register', { credential }, elsewhere.accessToken), 401, 'invalid_passkey');
+  });
+
   test('a passkey as the second factor: methods name it, the assertion completes the sign-in', async () => {
     const email = uniqueEmail();
     const s = await t.signUp(email);

@@ -45,6 +45,10 @@ export interface Forgery {
   readonly wrongKey?: boolean;
   /** Reports this signature counter instead of the next one. */
   readonly signCount?: number;
+  /** An authenticator that shows presence only (no PIN or biometrics): the UV flag is clear. */
+  readonly noUserVerification?: boolean;
+  /** Answers this user handle (base64url) instead of the credential's; null for none. */
+  readonly userHandle?: string | null;
 }
 
 /** Registration options as the server sends them (the JSON form). */
@@ -103,7 +107,7 @@ export class SoftAuthenticator {
     credential.signCount += 1;
     const count = Buffer.alloc(4);
     count.writeUInt32BE(forge.signCount ?? credential.signCount);
-    const authData = Buffer.concat([sha256(forge.rpId ?? rpId), Buffer.from([0x05]), count]);
+    const authData = Buffer.concat([sha256(forge.rpId ?? rpId), Buffer.from([forge.noUserVerification ? 0x01 : 0x05]), count]);
     const clientData = this.#clientData('webauthn.get', options.challenge, forge);
     const key = forge.wrongKey ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey : credential.privateKey;
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientData)]), key);
@@ -111,7 +115,7 @@ export class SoftAuthenticator {
       id: b64u(credential.id),
       rawId: b64u(credential.id),
       type: 'public-key',
-      response: { clientDataJSON: b64u(clientData), authenticatorData: b64u(authData), signature: b64u(signature), userHandle: credential.userHandle },
+      response: { clientDataJSON: b64u(clientData), authenticatorData: b64u(authData), signature: b64u(signature), ...(forge.userHandle !== null && { userHandle: forge.userHandle ?? credential.userHandle }) },
       clientExtensionResults: {},
       authenticatorAttachment: 'platform',
     };

@@ -28,6 +28,13 @@ describe('sign-in links', () => {
     assert.deepEqual(await mailsTo(off.app.tokenstile, s.user.email), []);
   });
 
+  test('GET /auth/magic-link says whether sign-in links are on (the account page offers its form only then): 204, or 404', async () => {
+    expectProblem(await off.app.inject({ method: 'GET', url: '/auth/magic-link' }), 404, 'not_found');
+    const res = await on.app.inject({ method: 'GET', url: '/auth/magic-link' });
+    assert.equal(res.statusCode, 204);
+    assert.equal(res.body, '');
+  });
+
   test('202 for any address; the link signs in once with amr ["email"], verifies the address, and no account is made for an unknown one', async () => {
     const s = await on.signUp();
     const unknown = uniqueEmail();
