@@ -91,12 +91,14 @@ export async function setUpRecovery(auth: TokenstileClient, page: RecoveryPage):
     toggle(forgotPanel, false, $('forgot-open'));
     page.say('If an account uses that address, a link to reset its password is on its way. Check your inbox.');
   });
-  // Sign-in links are offered only where the server has them on (GET /auth/magic-link: 204).
+  // Sign-in links are offered only where the server has them on (GET /auth/magic-link).
   const magicPanel = $('magic-panel');
   $('magic-open').addEventListener('click', () => toggle(magicPanel, magicPanel.hidden, $('magic-open')));
   void fetch('/auth/magic-link', { credentials: 'same-origin' })
-    .then((res) => {
-      $('magic-row').hidden = res.status !== 204;
+    .then(async (res) => {
+      // The body is read even when unused: an unread one keeps the request open in Chromium.
+      const status: unknown = await res.json().catch(() => null);
+      $('magic-row').hidden = !(res.ok && typeof status === 'object' && status !== null && (status as { enabled?: unknown }).enabled === true);
     })
     .catch(() => {});
   onSubmit('magic-form', 'magic-error', async (form) => {

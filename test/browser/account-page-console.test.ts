@@ -60,8 +60,9 @@ async function signUp(page: Page): Promise<string> {
 
 const storedSessionId = (page: Page) => page.evaluate(() => (JSON.parse(localStorage.getItem('tokenstile') ?? 'null') as { sessionId: string } | null)?.sessionId ?? null);
 
-/** A request about the session: any API call but the public list of sign-in providers (for its buttons). */
-const asksSession = (r: string) => r.includes('/auth/') && !r.endsWith(' GET /auth/oauth/providers');
+/** A request about the session: any API call but the public settings the sign-in forms show (providers' buttons, sign-in links). */
+const publicSettings = [' GET /auth/oauth/providers', ' GET /auth/magic-link'];
+const asksSession = (r: string) => r.includes('/auth/') && !publicSettings.some((p) => r.endsWith(p));
 
 describe('account page console', { skip }, () => {
   test('a first visit: no console error, and the icon is served, not a favicon.ico 404', { timeout: 60_000 }, async () => {

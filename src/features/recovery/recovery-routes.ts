@@ -128,8 +128,9 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
       ...api,
       method: 'GET',
       url: '/auth/magic-link',
-      schema: { tags, summary: 'Whether sign-in links are on (204), or not (404): the account page offers them only then', response: { 204: s.noContent, ...errors(404) } },
-      handler: async (_request, reply) => (recovery.settings.magicLink ? reply.code(204).send() : sendProblem(reply, 'not_found')),
+      schema: { tags, summary: 'Whether sign-in links are on: the account page offers them only then', response: { 200: r.magicLinkStatus } },
+      // 200 either way: a 404 would show as an error in every visitor's browser console.
+      handler: async (_request, reply) => reply.code(200).send({ enabled: recovery.settings.magicLink }),
     },
     {
       ...api,

@@ -36,4 +36,13 @@ export const emailChangeBody = {
 /** No body, or `{}`. */
 export const emptyBody = { type: 'object', additionalProperties: false, properties: {} } as const;
 
+/** `GET /auth/magic-link`: whether sign-in links are on. */
+export const magicLinkStatus = {
+  description: 'Whether sign-in links are on (TOKENSTILE_MAGIC_LINK)',
+  type: 'object',
+  required: ['enabled'],
+  additionalProperties: false,
+  properties: { enabled: { type: 'boolean' } },
+} as const;
+
 export const accepted = { description: 'Accepted: a mail goes out if there is one to send (the answer is the same either way)', type: 'null' } as const;
