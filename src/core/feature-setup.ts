@@ -2,7 +2,7 @@ import { originOf, type CoreContext } from './context.ts';
 import { passwordCredential } from './credential-store.ts';
 import type { TokenstileOptions } from './config.ts';
 import type { AuthEventListener } from './events.ts';
-import type { CoreFeature, FeatureKit, SignInGate } from './feature.ts';
+import type { CoreFeature, FeatureKit, HeldSignInStarted, SignInGate } from './feature.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import { startSession } from './sessions.ts';
 import type { Tokenstile } from './tokenstile.ts';
@@ -19,11 +19,13 @@ export interface FeatureHooks {
   readonly listeners: AuthEventListener[];
   /** The ways to sign in that features bring, by name (`addSignInMethod`). */
   readonly signInMethods: Map<string, (userId: string) => Promise<number>>;
+  /** Told of sessions started for held sign-ins that carried a feature's value, by feature name (`onHeldSignInStarted`). */
+  readonly heldSignIns: Map<string, (started: HeldSignInStarted) => Promise<void>>;
 }
 
 /** Empty hooks, for a core to hand to `setUpFeatures`. */
 export function featureHooks(): FeatureHooks {
-  return { gates: [], purges: [], closers: [], listeners: [], signInMethods: new Map() };
+  return { gates: [], purges: [], closers: [], listeners: [], signInMethods: new Map(), heldSignIns: new Map() };
 }
 
 /**
@@ -69,12 +71,18 @@ export async function setUpFeatures(
         const password = ctx.stores.credentials.list(userId, passwordCredential).then((list) => Math.min(list.length, 1));
         return (await Promise.all([password, ...counts])).reduce((a, b) => a + b, 0);
       },
-      async checkSignIn(attempt) {
+      async checkSignIn(attempt, carry) {
+        const held = carry === undefined ? attempt : { ...attempt, carry: { feature: feature.name, value: carry } };
         for (const gate of hooks.gates) {
-          const refused = await gate(attempt);
+          const refused = await gate(held);
           if (refused !== null) return refused;
         }
         return null;
+      },
+      onHeldSignInStarted: (listener) => void hooks.heldSignIns.set(feature.name, listener),
+      async heldSignInStarted(carry, started) {
+        const listener = carry ? hooks.heldSignIns.get(carry.feature) : undefined;
+        if (listener !== undefined) await listener({ ...started, value: carry!.value });
       },
     };
     deps.apis.set(feature.name, feature.setup === undefined ? undefined : await feature.setup(kit));

@@ -77,6 +77,27 @@ export interface SignInAttempt {
   readonly user: UserRecord;
   readonly amr: readonly string[];
   readonly device: DeviceInfo;
+  /**
+   * What the feature that asked (`checkSignIn`) wants back if a gate holds this sign-in and a later
+   * step (the second factor) starts its session: a gate that holds sign-ins keeps it (JSON) and
+   * hands it to `kit.heldSignInStarted`. Absent for `login`.
+   */
+  readonly carry?: SignInCarry;
+}
+
+/** A held sign-in's carried value: the feature that asked, and its JSON value (opaque to others). */
+export interface SignInCarry {
+  readonly feature: string;
+  readonly value: unknown;
+}
+
+/** A session started by the later step of a sign-in a gate held, told to the feature that carried a value. */
+export interface HeldSignInStarted {
+  readonly tokens: IssuedTokens;
+  readonly amr: readonly string[];
+  readonly device: DeviceInfo;
+  /** What the feature passed to `checkSignIn` as `carry`. */
+  readonly value: unknown;
 }
 
 /** Why a gate refused a sign-in: a registered error code, and extension members for the answer. */
@@ -143,7 +164,18 @@ export interface FeatureKit {
    * Runs the sign-in gates as `login` does, for a sign-in by other means (a mailed link…) that
    * must not skip them (a second factor): null, or the first refusal.
    */
-  checkSignIn(attempt: SignInAttempt): Promise<GateRefusal | null>;
+  checkSignIn(attempt: Omit<SignInAttempt, 'carry'>, carry?: unknown): Promise<GateRefusal | null>;
+  /**
+   * Tells `listener` of each session started by the later step of a sign-in that a gate held, when
+   * this feature passed a `carry` to `checkSignIn` (a provider sign-in's origin, for back-channel
+   * logout): awaited before that step answers. One listener per feature.
+   */
+  onHeldSignInStarted(listener: (started: HeldSignInStarted) => Promise<void>): void;
+  /**
+   * For a gate that holds sign-ins: its later step started a session for a sign-in whose attempt
+   * had `carry`; the feature that carried it is told (`onHeldSignInStarted`). Nothing without one.
+   */
+  heldSignInStarted(carry: SignInCarry | null | undefined, started: Omit<HeldSignInStarted, 'value'>): Promise<void>;
   /** Tells `listener` of every event the core reports (a sign-up, a sign-in…), after the host's `onEvent`; it must not throw or block. */
   onEvent(listener: AuthEventListener): void;
   /**

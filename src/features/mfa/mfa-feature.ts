@@ -32,7 +32,7 @@ export const mfaFeature: CoreFeature<MfaFeatureApi> = {
   setup(kit: FeatureKit): MfaFeatureApi {
     const passkeys = new Passkeys(kit, new PasskeyStore(kit.db));
     const mfa = new Mfa(kit, new MfaStore(kit.db), passkeys, secretBox(kit.keyEncryptionKey));
-    kit.addSignInGate(({ user, amr }) => mfa.gate(user, amr));
+    kit.addSignInGate(({ user, amr, carry }) => mfa.gate(user, amr, carry));
     kit.addPurge((now) => mfa.purge(now));
     kit.addSignInMethod('passkeys', async (userId) => (await passkeys.store.list(userId)).length);
     return { mfa, passkeys, requireRecentAuth: (auth) => requireRecentAuth(kit, auth), reauth: (auth, input, rp, device) => reauthenticate(kit, mfa, auth, input, rp, device) };

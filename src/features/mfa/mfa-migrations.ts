@@ -66,6 +66,12 @@ const tables = (int: string): Migration[] => [
       CREATE INDEX mfa_failures_by_attempt ON mfa_failures (attempt_id);
     `,
   },
+  {
+    // What the feature that asked for the sign-in carries to its second step (JSON, e.g. a provider
+    // sign-in's origin for back-channel logout), handed back when the session starts.
+    name: '0004_mfa_challenge_carry',
+    sql: 'ALTER TABLE mfa_challenges ADD COLUMN carry TEXT;',
+  },
 ];
 
 export const mfaMigrations = { sqlite: tables('INTEGER'), postgres: tables('BIGINT') } as const;

@@ -2,7 +2,7 @@ import { isMultiFactor } from '../../core/amr.ts';
 import type { AuthInfo } from '../../core/auth-info.ts';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
-import type { FeatureKit } from '../../core/feature.ts';
+import type { FeatureKit, SignInCarry } from '../../core/feature.ts';
 import type { UserRecord } from '../../core/user-store.ts';
 import { passkeyPurposes, tokenHash, type Passkeys } from '../passkeys/passkey-service.ts';
 import type { RelyingParty } from '../passkeys/webauthn.ts';
@@ -96,15 +96,16 @@ export class Mfa {
    * The sign-in gate: for a user with a second factor, no session yet but a pending sign-in
    * (`mfaToken`, 5 minutes, single use) bound to the user, the credential stamp the password was
    * checked against, and the first factor's `amr`. A sign-in whose `amr` already shows two
-   * factors (`isMultiFactor`: a passkey with user verification) is not asked again.
+   * factors (`isMultiFactor`: a passkey with user verification) is not asked again. The attempt's
+   * `carry` is kept with it and handed back when `verify` starts the session.
    */
-  async gate(user: UserRecord, amr: readonly string[]): Promise<null | { code: 'mfa_required'; details: { mfaToken: string; methods: readonly MfaMethod[] } }> {
+  async gate(user: UserRecord, amr: readonly string[], carry?: SignInCarry): Promise<null | { code: 'mfa_required'; details: { mfaToken: string; methods: readonly MfaMethod[] } }> {
     if (isMultiFactor(amr)) return null;
     const { totp, passkeys } = await this.#store.factors(user.id);
     const methods = methodsOf(totp, passkeys);
     if (methods.length === 0) return null;
     const mfaToken = `tsm_${this.#kit.random(32).toString('base64url')}`;
-    const challenge: MfaChallenge = { userId: user.id, credentialStamp: user.credentialStamp, amr, attempts: 0, expiresAt: this.#kit.clock.now() + mfaLimits.tokenTtlMs };
+    const challenge: MfaChallenge = { userId: user.id, credentialStamp: user.credentialStamp, amr, attempts: 0, expiresAt: this.#kit.clock.now() + mfaLimits.tokenTtlMs, carry: carry ?? null };
     await this.#store.addChallenge(tokenHash(mfaToken), challenge);
     return { code: 'mfa_required', details: { mfaToken, methods } };
   }
@@ -199,6 +200,8 @@ export class Mfa {
     // The stamp the password was checked against: a credential change since then starts nothing.
     const issued = user && user.disabledAt === null ? await this.#kit.startSession({ ...user, credentialStamp: challenge.credentialStamp }, amr, device) : null;
     if (!issued) return fail('invalid_code');
+    // Before the answer: the sign-in's feature records what it must of the session (its provider origin).
+    await this.#kit.heldSignInStarted(challenge.carry, { tokens: issued, amr, device });
     this.#kit.emit({ type: 'mfa.succeeded', userId: user!.id, sessionId: issued.session.id, method: input.method, ...originOf(device) });
     if (input.method === 'recovery_code') await this.#recoveryCodeUsed(user!.id, issued.session.id, device);
     return ok(issued);

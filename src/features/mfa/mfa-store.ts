@@ -1,4 +1,4 @@
-import type { FeatureDatabase } from '../../core/feature.ts';
+import type { FeatureDatabase, SignInCarry } from '../../core/feature.ts';
 import { moveCredentialStamp, num, numOrNull, rows, run } from './feature-sql.ts';
 
 /** A user's TOTP credential: pending (set up, not yet confirmed) or on. `secret` as stored (sealed or not). */
@@ -18,6 +18,8 @@ export interface MfaChallenge {
   readonly amr: readonly string[];
   readonly attempts: number;
   readonly expiresAt: number;
+  /** What the sign-in's feature carries to the session the second step starts (`SignInAttempt.carry`). */
+  readonly carry: SignInCarry | null;
 }
 
 type Row = Record<string, unknown>;
@@ -123,15 +125,15 @@ export class MfaStore {
   }
 
   async addChallenge(hash: string, c: MfaChallenge): Promise<void> {
-    await run(this.#db, 'INSERT INTO mfa_challenges (token_hash, user_id, credential_stamp, amr, attempts, expires_at) VALUES (?, ?, ?, ?, 0, ?)', [
-      hash, c.userId, c.credentialStamp, c.amr.join(' '), c.expiresAt,
+    await run(this.#db, 'INSERT INTO mfa_challenges (token_hash, user_id, credential_stamp, amr, attempts, expires_at, carry) VALUES (?, ?, ?, ?, 0, ?, ?)', [
+      hash, c.userId, c.credentialStamp, c.amr.join(' '), c.expiresAt, c.carry === null ? null : JSON.stringify(c.carry),
     ]);
   }
 
   /** The live challenge of `hash` (not spent, not expired, attempts left), or null. */
   async challenge(hash: string, now: number, maxAttempts: number): Promise<MfaChallenge | null> {
     const [r] = await rows<Row>(this.#db, 'SELECT * FROM mfa_challenges WHERE token_hash = ? AND expires_at > ? AND attempts < ?', [hash, now, maxAttempts]);
-    return r ? { userId: r.user_id as string, credentialStamp: num(r.credential_stamp), amr: (r.amr as string).split(' '), attempts: num(r.attempts), expiresAt: num(r.expires_at) } : null;
+    return r ? { userId: r.user_id as string, credentialStamp: num(r.credential_stamp), amr: (r.amr as string).split(' '), attempts: num(r.attempts), expiresAt: num(r.expires_at), carry: typeof r.carry === 'string' ? (JSON.parse(r.carry) as SignInCarry) : null } : null;
   }
 
   /**

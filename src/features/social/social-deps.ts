@@ -8,6 +8,13 @@ import type { UserRecord } from '../../core/user-store.ts';
 import type { ProviderClient } from './provider-client.ts';
 import type { SocialStore } from './social-store.ts';
 
+/** A provider sign-in's origin, carried through a sign-in gate (`mfa_required`) to the session its second step starts. */
+export interface HeldOrigin {
+  readonly provider: string;
+  readonly subject: string;
+  readonly sid: string | null;
+}
+
 /** The foundation's single-use tokens (`kit.oneTimeTokens`), as this feature uses them. */
 export interface SingleUseTokens {
   issue(input: { purpose: string; userId: string | null; subject?: string; data?: unknown; ttlMs: number; replace?: boolean }): Promise<string>;
@@ -55,7 +62,7 @@ export interface SocialDeps {
    * user with a second factor gets `mfa_required` (with `mfaToken` and `methods`), an unverified
    * address `email_not_verified` when verified ones are required. Null lets the sign-in go on.
    */
-  checkSignIn(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<GateRefusal | null>;
+  checkSignIn(user: UserRecord, amr: readonly string[], device: DeviceInfo, origin: HeldOrigin): Promise<GateRefusal | null>;
   /** The kit's `startSession`: null when the user may not sign in (disabled, credentials changed). */
   startSession(user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<IssuedTokens | null>;
   /** Ends these sessions through the kit's `revoke`: resolves once every instance refuses them. Returns how many ended. */

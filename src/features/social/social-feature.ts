@@ -14,6 +14,7 @@ import { createSocial, type Social } from './social.ts';
 import type { SocialDeps } from './social-deps.ts';
 import { socialMigrations } from './social-migrations.ts';
 import { sqlSocialStore } from './social-store.ts';
+import { heldSignInStarted } from './social-flow.ts';
 
 /** Why a session ended by a provider's back-channel logout (audit trail, events). */
 export const backchannelCause = 'backchannel_logout';
@@ -73,7 +74,7 @@ export function socialDeps(kit: FeatureKit, providers: string | readonly Provide
       const s = await stores.sessions.get(sessionId);
       return s !== null && s.userId === userId && s.revokedAt === null && s.expiresAt > now();
     },
-    checkSignIn: (user, amr, device) => kit.checkSignIn({ user, amr, device }),
+    checkSignIn: (user, amr, device, origin) => kit.checkSignIn({ user, amr, device }, origin),
     startSession: (user, amr, device) => kit.startSession(user, amr, device),
     async endSessions(sessionIds, device) {
       const ended = await Promise.all(sessionIds.map((sessionId) => kit.revoke({ sessionId }, backchannelCause, originOf(device))));
@@ -93,6 +94,7 @@ export const socialFeature: CoreFeature<Social> = {
   setup(kit) {
     const deps = socialDeps(kit, kit.config.oauthProviders as string | readonly ProviderOptions[] | undefined);
     kit.addPurge((at) => deps.store.purge(at));
+    kit.onHeldSignInStarted((started) => heldSignInStarted(deps, started));
     kit.addSignInMethod('social', async (userId) => (await deps.store.identitiesOf(userId)).length);
     return createSocial(deps);
   },

@@ -1,11 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { originOf, type DeviceInfo, type IssuedTokens } from '../../core/context.ts';
 import { fail, invalid, ok, type Result } from '../../core/errors.ts';
-import type { SignInRefusal } from '../../core/feature.ts';
+import type { HeldSignInStarted, SignInRefusal } from '../../core/feature.ts';
 import type { UserRecord } from '../../core/user-store.ts';
 import { flowSecrets, ProviderError } from './provider-client.ts';
 import { federatedAmr, resolveAccount, type AccountRefusal, type LinkIntent } from './social-accounts.ts';
-import type { SocialDeps } from './social-deps.ts';
+import type { HeldOrigin, SocialDeps } from './social-deps.ts';
 import { reauthenticate } from './social-reauth.ts';
 
 /** One-time token purposes of this feature. */
@@ -156,7 +156,7 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
     const code = await deps.tokens.issue({ purpose: exchangePurpose, userId: user.id, data, ttlMs: exchangeTtlMs });
     return { kind: 'code', code, returnTo: flow.returnTo, provider: providerId };
   }
-  const gated = await gate(deps, providerId, user, amr, device);
+  const gated = await gate(deps, { provider: providerId, subject: profile.subject, sid: profile.sid }, user, amr, device);
   if (gated !== null) return { kind: 'gated', code: gated.code, details: gated.details, returnTo: flow.returnTo, provider: providerId };
   const tokens = await deps.startSession(user, amr, device);
   if (tokens === null) return refuse('account_disabled');
@@ -170,13 +170,26 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
  * (audited as `social.sign_in_refused`) or null. A second factor is always asked of a user who
  * has one: the provider's own `amr` tells how they signed in there, not that they hold this
  * account's factor (`isMultiFactor`). The session the second step then starts has `amr` `fed` plus that step's
- * (`["fed", "otp", "mfa"]`), and no provider origin: back-channel logout does not reach it.
+ * (`["fed", "otp", "mfa"]`); the provider origin is carried through the gate (`carry`) and
+ * recorded when that step starts it (`heldSignInStarted`), so back-channel logout reaches it.
  */
-async function gate(deps: SocialDeps, provider: string, user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<SignInRefusal | null> {
-  const refused = await deps.checkSignIn(user, amr, device);
+async function gate(deps: SocialDeps, origin: HeldOrigin, user: UserRecord, amr: readonly string[], device: DeviceInfo): Promise<SignInRefusal | null> {
+  const refused = await deps.checkSignIn(user, amr, device, origin);
   if (refused === null) return null;
-  deps.emit({ type: 'social.sign_in_refused', provider, reason: refused.code, userId: user.id, ...originOf(device) });
+  deps.emit({ type: 'social.sign_in_refused', provider: origin.provider, reason: refused.code, userId: user.id, ...originOf(device) });
   return { ok: false, code: refused.code, details: refused.details ?? {} };
+}
+
+/**
+ * A session started by the second step of a provider sign-in that a gate held: its origin is
+ * recorded (back-channel logout ends it) and the sign-in audited, as when no gate held it.
+ */
+export async function heldSignInStarted(deps: SocialDeps, started: HeldSignInStarted): Promise<void> {
+  const origin = started.value as Partial<HeldOrigin> | null;
+  if (typeof origin?.provider !== 'string' || typeof origin.subject !== 'string') return;
+  const { tokens, amr, device } = started;
+  await recordOrigin(deps, tokens.session.id, origin.provider, origin.subject, typeof origin.sid === 'string' ? origin.sid : null);
+  deps.emit({ type: 'social.signed_in', userId: tokens.user.id, sessionId: tokens.session.id, provider: origin.provider, amr: amr.join(' '), ...originOf(device) });
 }
 
 function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, subject: string, sid: string | null): Promise<void> {
@@ -196,7 +209,7 @@ export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier:
   if (data.codeChallenge === null || !sameText(createHash('sha256').update(codeVerifier).digest('base64url'), data.codeChallenge)) return fail('invalid_code');
   const user = await deps.userById(record.userId);
   // The gates run at the exchange, where the header client can answer them (403 mfa_required).
-  const gated = user === null || user.disabledAt !== null ? null : await gate(deps, data.provider, user, data.amr, device);
+  const gated = user === null || user.disabledAt !== null ? null : await gate(deps, { provider: data.provider, subject: data.subject, sid: data.sid }, user, data.amr, device);
   if (gated !== null) return gated;
   const tokens = user === null ? null : await deps.startSession(user, data.amr, device);
   if (tokens === null) return fail('account_disabled');

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { testApp, uniqueEmail, type TestApp, type TokenBody } from '../../helpers.ts';
 import { expectProblem } from '../../http/problem-assertions.ts';
 import { freePort } from '../../scale/harness.ts';
-import { claimsOf, del, enrolTotp, get, nextStep, post } from '../mfa/mfa-test-kit.ts';
+import { claimsOf, del, enrolTotp, expectEnded, expectLive, get, nextStep, post } from '../mfa/mfa-test-kit.ts';
 import { SoftAuthenticator } from '../passkeys/soft-authenticator.ts';
 import { totpCode } from '../mfa/totp-code.ts';
 import { CookieAgent } from './cookie-agent.ts';
@@ -100,6 +100,36 @@ describe('provider sign-in and the sign-in gates', () => {
     const done = await verifyTotp(body.mfaToken, secret);
     assert.equal(done.statusCode, 200, done.body);
     assert.equal(done.json().tokenType, 'Bearer');
+  });
+
+  test('the session the second step starts keeps its provider origin: back-channel logout ends it, and the sign-in is audited', async () => {
+    const { login, secret } = await userWithTotp();
+    const body = expectProblem(await codeSignIn(login), 403, 'mfa_required') as unknown as { mfaToken: string };
+    const done = await verifyTotp(body.mfaToken, secret);
+    assert.equal(done.statusCode, 200, done.body);
+    const s = done.json() as TokenBody;
+    await expectLive(t, s.accessToken);
+    // The ID token's sid is `sid-<login>`; logout tokens are checked against the app's clock (moved on by the TOTP step).
+    const now = Math.floor(t.clock.now() / 1000);
+    const token = await fake.sign(
+      { iss: fake.issuer, aud: fake.clientId, iat: now, exp: now + 120, jti: randomBytes(8).toString('hex'), sub: login, sid: `sid-${login}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
+      { typ: 'logout+jwt' },
+    );
+    const res = await t.app.inject({ method: 'POST', url: '/auth/oauth/fake/backchannel-logout', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ logout_token: token }).toString() });
+    assert.equal(res.statusCode, 200, res.body);
+    await expectEnded(t, s.accessToken);
+    // Audited like a sign-in no gate held (written in the background: a bounded poll).
+    for (let i = 0; ; i++) {
+      const entries = await t.app.tokenstile.audit({ userId: s.user.id, limit: 100 });
+      const signedIn = entries.find((e) => e.type === 'social.signed_in' && e.sessionId === s.session.id);
+      if (signedIn) {
+        assert.equal(signedIn.detail.provider, 'fake');
+        break;
+      }
+      if (i >= 200) assert.fail(`no social.signed_in for the session; got ${entries.map((e) => `${e.type}:${e.sessionId}`).join(', ')}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (i > 50) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   });
 
   test("the provider's own amr (mfa, otp) does not stand in for this account's second factor", async () => {
