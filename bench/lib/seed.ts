@@ -26,9 +26,9 @@ export function seedSqlite(path: string, userId: string, counts: SeedCounts, now
     db.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $count)
        INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, auth_time)
        SELECT ${sqliteId(String(tag))}, $user, $now - i, $now, $now + 604800000, $now + 900000,
-              CASE WHEN i <= $revoked THEN $now ELSE NULL END, NULL, NULL, 0, hex(randomblob(16)), NULL, NULL, NULL
+              CASE WHEN i <= $revoked THEN $now ELSE NULL END, NULL, NULL, 0, hex(randomblob(16)), NULL, NULL, NULL, $now - i
          FROM n WHERE i <= $count`,
     ).run({ count: counts.sessions, user: userId, now, revoked: counts.revocations });
     db.prepare(
@@ -52,9 +52,9 @@ export async function seedPostgres(url: string, schema: string, userId: string, 
     const id = `'${tag}-0000-7000-8000-' || lpad(to_hex(i), 12, '0')`;
     await client.query(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, auth_time)
        SELECT ${id}, $1, $2::bigint - i, $2, $2::bigint + 604800000, $2::bigint + 900000,
-              CASE WHEN i <= $4 THEN $2::bigint END, NULL, NULL, 0, md5(i::text || $2::text), NULL, NULL, NULL
+              CASE WHEN i <= $4 THEN $2::bigint END, NULL, NULL, 0, md5(i::text || $2::text), NULL, NULL, NULL, $2::bigint - i
          FROM generate_series(1, $3::int) AS i`,
       [userId, now, counts.sessions, counts.revocations],
     );
