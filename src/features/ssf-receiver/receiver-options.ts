@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from '../../core/duration.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { isLoopback } from '../social/provider-options.ts';
 
 /** Subject identifier formats (RFC 9493) a receiver may match to Tokenstile users and sessions. */
 export const subjectFormats = ['email', 'iss_sub', 'opaque', 'complex'] as const;
@@ -95,11 +96,6 @@ const idPattern = /^[a-z0-9-]{1,32}$/;
 const day = 24 * 3600_000;
 const known = new Set(['id', 'issuer', 'jwksUri', 'audience', 'delivery', 'subjects', 'events', 'algorithms', 'maxAge', 'createStream']);
 const defaultAlgorithms = ['RS256', 'PS256', 'ES256', 'EdDSA'];
-
-/** True for loopback hosts, the only ones reached over plain HTTP (a transmitter on the same machine). */
-function isLoopback(url: URL): boolean {
-  return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-}
 
 /** `text` as an https:// URL (http:// only on loopback), with no fragment or credentials. */
 export function upstreamUrl(text: unknown, what: string): URL {
