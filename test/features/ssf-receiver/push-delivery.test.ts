@@ -17,6 +17,9 @@ before(async () => {
     // Its keys are found through its metadata (no jwksUri).
     { id: 'upstream', issuer: t.issuer, delivery: { method: 'push', secret: pushSecret } },
     { id: 'changes', issuer: t.issuer, events: ['session-revoked', 'credential-change'], subjects: ['iss_sub'], delivery: { method: 'push', secret: pushSecret } },
+    // Its metadata is read at its first SET (the transmitter is down then).
+    { id: 'later', issuer: t.issuer, delivery: { method: 'push', secret: pushSecret } },
+    { id: 'nokeys', issuer: t.issuer, jwksUri: 'http://127.0.0.1:1/jwks', delivery: { method: 'push', secret: pushSecret } },
   ]);
 });
 after(() => f?.close());
@@ -211,6 +214,25 @@ describe('a SET that is not valid is refused (RFC 8935 error JSON) and ends noth
 
   after(async () => {
     await expectEverywhere(s, 200);
+  });
+});
+
+describe('when the transmitter\'s keys cannot be fetched', () => {
+  test('503 service_unavailable (deliver again later), nothing recorded: once they can, the same SET is applied', async () => {
+    const s = await f.a.signUp();
+    const { token } = await f.transmitter.sign({ subId: { format: 'email', email: s.user.email } });
+    const unreachable = await push(token, {}, 'nokeys');
+    expectProblem(unreachable, 503, 'service_unavailable');
+    f.transmitter.down = true;
+    try {
+      expectProblem(await push(token, {}, 'later'), 503, 'service_unavailable');
+    } finally {
+      f.transmitter.down = false;
+    }
+    await expectEverywhere(s, 200);
+    const res = await push(token, {}, 'later');
+    assert.equal(res.statusCode, 202, res.body);
+    await expectEverywhere(s, 401);
   });
 });
 
