@@ -43,8 +43,7 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** The receiver's dependencies and api, made from the kit. */
-function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[], fetchFn: typeof fetch): SharedSignalsReceiver {
-  const store = sqlReceiverStore(kit.db);
+function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[], store: ReceiverStore, fetchFn: typeof fetch): SharedSignalsReceiver {
   const keys = new Map<string, Promise<JWTVerifyGetKey>>();
   const streams = new Map<string, Promise<string | null>>();
   const byId = new Map(receivers.map((r) => [r.id, r]));
@@ -184,9 +183,9 @@ export const ssfReceiverFeature: CoreFeature<SharedSignalsReceiver> = {
   migrations: receiverMigrations,
   setup(kit) {
     const receivers = parseReceivers(kit.options.sharedSignalsReceivers, kit.config.issuer);
-    const store: ReceiverStore = sqlReceiverStore(kit.db);
+    const store = sqlReceiverStore(kit.db);
     kit.addPurge((at) => store.purge(at));
-    return createReceiver(kit, receivers, globalThis.fetch);
+    return createReceiver(kit, receivers, store, globalThis.fetch);
   },
 };
 
