@@ -5,7 +5,7 @@ import { internals } from '../../core/core-internals.ts';
 import { featureApi, type CoreFeature, type FeatureKit } from '../../core/feature.ts';
 import type { Tokenstile } from '../../core/tokenstile.ts';
 import { socialOf } from '../social/social-feature.ts';
-import { parseReceivers, type ReceiverSettings } from './receiver-options.ts';
+import { parseReceivers, upstreamUrl, type ReceiverSettings } from './receiver-options.ts';
 import { receiverMigrations } from './receiver-migrations.ts';
 import { sqlReceiverStore, type ReceiverStore } from './receiver-store.ts';
 import { startPoller, type Poller } from './set-poller.ts';
@@ -70,6 +70,7 @@ function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[],
       try {
         return await found;
       } catch (err) {
+        kit.logger?.warn({ receiver: receiver.id, err: { message: (err as Error).message } }, 'tokenstile: the signing keys of a Shared Signals transmitter could not be found');
         throw new SetCheckUnavailable((err as Error).message, { cause: err });
       }
     },
@@ -88,7 +89,11 @@ function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[],
     },
   };
 
-  const process = (receiver: ReceiverSettings, token: string): Promise<SetOutcome> => processSet(deps, receiver, token);
+  async function process(receiver: ReceiverSettings, token: string): Promise<SetOutcome> {
+    const outcome = await processSet(deps, receiver, token);
+    if (outcome.status === 'refused') kit.logger?.info({ receiver: receiver.id, reason: outcome.refusal.err, detail: outcome.refusal.description }, 'tokenstile: a Security Event Token was refused');
+    return outcome;
+  }
 
   /** The stream registered at the receiver's transmitter (once, by one instance); its poll endpoint, if any. */
   function registeredEndpoint(receiver: ReceiverSettings, holder: string): Promise<string | null> {
@@ -141,7 +146,7 @@ function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[],
                 if (endpoint !== null) return endpoint;
                 const url = await registeredEndpoint(receiver, holder);
                 if (url === null) throw new Error(`receiver ${receiver.id}: the created stream names no poll endpoint`);
-                return new URL(url);
+                return upstreamUrl(url, `receiver ${receiver.id}: the created stream's endpoint_url`);
               },
               process: (token) => process(receiver, token),
               now: () => kit.clock.now(),
