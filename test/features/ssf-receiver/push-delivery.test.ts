@@ -119,6 +119,9 @@ describe('what changes nothing still answers 202', () => {
     for (const subId of [
       { format: 'email', email: 'nobody-here@example.com' },
       { format: 'iss_sub', iss: issuer, sub: '0190a0a0-0000-7000-8000-000000000000' },
+      { format: 'iss_sub', iss: issuer, sub: 'not-a-uuid' },
+      { format: 'complex', user: { format: 'iss_sub', iss: issuer, sub: s.user.id }, session: { format: 'opaque', id: 'not-a-session-id' } },
+      { format: 'complex', user: { format: 'iss_sub', iss: issuer, sub: 'x'.repeat(1000) }, session: { format: 'opaque', id: '0190a0a0-0000-7000-8000-000000000000' } },
       { format: 'iss_sub', iss: 'https://elsewhere.example', sub: s.user.id },
       { format: 'opaque', id: s.session.id },
       { format: 'phone_number', phone_number: '+12065550100' },
