@@ -7,7 +7,9 @@ import { setUpRecovery } from './recovery.ts';
 import { setupSecurity } from './security.ts';
 import { startSocial } from './social.ts';
 
-const auth = createClient();
+// DPoP on: a server with TOKENSTILE_DPOP=optional or required binds the session to this browser's
+// non-extractable key (kept in IndexedDB); one with DPoP off ignores the proofs.
+const auth = createClient({ dpop: true });
 
 function $<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

@@ -13,7 +13,8 @@
  * ```
  */
 export { createClient, TokenstileClient } from './client.ts';
-export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
+export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, DpopClientOptions, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
+export { indexedDbKeyStore, memoryKeyStore, type DpopKeyPair, type DpopKeyStore, type WebCryptoKey } from './dpop-key-store.ts';
 export { TokenstileProblem, type ProblemBody } from './problem.ts';
 export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
 export {
