@@ -134,7 +134,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         const user = await core.profile(auth);
         if (!user.ok) return sendProblem(reply, user.code);
         const expiresIn = Math.max(0, auth.claims.exp - Math.floor(Date.now() / 1000));
-        return browserSession(core, { accessToken: '', refreshToken: '', refreshExpiresIn: 0, expiresIn, session: { id: auth.sessionId }, user: user.value });
+        return browserSession(core, { tokenType: auth.claims.cnf === undefined ? 'Bearer' : 'DPoP', accessToken: '', refreshToken: '', refreshExpiresIn: 0, expiresIn, session: { id: auth.sessionId }, user: user.value });
       },
     },
     sessionFlow('link', 'Start connecting a provider to the signed-in account', 'The callback links the identity to this account (this session must still be live then) and redirects to `returnTo#tokenstile_linked=<provider>`.'),
@@ -211,7 +211,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
 
   /** Answers freshly issued tokens in the transport the request uses. */
   function issued(reply: HttpReply, tokens: IssuedTokens, cookies: boolean) {
-    if (!cookies) return { tokenType: 'Bearer' as const, ...tokens };
+    if (!cookies) return tokens;
     setSessionCookies(reply, tokens, browser);
     return browserSession(core, tokens);
   }
