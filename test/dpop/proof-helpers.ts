@@ -37,13 +37,13 @@ export function ath(token: string): string {
 }
 
 /**
- * A DPoP proof for `method` `path` (on the test issuer), signed by `key`, `iat` from `nowMs`.
+ * A DPoP proof for `method` `path` (on the test issuer, or an absolute URL), signed by `key`, `iat` from `nowMs`.
  * With `accessToken`, `ath` is its hash.
  */
 export async function proof(key: ProofKey, method: string, path: string, nowMs: number, accessToken?: string, parts: ProofParts = {}): Promise<string> {
   const claims: Record<string, unknown> = {
     htm: method,
-    htu: `${issuer}${path}`,
+    htu: /^https?:/.test(path) ? path : `${issuer}${path}`,
     iat: Math.floor(nowMs / 1000),
     jti: randomUUID(),
     ...(accessToken !== undefined && { ath: ath(accessToken) }),
