@@ -71,7 +71,7 @@ export const tokenResponse = {
   type: 'object',
   required: ['tokenType', 'accessToken', 'expiresIn', 'refreshToken', 'refreshExpiresIn', 'session', 'user'],
   properties: {
-    tokenType: { type: 'string', enum: ['Bearer'] },
+    tokenType: { type: 'string', enum: ['Bearer', 'DPoP'], description: '`DPoP` when the tokens are bound to the key of the sign-in\'s DPoP proof (RFC 9449 §5): send them with `Authorization: DPoP` and a proof' },
     accessToken: { type: 'string' },
     expiresIn: { type: 'integer', description: 'seconds' },
     refreshToken: { type: 'string' },
@@ -87,6 +87,7 @@ export const browserSessionResponse = {
   required: ['csrfToken', 'expiresIn', 'session', 'user'],
   properties: {
     csrfToken: { type: 'string', description: 'send it as X-CSRF-Token on POST, PUT, PATCH, DELETE' },
+    tokenType: { type: 'string', enum: ['DPoP'], description: 'present when the cookies hold tokens bound to the sign-in\'s DPoP key: every request still needs a proof' },
     expiresIn: { type: 'integer', description: 'seconds until the access cookie expires' },
     session: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
     user,
