@@ -40,9 +40,9 @@ export class DpopPolicy {
     return checkProof(proof, { method, url }, this.#settings);
   }
 
-  /** A protected request's proof for a token bound to `jkt`. */
-  resource(method: string, url: string, proof: string | readonly string[] | undefined, accessToken: string, jkt: string): Promise<ProofResult> {
+  /** A protected request's proof for a token bound to `jkt`; `fromCookie`: the token came in the access cookie (`ath` optional). */
+  resource(method: string, url: string, proof: string | readonly string[] | undefined, accessToken: string, jkt: string, fromCookie = false): Promise<ProofResult> {
     if (Array.isArray(proof)) return Promise.resolve({ ok: false, code: 'invalid_dpop_proof', reason: 'send one DPoP header' });
-    return checkProof(proof as string | undefined, { method, url, accessToken, jkt }, this.#settings);
+    return checkProof(proof as string | undefined, { method, url, accessToken, jkt, athOptional: fromCookie }, this.#settings);
   }
 }
