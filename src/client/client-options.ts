@@ -25,7 +25,7 @@ export interface DeviceSession {
 }
 
 /** Why the client considers itself signed out. */
-export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed';
+export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed' | 'dpop_key_missing';
 
 /** The events a client emits. */
 export interface ClientEvents {

@@ -340,6 +340,7 @@ export class TokenstileClient {
       }
       const code = (await problemOf(res))?.code ?? '';
       if (terminal.has(code) || code === 'csrf_failed') this.#signedOut(code, true);
+      else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', true);
       return false;
     });
   }
@@ -358,7 +359,17 @@ export class TokenstileClient {
     }
     const code = (await problemOf(res))?.code ?? '';
     if (terminal.has(code)) this.#signedOut(code, false);
+    else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', false);
     return false;
+  }
+
+  /**
+   * A refresh refused for its proof while this browser holds no key: the session's key is gone
+   * (IndexedDB cleared, or a private window's memory fallback after a reload), so no refresh can
+   * ever succeed from here.
+   */
+  async #keyLost(code: string): Promise<boolean> {
+    return code === 'invalid_dpop_proof' && this.#dpop !== null && !(await this.#dpop.holdsKey());
   }
 
   /** Takes the answer of a login or refresh. */

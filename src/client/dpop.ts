@@ -96,6 +96,11 @@ export class DpopProver {
     }
   }
 
+  /** Whether a key is held (in memory, or in the store). */
+  async holdsKey(): Promise<boolean> {
+    return (await this.#current()) !== null;
+  }
+
   /** Stops using the key in memory; with `deleteStored`, also deletes it from the store (a sign-out). */
   forget(deleteStored: boolean): Promise<void> {
     this.#held = null;

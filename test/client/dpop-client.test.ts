@@ -86,7 +86,7 @@ describe('cookie transport (the account page), DPoP required, nonces on', () => 
     const keyStore = memoryKeyStore(); // IndexedDB in a browser: one key for the origin's tabs
     const key = `ts-dpop-${Math.random().toString(36).slice(2)}`;
     const make = () => client({ fetch: injectFetch(t.app, jar, counts), storage, locks, channel: new BroadcastChannel(key) as never, storageKey: key, dpop: { keyStore } });
-    return { jar, counts, keyStore, key, a: make(), b: make(), make };
+    return { jar, counts, storage, keyStore, key, a: make(), b: make(), make };
   }
 
   async function until(condition: () => boolean, what: string): Promise<void> {
@@ -135,6 +135,19 @@ describe('cookie transport (the account page), DPoP required, nonces on', () => 
     b.on('signedout', () => (signedOut = true));
     await a.logout();
     await until(() => signedOut, 'the other tab signed out');
+  });
+
+  test('a reload that lost the key (a private window keeps it in memory only) signs out with dpop_key_missing', async () => {
+    const email = await registered();
+    const { a, jar, key, storage, counts } = tabs();
+    await a.login({ email, password: goodPassword });
+    jar.cookies.delete('__Host-tokenstile-access'); // expired while the page was closed
+    const reloaded = client({ fetch: injectFetch(t.app, jar, counts), storage, locks: null, channel: null, storageKey: key, dpop: { keyStore: memoryKeyStore() } });
+    const reasons: string[] = [];
+    reloaded.on('signedout', ({ reason }) => reasons.push(reason));
+    assert.equal(await reloaded.resume(), false);
+    assert.deepEqual(reasons, ['dpop_key_missing']);
+    assert.equal(reloaded.user, null);
   });
 
   test('a page reload (a new client on the stored key) goes on with the session; a new sign-in gets a new key', async () => {
