@@ -1,7 +1,7 @@
 /**
  * `tokenstile/client`: a `fetch` wrapper for browser apps that sign in with Tokenstile (see
- * docs/browser.md), with DPoP on request (jose, loaded on first use: see docs/dpop.md), and second-factor and passkey helpers built on
- * `@simplewebauthn/browser` (see docs/mfa.md).
+ * docs/browser.md), with DPoP on request (jose, loaded on first use: see docs/dpop.md), and
+ * second-factor and passkey helpers built on `@simplewebauthn/browser` (see docs/mfa.md).
  *
  * @example
  * ```ts
