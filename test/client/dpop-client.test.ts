@@ -2,6 +2,8 @@
 // with TOKENSTILE_DPOP=required and server nonces on: every call of the client works with proofs,
 // and what the page's network carries (cookies, tokens) is refused without the client's key.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, SignJWT } from 'jose';
 import { after, before, describe, test } from 'node:test';
 import { createClient, memoryKeyStore, type TokenstileClient, type TokenstileClientOptions } from '../../src/client/index.ts';
 import { goodPassword, issuer, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
@@ -118,6 +120,27 @@ describe('cookie transport (the account page), DPoP required, nonces on', () => 
     const deadline = performance.now() + 10_000;
     while ((await keyStore.get(key)) !== null && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(await keyStore.get(key), null, 'logout deletes the key');
+  });
+
+  test('the server takes a cookie request\'s proof without ath, but checks an ath that is there', async () => {
+    const email = await registered();
+    const { a, jar, keyStore, key } = tabs();
+    await a.login({ email, password: goodPassword });
+    const cookie = jar.header(`${issuer}/auth/me`)!;
+    const pair = (await keyStore.get(key))!;
+    const jwk = await exportJWK(pair.publicKey);
+    const nonce = String((await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).headers['dpop-nonce']);
+    const proof = (claims: Record<string, unknown>) =>
+      new SignJWT({ htm: 'GET', htu: `${issuer}/auth/me`, nonce, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setJti(randomUUID()).setIssuedAt(Math.floor(t.clock.now() / 1000)).sign(pair.privateKey);
+    const withoutAth = await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie, dpop: await proof({}) } });
+    assert.equal(withoutAth.statusCode, 200);
+    const wrongAth = await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie, dpop: await proof({ ath: 'not-the-hash-of-the-cookie-token-000000000' }) } });
+    assert.equal(wrongAth.statusCode, 401);
+    assert.match(String(wrongAth.headers['www-authenticate']), /DPoP error="invalid_dpop_proof"/);
+    // Under the DPoP scheme ath stays required.
+    const token = cookie.match(/__Host-tokenstile-access=([^;]+)/)![1]!;
+    const schemeWithoutAth = await t.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `DPoP ${token}`, dpop: await proof({}) } });
+    assert.equal(schemeWithoutAth.statusCode, 401);
   });
 
   test('two tabs share the key and one refresh; a sign-out in one signs out both', async () => {
