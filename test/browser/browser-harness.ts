@@ -25,6 +25,14 @@ export function browserProblem(): string | null {
   return null;
 }
 
+/** A suite's `skip` option: false, or the reason printed (and under `CI=true` thrown) when the browser tests cannot run. */
+export function browserSkip(): string | false {
+  const problem = browserProblem();
+  if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
+  if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
+  return problem ?? false;
+}
+
 /** Launches headless Chromium with a fresh profile; every `newContext()` is a separate device. */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createClient, TokenstileProblem, type TokenstileClient, type TokenstileClientOptions } from '../../src/client/index.ts';
 import type { KeyValueStorage, LockManagerLike } from '../../src/client/index.ts';
 import { goodPassword, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
-import { CookieJar, injectFetch, memoryLocks, memoryStorage } from './inject-fetch.ts';
+import { bothTabsAfterExpiry, CookieJar, injectFetch, memoryLocks, memoryStorage } from './inject-fetch.ts';
 
 let t: TestApp;
 before(async () => {
@@ -103,13 +103,7 @@ describe('cookie transport (two tabs of one browser)', () => {
     const third = make(); // opened later: reads the stored session
     assert.equal(third.user?.email, email);
     assert.equal(b.user?.email, email);
-    // The browser drops the access cookie at its Max-Age; both tabs then act at once.
-    t.clock.advance(61_000);
-    jar.cookies.delete('__Host-tokenstile-access');
-    const [ra, rb] = await Promise.all([a.fetch('/auth/me'), b.fetch('/auth/me')]);
-    assert.equal(ra.status, 200);
-    assert.equal(rb.status, 200);
-    assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
+    await bothTabsAfterExpiry([a, b], jar, counts, () => t.clock.advance(61_000));
     assert.equal((await third.updateName('Third tab')).name, 'Third tab');
   });
 

@@ -7,7 +7,7 @@ import { exportJWK, SignJWT } from 'jose';
 import { after, before, describe, test } from 'node:test';
 import { createClient, memoryKeyStore, type TokenstileClient, type TokenstileClientOptions } from '../../src/client/index.ts';
 import { goodPassword, issuer, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
-import { CookieJar, injectFetch, memoryLocks, memoryStorage } from './inject-fetch.ts';
+import { bothTabsAfterExpiry, CookieJar, injectFetch, memoryLocks, memoryStorage } from './inject-fetch.ts';
 
 let t: TestApp;
 before(async () => {
@@ -148,12 +148,7 @@ describe('cookie transport (the account page), DPoP required, nonces on', () => 
     const { a, b, jar, counts } = tabs();
     await a.login({ email, password: goodPassword });
     await until(() => b.user !== null, 'the other tab heard of the sign-in');
-    t.clock.advance(61_000);
-    jar.cookies.delete('__Host-tokenstile-access');
-    const [ra, rb] = await Promise.all([a.fetch('/auth/me'), b.fetch('/auth/me')]);
-    assert.equal(ra.status, 200);
-    assert.equal(rb.status, 200);
-    assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
+    await bothTabsAfterExpiry([a, b], jar, counts, () => t.clock.advance(61_000));
     let signedOut = false;
     b.on('signedout', () => (signedOut = true));
     await a.logout();

@@ -1,6 +1,7 @@
 // What the client tests give the browser client in Node: a tiny cookie jar for the browser's,
 // `fetch` onto app.inject, storage and Web Locks in memory, so that client instances behave as tabs.
-import type { KeyValueStorage, LockManagerLike } from '../../src/client/index.ts';
+import assert from 'node:assert/strict';
+import type { KeyValueStorage, LockManagerLike, TokenstileClient } from '../../src/client/index.ts';
 import type { TestServer } from '../helpers.ts';
 
 /** A browser's cookie jar for one origin: stores Set-Cookie, sends cookies whose path matches. */
@@ -64,3 +65,15 @@ export function memoryLocks(): LockManagerLike {
   };
 }
 
+
+/**
+ * The browser drops the access cookie at its Max-Age (`advance` moves the app's clock past it);
+ * two tabs then act at once, and one refresh must serve both.
+ */
+export async function bothTabsAfterExpiry(tabs: readonly [TokenstileClient, TokenstileClient], jar: CookieJar, counts: Map<string, number>, advance: () => void): Promise<void> {
+  advance();
+  jar.cookies.delete('__Host-tokenstile-access');
+  const answers = await Promise.all(tabs.map((tab) => tab.fetch('/auth/me')));
+  assert.deepEqual(answers.map((res) => res.status), [200, 200]);
+  assert.equal(counts.get('/auth/refresh'), 1, 'one refresh for both tabs');
+}

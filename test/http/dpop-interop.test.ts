@@ -3,13 +3,15 @@
 // (`getDPoPHandle` + `fetchProtectedResource`) on the protected routes, with tokens bound at a
 // login whose proof jose made (login and refresh are not OAuth token endpoints).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type webcrypto } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { goodPassword, testApp, uniqueEmail, type TestApp } from '../helpers.ts';
 import { freePort } from '../scale/harness.ts';
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 let t: TestApp;
 let issuer: string;
