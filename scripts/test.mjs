@@ -34,7 +34,7 @@ behaviour.push('test/dpop/dpop-routes.test.ts', 'test/dpop/dpop-replay.test.ts',
 // Behaviour that must be the same whatever adapter serves the routes, beside the list above.
 const sameOnEveryAdapter = ['trust-proxy', 'openapi', 'security-headers'].map((name) => `test/http/${name}.test.ts`);
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
-const resourceServer = ['test/http/oauth-interop.test.ts', 'test/http/dpop-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`)];
+const resourceServer = ['test/http/oauth-interop.test.ts', 'test/http/dpop-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`), 'test/dpop/dpop-verify.test.ts'];
 
 const argv = process.argv.slice(2);
 const repeatAt = argv.indexOf('--repeat');

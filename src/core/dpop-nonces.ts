@@ -17,9 +17,13 @@ export class DpopNonces {
   readonly #now: () => number;
   #cached: { slot: number; nonce: string } | null = null;
 
-  /** `key`: at least 32 bytes, used for nothing else. */
-  constructor(key: Buffer, now: () => number) {
-    if (key.length < 32) throw new Error('DPoP nonce key must be at least 32 bytes');
+  /**
+   * `secret`: at least 32 bytes (or characters), used for nothing else, the same on every instance
+   * that must accept the nonces; `now` in ms (default `Date.now`).
+   */
+  constructor(secret: Buffer | string, now: () => number = Date.now) {
+    const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+    if (key.length < 32) throw new Error('DpopNonces: the secret must be at least 32 bytes');
     this.#key = key;
     this.#now = now;
   }

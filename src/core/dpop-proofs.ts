@@ -11,8 +11,8 @@ import type { ProofReplayStore } from './proof-replay.ts';
 /** The proof algorithms accepted: asymmetric only (never `none` or an HMAC). */
 export const dpopAlgorithms = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
 
-/** What `WWW-Authenticate: DPoP algs="…"` advertises. */
-export const dpopAlgsText = 'ES256 ES384 EdDSA RS256 PS256';
+/** How refusals name the accepted algorithms. */
+const dpopAlgsText = 'ES256, ES384, ES512, EdDSA, RS256, PS256 (and their larger variants)';
 
 /** Longest proof read; longer input is refused before any parsing. */
 export const maxProofLength = 8192;

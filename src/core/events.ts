@@ -43,6 +43,8 @@ export type AuthEvent =
   | { readonly type: 'revocation_confirmed'; readonly ms: number }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
   | { readonly type: 'rate_limited'; readonly rule: string }
+  /** A DPoP proof was refused at sign-in or refresh (`sign_in`) or on a protected request (`resource`): a metric, not audited (anyone can send one). */
+  | { readonly type: 'dpop_proof_refused'; readonly where: 'sign_in' | 'resource'; readonly code: 'invalid_dpop_proof' | 'use_dpop_nonce' | 'service_unavailable' }
   | FeatureEvent;
 
 /**

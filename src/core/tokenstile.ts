@@ -354,6 +354,7 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
       // Derived from the refresh-token MAC secret, so no new secret is stored.
       new DpopNonces(dpopNonceKey(Buffer.from(macKey, 'base64url')), () => clock.now()),
       () => clock.now(),
+      emit,
     ),
   });
   try {

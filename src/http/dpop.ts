@@ -1,5 +1,5 @@
 import { internals } from '../core/core-internals.ts';
-import { dpopAlgsText } from '../core/dpop-proofs.ts';
+import { dpopChallenge } from '../protocol/problem-details.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { Tokenstile } from '../core/tokenstile.ts';
 import type { HttpReply, HttpRequest } from './http-types.ts';
@@ -56,11 +56,7 @@ export async function checkSignInProof(core: Tokenstile, request: HttpRequest, r
   return false;
 }
 
-/** The `WWW-Authenticate` challenge of the DPoP scheme (RFC 9449 §7.1), with an error or without. */
-export function dpopChallenge(error?: { code: string; description: string }): string {
-  const algs = `algs="${dpopAlgsText}"`;
-  return error === undefined ? `DPoP ${algs}` : `DPoP error="${error.code}", error_description="${error.description.replaceAll('"', "'")}", ${algs}`;
-}
+export { dpopChallenge } from '../protocol/problem-details.ts';
 
 /**
  * Answers 401 for a protected request refused under the DPoP scheme: problem+json with `code`

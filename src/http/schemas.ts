@@ -100,7 +100,10 @@ export const tokenOrBrowserResponse = { anyOf: [tokenResponse, browserSessionRes
 /** The optional header that selects the cookie transport. */
 export const transportHeaders = {
   type: 'object',
-  properties: { 'tokenstile-transport': { type: 'string', description: '`cookie`: tokens in HttpOnly cookies (browsers); anything else: in the body' } },
+  properties: {
+    'tokenstile-transport': { type: 'string', description: '`cookie`: tokens in HttpOnly cookies (browsers); anything else: in the body' },
+    dpop: { type: 'string', description: 'a DPoP proof (RFC 9449) for this method and URL: the session and its tokens are bound to its key (tokenType DPoP). 400 `invalid_dpop_proof` when it is bad (or missing with dpop: required), 400 `use_dpop_nonce` with a `DPoP-Nonce` to retry with' },
+  },
 } as const;
 
 export const meResponse = {

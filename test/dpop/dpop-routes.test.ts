@@ -393,3 +393,23 @@ describe('introspection', () => {
     }
   });
 });
+
+describe('metrics', () => {
+  test('refused proofs are counted by where and code (never audited)', async () => {
+    const m = await testApp({ metrics: true });
+    try {
+      const key = await proofKey();
+      const s = await boundLogin(key, m);
+      expectDpopRefusal(await me(s.accessToken, null, {}, m), 'invalid_dpop_proof');
+      const email = await register(m);
+      expectProblem(await m.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword }, headers: { dpop: 'garbage' } }), 400, 'invalid_dpop_proof');
+      const text = (await m.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(text, /tokenstile_dpop_proofs_refused_total\{where="resource",code="invalid_dpop_proof"\} 1/);
+      assert.match(text, /tokenstile_dpop_proofs_refused_total\{where="sign_in",code="invalid_dpop_proof"\} 1/);
+      const audit = await m.app.tokenstile.audit({ limit: 100 });
+      assert.ok(!audit.some((e) => e.type.includes('dpop')), 'not in the audit trail');
+    } finally {
+      await m.close();
+    }
+  });
+});

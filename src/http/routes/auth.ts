@@ -108,7 +108,8 @@ export function authRoutes(context: RouteContext): RouteSet {
       schema: {
         tags,
         summary: 'Rotate a refresh token',
-        description: 'Cookie transport: no body (or `{}`), the refresh cookie and `X-CSRF-Token`; the cookies are re-set.',
+        description: 'Cookie transport: no body (or `{}`), the refresh cookie and `X-CSRF-Token`; the cookies are re-set. A DPoP-bound session (RFC 9449) rotates only with a `DPoP` proof by its key: 400 `invalid_dpop_proof` otherwise, and the refresh token is not spent.',
+        headers: s.transportHeaders,
         body: s.refreshBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
       },
