@@ -182,3 +182,24 @@ describe('cookie transport (the account page), DPoP required, nonces on', () => 
     assert.equal((await reloaded.me()).email, email);
   });
 });
+
+describe('a server with DPoP off', () => {
+  test('the client with dpop: true gets Bearer tokens and goes on as without DPoP (no proof after the sign-in)', async () => {
+    const off = await testApp({ dpop: 'off' });
+    try {
+      const email = uniqueEmail();
+      assert.equal((await off.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } })).statusCode, 201);
+      const net = recording(injectFetch(off.app, null));
+      const c = createClient({ baseUrl: issuer, autoRefresh: false, now: () => off.clock.now(), transport: 'header', dpop: true, fetch: net.fetch });
+      clients.push(c);
+      await c.login({ email, password: goodPassword });
+      assert.equal((await c.me()).email, email);
+      assert.match(net.seen.get('/auth/me')!.get('authorization')!, /^Bearer /);
+      assert.equal(net.seen.get('/auth/me')!.has('dpop'), false);
+      assert.equal(await c.refresh(), true);
+      await c.logout();
+    } finally {
+      await off.close();
+    }
+  });
+});
