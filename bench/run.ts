@@ -20,6 +20,7 @@ import { pct } from '../test/scale/guarantee-workload.ts';
 import { protectedRoute, variants } from './scenarios/protected-route.ts';
 import { refreshThroughput, type RefreshResult } from './scenarios/refresh.ts';
 import { mfaLogin, mfaLoginSection } from './scenarios/mfa-login.ts';
+import { dpopProtectedRoute, dpopSection } from './scenarios/dpop.ts';
 
 const quick = process.argv.includes('--quick');
 const started = performance.now();
@@ -92,6 +93,13 @@ ${table(['variant', 'requests/s', 'vs ceiling', 'p50', 'p99'], variants.map((v) 
   const out = frameworkProtectSection(r, { seconds: p.seconds, rounds: p.rounds });
   sections.push(out.section);
   targets.push(...out.targets);
+}
+
+// 1c. DPoP: a bound token with a fresh proof per request against a Bearer token.
+{
+  const d = quick ? { requests: 4000, rounds: 1 } : { requests: 20_000, rounds: 3 };
+  const r = await scenario('DPoP on the protected route', () => dpopProtectedRoute({ ...d, progress }));
+  sections.push(typeof r === 'string' ? `## DPoP on the protected route\n${r}` : dpopSection(r, d));
 }
 
 // 2. Refresh throughput.

@@ -57,7 +57,7 @@ export interface TestApp {
 }
 
 export interface TokenBody {
-  tokenType: 'Bearer';
+  tokenType: 'Bearer' | 'DPoP';
   accessToken: string;
   expiresIn: number;
   refreshToken: string;

@@ -54,6 +54,8 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     signingAlgorithm: oneOf(env, 'TOKENSTILE_SIGNING_ALG') as SigningAlgorithm,
     accessTokenFormat: oneOf(env, 'TOKENSTILE_ACCESS_TOKEN_FORMAT'),
     revocationCheck: oneOf(env, 'TOKENSTILE_REVOCATION_CHECK'),
+    dpop: oneOf(env, 'TOKENSTILE_DPOP'),
+    dpopNonce: oneOf(env, 'TOKENSTILE_DPOP_NONCE') === 'true',
     trustProxy: resolveTrustProxy(value(env, 'TOKENSTILE_TRUST_PROXY'), 'TOKENSTILE_TRUST_PROXY'),
     redisUrl: value(env, 'TOKENSTILE_REDIS_URL'),
     keyEncryptionKey: value(env, 'TOKENSTILE_KEY_ENCRYPTION_KEY'),

@@ -77,6 +77,9 @@ export const environment: readonly OptionDefinition[] = [
   coreOptions.accessTokenFormat,
   coreOptions.revocationLease,
   coreOptions.revocationCheck,
+  coreOptions.dpop,
+  coreOptions.dpopNonce,
+  coreOptions.dpopProofWindow,
   {
     env: 'TOKENSTILE_TRUST_PROXY',
     type: 'text',

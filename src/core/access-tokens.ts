@@ -23,6 +23,8 @@ export interface AccessClaims {
   readonly auth_time?: number;
   /** Whether the user's email was verified when the token was issued; absent in older tokens. */
   readonly email_verified?: boolean;
+  /** The key the token is bound to (RFC 9449 §6.1: `jkt`, its RFC 7638 thumbprint); absent for a Bearer token. */
+  readonly cnf?: { readonly jkt: string };
 }
 
 export const accessTokenType = 'at+jwt';
@@ -44,7 +46,7 @@ export function issueAccessToken(
   keyring: Keyring,
   settings: AccessTokenSettings,
   clock: Clock,
-  subject: { userId: string; sessionId: string; amr?: readonly string[]; authTime?: number; emailVerified?: boolean },
+  subject: { userId: string; sessionId: string; amr?: readonly string[]; authTime?: number; emailVerified?: boolean; jkt?: string | null },
   random: RandomSource = secureRandom,
 ): { token: string; claims: AccessClaims } {
   const iat = Math.floor(clock.now() / 1000);
@@ -59,6 +61,7 @@ export function issueAccessToken(
     ...(subject.amr === undefined ? {} : { amr: subject.amr }),
     ...(subject.authTime === undefined ? {} : { auth_time: Math.floor(subject.authTime / 1000) }),
     ...(subject.emailVerified === undefined ? {} : { email_verified: subject.emailVerified }),
+    ...(typeof subject.jkt === 'string' ? { cnf: { jkt: subject.jkt } } : {}),
   };
   const header = { alg: keyring.alg, kid: keyring.signing.kid, typ: accessTokenType };
   return { token: signCompact(keyring.alg, keyring.signing.key, header, claims), claims };
@@ -193,6 +196,8 @@ export class AccessTokenVerifier {
     if (!isNonEmptyString(c.sub) || !isNonEmptyString(c.sid) || !isNonEmptyString(c.jti)) return null;
     if (!isNumericDate(c.exp) || !isNumericDate(c.iat)) return null;
     if (c.nbf !== undefined && !isNumericDate(c.nbf)) return null;
+    // A confirmation we cannot read would let a bound token pass as a Bearer one: refused.
+    if (c.cnf !== undefined && !isConfirmation(c.cnf)) return null;
     return Object.freeze(c) as unknown as AccessClaims;
   }
 
@@ -213,6 +218,12 @@ function isAccessTokenType(typ: string): boolean {
 
 function isNonEmptyString(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= 256;
+}
+
+function isConfirmation(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const jkt = (v as Record<string, unknown>).jkt;
+  return isNonEmptyString(jkt) && Object.keys(v).length === 1;
 }
 
 function isNumericDate(v: unknown): v is number {

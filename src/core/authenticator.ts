@@ -44,6 +44,8 @@ interface HandleState {
   /** The session's `authTime`, in seconds, and whether the user's email is verified (absent in older entries). */
   readonly authTime?: number;
   readonly emailVerified?: boolean;
+  /** The session's DPoP key thumbprint, when it is bound to one. */
+  readonly jkt?: string;
 }
 
 const unavailable: Failure = fail('service_unavailable', 1000);
@@ -94,6 +96,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     amr: s.amr,
     authTime: Math.floor(s.authTime / 1000),
     emailVerified: user.emailVerifiedAt !== null,
+    ...(typeof s.dpopJkt === 'string' && { jkt: s.dpopJkt }),
   });
 
   const judge = (state: HandleState, parts: OpaqueHandleParts): AuthResult => {
@@ -112,6 +115,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       ...(Array.isArray(state.amr) ? { amr: state.amr } : {}),
       ...(typeof state.authTime === 'number' ? { auth_time: state.authTime } : {}),
       ...(typeof state.emailVerified === 'boolean' ? { email_verified: state.emailVerified } : {}),
+      ...(typeof state.jkt === 'string' ? { cnf: { jkt: state.jkt } } : {}),
     };
     return ok(new Authenticated(host, claims));
   };

@@ -6,6 +6,7 @@ import type { SigningAlgorithm } from './keys.ts';
 import { choiceOption, coreOptions, durationOption } from './option-definitions.ts';
 import type { AuthEventListener } from './events.ts';
 import type { PasswordHasher } from './password.ts';
+import type { ProofReplayStore } from './proof-replay.ts';
 import { resolveRateLimits, type RateLimitOptions, type ResolvedRateLimits } from './rate-limits.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
@@ -59,6 +60,22 @@ export interface TokenstileOptions {
    * looked up (through the session cache).
    */
   readonly revocationCheck?: RevocationCheck;
+  /**
+   * DPoP (RFC 9449) sender-constrained tokens. Default `optional`: a client that sends a `DPoP`
+   * proof when it signs in gets a session, refresh token and access tokens bound to its key, and
+   * must prove possession of it on every use; one that sends none gets Bearer tokens. `required`:
+   * every sign-in and refresh needs a proof. `off`: DPoP headers are ignored. See docs/dpop.md.
+   */
+  readonly dpop?: DpopMode;
+  /** DPoP proofs must carry a server nonce (`DPoP-Nonce`). Default false. */
+  readonly dpopNonce?: boolean;
+  /** How far a proof's `iat` may be from now, either way, on top of `clockTolerance`. Default `60s`. */
+  readonly dpopProofWindow?: Duration;
+  /**
+   * Where DPoP proof `jti`s are remembered, so a replay is refused. Default: this process's memory;
+   * the server uses Redis when it has one, so a proof used on one instance is refused by all.
+   */
+  readonly proofReplay?: ProofReplayStore;
   /** Leeway for `exp`, `nbf` and `iat`. Default `5s`; at most `5m`. */
   readonly clockTolerance?: Duration;
   /** Window in which a retry with the just-spent refresh token gets the same successor. Default `10s`; at most `5m`. */
@@ -144,6 +161,9 @@ export interface TokenstileOptions {
 
 /** `jwt` (default) or `opaque` reference handles. */
 export type AccessTokenFormat = 'jwt' | 'opaque';
+/** Whether clients may (`optional`), must (`required`) or cannot (`off`) bind their tokens to a key with DPoP. */
+export type DpopMode = 'off' | 'optional' | 'required';
+
 /** `pushed` (default: in-memory list fed by revocation events) or `strict` (store read per request). */
 export type RevocationCheck = 'pushed' | 'strict';
 
@@ -153,6 +173,10 @@ export interface TokenstileConfig {
   readonly audience: string;
   readonly accessTokenFormat: AccessTokenFormat;
   readonly revocationCheck: RevocationCheck;
+  readonly dpop: DpopMode;
+  readonly dpopNonce: boolean;
+  /** How far a proof's `iat` may be from now, either way (the clock tolerance comes on top). */
+  readonly dpopProofWindowMs: number;
   readonly accessTtlMs: number;
   readonly refreshTtlMs: number;
   /** Absolute session lifetime, from sign-in. */
@@ -201,6 +225,8 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
   const signingAlgorithm = choiceOption('signingAlgorithm', options.signingAlgorithm);
   const accessTokenFormat = choiceOption('accessTokenFormat', options.accessTokenFormat);
   const revocationCheck = choiceOption('revocationCheck', options.revocationCheck);
+  const dpop = choiceOption('dpop', options.dpop);
+  if (options.dpopNonce !== undefined && typeof options.dpopNonce !== 'boolean') throw new ConfigError(`dpopNonce must be true or false, got ${JSON.stringify(options.dpopNonce)}`);
   const accessTtlMs = durationOption('accessTokenTtl', options.accessTokenTtl);
   const refreshTtlMs = durationOption('refreshTokenTtl', options.refreshTokenTtl);
   const sessionMaxLifetimeMs = durationOption('sessionMaxLifetime', options.sessionMaxLifetime);
@@ -222,6 +248,9 @@ export function resolveConfig(options: Omit<TokenstileOptions, 'stores'>): Token
     audience,
     accessTokenFormat,
     revocationCheck,
+    dpop,
+    dpopNonce: options.dpopNonce === true,
+    dpopProofWindowMs: durationOption('dpopProofWindow', options.dpopProofWindow),
     accessTtlMs,
     refreshTtlMs,
     sessionMaxLifetimeMs,

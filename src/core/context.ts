@@ -63,6 +63,11 @@ export interface DeviceInfo {
   readonly ip?: string | null;
   /** The device proof it presented (the device cookie), if any; checked, never stored or logged. */
   readonly deviceProof?: string | null;
+  /**
+   * The thumbprint of the DPoP key the request proved possession of (RFC 9449), checked by the
+   * HTTP layer: a session started with it is bound to that key; a refresh must match its session's.
+   */
+  readonly dpopJkt?: string | null;
 }
 
 /** The origin fields of an event, from a device. */
@@ -72,6 +77,8 @@ export function originOf(device: DeviceInfo): EventOrigin {
 
 /** What login and refresh hand out. Durations in seconds. */
 export interface IssuedTokens {
+  /** `DPoP` when the tokens are bound to a key (RFC 9449 §5), else `Bearer`. */
+  readonly tokenType: 'Bearer' | 'DPoP';
   readonly accessToken: string;
   readonly expiresIn: number;
   readonly refreshToken: string;

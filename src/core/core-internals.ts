@@ -1,4 +1,5 @@
 import type { CsrfTokens } from './csrf-tokens.ts';
+import type { DpopPolicy } from './dpop.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import type { Stores } from './stores.ts';
 import type { Tokenstile } from './tokenstile.ts';
@@ -47,6 +48,8 @@ export interface CoreInternals {
   readonly features: ReadonlyMap<string, unknown>;
   /** The core's one-time tokens (the same as every feature's `kit.oneTimeTokens`). */
   readonly oneTimeTokens: OneTimeTokens;
+  /** The DPoP policy: sign-in and resource proofs, nonces (RFC 9449). */
+  readonly dpop: DpopPolicy;
 }
 
 const handles = new WeakMap<Tokenstile, CoreInternals>();

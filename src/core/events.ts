@@ -20,7 +20,7 @@ export type AuthEvent =
   /** The host app started a session for a user it signed in itself (`startSession`); `amr` space-separated (RFC 8176). */
   | ({ readonly type: 'session_started'; readonly userId: string; readonly sessionId: string; readonly amr: string } & EventOrigin)
   | { readonly type: 'refreshed'; readonly sessionId: string }
-  | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' }
+  | { readonly type: 'refresh_failed'; readonly reason: 'invalid_refresh_token' | 'too_many_requests' | 'invalid_dpop_proof' }
   /** A spent refresh token came back (the session is revoked); `reason` when it came within the grace window from another client. */
   | ({ readonly type: 'refresh_reuse_detected'; readonly userId: string; readonly sessionId: string; readonly reason?: 'grace_retry_from_another_client' } & EventOrigin)
   /** A retry with the just-spent refresh token, inside the grace window, from the client that spent it: answered with the same successor. */
@@ -43,6 +43,8 @@ export type AuthEvent =
   | { readonly type: 'revocation_confirmed'; readonly ms: number }
   | { readonly type: 'store_check'; readonly outcome: 'live' | 'revoked' | 'unavailable' }
   | { readonly type: 'rate_limited'; readonly rule: string }
+  /** A DPoP proof was refused at sign-in or refresh (`sign_in`) or on a protected request (`resource`): a metric, not audited (anyone can send one). */
+  | { readonly type: 'dpop_proof_refused'; readonly where: 'sign_in' | 'resource'; readonly code: 'invalid_dpop_proof' | 'use_dpop_nonce' | 'service_unavailable' }
   | FeatureEvent;
 
 /**

@@ -87,6 +87,21 @@ export const coreOptions = {
     help: ['jwt | opaque: signed JWTs, or reference handles'],
     doc: '`jwt`: signed JWTs any service verifies locally; `opaque`: reference handles (`tsa_…`) that the server maps to the session, replaced by every refresh, dead at logout ([recipes](recipes.md))',
   },
+  dpop: {
+    option: 'dpop', env: 'TOKENSTILE_DPOP', type: 'choice', default: 'optional', values: ['off', 'optional', 'required'],
+    help: ['off | optional | required: DPoP (RFC 9449) sender-constrained tokens'],
+    doc: '`optional`: a client that sends a `DPoP` proof at sign-in gets tokens bound to its key (`cnf.jkt`), one that sends none gets Bearer tokens; `required`: every sign-in and refresh needs a proof; `off`: DPoP headers are ignored ([DPoP](dpop.md))',
+  },
+  dpopNonce: {
+    option: 'dpopNonce', env: 'TOKENSTILE_DPOP_NONCE', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: DPoP proofs must carry a server nonce (DPoP-Nonce header)'],
+    doc: '`true`: DPoP proofs must carry a fresh server nonce (the `DPoP-Nonce` answer header; RFC 9449 §8), stateless and accepted by every instance ([DPoP](dpop.md#server-nonces))',
+  },
+  dpopProofWindow: duration({
+    option: 'dpopProofWindow', env: 'TOKENSTILE_DPOP_PROOF_WINDOW', default: '60s', minMs: second, maxMs: 10 * minute,
+    help: ['how far a DPoP proof iat may be from now (plus the clock tolerance)'],
+    doc: 'how far a DPoP proof\'s `iat` may be from the server\'s clock, either way, on top of `clockTolerance`, 1 s – 10 min; proof `jti`s are remembered twice as long',
+  }),
   revocationLease: duration({
     option: 'revocationLease', env: 'TOKENSTILE_REVOCATION_LEASE', default: '1.5s', minMs: 200, maxMs: 10 * second,
     help: ['how long an instance trusts its revocation list without fresh contact', 'with Redis and the database; bounds a logout when an instance hangs'],

@@ -41,6 +41,11 @@ export interface SessionRecord {
    * re-authentication (`setAuthTime`). Refreshes keep it; access tokens carry it as `auth_time`.
    */
   readonly authTime: number;
+  /**
+   * The JWK SHA-256 thumbprint (RFC 7638) of the key the session is bound to by DPoP (RFC 9449),
+   * set at sign-in and never changed; null (or absent) for a Bearer session.
+   */
+  readonly dpopJkt?: string | null;
 }
 
 /** What a successful rotation writes. */
@@ -55,6 +60,11 @@ export interface Rotation {
   readonly accessExpiresAt: number;
   /** The new opaque access handle's hash (null in JWT format): the previous handle stops working. */
   readonly accessHash: string | null;
+  /**
+   * The DPoP key thumbprint the refresh request proved possession of, or null: a session bound to
+   * a key rotates only with a proof by that key (a mismatch rotates nothing). Not written.
+   */
+  readonly dpopJkt?: string | null;
 }
 
 /** What `rotate` reads back from the session it rotated. */
@@ -62,6 +72,8 @@ export interface RotatedSession {
   readonly user: UserRecord;
   readonly amr: readonly string[];
   readonly authTime: number;
+  /** The session's DPoP binding (`SessionRecord.dpopJkt`). */
+  readonly dpopJkt: string | null;
 }
 
 /** Which sessions a revocation ends. */
@@ -97,8 +109,8 @@ export interface SessionStore {
   /**
    * The one refresh step, consume exactly once in one atomic statement: replaces the refresh state
    * of session `id` with `next` if and only if the session is at generation `fromGeneration` with
-   * refresh hash `refreshHash`, is not revoked, not expired at `now`, and its user exists and is
-   * not disabled. Sets `lastUsedAt` to `next.rotatedAt`; `accessExpiresAt` only grows. Returns
+   * refresh hash `refreshHash`, is not revoked, not expired at `now`, is bound to no DPoP key or to `next.dpopJkt`, and its
+   * user exists and is not disabled. Sets `lastUsedAt` to `next.rotatedAt`; `accessExpiresAt` only grows. Returns
    * that user as stored, and the session's `amr` and `authTime`, when this call rotated the session; null,
    * writing nothing, otherwise (the caller then reads the session to tell a grace retry, a replay
    * or an invalid token apart). Of any number of concurrent callers, at most one gets a user.

@@ -58,7 +58,7 @@ function tokens(
   ctx: CoreContext,
   now: number,
   user: UserRecord,
-  session: { readonly id: string; readonly amr: readonly string[]; readonly authTime: number },
+  session: { readonly id: string; readonly amr: readonly string[]; readonly authTime: number; readonly dpopJkt: string | null },
   refreshToken: string,
   refreshExpiresAt: number,
   handle: { token: string } | null,
@@ -70,12 +70,13 @@ function tokens(
     accessToken = handle.token;
     expiresIn = Math.max(1, Math.round(ctx.config.accessTtlMs / 1000));
   } else {
-    const subject = { userId: user.id, sessionId, amr: session.amr, authTime: session.authTime, emailVerified: user.emailVerifiedAt !== null };
+    const subject = { userId: user.id, sessionId, amr: session.amr, authTime: session.authTime, emailVerified: user.emailVerifiedAt !== null, jkt: session.dpopJkt };
     const access = issueAccessToken(ctx.keyring, ctx.config, { now: () => now }, subject, ctx.random);
     accessToken = access.token;
     expiresIn = access.claims.exp - access.claims.iat;
   }
   return {
+    tokenType: session.dpopJkt === null ? 'Bearer' : 'DPoP',
     accessToken,
     expiresIn,
     refreshToken,
@@ -96,6 +97,7 @@ export async function startSession(ctx: CoreContext, user: UserRecord, amr: read
   const refresh = ctx.codec.mint(id, 0);
   const handle = opaqueHandle(ctx, id, user.id, refresh.token);
   const expiresAt = sessionExpiry(ctx, now, now);
+  const dpopJkt = device.dpopJkt ?? null;
   const created = await ctx.stores.sessions.create({
     id,
     userId: user.id,
@@ -114,8 +116,9 @@ export async function startSession(ctx: CoreContext, user: UserRecord, amr: read
     accessHash: handle?.hash ?? null,
     amr,
     authTime: now,
+    dpopJkt,
   }, user.credentialStamp);
-  return created ? tokens(ctx, now, user, { id, amr, authTime: now }, refresh.token, expiresAt, handle) : null;
+  return created ? tokens(ctx, now, user, { id, amr, authTime: now, dpopJkt }, refresh.token, expiresAt, handle) : null;
 }
 
 /** What the host app tells `startSessionFor` about a user it signed in itself. */
@@ -163,7 +166,7 @@ export async function refresh(
   ctx: CoreContext,
   presented: unknown,
   device: DeviceInfo = {},
-): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>> {
+): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests' | 'invalid_dpop_proof'>> {
   const limited = await ctx.limits.check('refreshPerIp', device.ip, ctx.clock.now());
   if (!limited.ok) {
     ctx.emit({ type: 'rate_limited', rule: 'refreshPerIp' });
@@ -176,7 +179,7 @@ export async function refresh(
   return result;
 }
 
-async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused'>> {
+async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'invalid_dpop_proof'>> {
   const parts = ctx.codec.parse(presented);
   if (!parts) return fail('invalid_refresh_token');
   const { sessions, users } = ctx.stores;
@@ -191,6 +194,12 @@ async function rotate(ctx: CoreContext, presented: unknown, device: DeviceInfo):
   if (!session || !isLive(session, now)) return fail('invalid_refresh_token');
   const user = await users.byId(session.userId);
   if (!user || user.disabledAt !== null) return fail('invalid_refresh_token');
+  // A bound session's token without a proof by its key: refused before anything else, spending
+  // and revoking nothing (the token is useless without the key, so this is no theft signal).
+  if (session.dpopJkt != null && session.dpopJkt !== (device.dpopJkt ?? null)) {
+    ctx.emit({ type: 'refresh_failed', reason: 'invalid_dpop_proof' });
+    return { ok: false, code: 'invalid_dpop_proof', reason: 'this refresh token is bound to a DPoP key: send a proof signed by it' };
+  }
   return spentToken(ctx, user, session, parts, hash, now, device);
 }
 
@@ -223,14 +232,15 @@ async function rotateSession(ctx: CoreContext, parts: RefreshTokenParts, hash: s
       accessExpiresAt: accessExpiry(ctx, now),
       // The handle's hash does not depend on the user, which this statement is what reads.
       accessHash: ctx.opaque?.hashFor(next.token) ?? null,
+      dpopJkt: device.dpopJkt ?? null,
     },
     now,
   );
   if (!rotated) return null;
-  const { user, amr, authTime } = rotated;
+  const { user, amr, authTime, dpopJkt } = rotated;
   // What was cached for the session under its old token is dropped with it.
   await ctx.dropCache(user.id, parts.sessionId);
-  return tokens(ctx, now, user, { id: parts.sessionId, amr, authTime }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
+  return tokens(ctx, now, user, { id: parts.sessionId, amr, authTime, dpopJkt }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
 }
 
 async function spentToken(
@@ -254,7 +264,7 @@ async function spentToken(
       if (!(await ctx.stores.sessions.extendAccess(session.id, accessExpiry(ctx, now)))) return fail('invalid_refresh_token');
       // Audited with IP and user agent: a replay that looks like a retry still shows in the trail.
       ctx.emit({ type: 'refresh_grace_retry', userId: user.id, sessionId: session.id, ...originOf(device) });
-      return ok(tokens(ctx, now, user, session, box.successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, box.successor)));
+      return ok(tokens(ctx, now, user, { ...session, dpopJkt: session.dpopJkt ?? null }, box.successor, session.expiresAt, opaqueHandle(ctx, session.id, user.id, box.successor)));
     }
     if (box !== null) {
       ctx.emit({ type: 'refresh_reuse_detected', userId: user.id, sessionId: session.id, reason: 'grace_retry_from_another_client', ...originOf(device) });

@@ -25,6 +25,8 @@ export type Introspection =
       readonly auth_time?: number;
       /** Whether the user's email was verified (access tokens). */
       readonly email_verified?: boolean;
+      /** The DPoP key the token (or its session) is bound to (RFC 9449 §6.2). */
+      readonly cnf?: { readonly jkt: string };
     };
 
 const inactive = Object.freeze({ active: false as const });
@@ -54,7 +56,8 @@ export async function introspectToken(ctx: CoreContext, authenticate: Authentica
     if (refresh.generation !== session.generation || !hashesEqual(session.refreshHash, hashRefreshSecret(refresh.secret))) return inactive;
     const user = await ctx.stores.users.byId(session.userId);
     if (!user || user.disabledAt !== null) return inactive;
-    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000), amr: session.amr, auth_time: Math.floor(session.authTime / 1000) };
+    return { active: true, tokenType: 'refresh_token', sub: session.userId, sid: session.id, iss: ctx.config.issuer, exp: Math.floor(session.expiresAt / 1000), amr: session.amr, auth_time: Math.floor(session.authTime / 1000),
+      ...(typeof session.dpopJkt === 'string' ? { cnf: { jkt: session.dpopJkt } } : {}) };
   }
   const result = await authenticate(token);
   if (!result.ok) return result.code === 'service_unavailable' ? 'unavailable' : inactive;
@@ -63,6 +66,7 @@ export async function introspectToken(ctx: CoreContext, authenticate: Authentica
     ...(claims.amr === undefined ? {} : { amr: claims.amr }),
     ...(claims.auth_time === undefined ? {} : { auth_time: claims.auth_time }),
     ...(claims.email_verified === undefined ? {} : { email_verified: claims.email_verified }),
+    ...(claims.cnf === undefined ? {} : { cnf: { jkt: claims.cnf.jkt } }),
   };
 }
 

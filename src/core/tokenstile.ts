@@ -25,6 +25,9 @@ import { single } from './single.ts';
 import type { AuthEvent } from './events.ts';
 import type { SessionCache } from './session-cache.ts';
 import { DeviceProofs, deviceProofKey } from './device-proofs.ts';
+import { DpopPolicy } from './dpop.ts';
+import { DpopNonces, dpopNonceKey } from './dpop-nonces.ts';
+import { MemoryProofReplayStore } from './proof-replay.ts';
 import { MemoryRateLimiter } from './memory-rate-limiter.ts';
 import { MemorySessionCache } from './memory-session-cache.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -76,7 +79,7 @@ export interface Tokenstile {
    * cookie), it lets the throttle keep this device's attempts apart from a guesser's.
    */
   deviceProof(email: string, presented?: string | null): string;
-  refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests'>>;
+  refresh(refreshToken: unknown, device?: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_refresh_token' | 'refresh_token_reused' | 'too_many_requests' | 'invalid_dpop_proof'>>;
   /**
    * Checks an access token: signature, claims, and the in-memory revocation list. Synchronous and
    * free of I/O while the revocation feed is healthy (the protected-request hot path); while it is
@@ -345,6 +348,14 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     refreshTokenSession: (token) => ctx.codec.parse(token)?.sessionId ?? null,
     features: apis,
     oneTimeTokens,
+    dpop: new DpopPolicy(
+      config,
+      options.proofReplay ?? new MemoryProofReplayStore({ now: () => clock.now(), onOverflow: () => logger?.warn({}, 'tokenstile: the DPoP replay memory is full; the oldest proofs are forgotten early (use Redis)') }),
+      // Derived from the refresh-token MAC secret, so no new secret is stored.
+      new DpopNonces(dpopNonceKey(Buffer.from(macKey, 'base64url')), () => clock.now()),
+      () => clock.now(),
+      emit,
+    ),
   });
   try {
     await setUpFeatures(ctx, core, features, { hooks, oneTimeTokens, apis, keyEncryptionKey, options });

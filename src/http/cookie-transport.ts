@@ -16,6 +16,8 @@ export const csrfHeader = 'x-csrf-token';
 /** What a cookie-transport login or refresh answers instead of the tokens. */
 export interface BrowserSession {
   readonly csrfToken: string;
+  /** `DPoP` when the session is bound to a DPoP key (each request still needs a proof); absent otherwise. */
+  readonly tokenType?: 'DPoP';
   readonly expiresIn: number;
   readonly session: { readonly id: string };
   readonly user: PublicUser;
@@ -60,5 +62,7 @@ export function clearSessionCookies(reply: HttpReply, config: BrowserConfig): vo
 
 /** The body of a cookie-transport login or refresh: no token in it. */
 export function browserSession(core: Tokenstile, tokens: IssuedTokens): BrowserSession {
-  return { csrfToken: internals(core).csrf.tokenFor(tokens.session.id), expiresIn: tokens.expiresIn, session: tokens.session, user: tokens.user };
+  const csrfToken = internals(core).csrf.tokenFor(tokens.session.id);
+  // tokenType only for a bound session: the answer of Bearer sessions stays as it always was.
+  return { csrfToken, ...(tokens.tokenType === 'DPoP' && { tokenType: 'DPoP' as const }), expiresIn: tokens.expiresIn, session: tokens.session, user: tokens.user };
 }

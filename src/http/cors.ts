@@ -4,10 +4,10 @@ import { sendProblem } from './problem.ts';
 
 /** Methods the `/auth` routes answer; a preflight for any other gets no grant. */
 const allowedMethods = ['GET', 'POST', 'PATCH', 'DELETE'];
-/** Request headers a page may send: the JSON body's type, the two transports' credentials, the transport switch. */
-const allowedHeaders = ['Content-Type', 'Authorization', 'X-CSRF-Token', 'Tokenstile-Transport'];
-/** Answer headers a page needs to read: when to retry, and why a token was refused. */
-const exposedHeaders = ['Retry-After', 'WWW-Authenticate'];
+/** Request headers a page may send: the JSON body's type, the two transports' credentials, the transport switch, the DPoP proof. */
+const allowedHeaders = ['Content-Type', 'Authorization', 'X-CSRF-Token', 'Tokenstile-Transport', 'DPoP'];
+/** Answer headers a page needs to read: when to retry, why a token was refused, the next DPoP nonce. */
+const exposedHeaders = ['Retry-After', 'WWW-Authenticate', 'DPoP-Nonce'];
 /** How long a browser may reuse a preflight's answer, in seconds (Chromium caps it at 2 h). */
 const preflightMaxAgeSeconds = 600;
 

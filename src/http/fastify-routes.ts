@@ -60,6 +60,7 @@ function serve(app: FastifyInstance, def: RouteDefinition, authenticate: Authent
     ...(pre && { preValidation: async (request: FastifyRequest) => void (await pre(request)) }),
     handler: async (request, reply) => {
       const neutral = fastifyReply(reply);
+      if (def.preHandler && !(await def.preHandler(request, neutral))) return reply;
       const result = await def.handler(request, neutral);
       return result === neutral ? reply : result;
     },

@@ -219,6 +219,7 @@ export async function createFetchHandler(options: HandlerOptions): Promise<Fetch
       headers: Object.fromEntries(request.headers),
       peer: connection?.remoteAddress ?? null,
       encrypted: new URL(request.url).protocol === 'https:',
+      url: `${new URL(request.url).pathname}${new URL(request.url).search}`,
     });
     return verdict.ok ? verdict.auth : toResponse(verdict.answer);
   };

@@ -109,7 +109,7 @@ export type RouteResult = unknown;
  *
  * The request goes through, in order: `authenticate` (when set: 401/403 problem or
  * `request.auth`), `preValidation`, body validation against `schema.body` (400 naming the field),
- * then `handler`.
+ * `preHandler`, then `handler`.
  */
 export interface RouteDefinition {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -121,5 +121,10 @@ export interface RouteDefinition {
   readonly group: 'api' | 'oauth' | 'stream' | 'plain';
   readonly authenticate?: boolean;
   readonly preValidation?: (request: HttpRequest) => void | Promise<void>;
+  /**
+   * Runs after validation, before `handler`; false once it has answered (the handler then does
+   * not run). The sign-in and refresh routes check the DPoP proof here (`checkSignInProof`).
+   */
+  readonly preHandler?: (request: HttpRequest, reply: HttpReply) => Promise<boolean>;
   readonly handler: (request: HttpRequest, reply: HttpReply) => Promise<RouteResult>;
 }

@@ -11,6 +11,7 @@ export class Metrics {
   readonly #refreshes = new Counter({ name: 'tokenstile_refreshes_total', help: 'Refresh attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly #reuse = new Counter({ name: 'tokenstile_refresh_reuse_detected_total', help: 'Spent refresh tokens presented again (sessions revoked for theft)', registers: [this.registry] });
   readonly #revoked = new Counter({ name: 'tokenstile_sessions_revoked_total', help: 'Sessions ended by this instance', registers: [this.registry] });
+  readonly #dpopRefused = new Counter({ name: 'tokenstile_dpop_proofs_refused_total', help: 'DPoP proofs refused, at sign-in/refresh or on protected requests, by code', labelNames: ['where', 'code'], registers: [this.registry] });
   readonly #limited = new Counter({ name: 'tokenstile_rate_limited_total', help: 'Attempts refused by a rate limit', labelNames: ['rule'], registers: [this.registry] });
   readonly #feedLag = new Histogram({ name: 'tokenstile_revocation_feed_lag_seconds', help: 'Time from a revocation to its arrival here through the feed', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
   readonly #confirm = new Histogram({ name: 'tokenstile_revocation_confirm_seconds', help: 'Time from a revocation\'s commit until no instance can accept its tokens (every live instance acknowledged, or its lease ran out): what it adds to a logout', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5], registers: [this.registry] });
@@ -37,6 +38,7 @@ export class Metrics {
       case 'refresh_reuse_detected': this.#reuse.inc(); this.#refreshes.inc({ outcome: 'refresh_token_reused' }); break;
       case 'session_revoked': this.#revoked.inc(); break;
       case 'rate_limited': this.#limited.inc({ rule: e.rule }); break;
+      case 'dpop_proof_refused': this.#dpopRefused.inc({ where: e.where, code: e.code }); break;
       case 'revocations_received': this.#feedLag.observe(e.lagMs / 1000); break;
       case 'revocation_confirmed': this.#confirm.observe(e.ms / 1000); break;
       case 'store_check': this.#storeChecks.inc({ outcome: e.outcome }); break;

@@ -147,7 +147,9 @@ export async function createNodeHandler(options: HandlerOptions): Promise<NodeHa
     );
   };
   const protect = (): ProtectMiddleware => (req, res, next) => {
-    const input = { method: req.method ?? 'GET', headers: req.headers, peer: req.socket?.remoteAddress ?? null, encrypted: (req.socket as TLSSocket | undefined)?.encrypted === true };
+    // Express's originalUrl keeps the mount path a router strips from url.
+    const url = (req as { originalUrl?: string }).originalUrl ?? req.url;
+    const input = { method: req.method ?? 'GET', headers: req.headers, peer: req.socket?.remoteAddress ?? null, encrypted: (req.socket as TLSSocket | undefined)?.encrypted === true, ...(url !== undefined && { url }) };
     server.guard(input).then((verdict) => {
       if (!verdict.ok) {
         res.writeHead(verdict.answer.status, verdict.answer.headers).end(verdict.answer.body ?? undefined);

@@ -54,7 +54,7 @@ export async function openServer(options: OpenServerOptions, logger: Logger | un
       redis = await openRedisBackends(redisUrl, { keyPrefix: redisKeyPrefix, ...(logger && { logger }), leaseMs });
     }
     core = await createTokenstile({
-      ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache }),
+      ...(redis && { feed: redis.feed, rateLimiter: redis.rateLimiter, sessionCache: redis.sessionCache, proofReplay: redis.proofReplay }),
       ...coreOptions,
       stores,
       features: coreFeatures(features),

@@ -4,7 +4,17 @@ import type { RouteDefinition } from './http-types.ts';
 export const openApiInfo = {
   openapi: '3.1.0',
   info: { title: 'Tokenstile', version: '1', description: 'JWT login with real logout.' },
-  components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+  components: {
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      // Every route that takes bearerAuth takes this too: a DPoP-bound token (tokenType DPoP).
+      dpopAuth: {
+        type: 'http',
+        scheme: 'DPoP',
+        description: 'RFC 9449: `Authorization: DPoP <access token>` and a `DPoP` proof header (htm, htu, iat, jti, ath; nonce when the server sends DPoP-Nonce), for tokens bound at sign-in. Accepted wherever bearerAuth is. Refusals: 401 `invalid_dpop_proof`, `use_dpop_nonce` or `invalid_token` with `WWW-Authenticate: DPoP`. See docs/dpop.md.',
+      },
+    },
+  },
 } as const;
 
 /** `/auth/sessions/:id` as OpenAPI writes it: `/auth/sessions/{id}`. */

@@ -41,12 +41,17 @@ export function sendProblem<R extends ProblemReply>(
     retryAfterMs?: number | undefined;
     /** RFC 9457 extension members (e.g. `mfaToken`); they never replace a standard member. */
     extensions?: Readonly<Record<string, unknown>> | undefined;
+    /** Another status than the code's own: the DPoP codes are 400 at sign-in and 401 on protected routes (RFC 9449). */
+    status?: number | undefined;
+    /** The `WWW-Authenticate` value of a 401, instead of the Bearer one (the DPoP scheme's). */
+    challenge?: string | undefined;
   } = {},
 ): R {
-  const standard: Problem = problem(code, options.detail, options.field);
+  const registered: Problem = problem(code, options.detail, options.field);
+  const standard: Problem = options.status === undefined ? registered : { ...registered, status: options.status };
   const body: Problem = options.extensions === undefined ? standard : { ...withoutStandardMembers(options.extensions), ...standard };
   if (options.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(options.retryAfterMs / 1000))));
-  if (body.status === 401) reply.header('www-authenticate', challengeFor(code, options.tokenMissing === true));
+  if (body.status === 401) reply.header('www-authenticate', options.challenge ?? challengeFor(code, options.tokenMissing === true));
   // RFC 6749 §5.2 clients read `error`; the problem document carries it as an extension member.
   const sent = code === 'invalid_client' ? { ...body, error: 'invalid_client', error_description: body.detail } : body;
   reply.code(body.status);

@@ -16,6 +16,11 @@ export interface GuardInput {
   readonly peer: string | null;
   /** True on a TLS connection. */
   readonly encrypted: boolean;
+  /**
+   * Path and query as the client sent them (`/api/notes?x=1`, the mount path included): a DPoP
+   * proof's `htu` names the issuer's origin with this path. Without it, DPoP-bound tokens are refused.
+   */
+  readonly url?: string;
 }
 
 /** The guard's verdict: the caller, or the 401/403 problem+json answer to send instead. */
@@ -42,6 +47,7 @@ export function createGuard(core: Tokenstile, browser: BrowserConfig, trust: Tru
       protocol: origin.protocol,
       host: origin.host,
       params: {},
+      ...(input.url !== undefined && { url: input.url }),
       body: undefined,
       auth: null,
     };

@@ -1,6 +1,7 @@
 import type { DeviceInfo } from '../core/context.ts';
 import { deviceProofLifetimeMs } from '../core/device-proofs.ts';
 import type { HttpReply, HttpRequest } from './http-types.ts';
+import { provenDpopKey } from './dpop.ts';
 
 /**
  * The device cookie: a proof that this device signed in to the account before (see
@@ -16,6 +17,7 @@ export function device(request: HttpRequest): DeviceInfo {
     userAgent: firstValue(request.headers['user-agent']),
     ip: request.ip ?? null,
     deviceProof: typeof proof === 'string' && proof.length > 0 ? proof : null,
+    dpopJkt: provenDpopKey(request),
   };
 }
 

@@ -168,6 +168,7 @@ export function createPipeline(options: PipelineOptions): (incoming: IncomingHtt
         return;
       }
     }
+    if (route.preHandler && !(await route.preHandler(request, reply))) return;
     const result = await route.handler(request, reply);
     if (result !== reply && !reply.sent) reply.send(result);
   }

@@ -71,7 +71,7 @@ export const tokenResponse = {
   type: 'object',
   required: ['tokenType', 'accessToken', 'expiresIn', 'refreshToken', 'refreshExpiresIn', 'session', 'user'],
   properties: {
-    tokenType: { type: 'string', enum: ['Bearer'] },
+    tokenType: { type: 'string', enum: ['Bearer', 'DPoP'], description: '`DPoP` when the tokens are bound to the key of the sign-in\'s DPoP proof (RFC 9449 §5): send them with `Authorization: DPoP` and a proof' },
     accessToken: { type: 'string' },
     expiresIn: { type: 'integer', description: 'seconds' },
     refreshToken: { type: 'string' },
@@ -87,6 +87,7 @@ export const browserSessionResponse = {
   required: ['csrfToken', 'expiresIn', 'session', 'user'],
   properties: {
     csrfToken: { type: 'string', description: 'send it as X-CSRF-Token on POST, PUT, PATCH, DELETE' },
+    tokenType: { type: 'string', enum: ['DPoP'], description: 'present when the cookies hold tokens bound to the sign-in\'s DPoP key: every request still needs a proof' },
     expiresIn: { type: 'integer', description: 'seconds until the access cookie expires' },
     session: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
     user,
@@ -99,7 +100,10 @@ export const tokenOrBrowserResponse = { anyOf: [tokenResponse, browserSessionRes
 /** The optional header that selects the cookie transport. */
 export const transportHeaders = {
   type: 'object',
-  properties: { 'tokenstile-transport': { type: 'string', description: '`cookie`: tokens in HttpOnly cookies (browsers); anything else: in the body' } },
+  properties: {
+    'tokenstile-transport': { type: 'string', description: '`cookie`: tokens in HttpOnly cookies (browsers); anything else: in the body' },
+    dpop: { type: 'string', description: 'a DPoP proof (RFC 9449) for this method and URL: the session and its tokens are bound to its key (tokenType DPoP). 400 `invalid_dpop_proof` when it is bad (or missing with dpop: required), 400 `use_dpop_nonce` with a `DPoP-Nonce` to retry with' },
+  },
 } as const;
 
 export const meResponse = {

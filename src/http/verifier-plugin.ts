@@ -27,11 +27,13 @@ const plugin: FastifyPluginAsync<TokenstileVerifierOptions> = async (app, option
   if (typeof options?.verifier?.verify !== 'function') throw new ConfigError('tokenstileVerifier: pass { verifier } made by createVerifier()');
   const { verifier } = options;
   const authenticate: AuthenticateHook = async (request, reply) => {
-    const outcome = await authenticateRequest(verifier, request.headers.authorization);
+    const url = `${request.protocol}://${request.host}${request.url}`;
+    const outcome = await authenticateRequest(verifier, request.headers.authorization, { method: request.method, url, dpop: request.headers.dpop });
     if (!outcome.ok) {
       await reply.code(outcome.status).headers(outcome.headers).send(JSON.stringify(outcome.body));
       return;
     }
+    if (outcome.headers) reply.headers(outcome.headers);
     request.tokenAuth = outcome.auth;
   };
   app.decorate('authenticate', authenticate);

@@ -10,9 +10,19 @@ function isOws(code: number): boolean {
  * part of the token, for the verifier's strict base64url check to refuse.
  */
 export function bearerToken(header: string | undefined): string | null {
-  if (header === undefined || header.length < 8) return null;
-  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
-  let start = 7;
+  return schemeToken(header, 'bearer');
+}
+
+/** The token of an `Authorization: DPoP …` header (RFC 9449 §7.1; scheme case-insensitive), or null. */
+export function dpopToken(header: string | undefined): string | null {
+  return schemeToken(header, 'dpop');
+}
+
+function schemeToken(header: string | undefined, scheme: 'bearer' | 'dpop'): string | null {
+  const n = scheme.length;
+  if (header === undefined || header.length < n + 2) return null;
+  if (header.charCodeAt(n) !== 32 || header.slice(0, n).toLowerCase() !== scheme) return null;
+  let start = n + 1;
   let end = header.length;
   while (start < end && isOws(header.charCodeAt(start))) start++;
   while (end > start && isOws(header.charCodeAt(end - 1))) end--;

@@ -10,6 +10,10 @@ export const commonCodes = defineCodes({
   invalid_token: { status: 401, title: 'The access token is missing, malformed or not valid here.' },
   token_expired: { status: 401, title: 'The access token has expired; refresh it.' },
   session_revoked: { status: 401, title: 'The session of this token has ended; sign in again.' },
+  // DPoP (RFC 9449): 400 from the sign-in and refresh routes (§5, §8); protected routes answer the
+  // same codes with 401 and a `WWW-Authenticate: DPoP` challenge (§7.1, §9).
+  invalid_dpop_proof: { status: 400, title: 'The DPoP proof is missing, malformed, or does not match this request or key.' },
+  use_dpop_nonce: { status: 400, title: 'The DPoP proof must carry the server nonce from the DPoP-Nonce header.' },
   csrf_failed: { status: 403, title: 'The CSRF check failed.' },
   not_found: { status: 404, title: 'Not found.' },
   method_not_allowed: { status: 405, title: 'Method not allowed.' },

@@ -45,3 +45,15 @@ export function challengeFor(code: ErrorCode, tokenMissing: boolean): string {
     ? `Bearer realm="tokenstile", error="invalid_token", error_description="${codeSpec(code)?.title ?? ''}"`
     : 'Bearer realm="tokenstile"';
 }
+
+/** The proof algorithms a DPoP challenge advertises (`algs`, RFC 9449 §7.1). */
+export const dpopChallengeAlgs = 'ES256 ES384 EdDSA RS256 PS256';
+
+/**
+ * The `WWW-Authenticate` challenge of the DPoP scheme (RFC 9449 §7.1): bare (`DPoP algs="…"`),
+ * or with an error code and description.
+ */
+export function dpopChallenge(error?: { readonly code: string; readonly description: string }): string {
+  const algs = `algs="${dpopChallengeAlgs}"`;
+  return error === undefined ? `DPoP ${algs}` : `DPoP error="${error.code}", error_description="${error.description.replaceAll('"', "'").replaceAll('\\', '')}", ${algs}`;
+}

@@ -34,8 +34,12 @@ declare global {
 export function expressAuth(verifier: Verifier): RequestHandler {
   if (typeof verifier?.verify !== 'function') throw new ConfigError('expressAuth: pass the verifier made by createVerifier()');
   return (req: Request, res: Response, next: NextFunction) => {
-    authenticateRequest(verifier, req.headers.authorization).then((outcome) => {
+    // The URL as the client addressed it (originalUrl keeps a router's mount path); its origin
+    // is replaced by the verifier's dpop.origin when one is set.
+    const url = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl ?? req.url}`;
+    authenticateRequest(verifier, req.headers.authorization, { method: req.method, url, dpop: req.headers.dpop }).then((outcome) => {
       if (outcome.ok) {
+        if (outcome.headers) res.set(outcome.headers);
         req.auth = outcome.auth;
         next();
         return;

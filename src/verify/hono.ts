@@ -30,8 +30,9 @@ export interface TokenstileHonoEnv {
 export function honoAuth(verifier: Verifier): MiddlewareHandler<TokenstileHonoEnv> {
   if (typeof verifier?.verify !== 'function') throw new ConfigError('honoAuth: pass the verifier made by createVerifier()');
   return async (c, next) => {
-    const outcome = await authenticateRequest(verifier, c.req.header('authorization'));
+    const outcome = await authenticateRequest(verifier, c.req.header('authorization'), { method: c.req.method, url: c.req.url, dpop: c.req.header('dpop') });
     if (!outcome.ok) return c.body(JSON.stringify(outcome.body), outcome.status as 401, outcome.headers);
+    for (const [name, value] of Object.entries(outcome.headers ?? {})) c.header(name, value);
     c.set('auth', outcome.auth);
     await next();
   };

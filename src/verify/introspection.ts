@@ -65,11 +65,15 @@ export function handleSessionId(token: string): string | null {
  * against the verifier's issuer and audience; null when it is not one.
  */
 export function claimsOf(answer: IntrospectionAnswer, sessionId: string, issuer: string, audience: string): AccessClaims | null {
-  if (answer.active !== true || answer.token_type !== 'Bearer' || answer.sid !== sessionId || answer.iss !== issuer) return null;
+  if (answer.active !== true || (answer.token_type !== 'Bearer' && answer.token_type !== 'DPoP') || answer.sid !== sessionId || answer.iss !== issuer) return null;
+  // A DPoP token names its key (RFC 9449 §6.2); one that does not cannot be checked, so it is refused.
+  const cnf = (answer as { cnf?: { jkt?: unknown } }).cnf;
+  const jkt = typeof cnf?.jkt === 'string' ? cnf.jkt : null;
+  if ((answer.token_type === 'DPoP') !== (jkt !== null)) return null;
   const { aud, sub, jti, iat, exp } = answer;
   if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return null;
   if (typeof sub !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') return null;
-  return Object.freeze({ iss: issuer, aud: aud as AccessClaims['aud'], sub, sid: sessionId, jti, iat, exp });
+  return Object.freeze({ iss: issuer, aud: aud as AccessClaims['aud'], sub, sid: sessionId, jti, iat, exp, ...(jkt !== null && { cnf: { jkt } }) });
 }
 
 /** Active answers for opaque handles, bounded, reused only within their time. */

@@ -4,8 +4,32 @@ import { JwksCache } from './jwks-cache.ts';
 import { JwkSetKeys } from './jwks-keys.ts';
 import { describeError, RevocationStreamClient } from './revocation-stream-client.ts';
 import { askIntrospection, claimsOf, HandleCache, handleSessionId } from './introspection.ts';
-import { InvalidTokenError, SessionRevokedError, TokenExpiredError, VerifierUnavailableError } from './verify-errors.ts';
+import { InvalidDpopProofError, InvalidTokenError, SessionRevokedError, TokenExpiredError, TokenVerificationError, UseDpopNonceError, VerifierUnavailableError } from './verify-errors.ts';
+import { checkProof } from '../core/dpop-proofs.ts';
+import { MemoryProofReplayStore } from '../core/proof-replay.ts';
+import { bearerToken, dpopToken } from '../protocol/bearer-token.ts';
 import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verify-options.ts';
+
+/** What `verifyRequest` needs of a request. */
+export interface RequestToVerify {
+  /** The request method (`GET`, `POST`…). */
+  readonly method: string;
+  /**
+   * The request's URL: absolute as the client sent it (`https://api.example.com/orders?page=2`),
+   * or, with `dpop.origin` set, the path alone. Query and fragment are ignored.
+   */
+  readonly url: string;
+  /** The `Authorization` header. */
+  readonly authorization: string | readonly string[] | undefined;
+  /** The `DPoP` header (several values are refused). */
+  readonly dpop: string | readonly string[] | undefined;
+}
+
+/** Marks a refusal as one of the DPoP scheme (its challenge is `WWW-Authenticate: DPoP`). */
+function dpopScheme<E extends TokenVerificationError>(err: E): E {
+  err.scheme = 'DPoP';
+  return err;
+}
 
 /** Checks Tokenstile access tokens locally, honouring logouts pushed by the auth server. */
 export interface Verifier {
@@ -15,6 +39,23 @@ export interface Verifier {
    * past their bound without a working fallback, or no keys).
    */
   verify(token: string): Promise<AccessClaims>;
+  /**
+   * Checks a whole request: `Authorization: Bearer` (an unbound token, as `verify`) or
+   * `Authorization: DPoP` with a DPoP proof (RFC 9449 §7): the token must be bound (`cnf.jkt`) and
+   * the proof signed by its key, for this method and URL, fresh, never seen before, with `ath` the
+   * token's hash (and the nonce, with `dpop.nonces`). Throws as `verify`, plus
+   * `InvalidDpopProofError` / `UseDpopNonceError`; refusals of the DPoP scheme have
+   * `scheme: 'DPoP'`. A bound token sent as Bearer is refused (`invalid_token`).
+   *
+   * @example
+   * const claims = await verifier.verifyRequest({
+   *   method: req.method, url: 'https://api.example.com/orders?page=2',
+   *   authorization: req.headers.authorization, dpop: req.headers.dpop,
+   * });
+   */
+  verifyRequest(request: RequestToVerify): Promise<AccessClaims>;
+  /** The nonce to send in `DPoP-Nonce` (with `dpop.nonces`), else null. */
+  dpopNonce(): string | null;
   /**
    * Resolves once the verifier can decide: the first revocation snapshot has arrived (with
    * `acknowledge`, the first lease has been granted) and the keys are fetched. Until `timeoutMs`
@@ -90,6 +131,51 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verify(token: string): Promise<AccessClaims> {
+    const claims = await verifyToken(token);
+    // A bound token is only half checked without its proof: never accepted here.
+    if (claims.cnf !== undefined) throw new InvalidTokenError('This access token is DPoP-bound: check it with verifyRequest, with the request and its DPoP proof.');
+    return claims;
+  }
+
+  const replay = o.dpop.replay ?? new MemoryProofReplayStore({ now: o.now });
+  const proofSettings = { windowMs: o.dpop.windowMs, now: o.now, replay, ...(o.dpop.nonces !== null && { nonceValid: (n: string) => o.dpop.nonces!.valid(n) }) };
+
+  async function verifyRequest(request: RequestToVerify): Promise<AccessClaims> {
+    const authorization = typeof request.authorization === 'string' ? request.authorization : undefined;
+    const bearer = bearerToken(authorization);
+    if (bearer !== null) {
+      const claims = await verifyToken(bearer);
+      if (claims.cnf !== undefined) throw dpopScheme(new InvalidTokenError('This access token is DPoP-bound: send it with Authorization: DPoP and a DPoP proof.'));
+      if (o.dpop.required) throw dpopScheme(new InvalidTokenError('This resource server accepts DPoP-bound tokens only.'));
+      return claims;
+    }
+    const token = dpopToken(authorization);
+    if (token === null) throw new InvalidTokenError('An access token is required: Authorization: Bearer <token> or DPoP <token>.');
+    let claims: AccessClaims;
+    try {
+      claims = await verifyToken(token);
+    } catch (err) {
+      throw err instanceof TokenVerificationError && err.code !== 'service_unavailable' ? dpopScheme(err) : err;
+    }
+    if (claims.cnf === undefined) throw dpopScheme(new InvalidTokenError('This access token is not DPoP-bound: send it with the Bearer scheme.'));
+    const checked = await checkProof(typeof request.dpop === 'string' ? request.dpop : Array.isArray(request.dpop) ? '' : undefined, { method: request.method.toUpperCase(), url: proofUrlOf(request.url), accessToken: token, jkt: claims.cnf.jkt }, proofSettings);
+    if (checked.ok) return claims;
+    if (checked.code === 'service_unavailable') throw new VerifierUnavailableError('The DPoP replay store is unavailable; retry shortly.');
+    throw checked.code === 'use_dpop_nonce' ? new UseDpopNonceError() : new InvalidDpopProofError(`${checked.reason}.`);
+  }
+
+  /** The URL a proof must name: the configured origin with the request's path, or the request's URL. */
+  function proofUrlOf(url: string): string {
+    if (o.dpop.origin === null) return url;
+    try {
+      const u = new URL(url, o.dpop.origin);
+      return `${o.dpop.origin}${u.pathname}`;
+    } catch {
+      return '';
+    }
+  }
+
+  async function verifyToken(token: string): Promise<AccessClaims> {
     if (typeof token !== 'string' || token.length === 0) throw new InvalidTokenError();
     if (token.startsWith('tsa_')) return verifyHandle(token);
     if (jwks) current = await jwks.keysFor(unverifiedKid(token));
@@ -158,6 +244,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   return {
     verify,
+    verifyRequest,
+    dpopNonce: () => o.dpop.nonces?.current() ?? null,
     ready,
     get fresh() {
       return stream === null || stream.fresh;

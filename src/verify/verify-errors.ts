@@ -1,7 +1,7 @@
 import { TokenstileError, type ErrorCode } from '../core/errors.ts';
 
 /** The codes `verify()` throws with; the same as the auth server's 401/503 problem codes. */
-export type VerifyErrorCode = 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable';
+export type VerifyErrorCode = 'invalid_token' | 'token_expired' | 'session_revoked' | 'service_unavailable' | 'invalid_dpop_proof' | 'use_dpop_nonce';
 
 /**
  * Base class of every error `verify()` throws: a stable `code`, a message safe to show (never the
@@ -9,8 +9,32 @@ export type VerifyErrorCode = 'invalid_token' | 'token_expired' | 'session_revok
  */
 export class TokenVerificationError extends TokenstileError {
   declare readonly code: VerifyErrorCode;
+  /**
+   * `DPoP` when the refusal concerns the DPoP scheme (a DPoP-bound token, or `Authorization:
+   * DPoP`): the answer's challenge is then `WWW-Authenticate: DPoP …` (RFC 9449 §7.1).
+   */
+  scheme: 'Bearer' | 'DPoP' = 'Bearer';
   constructor(code: VerifyErrorCode, message: string, options?: { cause?: unknown }) {
     super(code as ErrorCode, message, options);
+  }
+}
+
+/**
+ * The DPoP proof is missing, malformed, replayed, or does not match the request, the token or its
+ * key: `invalid_dpop_proof` (401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof"`).
+ */
+export class InvalidDpopProofError extends TokenVerificationError {
+  constructor(message = 'The DPoP proof is missing, malformed, or does not match this request or key.', options?: { cause?: unknown }) {
+    super('invalid_dpop_proof', message, options);
+    this.scheme = 'DPoP';
+  }
+}
+
+/** The proof lacks the current server nonce: `use_dpop_nonce`; answer with a fresh `DPoP-Nonce`. */
+export class UseDpopNonceError extends TokenVerificationError {
+  constructor(message = 'The DPoP proof must carry the server nonce from the DPoP-Nonce header.', options?: { cause?: unknown }) {
+    super('use_dpop_nonce', message, options);
+    this.scheme = 'DPoP';
   }
 }
 

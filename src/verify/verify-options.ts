@@ -1,6 +1,7 @@
 import { parseDuration, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { signingAlgorithms, type PublicJwk, type SigningAlgorithm } from '../core/keys.ts';
+import type { ProofReplayStore } from '../core/proof-replay.ts';
 
 /** Where revocations come from: the auth server's `/revocations/stream`, as an authenticated client. */
 export interface RevocationStreamSource {
@@ -44,6 +45,44 @@ export interface RevocationStreamSource {
   readonly handleCacheTtl?: Duration;
 }
 
+/**
+ * DPoP (RFC 9449) in a resource server: tokens bound to a client key (`cnf.jkt`) are accepted only
+ * with `Authorization: DPoP` and a fresh proof by that key, checked by `verifyRequest` (and the
+ * Express and Hono middlewares). jose is loaded at the first bound token.
+ */
+export interface VerifierDpopOptions {
+  /** Refuse Bearer (unbound) tokens: every token must be DPoP-bound. Default `false`. */
+  readonly required?: boolean;
+  /**
+   * Where proof `jti`s are remembered, so a replayed proof is refused: `claim(key, ttlMs)` true
+   * only the first time. Default: this process's memory; several instances of one resource server
+   * should share one (e.g. Redis `SET key 1 NX PX ttl`).
+   */
+  readonly replay?: ProofReplayStore;
+  /** How far a proof's `iat` may be from now, either way, on top of `clockTolerance`. Default `60s`; 1s–10m. */
+  readonly proofWindow?: Duration;
+  /**
+   * Server nonces (RFC 9449 §9): proofs must carry one that `valid` accepts, and answers offer
+   * `current()` in `DPoP-Nonce`. `new DpopNonces(secret)` makes stateless ones (shared by every
+   * instance with the same secret). Default: none.
+   */
+  readonly nonces?: DpopNonceSource;
+  /**
+   * This resource server's public origin (`https://api.example.com`), which a proof's `htu` must
+   * name. Default: the request's own (`Host` and protocol as the framework sees them); set it
+   * behind a proxy that changes either, and so that a `Host` header cannot choose it.
+   */
+  readonly origin?: string;
+}
+
+/** Issues and checks DPoP server nonces. */
+export interface DpopNonceSource {
+  /** The nonce to hand out now. */
+  current(): string;
+  /** True for a nonce this source issued and still accepts. */
+  valid(nonce: string): boolean;
+}
+
 /** Options of `createVerifier`. Issuer, audience, algorithms and a key source are required. */
 export interface VerifierOptions {
   /** The auth server's issuer (`TOKENSTILE_ISSUER`), compared exactly with `iss`. */
@@ -76,6 +115,8 @@ export interface VerifierOptions {
   readonly now?: () => number;
   /** Told of stream (re)connections and failures, for logs. Never given a token or secret. */
   readonly onEvent?: (event: VerifierEvent) => void;
+  /** DPoP-bound tokens (RFC 9449); see `VerifierDpopOptions`. Bound tokens are always checked: this tunes how. */
+  readonly dpop?: VerifierDpopOptions;
 }
 
 /** What a verifier reports about its sources. */
@@ -107,6 +148,13 @@ export interface ResolvedVerifierOptions {
   readonly fetch: typeof fetch;
   readonly now: () => number;
   readonly onEvent: (event: VerifierEvent) => void;
+  readonly dpop: {
+    readonly required: boolean;
+    readonly replay: ProofReplayStore | null;
+    readonly windowMs: number;
+    readonly nonces: DpopNonceSource | null;
+    readonly origin: string | null;
+  };
 }
 
 function httpUrl(value: unknown, what: string): string {
@@ -165,6 +213,12 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
   }
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('createVerifier: fetch must be a function');
   if (o.now !== undefined && typeof o.now !== 'function') throw new ConfigError('createVerifier: now must be a function');
+  const d = o.dpop ?? {};
+  if (typeof d !== 'object' || d === null) throw new ConfigError('createVerifier: dpop must be an object');
+  if (d.required !== undefined && typeof d.required !== 'boolean') throw new ConfigError('createVerifier: dpop.required must be true or false');
+  if (d.replay !== undefined && typeof d.replay?.claim !== 'function') throw new ConfigError('createVerifier: dpop.replay must have a claim(key, ttlMs) method');
+  if (d.nonces !== undefined && (typeof d.nonces?.current !== 'function' || typeof d.nonces?.valid !== 'function')) throw new ConfigError('createVerifier: dpop.nonces must have current() and valid(nonce) methods');
+  const clockToleranceS = bounded(o.clockTolerance ?? '5s', 'clockTolerance', 0, 300);
   return Object.freeze({
     issuer: o.issuer,
     audience: o.audience,
@@ -172,11 +226,18 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
     jwksUrl: o.jwksUrl === undefined ? null : httpUrl(o.jwksUrl, 'jwksUrl'),
     keys: o.keys ?? null,
     revocations,
-    clockToleranceS: bounded(o.clockTolerance ?? '5s', 'clockTolerance', 0, 300),
+    clockToleranceS,
     jwksCooldownMs: bounded(o.jwksCooldown ?? '30s', 'jwksCooldown', 0, 3600) * 1000,
     jwksMaxAgeMs: bounded(o.jwksMaxAge ?? '5m', 'jwksMaxAge', 1, 86400) * 1000,
     fetch: o.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
     now: o.now ?? Date.now,
     onEvent: o.onEvent ?? (() => {}),
+    dpop: Object.freeze({
+      required: d.required === true,
+      replay: d.replay ?? null,
+      windowMs: (bounded(d.proofWindow ?? '60s', 'dpop.proofWindow', 1, 600) + clockToleranceS) * 1000,
+      nonces: d.nonces ?? null,
+      origin: d.origin === undefined ? null : new URL(httpUrl(d.origin, 'dpop.origin')).origin,
+    }),
   });
 }

@@ -24,7 +24,10 @@ before(async () => {
   if (skip) return;
   browser = await launchBrowser();
   // WebAuthn takes a domain as relying-party id, never an IP address: the browser goes to localhost.
-  server = await startServer({ clock }, 'localhost');
+  // The page signs DPoP proofs (the account page's default) with the browser's clock: it is set to
+  // this manual clock's time when that moves (`advance`); the widest proof window (10 minutes)
+  // covers the time that passes meanwhile, while this clock stands still.
+  server = await startServer({ clock, dpop: 'required', dpopProofWindow: '10m' }, 'localhost');
 });
 after(async () => {
   await browser?.close();
@@ -34,6 +37,7 @@ after(async () => {
 /** A browser profile with a virtual platform authenticator (user-verifying, resident keys). */
 async function device(withAuthenticator = false): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ acceptDownloads: true });
+  await context.clock.install({ time: clock.now() });
   const page = await context.newPage();
   collectPageErrors(page, pageErrors);
   if (withAuthenticator) {
@@ -47,6 +51,12 @@ async function device(withAuthenticator = false): Promise<{ context: BrowserCont
 }
 
 const { open, signUp, signIn } = accountPageSteps(() => server.base);
+
+/** Moves the server's clock, and the page's with it (the page's DPoP proofs carry its time). */
+async function advance(page: Page, ms: number): Promise<void> {
+  clock.advance(ms);
+  await page.clock.setSystemTime(clock.now());
+}
 
 /** Signs in with the password; answers once the second step is asked for. */
 const passwordStep = (page: Page, email: string) => signIn(page, email, { until: '#mfa-form' });
@@ -101,7 +111,7 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     assert.match((await page.textContent('#totp-state'))!, /9 recovery codes left/);
 
     // An old sign-in: the password change asks to confirm first, then goes through.
-    clock.advance(6 * 60_000);
+    await advance(page, 6 * 60_000);
     await page.fill('#current-password', goodPassword);
     await page.fill('#new-password', 'another horse 43');
     await page.click('#password-form button[type=submit]');
@@ -140,7 +150,7 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     await page.waitForSelector('#signed-in:not([hidden])');
 
     // An old sign-in: removing the passkey asks to confirm first.
-    clock.advance(6 * 60_000);
+    await advance(page, 6 * 60_000);
     await page.click('#passkeys li button');
     await page.waitForSelector('#reauth-form:not([hidden])');
     await page.screenshot({ path: artifact('mfa-reauthenticate.png'), fullPage: true });

@@ -45,6 +45,7 @@ test('resolveConfig defaults each duration to its definition, in ms, and the pro
     accessTokenTtl: config.accessTtlMs, refreshTokenTtl: config.refreshTtlMs, sessionMaxLifetime: config.sessionMaxLifetimeMs,
     clockTolerance: config.clockToleranceMs, refreshGrace: config.refreshGraceMs, revocationLease: config.revocationLeaseMs,
     revocationPollInterval: config.revocationPollIntervalMs, purgeInterval: config.purgeIntervalMs, auditRetention: config.auditRetentionMs,
+    dpopProofWindow: config.dpopProofWindowMs,
   };
   for (const d of Object.values(coreOptions)) {
     if (d.type !== 'duration') continue;

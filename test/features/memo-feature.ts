@@ -96,7 +96,7 @@ const memoRoutes: RouteFactory = ({ core }) => {
         handler: async (request, reply) => {
           const issued = await api().redeem((request.body as { token: string }).token, ['pwd', 'otp', 'mfa']);
           if (issued === null) return sendProblem(reply, 'memo_invalid' as ErrorCode);
-          return { tokenType: 'Bearer', ...issued };
+          return issued;
         },
       },
       {

@@ -119,6 +119,7 @@ export function mfaRoutes(context: RouteContext): RouteSet {
         body: ms.verifyBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
       },
+      preHandler: signIn.proof,
       handler: async (request, reply) => {
         const refused = signIn.refuseForeign(request, reply);
         if (refused) return refused;

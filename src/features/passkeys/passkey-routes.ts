@@ -113,6 +113,7 @@ export function passkeyRoutes(context: RouteContext): RouteSet {
         body: ms.passkeyLoginBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403) },
       },
+      preHandler: signIn.proof,
       handler: async (request, reply) => {
         const refused = signIn.refuseForeign(request, reply);
         if (refused) return refused;

@@ -1,4 +1,5 @@
 import { internals } from '../../core/core-internals.ts';
+import { checkSignInProof } from '../../http/dpop.ts';
 import { featureApi } from '../../core/feature.ts';
 import { authOf } from '../../http/authenticate.ts';
 import { browserSession, setSessionCookies, wantsCookies } from '../../http/cookie-transport.ts';
@@ -157,12 +158,13 @@ export function recoveryRoutes({ core, browser }: RouteContext): RouteSet {
         body: r.tokenBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 404) },
       },
+      preHandler: (request, reply) => checkSignInProof(core, request, reply),
       handler: async (request, reply) => {
         const cookies = wantsCookies(request);
         if (cookies && !originAllowed(request, browser)) return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' });
         const result = await recovery.verifyMagicLink(request.body as { token: string }, device(request));
         if (!result.ok) return 'details' in result ? sendRefusal(reply, result) : sendProblem(reply, result.code, failureDetails(result));
-        if (!cookies) return { tokenType: 'Bearer', ...result.value };
+        if (!cookies) return result.value;
         setSessionCookies(reply, result.value, browser);
         return browserSession(core, result.value);
       },

@@ -33,6 +33,8 @@ interface FlowData {
   readonly link: LinkIntent | null;
   /** With `link`: prove again who the signed-in user is (step-up), rather than connect a provider. */
   readonly reauthenticate?: boolean;
+  /** The DPoP key the session is bound to (RFC 9449 §10 `dpop_jkt`), when the start named one. */
+  readonly dpopJkt?: string;
 }
 
 /** What an exchange code stands for. */
@@ -42,6 +44,8 @@ interface ExchangeData {
   readonly subject: string;
   readonly sid: string | null;
   readonly codeChallenge: string | null;
+  /** The start's `dpop_jkt`: the exchange must prove possession of that key. */
+  readonly dpopJkt?: string;
 }
 
 export interface StartInput {
@@ -57,6 +61,11 @@ export interface StartInput {
   readonly reauthenticate?: boolean;
   /** Who starts it: each start writes a flow record, so starts are limited per client IP. */
   readonly device: DeviceInfo;
+  /**
+   * The thumbprint of the client's DPoP key (RFC 9449 §10 `dpop_jkt`): the session the callback
+   * starts is bound to it; with mode `code`, the exchange must prove possession of it.
+   */
+  readonly dpopJkt?: string | null;
 }
 
 /** How a callback ended, for the HTTP layer to redirect (`returnTo` is null when the flow was never ours). */
@@ -99,6 +108,7 @@ export async function startFlow(deps: SocialDeps, input: StartInput): Promise<Re
     codeChallenge: input.codeChallenge ?? null,
     link: input.link ?? null,
     ...(input.reauthenticate === true && input.link && { reauthenticate: true }),
+    ...(typeof input.dpopJkt === 'string' && { dpopJkt: input.dpopJkt }),
   };
   const flowToken = await deps.tokens.issue({ purpose: flowPurpose, userId: input.link?.userId ?? null, data, ttlMs: flowTtlMs });
   const url = await provider.authorizationUrl(input.redirectUri, flowSecrets(flowToken, provider.config.kind), data.reauthenticate === true);
@@ -152,13 +162,14 @@ export async function finishFlow(deps: SocialDeps, providerId: string, flowToken
   if (user.disabledAt !== null) return refuse('account_disabled');
   const amr = federatedAmr(profile);
   if (flow.mode === 'code') {
-    const data: ExchangeData = { amr, provider: providerId, subject: profile.subject, sid: profile.sid, codeChallenge: flow.codeChallenge };
+    const data: ExchangeData = { amr, provider: providerId, subject: profile.subject, sid: profile.sid, codeChallenge: flow.codeChallenge, ...(flow.dpopJkt !== undefined && { dpopJkt: flow.dpopJkt }) };
     const code = await deps.tokens.issue({ purpose: exchangePurpose, userId: user.id, data, ttlMs: exchangeTtlMs });
     return { kind: 'code', code, returnTo: flow.returnTo, provider: providerId };
   }
   const gated = await gate(deps, { provider: providerId, subject: profile.subject, sid: profile.sid }, user, amr, device);
   if (gated !== null) return { kind: 'gated', code: gated.code, details: gated.details, returnTo: flow.returnTo, provider: providerId };
-  const tokens = await deps.startSession(user, amr, device);
+  // No header can come with a redirect: the key named at the start binds the session (RFC 9449 §10).
+  const tokens = await deps.startSession(user, amr, { ...device, dpopJkt: flow.dpopJkt ?? null });
   if (tokens === null) return refuse('account_disabled');
   await recordOrigin(deps, tokens.session.id, providerId, profile.subject, profile.sid);
   deps.emit({ type: 'social.signed_in', userId: user.id, sessionId: tokens.session.id, provider: providerId, amr: amr.join(' '), ...originOf(device) });
@@ -201,12 +212,14 @@ function recordOrigin(deps: SocialDeps, sessionId: string, provider: string, sub
  * S256 `codeChallenge` the flow started with (RFC 7636): a code seen by someone else (a log, a
  * browser extension, a leaked URL) is no use without it. A code is spent by any attempt.
  */
-export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'> | SignInRefusal> {
+export async function exchangeCode(deps: SocialDeps, code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled' | 'invalid_dpop_proof'> | SignInRefusal> {
   const record = await deps.tokens.consume(exchangePurpose, code);
   if (record === null || record.userId === null) return fail('invalid_code');
   const data = record.data as ExchangeData;
   // A code without a challenge cannot be made any more (mode code requires one); never accept it.
   if (data.codeChallenge === null || !sameText(createHash('sha256').update(codeVerifier).digest('base64url'), data.codeChallenge)) return fail('invalid_code');
+  // A code whose start named a DPoP key is exchanged only with a proof by that key (RFC 9449 §10).
+  if (data.dpopJkt !== undefined && data.dpopJkt !== device.dpopJkt) return { ok: false, code: 'invalid_dpop_proof', reason: 'this code was requested for another DPoP key (dpop_jkt): send a proof signed by it' };
   const user = await deps.userById(record.userId);
   // The gates run at the exchange, where the header client can answer them (403 mfa_required).
   const gated = user === null || user.disabledAt !== null ? null : await gate(deps, { provider: data.provider, subject: data.subject, sid: data.sid }, user, data.amr, device);

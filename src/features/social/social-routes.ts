@@ -5,6 +5,8 @@ import { originAllowed } from '../../http/csrf.ts';
 import type { HttpReply, HttpRequest, RouteDefinition } from '../../http/http-types.ts';
 import { failureDetails, sendProblem, sendRefusal } from '../../http/problem.ts';
 import { device } from '../../http/request-device.ts';
+import { checkSignInProof } from '../../http/dpop.ts';
+import { internals } from '../../core/core-internals.ts';
 import * as http from '../../http/schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from '../../http/routes/route-context.ts';
 import { checkReturnTo, withOutcome } from './return-path.ts';
@@ -48,6 +50,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
   if (social === null) return { routes: [] };
   const base = core.config.issuer.replace(/\/+$/, '');
   const ownOrigin = new URL(core.config.issuer).origin;
+  const dpopMode = internals(core).dpop.mode;
   const redirectUri = (provider: string) => `${base}${prefix}/auth/oauth/${encodeURIComponent(provider)}/callback`;
   const defaultReturn = `${ownOrigin}/account`;
   const setFlowCookie = (reply: HttpReply, token: string) =>
@@ -107,6 +110,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         body: s.exchangeBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403) },
       },
+      preHandler: (request, reply) => checkSignInProof(core, request, reply),
       handler: async (request, reply) => {
         const cookies = wantsCookies(request);
         if (cookies && !originAllowed(request, browser)) return sendProblem(reply, 'csrf_failed', { detail: 'This origin may not sign in with the cookie transport.' });
@@ -134,7 +138,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         const user = await core.profile(auth);
         if (!user.ok) return sendProblem(reply, user.code);
         const expiresIn = Math.max(0, auth.claims.exp - Math.floor(Date.now() / 1000));
-        return browserSession(core, { accessToken: '', refreshToken: '', refreshExpiresIn: 0, expiresIn, session: { id: auth.sessionId }, user: user.value });
+        return browserSession(core, { tokenType: auth.claims.cnf === undefined ? 'Bearer' : 'DPoP', accessToken: '', refreshToken: '', refreshExpiresIn: 0, expiresIn, session: { id: auth.sessionId }, user: user.value });
       },
     },
     sessionFlow('link', 'Start connecting a provider to the signed-in account', 'The callback links the identity to this account (this session must still be live then) and redirects to `returnTo#tokenstile_linked=<provider>`.'),
@@ -151,7 +155,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
         tags,
         summary: 'Start signing in with a provider (redirects to it)',
         description:
-          'Query: `returnTo` (a path here, or a URL on an allowed origin; default `/account`), `mode` (`cookie`, default: the callback sets the session cookies; `code`: it hands a single-use code to `returnTo#tokenstile_code=…` for `POST /auth/oauth/token`), `codeChallenge` (required with `mode=code`: the base64url SHA-256 of the verifier sent with the exchange). Starts are limited per client IP (429).',
+          'Query: `returnTo` (a path here, or a URL on an allowed origin; default `/account`), `mode` (`cookie`, default: the callback sets the session cookies; `code`: it hands a single-use code to `returnTo#tokenstile_code=…` for `POST /auth/oauth/token`), `codeChallenge` (required with `mode=code`: the base64url SHA-256 of the verifier sent with the exchange), `dpop_jkt` (RFC 9449 §10: the JWK SHA-256 thumbprint of the DPoP key of the client; the session is bound to it, and with `mode=code` the exchange must carry a proof by it; required in cookie mode when DPoP is `required`). Starts are limited per client IP (429).',
         params: s.providerParams,
         response: { 302: s.redirectResponse, ...errors(400, 404, 429, 502) },
       },
@@ -166,7 +170,15 @@ export function socialRoutes(context: RouteContext): RouteSet {
         if (codeChallenge !== null && (mode !== 'code' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge))) {
           return sendProblem(reply, 'invalid_request', { field: 'codeChallenge', detail: 'codeChallenge must be a base64url SHA-256 (43 characters), with mode=code.' });
         }
-        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode, codeChallenge, device: device(request) });
+        const dpopJkt = dpopMode === 'off' ? null : query.get('dpop_jkt');
+        if (dpopJkt !== null && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+          return sendProblem(reply, 'invalid_request', { field: 'dpop_jkt', detail: 'dpop_jkt must be the base64url SHA-256 JWK thumbprint (RFC 7638) of your DPoP key (43 characters).' });
+        }
+        // Cookie mode has no later request that could carry a proof: the key must be named here.
+        if (dpopMode === 'required' && mode === 'cookie' && dpopJkt === null) {
+          return sendProblem(reply, 'invalid_dpop_proof', { detail: 'This server requires DPoP: name your key with dpop_jkt (RFC 9449 §10).' });
+        }
+        const r = await social.start({ providerId: provider, redirectUri: redirectUri(provider), returnTo: target, mode, codeChallenge, dpopJkt, device: device(request) });
         if (!r.ok) return sendProblem(reply, r.code, failureDetails(r));
         setFlowCookie(reply, r.value.flowToken);
         return redirect(reply, r.value.url);
@@ -211,7 +223,7 @@ export function socialRoutes(context: RouteContext): RouteSet {
 
   /** Answers freshly issued tokens in the transport the request uses. */
   function issued(reply: HttpReply, tokens: IssuedTokens, cookies: boolean) {
-    if (!cookies) return { tokenType: 'Bearer' as const, ...tokens };
+    if (!cookies) return tokens;
     setSessionCookies(reply, tokens, browser);
     return browserSession(core, tokens);
   }

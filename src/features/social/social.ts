@@ -21,7 +21,7 @@ export interface Social {
   /** Null when the flow is unknown, spent, expired or another provider's (no return path to trust). */
   finish(providerId: string, flowToken: string | null, query: URLSearchParams, device: DeviceInfo): Promise<FinishOutcome | null>;
   /** A gate's refusal (`mfa_required`…) comes back as `login`'s does, with its `details`. */
-  exchange(code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled'> | SignInRefusal>;
+  exchange(code: string, codeVerifier: string, device: DeviceInfo): Promise<Result<IssuedTokens, 'invalid_code' | 'account_disabled' | 'invalid_dpop_proof'> | SignInRefusal>;
   /** The user's identities, and whether they have a password (the account page offers a password change only then). */
   identities(userId: string): Promise<{ identities: IdentityView[]; passwordSet: boolean }>;
   unlink(userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>>;

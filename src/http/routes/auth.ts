@@ -6,6 +6,7 @@ import { browserSession, clearSessionCookies, refreshCookie, setSessionCookies, 
 import { csrfTokenValid, originAllowed } from '../csrf.ts';
 import type { HttpReply, HttpRequest, RouteDefinition } from '../http-types.ts';
 import { device, setDeviceCookie } from '../request-device.ts';
+import { checkSignInProof } from '../dpop.ts';
 import { failureDetails, sendProblem, sendRefusal } from '../problem.ts';
 import * as s from '../schemas.ts';
 import { errorResponses as errors, type RouteContext, type RouteSet } from './route-context.ts';
@@ -16,7 +17,7 @@ const tags = ['auth'];
 const security = [{ bearerAuth: [] }];
 
 function tokenResponse(t: IssuedTokens) {
-  return { tokenType: 'Bearer' as const, ...t };
+  return t;
 }
 
 /** Requests to `/auth/refresh` whose refresh token came from the cookie. */
@@ -35,6 +36,8 @@ export function signInAnswers({ core, browser, prefix }: Pick<RouteContext, 'cor
   };
   return {
     issued,
+    /** The route's `preHandler`: checks the request's DPoP proof, binding the session it starts to the key (RFC 9449 §5). */
+    proof: (request: HttpRequest, reply: HttpReply) => checkSignInProof(core, request, reply),
     /** Login-CSRF: a cookie-transport sign-in must come from an allowed origin (Origin / Sec-Fetch-Site). */
     refuseForeign: (request: HttpRequest, reply: HttpReply) =>
       wantsCookies(request) && !originAllowed(request, browser)
@@ -89,6 +92,7 @@ export function authRoutes(context: RouteContext): RouteSet {
         body: s.loginBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
       },
+      preHandler: signIn.proof,
       handler: async (request, reply) => {
         const refused = refuseForeignLogin(request, reply);
         if (refused) return refused;
@@ -104,7 +108,8 @@ export function authRoutes(context: RouteContext): RouteSet {
       schema: {
         tags,
         summary: 'Rotate a refresh token',
-        description: 'Cookie transport: no body (or `{}`), the refresh cookie and `X-CSRF-Token`; the cookies are re-set.',
+        description: 'Cookie transport: no body (or `{}`), the refresh cookie and `X-CSRF-Token`; the cookies are re-set. A DPoP-bound session (RFC 9449) rotates only with a `DPoP` proof by its key: 400 `invalid_dpop_proof` otherwise, and the refresh token is not spent.',
+        headers: s.transportHeaders,
         body: s.refreshBody,
         response: { 200: s.tokenOrBrowserResponse, ...errors(400, 401, 403, 429) },
       },
@@ -117,6 +122,7 @@ export function authRoutes(context: RouteContext): RouteSet {
         request.body = { refreshToken: fromCookie };
         refreshByCookie.add(request);
       },
+      preHandler: signIn.proof,
       handler: async (request, reply) => {
         const cookies = refreshByCookie.has(request);
         const token = (request.body as { refreshToken: string }).refreshToken;

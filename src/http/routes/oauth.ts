@@ -98,8 +98,8 @@ export function oauthRoutes({ core, clients }: RouteContext): RouteSet {
         if (answer === 'unavailable') return sendProblem(reply, 'service_unavailable', { retryAfterMs: 1000 });
         if (!answer.active) return { active: false };
         const { tokenType, active, ...claims } = answer;
-        // token_type is an RFC 6749 §7.1 access-token type; a refresh token has none.
-        return { active, ...(tokenType === 'access_token' && { token_type: 'Bearer' }), ...claims };
+        // token_type is an RFC 6749 §7.1 access-token type (`DPoP` when bound, RFC 9449 §6.2); a refresh token has none.
+        return { active, ...(tokenType === 'access_token' && { token_type: claims.cnf === undefined ? 'Bearer' : 'DPoP' }), ...claims };
       },
     },
   ];

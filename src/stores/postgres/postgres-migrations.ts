@@ -165,6 +165,13 @@ export const postgresMigrations: ReadonlyArray<{ readonly name: string; readonly
       CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens (expires_at);
     `,
   },
+  {
+    name: '0007_dpop',
+    sql: `
+      -- The DPoP key (RFC 7638 thumbprint) a session is bound to (RFC 9449); null: Bearer tokens.
+      ALTER TABLE sessions ADD COLUMN dpop_jkt text;
+    `,
+  },
 ];
 
 /** Creates the schema (when one is configured) and the migrations ledger; run under the migration lock. */

@@ -21,6 +21,7 @@ interface SessionRow {
   access_hash: string | null;
   amr: string;
   auth_time: number;
+  dpop_jkt: string | null;
 }
 
 function toSession(r: SessionRow): SessionRecord {
@@ -42,6 +43,7 @@ function toSession(r: SessionRow): SessionRecord {
     accessHash: r.access_hash,
     amr: r.amr.split(' '),
     authTime: r.auth_time,
+    dpopJkt: r.dpop_jkt ?? null,
   };
 }
 
@@ -74,13 +76,13 @@ export class PostgresSessionStore implements SessionStore {
     // that comes later waits for this insert to commit, and then finds the session to end.
     const { rowCount } = await this.#db.query(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr, auth_time)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr, auth_time, dpop_jkt)
        SELECT $1::text, users.id, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint,
-              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text, $16::text, $17::text, $18::bigint
+              $8::text, $9::text, $10::integer, $11::text, $12::text, $13::bigint, $14::text, $16::text, $17::text, $18::bigint, $19::text
          FROM users WHERE users.id = $2 AND credential_stamp = $15 AND disabled_at IS NULL
           FOR SHARE`,
       [s.id, s.userId, s.createdAt, s.lastUsedAt, s.expiresAt, s.accessExpiresAt, s.revokedAt,
-        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, credentialStamp, s.accessHash, s.amr.join(' '), s.authTime],
+        s.userAgent, s.ip, s.generation, s.refreshHash, s.previousHash, s.rotatedAt, s.graceBox, credentialStamp, s.accessHash, s.amr.join(' '), s.authTime, s.dpopJkt ?? null],
     );
     return rowCount === 1;
   }
@@ -121,18 +123,19 @@ export class PostgresSessionStore implements SessionStore {
     // `generation` against the winner's version and matches nothing. The user row is read, not
     // locked: a disable racing this refresh then revokes the session, waiting for this row lock,
     // and so sees (and outlives) the access token issued here.
-    const { rows } = await this.#db.query<UserRow & { session_amr: string; session_auth_time: number }>(
+    const { rows } = await this.#db.query<UserRow & { session_amr: string; session_auth_time: number; session_dpop_jkt: string | null }>(
       `UPDATE sessions
           SET ${rotationSet}
          FROM users
         WHERE sessions.id = $1 AND sessions.generation = $2 AND sessions.refresh_hash = $12
           AND sessions.revoked_at IS NULL AND sessions.expires_at > $10
+          AND (sessions.dpop_jkt IS NULL OR sessions.dpop_jkt = $13::text)
           AND users.id = sessions.user_id AND users.disabled_at IS NULL
-        RETURNING users.*, sessions.amr AS session_amr, sessions.auth_time AS session_auth_time`,
-      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash, refreshHash],
+        RETURNING users.*, sessions.amr AS session_amr, sessions.auth_time AS session_auth_time, sessions.dpop_jkt AS session_dpop_jkt`,
+      [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash, refreshHash, n.dpopJkt ?? null],
     );
     const user = toUser(rows[0]);
-    return user === null ? null : { user, amr: rows[0]!.session_amr.split(' '), authTime: rows[0]!.session_auth_time };
+    return user === null ? null : { user, amr: rows[0]!.session_amr.split(' '), authTime: rows[0]!.session_auth_time, dpopJkt: rows[0]!.session_dpop_jkt ?? null };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

@@ -4,7 +4,9 @@ import type { RevocationFeed } from '../../core/revocation-feed.ts';
 import type { SessionCache } from '../../core/session-cache.ts';
 import { guardStore, redisUnavailableError } from '../store-errors.ts';
 import { checkEvictionPolicy, connectRedis } from './redis-client.ts';
+import { RedisProofReplayStore } from './redis-proof-replay.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
+import type { ProofReplayStore } from '../../core/proof-replay.ts';
 import { RedisRevocationFeed } from './redis-revocation-feed.ts';
 import { RedisSessionCache } from './redis-session-cache.ts';
 
@@ -13,6 +15,8 @@ export interface RedisBackends {
   readonly feed: RevocationFeed;
   readonly rateLimiter: RateLimiter;
   readonly sessionCache: SessionCache;
+  /** DPoP proof `jti`s, so a proof used on one instance is refused by every other. */
+  readonly proofReplay: ProofReplayStore;
   /** The URL with its password replaced. */
   readonly target: string;
   close(): Promise<void>;
@@ -35,6 +39,7 @@ export async function openRedisBackends(url: string, options: { keyPrefix?: stri
       feed: guardStore(() => feed, 'feed', redisUnavailableError),
       rateLimiter: guardStore(() => new RedisRateLimiter(redis), 'rateLimiter', redisUnavailableError),
       sessionCache: guardStore(() => new RedisSessionCache(redis), 'sessionCache', redisUnavailableError),
+      proofReplay: guardStore(() => new RedisProofReplayStore(redis), 'proofReplay', redisUnavailableError),
       target: redis.target,
       async close() {
         await feed.close();

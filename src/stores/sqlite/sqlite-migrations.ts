@@ -154,4 +154,11 @@ export const sqliteMigrations: ReadonlyArray<{ readonly name: string; readonly s
       CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens (expires_at);
     `,
   },
+  {
+    name: '0007_dpop',
+    sql: `
+      -- The DPoP key (RFC 7638 thumbprint) a session is bound to (RFC 9449); null: Bearer tokens.
+      ALTER TABLE sessions ADD COLUMN dpop_jkt TEXT;
+    `,
+  },
 ];

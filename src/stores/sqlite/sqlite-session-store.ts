@@ -25,6 +25,7 @@ function toSession(r: Row): SessionRecord {
     accessHash: (r.access_hash as string | null) ?? null,
     amr: (r.amr as string).split(' '),
     authTime: r.auth_time as number,
+    dpopJkt: (r.dpop_jkt as string | null) ?? null,
   };
 }
 
@@ -59,9 +60,9 @@ export class SqliteSessionStore implements SessionStore {
     // first makes the insert a no-op; one committed after sees the session and ends it.
     this.#insert = db.prepare(
       `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at, revoked_at,
-                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr, auth_time)
+                             user_agent, ip, generation, refresh_hash, previous_hash, rotated_at, grace_box, access_hash, amr, auth_time, dpop_jkt)
        SELECT $id, $userId, $createdAt, $lastUsedAt, $expiresAt, $accessExpiresAt, $revokedAt,
-              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash, $amr, $authTime
+              $userAgent, $ip, $generation, $refreshHash, $previousHash, $rotatedAt, $graceBox, $accessHash, $amr, $authTime, $dpopJkt
          FROM users WHERE id = $userId AND credential_stamp = $stamp AND disabled_at IS NULL`,
     );
     this.#get = db.prepare('SELECT * FROM sessions WHERE id = ?');
@@ -77,8 +78,9 @@ export class SqliteSessionStore implements SessionStore {
       `UPDATE sessions
           SET ${rotationSet}
         WHERE id = $id AND generation = $from AND refresh_hash = $currentHash AND revoked_at IS NULL AND expires_at > $now
+          AND (dpop_jkt IS NULL OR dpop_jkt = $dpopJkt)
           AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.disabled_at IS NULL)
-        RETURNING user_id AS id, amr AS session_amr, auth_time AS session_auth_time, ${userColumns.map(userColumn).join(', ')}`,
+        RETURNING user_id AS id, amr AS session_amr, auth_time AS session_auth_time, dpop_jkt AS session_dpop_jkt, ${userColumns.map(userColumn).join(', ')}`,
     );
     this.#extend = db.prepare(
       `UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?) WHERE id = ? AND revoked_at IS NULL`,
@@ -103,7 +105,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async create(s: SessionRecord, credentialStamp: number): Promise<boolean> {
-    const r = this.#insert.run({ ...s, amr: s.amr.join(' '), stamp: credentialStamp });
+    const r = this.#insert.run({ ...s, amr: s.amr.join(' '), dpopJkt: s.dpopJkt ?? null, stamp: credentialStamp });
     return r.changes === 1;
   }
 
@@ -135,9 +137,9 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async rotate(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
-    const row = this.#rotate.get({ ...n, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
+    const row = this.#rotate.get({ ...n, dpopJkt: n.dpopJkt ?? null, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
     const user = toUser(row);
-    return user === null ? null : { user, amr: (row!.session_amr as string).split(' '), authTime: row!.session_auth_time as number };
+    return user === null ? null : { user, amr: (row!.session_amr as string).split(' '), authTime: row!.session_auth_time as number, dpopJkt: (row!.session_dpop_jkt as string | null) ?? null };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {
