@@ -8,7 +8,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jos
 import { createHash, randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { browserSkip, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { accountPageSteps, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
 const skip = browserSkip();
 
@@ -28,22 +28,14 @@ after(async () => {
 
 async function tab(context: BrowserContext): Promise<Page> {
   const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // Refused requests (the nonce challenge's first try) are logged as "Failed to load resource": expected.
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
-  });
-  await page.goto(`${server.base}/account`);
-  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden])');
+  // Refused requests (the nonce challenge's first try) are logged as "Failed to load resource": expected, left out.
+  collectPageErrors(page, pageErrors);
+  await steps.open(page);
   return page;
 }
 
-async function register(page: Page, email: string): Promise<void> {
-  await page.fill('#register-email', email);
-  await page.fill('#register-password', goodPassword);
-  await page.click('#register-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
+const steps = accountPageSteps(() => server.base);
+const register = (page: Page, email: string) => steps.signUp(page, email);
 
 async function saveName(page: Page, name: string): Promise<void> {
   await page.fill('#profile-name', name);
