@@ -1,0 +1,112 @@
+import type { SsfSettings } from './ssf-options.ts';
+import type { OutboxEntry, SsfStore, StreamRecord } from './ssf-store.ts';
+
+const maxRetryDelayMs = 5 * 60_000;
+const batch = 50;
+
+export interface PusherDeps {
+  readonly store: SsfStore;
+  readonly settings: SsfSettings;
+  readonly now: () => number;
+  readonly streamOf: (id: string) => Promise<StreamRecord | null>;
+  readonly openSecret: (sealed: string) => string;
+  readonly delivered: (entry: OutboxEntry) => void;
+  readonly failed: (entry: OutboxEntry, streamId: string, reason: string) => void;
+  readonly logger?: { warn(obj: object, msg?: string): void } | undefined;
+}
+
+/**
+ * Push delivery (RFC 8935): claims due SETs (leased, so no other instance pushes them meanwhile),
+ * POSTs each to its stream's endpoint as `application/secevent+jwt`, deletes it on 202, and on
+ * anything else gives it back, due again after a delay that doubles per failure (`retryDelay`, up
+ * to 5 minutes). One run at a time per instance; a run asked for while one is under way runs again
+ * after it, so a SET stored meanwhile is not left for the timer.
+ */
+export class Pusher {
+  readonly #deps: PusherDeps;
+  #running: Promise<void> | null = null;
+  #again = false;
+
+  constructor(deps: PusherDeps) {
+    this.#deps = deps;
+  }
+
+  run(): void {
+    if (this.#running !== null) {
+      this.#again = true;
+      return;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#round();
+        } catch (err) {
+          this.#deps.logger?.warn({ err }, 'tokenstile: shared-signals push round failed');
+        }
+      } while (this.#again);
+    })().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** Resolves when no run is under way. */
+  async idle(): Promise<void> {
+    while (this.#running !== null) await this.#running;
+  }
+
+  async #round(): Promise<void> {
+    const { store, settings, now } = this.#deps;
+    for (;;) {
+      const at = now();
+      const claimed = await store.claimDue(at, at + settings.pushLeaseMs, batch);
+      if (claimed.length === 0) return;
+      // In order within a stream; streams side by side.
+      const byStream = new Map<string, OutboxEntry[]>();
+      for (const e of claimed) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e]);
+      await Promise.all([...byStream].map(([streamId, entries]) => this.#pushAll(streamId, entries)));
+      if (claimed.length < batch) return;
+    }
+  }
+
+  async #pushAll(streamId: string, entries: readonly OutboxEntry[]): Promise<void> {
+    const stream = await this.#deps.streamOf(streamId);
+    for (const entry of entries) {
+      const failure = stream === null ? 'stream deleted' : await this.#push(stream, entry);
+      if (failure === null) {
+        await this.#deps.store.remove(streamId, [entry.jti]);
+        this.#deps.delivered(entry);
+      } else {
+        const delay = Math.min(this.#deps.settings.retryDelayMs * 2 ** Math.min(entry.attempts - 1, 30), maxRetryDelayMs);
+        await this.#deps.store.release(entry.jti, this.#deps.now() + delay);
+        this.#deps.failed(entry, streamId, failure);
+      }
+    }
+  }
+
+  /** POSTs one SET; null when the receiver answered 202, else why not (no secret in it). */
+  async #push(stream: StreamRecord, entry: OutboxEntry): Promise<string | null> {
+    const { endpoint_url: url, authorization_header: sealed } = stream.config.delivery;
+    if (url === undefined) return 'no endpoint_url';
+    const headers: Record<string, string> = { 'content-type': 'application/secevent+jwt', accept: 'application/json' };
+    if (sealed !== undefined) headers.authorization = this.#deps.openSecret(sealed);
+    try {
+      const res = await fetch(url, { method: 'POST', headers, body: entry.set, redirect: 'manual', signal: AbortSignal.timeout(this.#deps.settings.pushTimeoutMs) });
+      if (res.status === 202) {
+        await res.body?.cancel();
+        return null;
+      }
+      const text = (await res.text().catch(() => '')).slice(0, 2000);
+      let err = '';
+      try {
+        const body = JSON.parse(text) as { err?: unknown };
+        if (typeof body.err === 'string') err = ` ${body.err.slice(0, 100)}`;
+      } catch {
+        // not the RFC 8935 error document
+      }
+      return `HTTP ${res.status}${err}`;
+    } catch (e) {
+      return (e as Error).name === 'TimeoutError' ? 'timeout' : `network error: ${(e as Error).message.slice(0, 200)}`;
+    }
+  }
+}
