@@ -4,7 +4,7 @@ import type { RouteDefinition } from './http-types.ts';
 export const openApiInfo = {
   openapi: '3.1.0',
   info: { title: 'Tokenstile', version: '1', description: 'JWT login with real logout.' },
-  components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+  components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, clientBasic: { type: 'http', scheme: 'basic', description: 'A client of TOKENSTILE_CLIENTS: client id and secret.' } } },
 } as const;
 
 /** `/auth/sessions/:id` as OpenAPI writes it: `/auth/sessions/{id}`. */

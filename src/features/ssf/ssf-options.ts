@@ -61,7 +61,7 @@ function count(name: string, value: number | undefined, fallback: number, max: n
 }
 
 function span(name: string, value: Duration | undefined, fallback: string, minMs: number, maxMs: number): number {
-  const ms = parseDuration(value ?? fallback, `sharedSignals.${name}`);
+  const ms = Math.round(parseDuration(value ?? fallback, `sharedSignals.${name}`) * 1000);
   if (ms < minMs || ms > maxMs) throw new ConfigError(`sharedSignals.${name} must be from ${minMs} ms to ${maxMs} ms, got ${JSON.stringify(value)}`);
   return ms;
 }

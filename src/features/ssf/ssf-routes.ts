@@ -160,7 +160,7 @@ export function ssfRoutes(context: RouteContext): RouteSet {
         tags,
         security,
         summary: 'Read a stream (`?stream_id=`), or all of the receiver\'s streams (SSF §8.1.1.2)',
-        response: { 200: { anyOf: [s.streamResponse, { type: 'array', items: s.streamResponse }] }, ...errors(401, 404) },
+        response: errors(401, 404),
       },
       handler: async (request, reply) => {
         const id = queryParam(request, 'stream_id');
