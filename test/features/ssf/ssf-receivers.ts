@@ -88,11 +88,12 @@ export class PushReceiver {
     });
   }
 
-  async start(transmitterUrl: string, issuer: string, audience: string): Promise<this> {
+  /** Listens on loopback (`port`, or a free one) and verifies with `transmitterUrl`'s JWKS. */
+  async start(transmitterUrl: string, issuer: string, audience: string, port = 0): Promise<this> {
     this.#jwks = createRemoteJWKSet(new URL(`${transmitterUrl}/.well-known/jwks.json`));
     this.#issuer = issuer;
     this.#audience = audience;
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/events`;
     return this;
   }
