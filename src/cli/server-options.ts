@@ -1,4 +1,4 @@
-import { coreOptions, recoveryOptionDefinitions, socialOptions, type OptionDefinition } from '../core/option-definitions.ts';
+import { coreOptions, recoveryOptionDefinitions, sharedSignalsOptionDefinitions, socialOptions, type OptionDefinition } from '../core/option-definitions.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /**
@@ -124,6 +124,7 @@ export const environment: readonly OptionDefinition[] = [
   },
   socialOptions.oauthProviders,
   ...Object.values(recoveryOptionDefinitions),
+  ...Object.values(sharedSignalsOptionDefinitions),
 ];
 
 /** The definition of environment variable `name`. */
