@@ -33,6 +33,8 @@ export interface OutboxEntry {
   readonly streamId: string;
   readonly set: string;
   readonly attempts: number;
+  /** When it was stored (ms). */
+  readonly createdAt: number;
 }
 
 /** A SET to store: its stream, `jti`, and the signed token. */
@@ -67,9 +69,10 @@ interface OutboxRow {
   stream_id: string;
   set_jwt: string;
   attempts: unknown;
+  created_at: unknown;
 }
 
-const toEntry = (r: OutboxRow): OutboxEntry => ({ seq: num(r.seq), jti: r.jti, streamId: r.stream_id, set: r.set_jwt, attempts: num(r.attempts) });
+const toEntry = (r: OutboxRow): OutboxEntry => ({ seq: num(r.seq), jti: r.jti, streamId: r.stream_id, set: r.set_jwt, attempts: num(r.attempts), createdAt: num(r.created_at) });
 
 /**
  * The transmitter's SQL, on the core's database. Guarantees:
@@ -185,7 +188,7 @@ export class SsfStore {
          WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ?
          ORDER BY o.seq LIMIT ? ${lock}
        )
-       RETURNING seq, jti, stream_id, set_jwt, attempts`,
+       RETURNING seq, jti, stream_id, set_jwt, attempts, created_at`,
       [leaseUntil, pushMethod, now, now, now, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
@@ -206,7 +209,7 @@ export class SsfStore {
   async pending(streamId: string, now: number, limit: number): Promise<OutboxEntry[]> {
     const found = await rows<OutboxRow>(
       this.#db,
-      'SELECT seq, jti, stream_id, set_jwt, attempts FROM ssf_outbox WHERE stream_id = ? AND expires_at > ? ORDER BY seq LIMIT ?',
+      'SELECT seq, jti, stream_id, set_jwt, attempts, created_at FROM ssf_outbox WHERE stream_id = ? AND expires_at > ? ORDER BY seq LIMIT ?',
       [streamId, now, limit],
     );
     return found.map(toEntry);

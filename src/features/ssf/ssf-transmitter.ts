@@ -70,7 +70,8 @@ export class Transmitter {
       streamOf: (id) => deps.store.stream(id),
       delivered: (entry) => {
         this.stats.delivered += 1;
-        void entry;
+        // On the server's clock, as `created_at`: how long the SET waited for its receiver.
+        deps.emit({ type: 'ssf.delivered', streamId: entry.streamId, jti: entry.jti, attempts: entry.attempts, ms: Math.max(0, deps.now() - entry.createdAt) });
       },
       failed: (entry, stream, reason) => {
         this.stats.failed += 1;
@@ -162,7 +163,11 @@ export class Transmitter {
    */
   async poll(stream: StreamRecord, request: PollRequest): Promise<{ sets: Record<string, string>; moreAvailable: boolean }> {
     const { store, settings, now } = this.#deps;
-    if (request.ack.length > 0) this.stats.acknowledged += await store.remove(stream.id, request.ack);
+    if (request.ack.length > 0) {
+      const acked = await store.remove(stream.id, request.ack);
+      this.stats.acknowledged += acked;
+      if (acked > 0) this.#deps.emit({ type: 'ssf.acknowledged', streamId: stream.id, count: acked });
+    }
     const errs = Object.entries(request.setErrs);
     for (const [jti, e] of errs) this.#deps.emit({ type: 'ssf.set_error', streamId: stream.id, jti, err: e.err, description: e.description ?? null });
     if (errs.length > 0) await store.remove(stream.id, errs.map(([jti]) => jti));
@@ -224,6 +229,7 @@ export class Transmitter {
     const { store, settings, now } = this.#deps;
     const dropped = await store.append(sets, now(), settings.setLifetimeMs, settings.maxBacklog);
     this.stats.stored += sets.length;
+    this.#deps.emit({ type: 'ssf.stored', count: sets.length, streams: new Set(sets.map((s) => s.streamId)).size });
     for (const [streamId, n] of dropped) {
       this.stats.dropped += n;
       this.#deps.emit({ type: 'ssf.sets_dropped', streamId, count: n });

@@ -196,6 +196,9 @@ describe('SSF push delivery: retries, subjects, status', () => {
       assert.ok(Date.now() < until, 'failed deliveries are audited');
       await new Promise((r) => setTimeout(r, 50));
     }
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    for (const outcome of ['stored', 'delivered', 'failed']) assert.match(metrics, new RegExp(`tokenstile_ssf_sets_total\\{outcome="${outcome}"\\} [1-9]`), outcome);
+    assert.match(metrics, /tokenstile_ssf_delivery_seconds_count [1-9]/);
   });
 
   test('a removed subject gets nothing; others still do', async () => {
