@@ -59,7 +59,7 @@ const push = createServer((req, res) => {
 await new Promise<void>((r) => push.listen(0, '127.0.0.1', r));
 const call = async (method: string, path: string, body?: object, auth = basic) => {
   const res = await fetch(`${base}${path}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: res.status === 204 ? null : await res.json() };
+  return { status: res.status, json: (res.status === 204 ? null : await res.json()) as any };
 };
 await call('POST', '/ssf/streams', { delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: `http://127.0.0.1:${(push.address() as AddressInfo).port}/` } });
 const polled = await call('POST', '/ssf/streams', { delivery: { method: 'urn:ietf:rfc:8936' } });
