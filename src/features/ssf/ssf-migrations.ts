@@ -6,8 +6,9 @@ import type { Migration } from '../../core/feature.ts';
  *   receiver's part of the stream configuration (JSON), `status` enabled | paused | disabled.
  * - `ssf_subjects`: subjects added (`included` 1) or removed (0) on a stream, by key
  *   (`user:<id>`, `email:<address>`, `session:<id>`).
- * - `ssf_outbox`: every SET not yet delivered, per stream, in order (`seq`); written before the
- *   revocation that caused it answers. A push claims a row with `lease_until`; a 202 or a poll's
+ * - `ssf_outbox`: every SET not yet delivered, per stream, in order (`seq`), as its claims (JSON;
+ *   signed when sent, with the key that signs then); written before the revocation that caused it
+ *   answers. A push claims a row with `lease_until`; a 202 or a poll's
  *   `ack` deletes it; `expires_at` bounds how long an undelivered SET is kept.
  */
 const tables = (t: { text: string; time: string; seq: string }): Migration[] => [
@@ -36,7 +37,7 @@ const tables = (t: { text: string; time: string; seq: string }): Migration[] => 
         jti         ${t.text} NOT NULL UNIQUE,
         stream_id   ${t.text} NOT NULL REFERENCES ssf_streams (id) ON DELETE CASCADE,
         event_type  ${t.text} NOT NULL,
-        set_jwt     ${t.text} NOT NULL,
+        claims      ${t.text} NOT NULL,
         created_at  ${t.time} NOT NULL,
         expires_at  ${t.time} NOT NULL,
         next_at     ${t.time} NOT NULL,

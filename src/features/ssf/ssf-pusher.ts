@@ -10,6 +10,8 @@ export interface PusherDeps {
   readonly now: () => number;
   readonly streamOf: (id: string) => Promise<StreamRecord | null>;
   readonly openSecret: (sealed: string) => string;
+  /** Signs a SET's claims (JSON) with the key that signs now. */
+  readonly sign: (claims: string) => Promise<string>;
   readonly delivered: (entry: OutboxEntry) => void;
   readonly failed: (entry: OutboxEntry, streamId: string, reason: string) => void;
   readonly logger?: { warn(obj: object, msg?: string): void } | undefined;
@@ -91,7 +93,7 @@ export class Pusher {
     const headers: Record<string, string> = { 'content-type': 'application/secevent+jwt', accept: 'application/json' };
     if (sealed !== undefined) headers.authorization = this.#deps.openSecret(sealed);
     try {
-      const res = await fetch(url, { method: 'POST', headers, body: entry.set, redirect: 'manual', signal: AbortSignal.timeout(this.#deps.settings.pushTimeoutMs) });
+      const res = await fetch(url, { method: 'POST', headers, body: await this.#deps.sign(entry.claims), redirect: 'manual', signal: AbortSignal.timeout(this.#deps.settings.pushTimeoutMs) });
       if (res.status === 202) {
         await res.body?.cancel();
         return null;

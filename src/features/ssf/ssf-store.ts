@@ -31,18 +31,19 @@ export interface OutboxEntry {
   readonly seq: number;
   readonly jti: string;
   readonly streamId: string;
-  readonly set: string;
+  /** The SET's claims (JSON), signed when sent. */
+  readonly claims: string;
   readonly attempts: number;
   /** When it was stored (ms). */
   readonly createdAt: number;
 }
 
-/** A SET to store: its stream, `jti`, and the signed token. */
+/** A SET to store: its stream, `jti`, and its claims (JSON). */
 export interface NewSet {
   readonly streamId: string;
   readonly jti: string;
   readonly eventType: string;
-  readonly set: string;
+  readonly claims: string;
 }
 
 interface StreamRow {
@@ -67,12 +68,12 @@ interface OutboxRow {
   seq: unknown;
   jti: string;
   stream_id: string;
-  set_jwt: string;
+  claims: string;
   attempts: unknown;
   created_at: unknown;
 }
 
-const toEntry = (r: OutboxRow): OutboxEntry => ({ seq: num(r.seq), jti: r.jti, streamId: r.stream_id, set: r.set_jwt, attempts: num(r.attempts), createdAt: num(r.created_at) });
+const toEntry = (r: OutboxRow): OutboxEntry => ({ seq: num(r.seq), jti: r.jti, streamId: r.stream_id, claims: r.claims, attempts: num(r.attempts), createdAt: num(r.created_at) });
 
 /**
  * The transmitter's SQL, on the core's database. Guarantees:
@@ -160,8 +161,8 @@ export class SsfStore {
     if (sets.length === 0) return new Map();
     return this.#db.transaction(async (db) => {
       for (const s of sets) {
-        await run(db, 'INSERT INTO ssf_outbox (jti, stream_id, event_type, set_jwt, created_at, expires_at, next_at, lease_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)', [
-          s.jti, s.streamId, s.eventType, s.set, now, now + lifetimeMs, now,
+        await run(db, 'INSERT INTO ssf_outbox (jti, stream_id, event_type, claims, created_at, expires_at, next_at, lease_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)', [
+          s.jti, s.streamId, s.eventType, s.claims, now, now + lifetimeMs, now,
         ]);
       }
       const dropped = new Map<string, number>();
@@ -188,7 +189,7 @@ export class SsfStore {
          WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ?
          ORDER BY o.seq LIMIT ? ${lock}
        )
-       RETURNING seq, jti, stream_id, set_jwt, attempts, created_at`,
+       RETURNING seq, jti, stream_id, claims, attempts, created_at`,
       [leaseUntil, pushMethod, now, now, now, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
@@ -209,7 +210,7 @@ export class SsfStore {
   async pending(streamId: string, now: number, limit: number): Promise<OutboxEntry[]> {
     const found = await rows<OutboxRow>(
       this.#db,
-      'SELECT seq, jti, stream_id, set_jwt, attempts, created_at FROM ssf_outbox WHERE stream_id = ? AND expires_at > ? ORDER BY seq LIMIT ?',
+      'SELECT seq, jti, stream_id, claims, attempts, created_at FROM ssf_outbox WHERE stream_id = ? AND expires_at > ? ORDER BY seq LIMIT ?',
       [streamId, now, limit],
     );
     return found.map(toEntry);

@@ -67,6 +67,7 @@ export class Transmitter {
       settings: deps.settings,
       now: deps.now,
       openSecret: deps.openSecret,
+      sign: (claims) => this.#sign(claims),
       streamOf: (id) => deps.store.stream(id),
       delivered: (entry) => {
         this.stats.delivered += 1;
@@ -103,7 +104,6 @@ export class Transmitter {
     const txn = newId();
     const users = new Map<string, UserRecord | null>();
     const sets: NewSet[] = [];
-    const key = this.#deps.signingKey();
     for (const r of ended) {
       if (!users.has(r.userId)) users.set(r.userId, await this.#deps.userById(r.userId));
       const user = users.get(r.userId) ?? null;
@@ -112,7 +112,7 @@ export class Transmitter {
       const event = { event_timestamp: Math.floor(r.revokedAt / 1000), initiating_entity: initiatorOf(cause), reason_admin: { en: reason }, reason_user: { en: reason } };
       for (const s of wanted) {
         const sub = subjectOf(this.#userSubject(s, r.userId, user), r.id);
-        sets.push(await this.#set(key, s, sessionRevoked, sub, event, txn));
+        sets.push(this.#set(s, sessionRevoked, sub, event, txn));
       }
     }
     await this.#store(sets);
@@ -136,24 +136,23 @@ export class Transmitter {
     if (streams.length === 0) return;
     const user = await this.#deps.userById(userId);
     const wanted = await this.#wanting(streams, eventKeys(user, userId));
-    const key = this.#deps.signingKey();
     const event = { event_timestamp: Math.floor(this.#deps.now() / 1000), ...change };
     const sets: NewSet[] = [];
-    for (const s of wanted) sets.push(await this.#set(key, s, credentialChange, subjectOf(this.#userSubject(s, userId, user)), event, newId()));
+    for (const s of wanted) sets.push(this.#set(s, credentialChange, subjectOf(this.#userSubject(s, userId, user)), event, newId()));
     await this.#store(sets);
   }
 
   /** Stores a verification SET for a stream (SSF §8.1.4), with the receiver's `state` when given. */
   async verify(stream: StreamRecord, state: string | undefined): Promise<void> {
     const event = state === undefined ? {} : { state };
-    await this.#store([await this.#set(this.#deps.signingKey(), stream, verification, { format: 'opaque', id: stream.id }, event, newId())]);
+    await this.#store([this.#set(stream, verification, { format: 'opaque', id: stream.id }, event, newId())]);
   }
 
   /** Stores a stream-updated SET after a status change (held while paused, as every SET). */
   async statusChanged(stream: StreamRecord, status: StreamStatus, reason: string | null): Promise<void> {
     if (status === 'disabled') return;
     const event = reason === null ? { status } : { status, reason };
-    await this.#store([await this.#set(this.#deps.signingKey(), stream, streamUpdated, { format: 'opaque', id: stream.id }, event, newId())]);
+    await this.#store([this.#set(stream, streamUpdated, { format: 'opaque', id: stream.id }, event, newId())]);
   }
 
   /**
@@ -182,7 +181,8 @@ export class Transmitter {
     }
     if (stream.status !== 'enabled') found = [];
     const page = found.slice(0, request.maxEvents);
-    return { sets: Object.fromEntries(page.map((e: OutboxEntry) => [e.jti, e.set])), moreAvailable: found.length > page.length };
+    const signed = await Promise.all(page.map(async (e: OutboxEntry) => [e.jti, await this.#sign(e.claims)] as const));
+    return { sets: Object.fromEntries(signed), moreAvailable: found.length > page.length };
   }
 
   /** Deletes SETs past their lifetime (the purge timer). */
@@ -218,10 +218,18 @@ export class Transmitter {
     return userSubject(this.#deps.issuer, { id: userId, email: user?.email ?? '' }, format);
   }
 
-  async #set(key: SetKey, stream: StreamRecord, eventType: string, subId: object, event: object, txn: string): Promise<NewSet> {
+  #set(stream: StreamRecord, eventType: string, subId: object, event: object, txn: string): NewSet {
     const jti = newId();
     const claims = { iss: this.#deps.issuer, jti, iat: Math.floor(this.#deps.now() / 1000), aud: stream.config.aud, txn, sub_id: subId, events: { [eventType]: event } };
-    return { streamId: stream.id, jti, eventType, set: await signSet(key, claims) };
+    return { streamId: stream.id, jti, eventType, claims: JSON.stringify(claims) };
+  }
+
+  /**
+   * Signs stored claims when they are sent, with the key that signs then: a SET that waited through
+   * a key rotation still verifies with the JWKS its receiver fetches.
+   */
+  #sign(claims: string): Promise<string> {
+    return signSet(this.#deps.signingKey(), JSON.parse(claims) as Record<string, unknown>);
   }
 
   async #store(sets: readonly NewSet[]): Promise<void> {

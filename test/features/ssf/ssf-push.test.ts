@@ -220,15 +220,24 @@ describe('SSF push delivery: retries, subjects, status', () => {
     }
   });
 
-  test('a paused stream holds its SETs and delivers them when enabled again, after a stream-updated', async () => {
+  test('a paused stream holds its SETs and delivers them when enabled again, signed with the key that signs then', async () => {
     assert.equal((await call(t, 'POST', '/ssf/status', { stream_id: streamId, status: 'paused' })).statusCode, 200);
     const s = await t.signUp();
     await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken), payload: {} });
+    // A rotation while the SET waits: it is sent signed by the new key, which the JWKS has.
+    const rotated = await t.app.tokenstile.rotateKeys({ publishAheadMs: 0, force: true });
     assert.equal((await call(t, 'POST', '/ssf/status', { stream_id: streamId, status: 'enabled' })).statusCode, 200);
     const updates = () => rx.received.filter((r) => r.type === `${ssfEvent}stream-updated`).map((r) => r.event.status);
-    await rx.until((r) => revokedSessions(r, s.session.id).length === 1 && updates().includes('enabled'));
+    const deadline = Date.now() + 20_000;
+    while (!(revokedSessions(rx.received, s.session.id).length === 1 && updates().includes('enabled'))) {
+      assert.ok(Date.now() < deadline, 'delivered once enabled');
+      // A receiver may refuse a first attempt while it fetches the new key: retries are on the server's clock.
+      t.clock.advance(1_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.ok(updates().includes('paused'), updates().join());
     const order = rx.received.map((r) => (r.type === `${ssfEvent}stream-updated` ? r.event.status : revokedSessions([r], s.session.id).length > 0 ? 'revoked' : null)).filter((x) => x !== null);
     assert.deepEqual(order.slice(-3), ['paused', 'revoked', 'enabled'], 'held in order');
+    assert.equal(revokedSessions(rx.received, s.session.id)[0]!.kid, rotated.kid);
   });
 });

@@ -14,6 +14,8 @@ export interface ReceivedSet {
   readonly claims: JWTPayload & { sub_id: Record<string, any>; events: Record<string, any>; txn?: string };
   readonly type: string;
   readonly event: Record<string, any>;
+  /** The signing key's id (JWS header). */
+  readonly kid: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function verifySet(token: string, jwks: ReturnType<typeof createRem
   const type = types[0]!;
   const event = claims.events[type] as Record<string, any>;
   checkEvent(type, event, claims.sub_id);
-  return { claims, type, event };
+  return { claims, type, event, kid: protectedHeader.kid! };
 }
 
 function checkEvent(type: string, event: Record<string, any>, subId: Record<string, any>): void {
@@ -90,7 +92,8 @@ export class PushReceiver {
 
   /** Listens on loopback (`port`, or a free one) and verifies with `transmitterUrl`'s JWKS. */
   async start(transmitterUrl: string, issuer: string, audience: string, port = 0): Promise<this> {
-    this.#jwks = createRemoteJWKSet(new URL(`${transmitterUrl}/.well-known/jwks.json`));
+    // A kid it does not know sends it to the JWKS again at once (jose waits 30 s by default).
+    this.#jwks = createRemoteJWKSet(new URL(`${transmitterUrl}/.well-known/jwks.json`), { cooldownDuration: 0 });
     this.#issuer = issuer;
     this.#audience = audience;
     await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
