@@ -8,7 +8,8 @@ export interface PusherDeps {
   readonly store: SsfStore;
   readonly settings: SsfSettings;
   readonly now: () => number;
-  readonly streamOf: (id: string) => Promise<StreamRecord | null>;
+  /** The stream, null when deleted, or why it cannot be pushed to now. */
+  readonly streamOf: (id: string) => Promise<StreamRecord | null | string>;
   readonly openSecret: (sealed: string) => string;
   /** Signs a SET's claims (JSON) with the key that signs now. */
   readonly sign: (claims: string) => Promise<string>;
@@ -74,7 +75,7 @@ export class Pusher {
   async #pushAll(streamId: string, entries: readonly OutboxEntry[]): Promise<void> {
     const stream = await this.#deps.streamOf(streamId);
     for (const entry of entries) {
-      const failure = stream === null ? 'stream deleted' : await this.#push(stream, entry);
+      const failure = stream === null ? 'stream deleted' : typeof stream === 'string' ? stream : await this.#push(stream, entry);
       if (failure === null) {
         await this.#deps.store.remove(streamId, [entry.jti]);
         this.#deps.delivered(entry);

@@ -42,6 +42,7 @@ export function ssfRoutes(context: RouteContext): RouteSet {
   const { core, clients } = context;
   const ssf = sharedSignalsOf(core);
   if (ssf === null) return { routes: [] };
+  ssf.transmitter.setReceiverCheck((clientId) => clients.knows(clientId));
   const issuer = core.config.issuer;
   const base = issuer.replace(/\/+$/, '');
   const pollUrl = (id: string) => `${base}${ssfPaths.poll}/${encodeURIComponent(id)}`;

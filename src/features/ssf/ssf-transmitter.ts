@@ -59,6 +59,7 @@ export class Transmitter {
   readonly #writes = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  #receiverKnown: (clientId: string) => boolean = () => true;
 
   constructor(deps: TransmitterDeps) {
     this.#deps = deps;
@@ -68,7 +69,10 @@ export class Transmitter {
       now: deps.now,
       openSecret: deps.openSecret,
       sign: (claims) => this.#sign(claims),
-      streamOf: (id) => deps.store.stream(id),
+      streamOf: async (id) => {
+        const stream = await deps.store.stream(id);
+        return stream === null || this.#receiverKnown(stream.clientId) ? stream : 'receiver removed';
+      },
       delivered: (entry) => {
         this.stats.delivered += 1;
         // On the server's clock, as `created_at`: how long the SET waited for its receiver.
@@ -80,6 +84,15 @@ export class Transmitter {
       },
       logger: deps.logger,
     });
+  }
+
+  /**
+   * Tells the transmitter which receivers (clients) still exist (the HTTP layer's client registry):
+   * a removed client's streams get no new SETs, and their pushes wait (until the client is back or
+   * the SETs expire).
+   */
+  setReceiverCheck(known: (clientId: string) => boolean): void {
+    this.#receiverKnown = known;
   }
 
   /** Starts the outbox timer (due retries, other instances' SETs). */
@@ -204,7 +217,7 @@ export class Transmitter {
   /** Live streams that deliver `eventType`. */
   async #streamsFor(eventType: string): Promise<StreamRecord[]> {
     const streams = await this.#deps.store.liveStreams();
-    return streams.filter((s) => s.config.events_requested.includes(eventType));
+    return streams.filter((s) => s.config.events_requested.includes(eventType) && this.#receiverKnown(s.clientId));
   }
 
   /** Of `streams`, those that take an event matching `keys` (add/remove subject, default_subjects). */

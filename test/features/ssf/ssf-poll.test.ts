@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bearer, issuer } from '../../helpers.ts';
+import { sharedSignalsOf } from '../../../src/features/ssf/ssf-feature.ts';
 import { caep, PollReceiver } from './ssf-receivers.ts';
 import { call, createStream, receiver, revokedSessions, ssfApp, type SsfApp } from './ssf-test-kit.ts';
 
@@ -10,7 +11,7 @@ const poll = 'urn:ietf:rfc:8936';
 
 let t: SsfApp;
 before(async () => {
-  t = await ssfApp({ defaultSubjects: 'NONE' });
+  t = await ssfApp({ defaultSubjects: 'NONE', maxStreamsPerClient: 50 });
 });
 after(() => t.close());
 
@@ -102,6 +103,51 @@ describe('SSF poll delivery', () => {
     const got = await rx.collect((r) => revokedSessions(r, watched.session.id).length > 0);
     assert.equal(revokedSessions(got, other.session.id).length, 0);
     assert.deepEqual(revokedSessions(got, watched.session.id)[0]!.claims.sub_id.user, { format: 'email', email: watched.user.email });
+  });
+
+  test('the backlog is capped (oldest dropped) and undelivered SETs expire; both are counted and audited', async () => {
+    const capped = await ssfApp({ maxBacklog: 2, setLifetime: '1h' });
+    try {
+      const s = await createStream(capped, { delivery: { method: poll } });
+      const rx = new PollReceiver(capped.url, `${capped.url}/ssf/poll/${s.stream_id}`, issuer, receiver.id, receiver);
+      const sessions: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const u = await capped.signUp();
+        await capped.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(u.accessToken), payload: {} });
+        sessions.push(u.session.id);
+      }
+      const kept = [...(await rx.poll({ returnImmediately: true })).sets.values()];
+      assert.deepEqual(kept.map((r) => r.claims.sub_id.session.id), sessions.slice(1), 'the two newest are kept');
+      capped.clock.advance(3_600_000 + 1);
+      await capped.app.tokenstile.purge();
+      assert.equal((await rx.poll({ returnImmediately: true })).sets.size, 0, 'expired');
+      const metrics = (await capped.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /tokenstile_ssf_sets_total\{outcome="dropped"\} 1/);
+      assert.match(metrics, /tokenstile_ssf_sets_total\{outcome="expired"\} 2/);
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const types = (await capped.app.tokenstile.audit({ limit: 1000 })).map((e) => e.type);
+        if (types.includes('ssf.sets_dropped') && types.includes('ssf.sets_expired')) break;
+        assert.ok(Date.now() < until, 'drops and expiries are audited');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await capped.close();
+    }
+  });
+
+  test('a removed receiver\'s streams get no new SETs', async () => {
+    const s = await t.signUp();
+    const { rx } = await pollStream([iss_sub(s.user.id)]);
+    const transmitter = sharedSignalsOf(t.app.tokenstile)!.transmitter;
+    // What the routes install: the client registry's view (removed clients drop out within its cache time).
+    transmitter.setReceiverCheck((clientId) => clientId !== receiver.id);
+    try {
+      await logout(s.accessToken);
+    } finally {
+      transmitter.setReceiverCheck(() => true);
+    }
+    assert.equal((await rx.poll({ returnImmediately: true })).sets.size, 0);
   });
 
   test('a push stream cannot be polled; a poll without credentials is refused', async () => {
