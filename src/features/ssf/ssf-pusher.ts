@@ -29,12 +29,14 @@ export class Pusher {
   readonly #deps: PusherDeps;
   #running: Promise<void> | null = null;
   #again = false;
+  #stopped = false;
 
   constructor(deps: PusherDeps) {
     this.#deps = deps;
   }
 
   run(): void {
+    if (this.#stopped) return;
     if (this.#running !== null) {
       this.#again = true;
       return;
@@ -47,20 +49,25 @@ export class Pusher {
         } catch (err) {
           this.#deps.logger?.warn({ err }, 'tokenstile: shared-signals push round failed');
         }
-      } while (this.#again);
+      } while (this.#again && !this.#stopped);
     })().finally(() => {
       this.#running = null;
     });
   }
 
-  /** Resolves when no run is under way. */
-  async idle(): Promise<void> {
+  /**
+   * Stops: the push under way ends (bounded by `pushTimeout`), what else this instance claimed is
+   * given back at once for another instance (a CLI command that revoked sessions leaves the rest of
+   * the outbox to the servers), and no run starts again.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
     while (this.#running !== null) await this.#running;
   }
 
   async #round(): Promise<void> {
     const { store, settings, now } = this.#deps;
-    for (;;) {
+    while (!this.#stopped) {
       const at = now();
       const claimed = await store.claimDue(at, at + settings.pushLeaseMs, batch);
       if (claimed.length === 0) return;
@@ -75,6 +82,10 @@ export class Pusher {
   async #pushAll(streamId: string, entries: readonly OutboxEntry[]): Promise<void> {
     const stream = await this.#deps.streamOf(streamId);
     for (const entry of entries) {
+      if (this.#stopped) {
+        await this.#deps.store.release(entry.jti, this.#deps.now());
+        continue;
+      }
       const failure = stream === null ? 'stream deleted' : typeof stream === 'string' ? stream : await this.#push(stream, entry);
       if (failure === null) {
         await this.#deps.store.remove(streamId, [entry.jti]);

@@ -211,7 +211,7 @@ export class Transmitter {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#waiters.wakeAll();
     await Promise.allSettled([...this.#writes]);
-    await this.#pusher.idle();
+    await this.#pusher.stop();
   }
 
   /** Live streams that deliver `eventType`. */
