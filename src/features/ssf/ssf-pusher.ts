@@ -22,14 +22,22 @@ export interface PusherDeps {
  * Push delivery (RFC 8935): claims due SETs (leased, so no other instance pushes them meanwhile),
  * POSTs each to its stream's endpoint as `application/secevent+jwt`, deletes it on 202, and on
  * anything else gives it back, due again after a delay that doubles per failure (`retryDelay`, up
- * to 5 minutes). One run at a time per instance; a run asked for while one is under way runs again
- * after it, so a SET stored meanwhile is not left for the timer.
+ * to 5 minutes); the stream's later SETs wait with it, so a receiver gets its SETs in order.
+ * Each stream is pushed by its own chain: a slow or dead receiver holds up only its stream (the
+ * claim skips streams with a chain under way here). One claiming run at a time per instance; a run
+ * asked for while one is under way runs again after it, so a SET stored meanwhile is not left for
+ * the timer.
  */
 export class Pusher {
   readonly #deps: PusherDeps;
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
+  /** Streams with a push chain under way on this instance, and the chains. */
+  readonly #busy = new Set<string>();
+  readonly #chains = new Set<Promise<void>>();
+  /** Aborts the pushes under way when stopping: a shutdown does not wait for a slow receiver. */
+  readonly #abort = new AbortController();
 
   constructor(deps: PusherDeps) {
     this.#deps = deps;
@@ -56,34 +64,48 @@ export class Pusher {
   }
 
   /**
-   * Stops: the push under way ends (bounded by `pushTimeout`), what else this instance claimed is
-   * given back at once for another instance (a CLI command that revoked sessions leaves the rest of
-   * the outbox to the servers), and no run starts again.
+   * Stops: pushes under way are aborted and, with what else this instance claimed, given back at
+   * once for another instance (a CLI command that revoked sessions leaves the rest of the outbox to
+   * the servers); no run starts again.
    */
   async stop(): Promise<void> {
     this.#stopped = true;
-    while (this.#running !== null) await this.#running;
+    this.#abort.abort();
+    while (this.#running !== null || this.#chains.size > 0) await Promise.all([this.#running, ...this.#chains]);
   }
 
   async #round(): Promise<void> {
     const { store, settings, now } = this.#deps;
     while (!this.#stopped) {
       const at = now();
-      const claimed = await store.claimDue(at, at + settings.pushLeaseMs, batch);
+      const claimed = await store.claimDue(at, at + settings.pushLeaseMs, batch, [...this.#busy]);
       if (claimed.length === 0) return;
-      // In order within a stream; streams side by side.
+      // In order within a stream; streams side by side, none waiting for another.
       const byStream = new Map<string, OutboxEntry[]>();
       for (const e of claimed) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e]);
-      await Promise.all([...byStream].map(([streamId, entries]) => this.#pushAll(streamId, entries)));
+      for (const [streamId, entries] of byStream) {
+        this.#busy.add(streamId);
+        const chain: Promise<void> = this.#pushAll(streamId, entries)
+          .catch((err: unknown) => this.#deps.logger?.warn({ err }, 'tokenstile: shared-signals push failed'))
+          .finally(() => {
+            this.#busy.delete(streamId);
+            this.#chains.delete(chain);
+            // What the stream has beyond this batch, or stored meanwhile.
+            this.run();
+          });
+        this.#chains.add(chain);
+      }
       if (claimed.length < batch) return;
     }
   }
 
   async #pushAll(streamId: string, entries: readonly OutboxEntry[]): Promise<void> {
     const stream = await this.#deps.streamOf(streamId);
+    let holdUntil: number | null = null;
     for (const entry of entries) {
-      if (this.#stopped) {
-        await this.#deps.store.release(entry.jti, this.#deps.now());
+      if (this.#stopped || holdUntil !== null) {
+        // Given back: now for another instance (stopping), or with the failed one before it.
+        await this.#deps.store.release(entry.jti, holdUntil ?? this.#deps.now());
         continue;
       }
       const failure = stream === null ? 'stream deleted' : typeof stream === 'string' ? stream : await this.#push(stream, entry);
@@ -92,7 +114,12 @@ export class Pusher {
         this.#deps.delivered(entry);
       } else {
         const delay = Math.min(this.#deps.settings.retryDelayMs * 2 ** Math.min(entry.attempts - 1, 30), maxRetryDelayMs);
-        await this.#deps.store.release(entry.jti, this.#deps.now() + delay);
+        if (this.#stopped) {
+          await this.#deps.store.release(entry.jti, this.#deps.now());
+          continue;
+        }
+        holdUntil = this.#deps.now() + delay;
+        await this.#deps.store.release(entry.jti, holdUntil);
         this.#deps.failed(entry, streamId, failure);
       }
     }
@@ -105,7 +132,7 @@ export class Pusher {
     const headers: Record<string, string> = { 'content-type': 'application/secevent+jwt', accept: 'application/json' };
     if (sealed !== undefined) headers.authorization = this.#deps.openSecret(sealed);
     try {
-      const res = await fetch(url, { method: 'POST', headers, body: await this.#deps.sign(entry.claims), redirect: 'manual', signal: AbortSignal.timeout(this.#deps.settings.pushTimeoutMs) });
+      const res = await fetch(url, { method: 'POST', headers, body: await this.#deps.sign(entry.claims), redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.#deps.settings.pushTimeoutMs), this.#abort.signal]) });
       if (res.status === 202) {
         await res.body?.cancel();
         return null;

@@ -178,19 +178,20 @@ export class SsfStore {
     });
   }
 
-  /** Leases up to `limit` due entries of enabled push streams until `leaseUntil`, oldest first. */
-  async claimDue(now: number, leaseUntil: number, limit: number): Promise<OutboxEntry[]> {
+  /** Leases up to `limit` due entries of enabled push streams but `skip`'s until `leaseUntil`, oldest first. */
+  async claimDue(now: number, leaseUntil: number, limit: number, skip: readonly string[] = []): Promise<OutboxEntry[]> {
+    const skipping = skip.length === 0 ? '' : `AND o.stream_id NOT IN (${skip.map(() => '?').join(', ')})`;
     const lock = this.#db.dialect === 'postgres' ? 'FOR UPDATE OF o SKIP LOCKED' : '';
     const claimed = await rows<OutboxRow>(
       this.#db,
       `UPDATE ssf_outbox SET lease_until = ?, attempts = attempts + 1
        WHERE seq IN (
          SELECT o.seq FROM ssf_outbox o JOIN ssf_streams s ON s.id = o.stream_id
-         WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ?
+         WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ? ${skipping}
          ORDER BY o.seq LIMIT ? ${lock}
        )
        RETURNING seq, jti, stream_id, claims, attempts, created_at`,
-      [leaseUntil, pushMethod, now, now, now, limit],
+      [leaseUntil, pushMethod, now, now, now, ...skip, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
   }

@@ -201,6 +201,41 @@ describe('SSF push delivery: retries, subjects, status', () => {
     assert.match(metrics, /tokenstile_ssf_delivery_seconds_count [1-9]/);
   });
 
+  test('a receiver that does not answer holds up only its own stream', async () => {
+    const slow = await ssfApp({ pushTimeout: '120s' });
+    let closing: Promise<void> | null = null;
+    const hung: Array<import('node:http').ServerResponse> = [];
+    const { createServer } = await import('node:http');
+    const silent = createServer((_req, res) => void hung.push(res));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const healthy = await new PushReceiver().start(slow.url, issuer, receiver.id);
+    try {
+      const port = (silent.address() as import('node:net').AddressInfo).port;
+      await createStream(slow, { delivery: { method: push, endpoint_url: `http://127.0.0.1:${port}/` } });
+      await createStream(slow, { delivery: { method: push, endpoint_url: healthy.url } });
+      const s = await slow.signUp();
+      await slow.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken), payload: {} });
+      const deadline = Date.now() + 20_000;
+      while (hung.length === 0) {
+        assert.ok(Date.now() < deadline, 'the silent receiver was pushed to');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await healthy.until((r) => revokedSessions(r, s.session.id).length === 1);
+      assert.ok(hung.every((res) => !res.writableEnded), 'the other push is still waiting for its answer');
+      // Closing does not wait out the silent receiver's 120 s: its push is aborted and given back.
+      let timer: NodeJS.Timeout | undefined;
+      closing = slow.close();
+      const closed = await Promise.race([closing.then(() => 'closed'), new Promise((r) => (timer = setTimeout(r, 60_000, 'still waiting')))]);
+      clearTimeout(timer);
+      assert.equal(closed, 'closed');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+      await (closing ?? slow.close());
+      await healthy.close();
+    }
+  });
+
   test('a removed subject gets nothing; others still do', async () => {
     const rx2 = await new PushReceiver().start(t.url, issuer, receiver.id);
     try {
