@@ -29,6 +29,7 @@ behaviour.push('test/features/social/social-sign-in.test.ts', 'test/features/soc
 // The Shared Signals transmitter: stream management, push and poll receivers written with jose.
 behaviour.push(...['ssf-streams', 'ssf-push', 'ssf-poll'].map((name) => `test/features/ssf/${name}.test.ts`));
 behaviour.push('test/features/mfa/totp-routes.test.ts', 'test/features/mfa/mfa-limits.test.ts', 'test/features/passkeys/passkey-routes.test.ts');
+behaviour.push(...['push-delivery', 'poll-delivery', 'provider-subjects'].map((name) => `test/features/ssf-receiver/${name}.test.ts`));
 // Where the features meet: one sign-in policy across the sign-in methods.
 behaviour.push('test/features/sign-in-policy.test.ts', 'test/features/social/social-gates.test.ts');
 // Behaviour that must be the same whatever adapter serves the routes, beside the list above.

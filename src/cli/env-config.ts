@@ -13,6 +13,7 @@ import { resolveRecoveryOptions, type RecoveryOptions } from '../features/recove
 import { resolveSharedSignals, type SharedSignalsOptions } from '../features/ssf/ssf-options.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 import { parseProviders } from '../features/social/provider-options.ts';
+import { parseReceivers } from '../features/ssf-receiver/receiver-options.ts';
 import { envDefinition, environment, environmentHelp } from './server-options.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
@@ -65,6 +66,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
     allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
     oauthProviders: checkedProviders(value(env, 'TOKENSTILE_OAUTH_PROVIDERS')),
+    sharedSignalsReceivers: checkedReceivers(value(env, 'TOKENSTILE_SSF_RECEIVERS'), value(env, 'TOKENSTILE_ISSUER') ?? 'http://localhost/'),
   };
   // Durations of the core's own options; a feature's (`recovery.…`) are read with its block.
   for (const d of environment) if (d.type === 'duration' && !d.option!.includes('.')) app[d.option!] = setting(env, d.env!);
@@ -183,6 +185,17 @@ function checkedProviders(v: string | undefined): string | undefined {
     parseProviders(v);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^oauthProviders/, 'TOKENSTILE_OAUTH_PROVIDERS'), { cause: err });
+    throw err;
+  }
+  return v;
+}
+
+/** `TOKENSTILE_SSF_RECEIVERS`, checked now (the receiver feature checks it again when it opens). */
+function checkedReceivers(v: string | undefined, issuer: string): string | undefined {
+  try {
+    parseReceivers(v, issuer);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^sharedSignalsReceivers/, 'TOKENSTILE_SSF_RECEIVERS'), { cause: err });
     throw err;
   }
   return v;

@@ -140,6 +140,13 @@ export interface TokenstileOptions {
    * (`TOKENSTILE_OAUTH_PROVIDERS`). Checked when the feature opens. Default: none.
    */
   readonly oauthProviders?: string | readonly object[];
+  /**
+   * Upstream Shared Signals transmitters whose `session-revoked` events end Tokenstile sessions
+   * (the `ssf-receiver` feature, docs/shared-signals-receiver.md): a list of `{id, issuer,
+   * delivery, jwksUri?, audience?, subjects?, events?, createStream?}`, or that list as JSON text
+   * (`TOKENSTILE_SSF_RECEIVERS`). Checked when the feature opens. Default: none (off).
+   */
+  readonly sharedSignalsReceivers?: string | readonly object[];
 }
 
 /** `jwt` (default) or `opaque` reference handles. */

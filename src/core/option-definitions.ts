@@ -151,6 +151,15 @@ export const sharedSignalsOptionDefinitions = {
   },
 } as const satisfies Record<string, OptionDefinition>;
 
+/** The options of the Shared Signals receiver (src/features/ssf-receiver, docs/shared-signals-receiver.md). */
+export const ssfReceiverOptions = {
+  sharedSignalsReceivers: {
+    option: 'sharedSignalsReceivers', env: 'TOKENSTILE_SSF_RECEIVERS', type: 'text', defaultText: 'unset',
+    help: ['Shared Signals transmitters whose session-revoked events end sessions:', 'a JSON array of {id, issuer, delivery: {method: push|poll, …}, …}'],
+    doc: 'upstream Shared Signals transmitters whose `session-revoked` SETs end sessions: a JSON array of `{id, issuer, delivery: {method: "push", secret} | {method: "poll", endpoint, authorization}, jwksUri?, audience?, subjects?, events?, createStream?}`; pushed SETs go to `POST /ssf/receivers/<id>/events` ([Shared Signals receiver](shared-signals-receiver.md))',
+  },
+} as const satisfies Record<string, OptionDefinition>;
+
 /** The name of a duration option of the core. */
 export type DurationOption = { [K in keyof typeof coreOptions]: (typeof coreOptions)[K]['type'] extends 'duration' ? K : never }[keyof typeof coreOptions];
 

@@ -11,12 +11,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ManualClock } from '../../src/core/clock.ts';
 import { totpCode } from '../features/mfa/totp-code.ts';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { accountPageSteps, artifact, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 let browser: Browser;
 let server: LiveServer;
@@ -38,10 +35,7 @@ after(async () => {
 async function device(withAuthenticator = false): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
-  });
+  collectPageErrors(page, pageErrors);
   if (withAuthenticator) {
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
@@ -52,27 +46,10 @@ async function device(withAuthenticator = false): Promise<{ context: BrowserCont
   return { context, page };
 }
 
-async function open(page: Page): Promise<void> {
-  await page.goto(`${server.base}/account`);
-  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden])');
-}
-
-async function signUp(page: Page, email: string): Promise<void> {
-  await open(page);
-  await page.fill('#register-email', email);
-  await page.fill('#register-password', goodPassword);
-  await page.click('#register-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
+const { open, signUp, signIn } = accountPageSteps(() => server.base);
 
 /** Signs in with the password; answers once the second step is asked for. */
-async function passwordStep(page: Page, email: string): Promise<void> {
-  await open(page);
-  await page.fill('#login-email', email);
-  await page.fill('#login-password', goodPassword);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#mfa-form:not([hidden])');
-}
+const passwordStep = (page: Page, email: string) => signIn(page, email, { until: '#mfa-form' });
 
 async function signOut(page: Page): Promise<void> {
   await page.click('#signout-this');

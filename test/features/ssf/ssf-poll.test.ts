@@ -122,8 +122,8 @@ describe('SSF poll delivery', () => {
       await capped.app.tokenstile.purge();
       assert.equal((await rx.poll({ returnImmediately: true })).sets.size, 0, 'expired');
       const metrics = (await capped.app.inject({ method: 'GET', url: '/metrics' })).body;
-      assert.match(metrics, /tokenstile_ssf_sets_total\{outcome="dropped"\} 1/);
-      assert.match(metrics, /tokenstile_ssf_sets_total\{outcome="expired"\} 2/);
+      assert.match(metrics, /tokenstile_ssf_sent_sets_total\{outcome="dropped"\} 1/);
+      assert.match(metrics, /tokenstile_ssf_sent_sets_total\{outcome="expired"\} 2/);
       const until = Date.now() + 20_000;
       for (;;) {
         const types = (await capped.app.tokenstile.audit({ limit: 1000 })).map((e) => e.type);

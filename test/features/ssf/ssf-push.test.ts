@@ -197,7 +197,7 @@ describe('SSF push delivery: retries, subjects, status', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-    for (const outcome of ['stored', 'delivered', 'failed']) assert.match(metrics, new RegExp(`tokenstile_ssf_sets_total\\{outcome="${outcome}"\\} [1-9]`), outcome);
+    for (const outcome of ['stored', 'delivered', 'failed']) assert.match(metrics, new RegExp(`tokenstile_ssf_sent_sets_total\\{outcome="${outcome}"\\} [1-9]`), outcome);
     assert.match(metrics, /tokenstile_ssf_delivery_seconds_count [1-9]/);
   });
 
