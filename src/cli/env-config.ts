@@ -10,6 +10,7 @@ import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
 import { resolveTrustProxy } from '../http/trust-proxy.ts';
 import { resolveRecoveryOptions, type RecoveryOptions } from '../features/recovery/recovery-options.ts';
+import { resolveSharedSignals, type SharedSignalsOptions } from '../features/ssf/ssf-options.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 import { parseProviders } from '../features/social/provider-options.ts';
 import { parseReceivers } from '../features/ssf-receiver/receiver-options.ts';
@@ -73,6 +74,7 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
   for (const d of environment) if (d.type === 'duration' && !d.option!.includes('.')) app[d.option!] = setting(env, d.env!);
   checkCoreSettings(app as unknown as Omit<TokenstileOptions, 'stores'>);
   app.recovery = recoveryFromEnv(env);
+  app.sharedSignals = sharedSignalsFromEnv(env);
   return {
     host,
     port,
@@ -103,6 +105,23 @@ function recoveryFromEnv(env: Env): RecoveryOptions {
     throw new ConfigError(named, { cause: err });
   }
   return recovery;
+}
+
+/** The `sharedSignals` options (the Shared Signals transmitter), checked now. */
+function sharedSignalsFromEnv(env: Env): SharedSignalsOptions {
+  const options: SharedSignalsOptions = {
+    enabled: oneOf(env, 'TOKENSTILE_SSF') === 'true',
+    defaultSubjects: oneOf(env, 'TOKENSTILE_SSF_DEFAULT_SUBJECTS') as 'ALL' | 'NONE',
+    setLifetime: setting(env, 'TOKENSTILE_SSF_SET_LIFETIME'),
+    allowInsecureEndpoints: oneOf(env, 'TOKENSTILE_SSF_ALLOW_INSECURE_ENDPOINTS') === 'true',
+  };
+  try {
+    resolveSharedSignals(options);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(err.message.replace(/sharedSignals\.[a-zA-Z]+/g, (name) => variableOf[name] ?? name), { cause: err });
+  }
+  return options;
 }
 
 /** The file of a `sqlite:PATH` URL; null for `sqlite::memory:` and other databases. */

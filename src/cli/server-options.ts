@@ -1,4 +1,4 @@
-import { coreOptions, recoveryOptionDefinitions, socialOptions, ssfReceiverOptions, type OptionDefinition } from '../core/option-definitions.ts';
+import { coreOptions, recoveryOptionDefinitions, sharedSignalsOptionDefinitions, socialOptions, ssfReceiverOptions, type OptionDefinition } from '../core/option-definitions.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /**
@@ -128,6 +128,7 @@ export const environment: readonly OptionDefinition[] = [
   socialOptions.oauthProviders,
   ssfReceiverOptions.sharedSignalsReceivers,
   ...Object.values(recoveryOptionDefinitions),
+  ...Object.values(sharedSignalsOptionDefinitions),
 ];
 
 /** The definition of environment variable `name`. */

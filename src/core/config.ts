@@ -14,6 +14,7 @@ import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
 import type { CoreFeature } from './feature.ts';
 import type { RecoveryOptions } from '../features/recovery/recovery-options.ts';
+import type { SharedSignalsOptions } from '../features/ssf/ssf-options.ts';
 
 // Declared beside its parser so that the verify SDK can name it without loading this module's imports.
 export type { Duration } from './duration.ts';
@@ -144,6 +145,12 @@ export interface TokenstileOptions {
    * the verified-email requirement, sign-in links, link lifetimes. See docs/recovery.md.
    */
   readonly recovery?: RecoveryOptions;
+  /**
+   * The OpenID Shared Signals transmitter (the `ssf` feature): SSF streams for receivers, CAEP
+   * session-revoked and credential-change SETs by push or poll. Off by default. See
+   * docs/shared-signals.md.
+   */
+  readonly sharedSignals?: SharedSignalsOptions;
   /**
    * The providers of social and enterprise sign-in (the `social` feature, docs/social.md): a list
    * of `{id, issuer | preset, clientId, clientSecret, scopes?, name?}`, or that list as JSON text

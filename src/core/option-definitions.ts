@@ -138,6 +138,34 @@ export const socialOptions = {
   },
 } as const satisfies Record<string, OptionDefinition>;
 
+/**
+ * The options of the OpenID Shared Signals transmitter (`TokenstileOptions.sharedSignals`,
+ * docs/shared-signals.md) that the server reads from its environment; the limits are
+ * programmatic only. Checked by `resolveSharedSignals`.
+ */
+export const sharedSignalsOptionDefinitions = {
+  enabled: {
+    option: 'sharedSignals.enabled', env: 'TOKENSTILE_SSF', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: serve the OpenID Shared Signals transmitter (SSF streams, CAEP events)'],
+    doc: '`true` serves the OpenID Shared Signals transmitter: `/.well-known/ssf-configuration`, streams for the clients of `TOKENSTILE_CLIENTS`, CAEP `session-revoked` and `credential-change` SETs by push or poll ([shared signals](shared-signals.md))',
+  },
+  defaultSubjects: {
+    option: 'sharedSignals.defaultSubjects', env: 'TOKENSTILE_SSF_DEFAULT_SUBJECTS', type: 'choice', default: 'ALL', values: ['ALL', 'NONE'],
+    help: ['ALL | NONE: what a stream receives before it adds or removes subjects'],
+    doc: '`ALL`: a stream receives every user\'s events but those of removed subjects; `NONE`: only those of added subjects',
+  },
+  setLifetime: duration({
+    option: 'sharedSignals.setLifetime', env: 'TOKENSTILE_SSF_SET_LIFETIME', default: '7d', minMs: minute, maxMs: 90 * day,
+    help: ['how long an undelivered SET is kept'],
+    doc: 'how long an undelivered SET is kept for its receiver, 1 min – 90 d; older ones are dropped and audited (`ssf.sets_expired`)',
+  }),
+  allowInsecureEndpoints: {
+    option: 'sharedSignals.allowInsecureEndpoints', env: 'TOKENSTILE_SSF_ALLOW_INSECURE_ENDPOINTS', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: accept http push endpoints on any host (development only)'],
+    doc: '`true` accepts `http:` push endpoints on any host (development only); otherwise `https:`, or `http:` on loopback',
+  },
+} as const satisfies Record<string, OptionDefinition>;
+
 /** The options of the Shared Signals receiver (src/features/ssf-receiver, docs/shared-signals-receiver.md). */
 export const ssfReceiverOptions = {
   sharedSignalsReceivers: {

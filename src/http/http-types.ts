@@ -112,7 +112,7 @@ export type RouteResult = unknown;
  * `preHandler`, then `handler`.
  */
 export interface RouteDefinition {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'OPTIONS';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
   readonly url: string;
   readonly schema: RouteSchema;
   /** Which body parser the route's group uses. */
