@@ -159,7 +159,7 @@ export interface TokenstileOptions {
   readonly oauthProviders?: string | readonly object[];
   /**
    * Upstream Shared Signals transmitters whose `session-revoked` events end Tokenstile sessions
-   * (the `ssf-receiver` feature, docs/shared-signals-receiver.md): a list of `{id, issuer,
+   * (the `ssf-receiver` feature, docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so): a list of `{id, issuer,
    * delivery, jwksUri?, audience?, subjects?, events?, createStream?}`, or that list as JSON text
    * (`TOKENSTILE_SSF_RECEIVERS`). Checked when the feature opens. Default: none (off).
    */

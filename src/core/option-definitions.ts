@@ -166,12 +166,12 @@ export const sharedSignalsOptionDefinitions = {
   },
 } as const satisfies Record<string, OptionDefinition>;
 
-/** The options of the Shared Signals receiver (src/features/ssf-receiver, docs/shared-signals-receiver.md). */
+/** The options of the Shared Signals receiver (src/features/ssf-receiver, docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so). */
 export const ssfReceiverOptions = {
   sharedSignalsReceivers: {
     option: 'sharedSignalsReceivers', env: 'TOKENSTILE_SSF_RECEIVERS', type: 'text', defaultText: 'unset',
     help: ['Shared Signals transmitters whose session-revoked events end sessions:', 'a JSON array of {id, issuer, delivery: {method: push|poll, …}, …}'],
-    doc: 'upstream Shared Signals transmitters whose `session-revoked` SETs end sessions: a JSON array of `{id, issuer, delivery: {method: "push", secret} | {method: "poll", endpoint, authorization}, jwksUri?, audience?, subjects?, events?, createStream?}`; pushed SETs go to `POST /ssf/receivers/<id>/events` ([Shared Signals receiver](shared-signals-receiver.md))',
+    doc: 'upstream Shared Signals transmitters whose `session-revoked` SETs end sessions: a JSON array of `{id, issuer, delivery: {method: "push", secret} | {method: "poll", endpoint, authorization}, jwksUri?, audience?, subjects?, events?, createStream?}`; pushed SETs go to `POST /ssf/receivers/<id>/events` ([Shared Signals receiver](shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so))',
   },
 } as const satisfies Record<string, OptionDefinition>;
 

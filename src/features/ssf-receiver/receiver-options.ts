@@ -15,7 +15,7 @@ export const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384'
 
 /**
  * One upstream Shared Signals transmitter this server receives Security Event Tokens from
- * (`sharedSignalsReceivers`, or the JSON array in `TOKENSTILE_SSF_RECEIVERS`; docs/shared-signals-receiver.md).
+ * (`sharedSignalsReceivers`, or the JSON array in `TOKENSTILE_SSF_RECEIVERS`; docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so).
  *
  * @example
  * [{ "id": "acme", "issuer": "https://idp.acme.example", "delivery": { "method": "push", "secret": "…32+ characters…" } },

@@ -178,7 +178,7 @@ function createReceiver(kit: FeatureKit, receivers: readonly ReceiverSettings[],
 }
 
 /**
- * OpenID Shared Signals receiver (issue 18, docs/shared-signals-receiver.md): accepts CAEP
+ * OpenID Shared Signals receiver (issue 18, docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so): accepts CAEP
  * `session-revoked` (and, when enabled, password `credential-change`) Security Event Tokens from
  * upstream transmitters, pushed (RFC 8935) or polled (RFC 8936), and ends the matching sessions.
  * Off unless `sharedSignalsReceivers` (`TOKENSTILE_SSF_RECEIVERS`) lists receivers.
