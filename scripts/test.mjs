@@ -26,7 +26,10 @@ const behaviour = [
 ].map((name) => `test/http/${name}.test.ts`).concat('test/features/memo-feature.test.ts');
 behaviour.push(...['password-reset', 'email-verification', 'email-change', 'magic-link', 'recovery-smtp'].map((name) => `test/features/recovery/${name}.test.ts`));
 behaviour.push('test/features/social/social-sign-in.test.ts', 'test/features/social/social-flow-security.test.ts');
+// The Shared Signals transmitter: stream management, push and poll receivers written with jose.
+behaviour.push(...['ssf-streams', 'ssf-push', 'ssf-poll'].map((name) => `test/features/ssf/${name}.test.ts`));
 behaviour.push('test/features/mfa/totp-routes.test.ts', 'test/features/mfa/mfa-limits.test.ts', 'test/features/passkeys/passkey-routes.test.ts');
+behaviour.push(...['push-delivery', 'poll-delivery', 'provider-subjects'].map((name) => `test/features/ssf-receiver/${name}.test.ts`));
 // Where the features meet: one sign-in policy across the sign-in methods.
 behaviour.push('test/features/sign-in-policy.test.ts', 'test/features/social/social-gates.test.ts');
 // DPoP (RFC 9449): binding at sign-in and proofs on protected routes.
@@ -34,7 +37,7 @@ behaviour.push('test/dpop/dpop-routes.test.ts', 'test/dpop/dpop-replay.test.ts',
 // Behaviour that must be the same whatever adapter serves the routes, beside the list above.
 const sameOnEveryAdapter = ['trust-proxy', 'openapi', 'security-headers'].map((name) => `test/http/${name}.test.ts`);
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).
-const resourceServer = ['test/http/oauth-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`), 'test/dpop/dpop-verify.test.ts'];
+const resourceServer = ['test/http/oauth-interop.test.ts', 'test/http/dpop-interop.test.ts', ...['verifier', 'adapters', 'key-rotation'].map((name) => `test/verify/${name}.test.ts`), 'test/dpop/dpop-verify.test.ts'];
 
 const argv = process.argv.slice(2);
 const repeatAt = argv.indexOf('--repeat');

@@ -7,7 +7,9 @@ import { setUpRecovery } from './recovery.ts';
 import { setupSecurity } from './security.ts';
 import { startSocial } from './social.ts';
 
-const auth = createClient();
+// DPoP on: a server with TOKENSTILE_DPOP=optional or required binds the session to this browser's
+// non-extractable key (kept in IndexedDB); one with DPoP off ignores the proofs.
+const auth = createClient({ dpop: true });
 
 function $<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -148,6 +150,7 @@ const signedOutMessages: Record<string, string> = {
   refresh_token_reused: 'You were signed out for safety: an old sign-in token of this device was used again.',
   invalid_refresh_token: 'Your session has expired. Sign in again.',
   csrf_failed: 'Your session could not be verified. Sign in again.',
+  dpop_key_missing: 'This browser no longer has the key your session was tied to (private browsing, or site data cleared). Sign in again.',
 };
 
 auth.on('signedout', ({ reason }) => showSignedOut(signedOutMessages[reason] ?? 'You are signed out.', reason !== 'logout'));

@@ -51,7 +51,7 @@ async function providers(): Promise<Provider[]> {
   }
 }
 
-function signInButtons(list: readonly Provider[]): void {
+function signInButtons(auth: TokenstileClient, list: readonly Provider[]): void {
   const here = `${location.pathname}${location.search}`;
   el('social-signin').hidden = list.length === 0;
   el('social-buttons').replaceChildren(
@@ -60,6 +60,15 @@ function signInButtons(list: readonly Provider[]): void {
       a.className = 'button social';
       a.href = `${p.startUrl}?${new URLSearchParams({ returnTo: here })}`;
       a.textContent = `Sign in with ${p.name}`;
+      // With DPoP the session the callback starts is bound to a new key: its thumbprint goes along (dpop_jkt).
+      a.addEventListener('click', (event) => {
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        void auth.redirectSignInUrl(a.href).then(
+          (url) => location.assign(url),
+          () => location.assign(a.href),
+        );
+      });
       return a;
     }),
   );
@@ -148,7 +157,7 @@ export async function startSocial(page: SocialPage): Promise<void> {
   const outcome = new URLSearchParams(location.hash.slice(1));
   if (['tokenstile_signed_in', 'tokenstile_linked', 'tokenstile_error'].some((k) => outcome.has(k))) history.replaceState(null, '', `${location.pathname}${location.search}`);
   const listed = providers();
-  void listed.then(signInButtons);
+  void listed.then((list) => signInButtons(page.auth, list));
   // Whenever the signed-in view shows, its connected providers are listed anew.
   const signedIn = el('signed-in');
   new MutationObserver(() => {

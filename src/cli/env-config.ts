@@ -10,8 +10,10 @@ import type { BuildAppOptions } from '../http/app.ts';
 import { canonicalOrigin } from '../http/browser-options.ts';
 import { resolveTrustProxy } from '../http/trust-proxy.ts';
 import { resolveRecoveryOptions, type RecoveryOptions } from '../features/recovery/recovery-options.ts';
+import { resolveSharedSignals, type SharedSignalsOptions } from '../features/ssf/ssf-options.ts';
 import { defaultDatabaseUrl, openStores, redactUrl } from '../stores/open-stores.ts';
 import { parseProviders } from '../features/social/provider-options.ts';
+import { parseReceivers } from '../features/ssf-receiver/receiver-options.ts';
 import { envDefinition, environment, environmentHelp } from './server-options.ts';
 
 /** The server's settings as read from the environment (see CONTRACT.md). */
@@ -66,11 +68,13 @@ export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
     cookieSameSite: parseSameSite(value(env, 'TOKENSTILE_COOKIE_SAMESITE')),
     allowedOrigins: parseList(value(env, 'TOKENSTILE_ALLOWED_ORIGINS')),
     oauthProviders: checkedProviders(value(env, 'TOKENSTILE_OAUTH_PROVIDERS')),
+    sharedSignalsReceivers: checkedReceivers(value(env, 'TOKENSTILE_SSF_RECEIVERS'), value(env, 'TOKENSTILE_ISSUER') ?? 'http://localhost/'),
   };
   // Durations of the core's own options; a feature's (`recovery.…`) are read with its block.
   for (const d of environment) if (d.type === 'duration' && !d.option!.includes('.')) app[d.option!] = setting(env, d.env!);
   checkCoreSettings(app as unknown as Omit<TokenstileOptions, 'stores'>);
   app.recovery = recoveryFromEnv(env);
+  app.sharedSignals = sharedSignalsFromEnv(env);
   return {
     host,
     port,
@@ -101,6 +105,23 @@ function recoveryFromEnv(env: Env): RecoveryOptions {
     throw new ConfigError(named, { cause: err });
   }
   return recovery;
+}
+
+/** The `sharedSignals` options (the Shared Signals transmitter), checked now. */
+function sharedSignalsFromEnv(env: Env): SharedSignalsOptions {
+  const options: SharedSignalsOptions = {
+    enabled: oneOf(env, 'TOKENSTILE_SSF') === 'true',
+    defaultSubjects: oneOf(env, 'TOKENSTILE_SSF_DEFAULT_SUBJECTS') as 'ALL' | 'NONE',
+    setLifetime: setting(env, 'TOKENSTILE_SSF_SET_LIFETIME'),
+    allowInsecureEndpoints: oneOf(env, 'TOKENSTILE_SSF_ALLOW_INSECURE_ENDPOINTS') === 'true',
+  };
+  try {
+    resolveSharedSignals(options);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(err.message.replace(/sharedSignals\.[a-zA-Z]+/g, (name) => variableOf[name] ?? name), { cause: err });
+  }
+  return options;
 }
 
 /** The file of a `sqlite:PATH` URL; null for `sqlite::memory:` and other databases. */
@@ -166,6 +187,17 @@ function checkedProviders(v: string | undefined): string | undefined {
     parseProviders(v);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^oauthProviders/, 'TOKENSTILE_OAUTH_PROVIDERS'), { cause: err });
+    throw err;
+  }
+  return v;
+}
+
+/** `TOKENSTILE_SSF_RECEIVERS`, checked now (the receiver feature checks it again when it opens). */
+function checkedReceivers(v: string | undefined, issuer: string): string | undefined {
+  try {
+    parseReceivers(v, issuer);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^sharedSignalsReceivers/, 'TOKENSTILE_SSF_RECEIVERS'), { cause: err });
     throw err;
   }
   return v;

@@ -1,4 +1,4 @@
-import { coreOptions, recoveryOptionDefinitions, socialOptions, type OptionDefinition } from '../core/option-definitions.ts';
+import { coreOptions, recoveryOptionDefinitions, sharedSignalsOptionDefinitions, socialOptions, ssfReceiverOptions, type OptionDefinition } from '../core/option-definitions.ts';
 import { defaultDatabaseUrl } from '../stores/open-stores.ts';
 
 /**
@@ -126,7 +126,9 @@ export const environment: readonly OptionDefinition[] = [
     doc: '`off` stops serving the account page at `/account`',
   },
   socialOptions.oauthProviders,
+  ssfReceiverOptions.sharedSignalsReceivers,
   ...Object.values(recoveryOptionDefinitions),
+  ...Object.values(sharedSignalsOptionDefinitions),
 ];
 
 /** The definition of environment variable `name`. */

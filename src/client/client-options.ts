@@ -1,3 +1,4 @@
+import type { DpopKeyStore } from './dpop-key-store.ts';
 import type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
 
 /** `cookie`: tokens in HttpOnly cookies, CSRF token in storage (default). `header`: tokens in memory only. */
@@ -24,7 +25,7 @@ export interface DeviceSession {
 }
 
 /** Why the client considers itself signed out. */
-export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed';
+export type SignedOutReason = 'logout' | 'session_revoked' | 'refresh_token_reused' | 'invalid_refresh_token' | 'csrf_failed' | 'dpop_key_missing';
 
 /** The events a client emits. */
 export interface ClientEvents {
@@ -64,6 +65,23 @@ export interface TokenstileClientOptions {
   readonly autoRefresh?: boolean;
   /** Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * DPoP (RFC 9449, see docs/dpop.md): `true` (or options) makes the client sign in with a
+   * non-extractable ECDSA P-256 key and sign a proof for each request to Tokenstile and the
+   * trusted origins, so that a token copied out of the page is refused elsewhere. Default `false`.
+   */
+  readonly dpop?: boolean | DpopClientOptions;
+}
+
+/** Options of the client's DPoP key. */
+export interface DpopClientOptions {
+  /**
+   * Where the key pair is kept, under `storageKey`. Default with the cookie transport: IndexedDB
+   * (`indexedDbKeyStore()`: survives reloads, shared by the origin's tabs; this page's memory where
+   * IndexedDB is unavailable). Default with the header transport, whose tokens live in the page's
+   * memory anyway: the page's memory (`memoryKeyStore()`).
+   */
+  readonly keyStore?: DpopKeyStore;
 }
 
 /** `RequestInit` plus `json`: a value sent as the JSON body. */

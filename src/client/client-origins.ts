@@ -51,6 +51,11 @@ export class ClientOrigins {
     return absolute.test(path) ? path : this.base + path;
   }
 
+  /** The absolute URL a request for `path` goes to (relative ones resolved against the page). */
+  absoluteUrlOf(path: string): string {
+    return new URL(this.urlOf(path), this.#page).href;
+  }
+
   /** Whether a request for `path` may carry the session's credentials. */
   trusts(path: string): boolean {
     return this.#trusted.has(originOf(this.urlOf(path), this.#page) ?? '');

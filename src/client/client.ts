@@ -1,5 +1,7 @@
 import type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, TokenstileClientOptions, Transport } from './client-options.ts';
 import { ClientOrigins, globalValue } from './client-origins.ts';
+import { DpopProver } from './dpop.ts';
+import { indexedDbKeyStore, memoryKeyStore } from './dpop-key-store.ts';
 import { problemOf, toProblem, TokenstileProblem } from './problem.ts';
 import { TabSync, type ChannelLike, type KeyValueStorage, type LockManagerLike, type StoredSession, type TabMessage } from './tab-sync.ts';
 
@@ -12,7 +14,16 @@ const terminal = new Set(['session_revoked', 'refresh_token_reused', 'invalid_re
 interface HeaderTokens {
   accessToken: string;
   refreshToken: string;
+  /** `DPoP` for a token bound to the client's key, else `Bearer`. */
+  scheme: 'Bearer' | 'DPoP';
 }
+
+/**
+ * How `#send` treats a request: `session` carries the session's credentials (and proof when the
+ * session is DPoP-bound), `sign-in` starts or refreshes one (cookies, and a proof whenever a key is
+ * held, never the access token), `anonymous` goes to a foreign origin with nothing.
+ */
+type SendAs = 'session' | 'sign-in' | 'anonymous';
 
 /**
  * A `fetch` wrapper for single-page apps that talk to Tokenstile. It sends the CSRF header (cookie
@@ -33,6 +44,7 @@ export class TokenstileClient {
   readonly #transport: Transport;
   readonly #fetch: typeof fetch;
   readonly #sync: TabSync;
+  readonly #dpop: DpopProver | null;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
   readonly #listeners: { [K in keyof ClientEvents]: Set<Listener<K>> } = { signedout: new Set(), session: new Set() };
@@ -60,6 +72,9 @@ export class TokenstileClient {
       locks: cookies ? (options.locks !== undefined ? options.locks : globalValue(() => g.navigator?.locks)) : null,
       channel: cookies ? (options.channel !== undefined ? options.channel : typeof BroadcastChannel === 'function' ? (new BroadcastChannel(key) as unknown as ChannelLike) : null) : null,
     });
+    const dpop = options.dpop ?? false;
+    // Header tokens live in this page's memory only: so does their key.
+    this.#dpop = dpop === false ? null : new DpopProver((dpop === true ? undefined : dpop.keyStore) ?? (cookies ? indexedDbKeyStore() : memoryKeyStore()), key, this.#now);
     this.#session = this.#sync.read();
     this.#sync.listen((message) => this.#onTabMessage(message));
     this.#schedule();
@@ -90,7 +105,7 @@ export class TokenstileClient {
    * origin and `trustedOrigins` is fetched as is, without the session's credentials.
    */
   async fetch(path: string, init: ClientRequestInit = {}): Promise<Response> {
-    if (!this.#origins.trusts(path)) return this.#send(path, init, false);
+    if (!this.#origins.trusts(path)) return this.#send(path, init, 'anonymous');
     const sentWith = this.#session;
     const first = await this.#send(path, init);
     if ((first.status !== 401 && first.status !== 403) || this.#session === null) return first;
@@ -132,6 +147,7 @@ export class TokenstileClient {
 
   /** Signs in: a new session on this device. */
   async login(input: { email: string; password: string }): Promise<ClientUser> {
+    await this.#dpop?.rotate();
     const body = await this.#post<Record<string, unknown>>('/auth/login', input, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
     this.#started(body);
     return this.#session!.user;
@@ -142,6 +158,7 @@ export class TokenstileClient {
    * posts `json` to `path` and starts the session it answers, as `login` does.
    */
   async signIn(path: string, json: unknown): Promise<ClientUser> {
+    await this.#dpop?.rotate();
     const body = await this.#post<Record<string, unknown>>(path, json, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
     this.#started(body);
     return this.#session!.user;
@@ -172,7 +189,7 @@ export class TokenstileClient {
     if (this.#transport === 'header') return this.#tokens !== null;
     let status: { signedIn?: unknown; refreshable?: unknown; reason?: unknown };
     try {
-      const res = await this.#send('/auth/refresh/status', {});
+      const res = await this.#send('/auth/refresh/status', {}, 'sign-in');
       if (!res.ok) return true; // the server could not say (503): keep the session
       status = (await res.json()) as typeof status;
     } catch {
@@ -198,10 +215,22 @@ export class TokenstileClient {
    */
   async adoptRedirectSession(path = '/auth/oauth/session'): Promise<ClientUser> {
     if (this.#transport !== 'cookie') throw new TypeError('adoptRedirectSession needs the cookie transport');
-    const res = await this.#send(path, {});
+    const res = await this.#send(path, {}, 'sign-in');
     if (!res.ok) throw await toProblem(res);
     this.#started((await res.json()) as Record<string, unknown>);
     return this.#session!.user;
+  }
+
+  /**
+   * The URL that starts a sign-in by redirect (a social provider's `startUrl`, see docs/social.md):
+   * with DPoP, `startUrl` plus `dpop_jkt`, the thumbprint of a new key that the session will be
+   * bound to (RFC 9449 §10); without, `startUrl` as is. Navigate to it right away.
+   */
+  async redirectSignInUrl(startUrl: string): Promise<string> {
+    if (this.#dpop === null) return startUrl;
+    const url = new URL(startUrl, this.#origins.absoluteUrlOf('/'));
+    url.searchParams.set('dpop_jkt', await this.#dpop.rotate());
+    return /^[a-z][a-z\d+.-]*:/i.test(startUrl) ? url.href : url.pathname + url.search + url.hash;
   }
 
   /** Ends this session (`local`), every session (`global`) or all others (`others`), on the server. */
@@ -243,7 +272,7 @@ export class TokenstileClient {
   }
 
   async #post<T>(path: string, json: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const res = await this.#send(path, { method: 'POST', json, headers });
+    const res = await this.#send(path, { method: 'POST', json, headers }, 'sign-in');
     if (!res.ok) throw await toProblem(res);
     return (await res.json()) as T;
   }
@@ -252,17 +281,30 @@ export class TokenstileClient {
    * Sends a request; with `credentials` (only ever for the API's origin or a trusted one) it carries
    * the session: the Bearer token, or the cookies and, on state changes, the CSRF header.
    */
-  #send(path: string, init: ClientRequestInit, credentials = true): Promise<Response> {
+  #send(path: string, init: ClientRequestInit, as: SendAs = 'session'): Promise<Response> {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);
     const method = (rest.method ?? 'GET').toUpperCase();
     if (json !== undefined) headers.set('content-type', 'application/json');
     const body = json !== undefined ? { body: JSON.stringify(json) } : {};
     const url = this.#origins.urlOf(path);
-    if (!credentials) return this.#fetch(url, { ...rest, method, headers, ...body });
-    if (this.#transport === 'header' && this.#tokens && !headers.has('authorization')) headers.set('authorization', `Bearer ${this.#tokens.accessToken}`);
-    if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method)) headers.set('x-csrf-token', this.#session.csrfToken);
-    return this.#fetch(url, { credentials: this.#credentialsMode, ...rest, method, headers, ...body });
+    if (as === 'anonymous') return this.#fetch(url, { ...rest, method, headers, ...body });
+    let token: string | undefined;
+    if (as === 'session' && this.#transport === 'header' && this.#tokens && !headers.has('authorization')) {
+      token = this.#tokens.accessToken;
+      headers.set('authorization', `${this.#tokens.scheme} ${token}`);
+    }
+    if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method) && !headers.has('x-csrf-token')) headers.set('x-csrf-token', this.#session.csrfToken);
+    const request = { credentials: this.#credentialsMode, ...rest, method, headers, ...body };
+    const prove = as === 'sign-in' || this.#bound;
+    if (this.#dpop === null || !prove || headers.has('dpop')) return this.#fetch(url, request);
+    // `ath` binds the proof to the token it goes with; the cookie transport's token is out of the page's reach.
+    return this.#dpop.send(this.#fetch, url, this.#origins.absoluteUrlOf(path), request, this.#tokens?.scheme === 'DPoP' ? token : undefined);
+  }
+
+  /** Whether the session's tokens are bound to the DPoP key (each request then needs a proof). */
+  get #bound(): boolean {
+    return this.#transport === 'header' ? this.#tokens?.scheme === 'DPoP' : this.#session?.jkt !== undefined;
   }
 
   /** Cookies go to the API also when it is on another origin (CORS with credentials); never elsewhere. */
@@ -286,7 +328,7 @@ export class TokenstileClient {
       const csrf = (stored ?? known).csrfToken;
       let res: Response;
       try {
-        res = await this.#fetch(`${this.#origins.base}/auth/refresh`, { method: 'POST', credentials: this.#credentialsMode, headers: { 'x-csrf-token': csrf } });
+        res = await this.#send('/auth/refresh', { method: 'POST', headers: { 'x-csrf-token': csrf } }, 'sign-in');
       } catch {
         return false; // offline: keep the session, a later request will try again
       }
@@ -298,6 +340,7 @@ export class TokenstileClient {
       }
       const code = (await problemOf(res))?.code ?? '';
       if (terminal.has(code) || code === 'csrf_failed') this.#signedOut(code, true);
+      else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', true);
       return false;
     });
   }
@@ -306,7 +349,7 @@ export class TokenstileClient {
     if (this.#tokens === null) return false;
     let res: Response;
     try {
-      res = await this.#send('/auth/refresh', { method: 'POST', json: { refreshToken: this.#tokens.refreshToken } });
+      res = await this.#send('/auth/refresh', { method: 'POST', json: { refreshToken: this.#tokens.refreshToken } }, 'sign-in');
     } catch {
       return false;
     }
@@ -316,7 +359,17 @@ export class TokenstileClient {
     }
     const code = (await problemOf(res))?.code ?? '';
     if (terminal.has(code)) this.#signedOut(code, false);
+    else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', false);
     return false;
+  }
+
+  /**
+   * A refresh refused for its proof while this browser holds no key: the session's key is gone
+   * (IndexedDB cleared, or a private window's memory fallback after a reload), so no refresh can
+   * ever succeed from here.
+   */
+  async #keyLost(code: string): Promise<boolean> {
+    return code === 'invalid_dpop_proof' && this.#dpop !== null && !(await this.#dpop.holdsKey());
   }
 
   /** Takes the answer of a login or refresh. */
@@ -324,12 +377,14 @@ export class TokenstileClient {
     const expiresIn = Number(body.expiresIn);
     const session = body.session as { id: string };
     const user = body.user as ClientUser;
+    // Bound when the server says so (tokenType `DPoP`, RFC 9449 §5) to the key that signed the proof.
+    const jkt = body.tokenType === 'DPoP' ? (this.#dpop?.thumbprint ?? undefined) : undefined;
     if (this.#transport === 'header') {
-      this.#tokens = { accessToken: String(body.accessToken), refreshToken: String(body.refreshToken) };
+      this.#tokens = { accessToken: String(body.accessToken), refreshToken: String(body.refreshToken), scheme: jkt !== undefined ? 'DPoP' : 'Bearer' };
       this.#session = { sessionId: session.id, csrfToken: '', expiresAt: this.#now() + expiresIn * 1000, user };
     } else {
       const generation = Math.random().toString(36).slice(2);
-      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user, generation };
+      this.#session = { sessionId: session.id, csrfToken: String(body.csrfToken), expiresAt: this.#now() + expiresIn * 1000, user, generation, ...(jkt !== undefined && { jkt }) };
       this.#sync.publish(this.#session);
     }
     this.#schedule();
@@ -337,6 +392,7 @@ export class TokenstileClient {
   }
 
   #adopt(session: StoredSession): void {
+    this.#dpop?.follow(session.jkt);
     this.#session = session;
     this.#schedule();
     this.#emit('session', { user: session.user, sessionId: session.sessionId });
@@ -348,6 +404,8 @@ export class TokenstileClient {
     this.#tokens = null;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    // The ended session's key is deleted by the tab that ends it; the others only let go of it.
+    void this.#dpop?.forget(tellTabs || this.#transport === 'header').catch(() => {});
     if (tellTabs) this.#sync.signedOut(reason);
     if (had) this.#emit('signedout', { reason });
   }

@@ -1,7 +1,7 @@
 /**
- * `tokenstile/client`: a dependency-free `fetch` wrapper for browser apps that sign in with
- * Tokenstile (see docs/browser.md), and second-factor and passkey helpers built on
- * `@simplewebauthn/browser` (see docs/mfa.md).
+ * `tokenstile/client`: a `fetch` wrapper for browser apps that sign in with Tokenstile (see
+ * docs/browser.md), with DPoP on request (jose, loaded on first use: see docs/dpop.md), and
+ * second-factor and passkey helpers built on `@simplewebauthn/browser` (see docs/mfa.md).
  *
  * @example
  * ```ts
@@ -13,7 +13,8 @@
  * ```
  */
 export { createClient, TokenstileClient } from './client.ts';
-export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
+export type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, DpopClientOptions, SignedOutReason, TokenstileClientOptions, Transport } from './client-options.ts';
+export { indexedDbKeyStore, memoryKeyStore, type DpopKeyPair, type DpopKeyStore, type WebCryptoKey } from './dpop-key-store.ts';
 export { TokenstileProblem, type ProblemBody } from './problem.ts';
 export type { ChannelLike, KeyValueStorage, LockManagerLike } from './tab-sync.ts';
 export {

@@ -28,6 +28,8 @@ export interface StoredSession {
   readonly user: { readonly id: string; readonly email: string; readonly name: string | null };
   /** Tells one login or refresh from the next (random; absent in sessions stored by older versions). */
   readonly generation?: string;
+  /** The thumbprint of the session's DPoP key (absent without DPoP): a tab holding another key takes up the stored one. */
+  readonly jkt?: string;
 }
 
 /** Messages between tabs. */

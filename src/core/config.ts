@@ -14,6 +14,7 @@ import type { SessionCache } from './session-cache.ts';
 import type { Stores } from './stores.ts';
 import type { CoreFeature } from './feature.ts';
 import type { RecoveryOptions } from '../features/recovery/recovery-options.ts';
+import type { SharedSignalsOptions } from '../features/ssf/ssf-options.ts';
 
 // Declared beside its parser so that the verify SDK can name it without loading this module's imports.
 export type { Duration } from './duration.ts';
@@ -145,11 +146,24 @@ export interface TokenstileOptions {
    */
   readonly recovery?: RecoveryOptions;
   /**
+   * The OpenID Shared Signals transmitter (the `ssf` feature): SSF streams for receivers, CAEP
+   * session-revoked and credential-change SETs by push or poll. Off by default. See
+   * docs/shared-signals.md.
+   */
+  readonly sharedSignals?: SharedSignalsOptions;
+  /**
    * The providers of social and enterprise sign-in (the `social` feature, docs/social.md): a list
    * of `{id, issuer | preset, clientId, clientSecret, scopes?, name?}`, or that list as JSON text
    * (`TOKENSTILE_OAUTH_PROVIDERS`). Checked when the feature opens. Default: none.
    */
   readonly oauthProviders?: string | readonly object[];
+  /**
+   * Upstream Shared Signals transmitters whose `session-revoked` events end Tokenstile sessions
+   * (the `ssf-receiver` feature, docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so): a list of `{id, issuer,
+   * delivery, jwksUri?, audience?, subjects?, events?, createStream?}`, or that list as JSON text
+   * (`TOKENSTILE_SSF_RECEIVERS`). Checked when the feature opens. Default: none (off).
+   */
+  readonly sharedSignalsReceivers?: string | readonly object[];
 }
 
 /** `jwt` (default) or `opaque` reference handles. */

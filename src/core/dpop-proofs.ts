@@ -31,6 +31,12 @@ export interface ProofExpectation {
   readonly url: string;
   /** The access token presented with the proof (resource requests): `ath` must be its hash. */
   readonly accessToken?: string | undefined;
+  /**
+   * The token came in the HttpOnly access cookie, which the page that signs the proof cannot read:
+   * `ath` may be left out (when present it must still match). The key, `htm`/`htu`, `iat` and the
+   * single-use `jti` tie the proof to this request all the same.
+   */
+  readonly athOptional?: boolean | undefined;
   /** The thumbprint the token is bound to: the proof's key must have it. */
   readonly jkt?: string | undefined;
 }
@@ -146,7 +152,7 @@ export async function checkProof(proof: string | undefined, expect: ProofExpecta
   if (Math.abs(iat * 1000 - now) > settings.windowMs) return refuse('iat is outside the accepted window');
   const jti = payload.jti;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) return refuse('jti is missing');
-  if (expect.accessToken !== undefined && payload.ath !== accessTokenHash(expect.accessToken)) return refuse('ath does not match the access token');
+  if (expect.accessToken !== undefined && !(expect.athOptional && payload.ath === undefined) && payload.ath !== accessTokenHash(expect.accessToken)) return refuse('ath does not match the access token');
   if (settings.nonceValid !== undefined && (typeof payload.nonce !== 'string' || !settings.nonceValid(payload.nonce))) {
     return { ok: false, code: 'use_dpop_nonce', reason: 'a fresh server nonce is required (the DPoP-Nonce header)' };
   }

@@ -45,10 +45,10 @@ export class DpopPolicy {
     return checked.ok ? checked : this.#refused('sign_in', checked);
   }
 
-  /** A protected request's proof for a token bound to `jkt`. */
-  async resource(method: string, url: string, proof: string | readonly string[] | undefined, accessToken: string, jkt: string): Promise<ProofResult> {
+  /** A protected request's proof for a token bound to `jkt`; `fromCookie`: the token came in the access cookie (`ath` optional). */
+  async resource(method: string, url: string, proof: string | readonly string[] | undefined, accessToken: string, jkt: string, fromCookie = false): Promise<ProofResult> {
     if (Array.isArray(proof)) return this.#refused('resource', { ok: false, code: 'invalid_dpop_proof', reason: 'send one DPoP header' });
-    const checked = await checkProof(proof as string | undefined, { method, url, accessToken, jkt }, this.#settings);
+    const checked = await checkProof(proof as string | undefined, { method, url, accessToken, jkt, athOptional: fromCookie }, this.#settings);
     return checked.ok ? checked : this.#refused('resource', checked);
   }
 

@@ -2,7 +2,7 @@ import { originOf, type CoreContext } from './context.ts';
 import { passwordCredential } from './credential-store.ts';
 import type { TokenstileOptions } from './config.ts';
 import type { AuthEventListener } from './events.ts';
-import type { CoreFeature, FeatureKit, HeldSignInStarted, SignInGate } from './feature.ts';
+import type { CoreFeature, FeatureKit, HeldSignInStarted, RevokedListener, SignInGate } from './feature.ts';
 import type { OneTimeTokens } from './one-time-tokens.ts';
 import { startSession } from './sessions.ts';
 import type { Tokenstile } from './tokenstile.ts';
@@ -21,11 +21,13 @@ export interface FeatureHooks {
   readonly signInMethods: Map<string, (userId: string) => Promise<number>>;
   /** Told of sessions started for held sign-ins that carried a feature's value, by feature name (`onHeldSignInStarted`). */
   readonly heldSignIns: Map<string, (started: HeldSignInStarted) => Promise<void>>;
+  /** Awaited by every revocation, with the sessions it ended, before it answers (`onRevoked`). */
+  readonly revoked: RevokedListener[];
 }
 
 /** Empty hooks, for a core to hand to `setUpFeatures`. */
 export function featureHooks(): FeatureHooks {
-  return { gates: [], purges: [], closers: [], listeners: [], signInMethods: new Map(), heldSignIns: new Map() };
+  return { gates: [], purges: [], closers: [], listeners: [], signInMethods: new Map(), heldSignIns: new Map(), revoked: [] };
 }
 
 /**
@@ -79,6 +81,8 @@ export async function setUpFeatures(
         }
         return null;
       },
+      onRevoked: (listener) => void hooks.revoked.push(listener),
+      signingKey: () => ({ kid: ctx.keyring.signing.kid, alg: ctx.keyring.alg, key: ctx.keyring.signing.key }),
       onHeldSignInStarted: (listener) => void hooks.heldSignIns.set(feature.name, listener),
       async heldSignInStarted(carry, started) {
         const listener = carry ? hooks.heldSignIns.get(carry.feature) : undefined;

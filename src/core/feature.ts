@@ -25,6 +25,7 @@
  * - The HTTP servers take `features: FeatureEntry[]` (default: the registry's list); core halves
  *   go to `createTokenstile({ features })` (default: none), as planned.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import type { Logger, TokenstileConfig, TokenstileOptions } from './config.ts';
 import type { RateLimits } from './rate-limits.ts';
@@ -121,6 +122,13 @@ export interface SignInRefusal {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Told of the sessions a revocation ended (`FeatureKit.onRevoked`), with its cause and origin:
+ * awaited before the revocation answers, so what it writes durably is there when logout returns.
+ * A throw fails the revocation's caller (the sessions stay ended): write, do not deliver, here.
+ */
+export type RevokedListener = (ended: readonly Revocation[], cause: RevocationCause, origin: EventOrigin) => Promise<void>;
+
 /** What a feature's core half may use (internal: the package does not export it). */
 export interface FeatureKit {
   /** The core being opened (its public methods work once `createTokenstile` has resolved). */
@@ -176,6 +184,13 @@ export interface FeatureKit {
    * had `carry`; the feature that carried it is told (`onHeldSignInStarted`). Nothing without one.
    */
   heldSignInStarted(carry: SignInCarry | null | undefined, started: Omit<HeldSignInStarted, 'value'>): Promise<void>;
+  /**
+   * Adds work awaited by every revocation (every path: logout, password change, admin…), once per
+   * revocation, with the sessions it ended; none when it ended none. See `RevokedListener`.
+   */
+  onRevoked(listener: RevokedListener): void;
+  /** The key that signs access tokens now (its `kid` is in `/.well-known/jwks.json`), for a feature's own JWTs. */
+  signingKey(): { readonly kid: string; readonly alg: string; readonly key: KeyObject };
   /** Tells `listener` of every event the core reports (a sign-up, a sign-in…), after the host's `onEvent`; it must not throw or block. */
   onEvent(listener: AuthEventListener): void;
   /**

@@ -138,6 +138,43 @@ export const socialOptions = {
   },
 } as const satisfies Record<string, OptionDefinition>;
 
+/**
+ * The options of the OpenID Shared Signals transmitter (`TokenstileOptions.sharedSignals`,
+ * docs/shared-signals.md) that the server reads from its environment; the limits are
+ * programmatic only. Checked by `resolveSharedSignals`.
+ */
+export const sharedSignalsOptionDefinitions = {
+  enabled: {
+    option: 'sharedSignals.enabled', env: 'TOKENSTILE_SSF', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: serve the OpenID Shared Signals transmitter (SSF streams, CAEP events)'],
+    doc: '`true` serves the OpenID Shared Signals transmitter: `/.well-known/ssf-configuration`, streams for the clients of `TOKENSTILE_CLIENTS`, CAEP `session-revoked` and `credential-change` SETs by push or poll ([shared signals](shared-signals.md))',
+  },
+  defaultSubjects: {
+    option: 'sharedSignals.defaultSubjects', env: 'TOKENSTILE_SSF_DEFAULT_SUBJECTS', type: 'choice', default: 'ALL', values: ['ALL', 'NONE'],
+    help: ['ALL | NONE: what a stream receives before it adds or removes subjects'],
+    doc: '`ALL`: a stream receives every user\'s events but those of removed subjects; `NONE`: only those of added subjects',
+  },
+  setLifetime: duration({
+    option: 'sharedSignals.setLifetime', env: 'TOKENSTILE_SSF_SET_LIFETIME', default: '7d', minMs: minute, maxMs: 90 * day,
+    help: ['how long an undelivered SET is kept'],
+    doc: 'how long an undelivered SET is kept for its receiver, 1 min – 90 d; older ones are dropped and audited (`ssf.sets_expired`)',
+  }),
+  allowInsecureEndpoints: {
+    option: 'sharedSignals.allowInsecureEndpoints', env: 'TOKENSTILE_SSF_ALLOW_INSECURE_ENDPOINTS', type: 'choice', default: 'false', values: ['true', 'false'],
+    help: ['true: accept http push endpoints on any host (development only)'],
+    doc: '`true` accepts `http:` push endpoints on any host (development only); otherwise `https:`, or `http:` on loopback',
+  },
+} as const satisfies Record<string, OptionDefinition>;
+
+/** The options of the Shared Signals receiver (src/features/ssf-receiver, docs/shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so). */
+export const ssfReceiverOptions = {
+  sharedSignalsReceivers: {
+    option: 'sharedSignalsReceivers', env: 'TOKENSTILE_SSF_RECEIVERS', type: 'text', defaultText: 'unset',
+    help: ['Shared Signals transmitters whose session-revoked events end sessions:', 'a JSON array of {id, issuer, delivery: {method: push|poll, …}, …}'],
+    doc: 'upstream Shared Signals transmitters whose `session-revoked` SETs end sessions: a JSON array of `{id, issuer, delivery: {method: "push", secret} | {method: "poll", endpoint, authorization}, jwksUri?, audience?, subjects?, events?, createStream?}`; pushed SETs go to `POST /ssf/receivers/<id>/events` ([Shared Signals receiver](shared-signals.md#receiver-ending-sessions-when-an-upstream-says-so))',
+  },
+} as const satisfies Record<string, OptionDefinition>;
+
 /** The name of a duration option of the core. */
 export type DurationOption = { [K in keyof typeof coreOptions]: (typeof coreOptions)[K]['type'] extends 'duration' ? K : never }[keyof typeof coreOptions];
 

@@ -239,8 +239,10 @@ export async function createTokenstile(options: TokenstileOptions): Promise<Toke
     async revoke(target, cause, origin = {}) {
       const { written, confirmed } = await sync.revoke(target, revocationHeadroomMs);
       for (const r of written) emit({ type: 'session_revoked', userId: r.userId, sessionId: r.id, cause, ...origin });
-      // Answered only once every instance refuses the sessions' tokens (see RevocationSync.revoke).
-      await Promise.all([confirmed, ...written.map((r) => ctx.dropCache(r.userId, r.id))]);
+      // Answered only once every instance refuses the sessions' tokens (see RevocationSync.revoke),
+      // and what the features record of it (the shared-signals outbox) is written.
+      const recorded = written.length === 0 ? [] : hooks.revoked.map((record) => record(written, cause, origin));
+      await Promise.all([confirmed, ...recorded, ...written.map((r) => ctx.dropCache(r.userId, r.id))]);
       return written;
     },
     dropCache: (userId, sessionId) => cache.drop(userId, sessionId),

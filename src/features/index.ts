@@ -17,8 +17,14 @@ import { mfaFeature } from './mfa/mfa-feature.ts';
 import { mfaRoutes } from './mfa/mfa-routes.ts';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { socialCodes } from './social/social-codes.ts';
+import { ssfCodes } from './ssf/ssf-codes.ts';
+import { ssfFeature } from './ssf/ssf-feature.ts';
+import { ssfRoutes } from './ssf/ssf-routes.ts';
 import { socialFeature } from './social/social-feature.ts';
 import { socialRoutes } from './social/social-routes.ts';
+import { ssfReceiverCodes } from './ssf-receiver/ssf-receiver-codes.ts';
+import { ssfReceiverFeature } from './ssf-receiver/ssf-receiver-feature.ts';
+import { ssfReceiverRoutes } from './ssf-receiver/ssf-receiver-routes.ts';
 
 export type { FeatureEntry } from './feature-entry.ts';
 
@@ -39,4 +45,6 @@ export const features = [
   },
   { name: 'social', core: socialFeature, codes: socialCodes, routes: socialRoutes },
   { name: 'mfa', core: mfaFeature, codes: mfaCodes, routes: allRoutes(mfaRoutes, passkeyRoutes) },
+  { name: 'ssf', core: ssfFeature, codes: ssfCodes, routes: ssfRoutes },
+  { name: 'ssf-receiver', core: ssfReceiverFeature, codes: ssfReceiverCodes, routes: ssfReceiverRoutes },
 ] as const satisfies readonly FeatureEntry[];

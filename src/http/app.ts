@@ -6,6 +6,7 @@ import type { TokenstileOptions } from '../core/config.ts';
 import type { Stores } from '../core/stores.ts';
 import type { BrowserOptions } from './browser-options.ts';
 import type { FeatureEntry } from '../features/feature-entry.ts';
+import { openApiInfo } from './openapi.ts';
 import { Metrics } from './metrics.ts';
 import { problemErrorHandler } from './fastify-errors.ts';
 import { registerRouteSet } from './fastify-routes.ts';
@@ -125,11 +126,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'not_found', { detail: `No route ${request.method} ${request.url.split('?')[0]}.` }));
   if (docs) {
     app.register(swagger, {
-      openapi: {
-        openapi: '3.1.0',
-        info: { title: 'Tokenstile', version: '1', description: 'JWT login with real logout.' },
-        components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      },
+      // The same frame as the Node and fetch adapters' document (one definition, openapi.ts).
+      openapi: structuredClone(openApiInfo) as never,
     });
     app.register(swaggerUi, { routePrefix: '/docs' });
   }

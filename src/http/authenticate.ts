@@ -102,7 +102,8 @@ async function checkBinding(core: Tokenstile, request: HttpRequest, replyOf: () 
     refuseDpop(core, replyOf(), 'invalid_dpop_proof', 'The request URL is unknown here, so no DPoP proof can be checked.');
     return false;
   }
-  const checked = await internals(core).dpop.resource(request.method, url, request.headers.dpop, token, jkt);
+  // Neither the DPoP nor the Bearer scheme: the access cookie, which the page cannot hash for `ath`.
+  const checked = await internals(core).dpop.resource(request.method, url, request.headers.dpop, token, jkt, !dpopScheme);
   if (checked.ok) {
     offerNonce(core, replyOf());
     return true;

@@ -5,7 +5,7 @@ import type { BrowserConfig } from './browser-options.ts';
 import { corsHeaders } from './cors.ts';
 import { problemErrorHandler } from './fastify-errors.ts';
 import type { HttpReply, RouteDefinition } from './http-types.ts';
-import { bodyLimit } from './request-body.ts';
+import { bodyLimit, seceventType } from './request-body.ts';
 import { formType, parseForm, oauthErrorShape } from './routes/oauth.ts';
 import type { RouteSet } from './routes/route-context.ts';
 import { validatorFor } from './schema-validator.ts';
@@ -68,13 +68,16 @@ function serve(app: FastifyInstance, def: RouteDefinition, authenticate: Authent
 }
 
 /** Sets up a group's encapsulated context: its body parser, validation, errors and hooks. */
-function configureGroup(app: FastifyInstance, group: RouteDefinition['group'], browser: BrowserConfig | undefined): void {
+function configureGroup(app: FastifyInstance, group: RouteDefinition['group'], browser: BrowserConfig | undefined, secevent: boolean): void {
   if (group === 'plain') return;
   app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler(problemErrorHandler);
   if (group === 'stream') return;
   app.removeAllContentTypeParsers();
-  if (group === 'api') {
+  if (secevent) {
+    // Security Event Tokens only (RFC 8935 push): the body is the token's text.
+    app.addContentTypeParser(seceventType, { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, (body as string).trim()));
+  } else if (group === 'api') {
     // JSON only: text/plain and form bodies (which a browser may send cross-site without a
     // preflight) are refused with 415 rather than parsed.
     const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -106,11 +109,13 @@ function configureGroup(app: FastifyInstance, group: RouteDefinition['group'], b
  * the set when the app closes.
  */
 export async function registerRouteSet(app: FastifyInstance, set: RouteSet, deps: { authenticate?: AuthenticateHook; browser?: BrowserConfig } = {}): Promise<void> {
-  const groups = new Map<RouteDefinition['group'], RouteDefinition[]>();
-  for (const def of set.routes) groups.set(def.group, [...(groups.get(def.group) ?? []), def]);
-  for (const [group, defs] of groups) {
+  // One context per group, and one more per group for routes taking Security Event Tokens (their own parser).
+  const groups = new Map<string, RouteDefinition[]>();
+  const keyOf = (def: RouteDefinition) => (def.body === 'secevent' ? `${def.group} secevent` : def.group);
+  for (const def of set.routes) groups.set(keyOf(def), [...(groups.get(keyOf(def)) ?? []), def]);
+  for (const defs of groups.values()) {
     await app.register(async (context) => {
-      configureGroup(context, group, deps.browser);
+      configureGroup(context, defs[0]!.group, deps.browser, defs[0]!.body === 'secevent');
       for (const def of defs) serve(context, def, deps.authenticate);
     });
   }

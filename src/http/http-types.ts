@@ -80,8 +80,11 @@ export interface HttpReply {
   eventStream(headers: Readonly<Record<string, string>>): EventSink;
 }
 
-/** How a route's body is read: JSON only, an OAuth form, or none expected. */
-export type BodyKind = 'json' | 'form' | 'none';
+/**
+ * How a route's body is read: JSON only, an OAuth form, a Security Event Token
+ * (`application/secevent+jwt`, RFC 8417: the body is its text, trimmed), or none expected.
+ */
+export type BodyKind = 'json' | 'form' | 'secevent' | 'none';
 
 /** The JSON Schemas and OpenAPI details of a route (Fastify's `schema` shape). */
 export interface RouteSchema {
@@ -109,7 +112,7 @@ export type RouteResult = unknown;
  * `preHandler`, then `handler`.
  */
 export interface RouteDefinition {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'OPTIONS';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
   readonly url: string;
   readonly schema: RouteSchema;
   /** Which body parser the route's group uses. */

@@ -17,6 +17,9 @@ export class Metrics {
   readonly #confirm = new Histogram({ name: 'tokenstile_revocation_confirm_seconds', help: 'Time from a revocation\'s commit until no instance can accept its tokens (every live instance acknowledged, or its lease ran out): what it adds to a logout', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5], registers: [this.registry] });
   readonly #mails = new Counter({ name: 'tokenstile_mail_total', help: 'Account mails by kind and outcome: queued, sent, retry (an attempt failed), failed (given up)', labelNames: ['kind', 'outcome'], registers: [this.registry] });
   readonly #mailSend = new Histogram({ name: 'tokenstile_mail_send_seconds', help: 'Time one SMTP delivery took', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly #ssfSent = new Counter({ name: 'tokenstile_ssf_sent_sets_total', help: 'Shared Signals SETs this transmitter sent, by outcome: stored (in a stream\'s outbox), delivered (202 to a push), acknowledged (by a poll), failed (a push attempt; retried), refused (setErrs of a poll), dropped (backlog cap), expired (lifetime)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly #ssfSentDelivery = new Histogram({ name: 'tokenstile_ssf_delivery_seconds', help: 'Time from a SET\'s storing (the revocation or change that made it) to the receiver\'s 202', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300], registers: [this.registry] });
+  readonly #ssfSets = new Counter({ name: 'tokenstile_ssf_received_sets_total', help: 'Security Event Tokens received from Shared Signals transmitters, by receiver and outcome: applied (sessions ended), ignored (replayed, or nothing matched), or why refused', labelNames: ['receiver', 'outcome'], registers: [this.registry] });
   readonly #feedHealthy: Gauge;
   readonly #storeChecks = new Counter({ name: 'tokenstile_degraded_store_checks_total', help: 'Per-request store checks made while the feed was unhealthy', labelNames: ['outcome'], registers: [this.registry] });
   readonly #storeLatency = new Histogram({ name: 'tokenstile_store_operation_seconds', help: 'Store operation latency', labelNames: ['operation', 'ok'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
@@ -43,7 +46,17 @@ export class Metrics {
       case 'store_check': this.#storeChecks.inc({ outcome: e.outcome }); break;
       case 'mail.queued': this.#mails.inc({ kind: String(e.kind), outcome: 'queued' }); break;
       case 'mail.sent': this.#mails.inc({ kind: String(e.kind), outcome: 'sent' }); this.#mailSend.observe(Number(e.seconds)); break;
+      case 'ssf-receiver.set_applied': this.#ssfSets.inc({ receiver: String(e.receiver), outcome: 'applied' }); break;
+      case 'ssf-receiver.set_ignored': this.#ssfSets.inc({ receiver: String(e.receiver), outcome: e.reason === 'replayed' ? 'replayed' : 'ignored' }); break;
+      case 'ssf-receiver.set_refused': this.#ssfSets.inc({ receiver: String(e.receiver), outcome: String(e.reason) }); break;
       case 'mail.failed': this.#mails.inc({ kind: String(e.kind), outcome: e.final === true ? 'failed' : 'retry' }); break;
+      case 'ssf.stored': this.#ssfSent.inc({ outcome: 'stored' }, Number(e.count)); break;
+      case 'ssf.delivered': this.#ssfSent.inc({ outcome: 'delivered' }); this.#ssfSentDelivery.observe(Number(e.ms) / 1000); break;
+      case 'ssf.acknowledged': this.#ssfSent.inc({ outcome: 'acknowledged' }, Number(e.count)); break;
+      case 'ssf.delivery_failed': this.#ssfSent.inc({ outcome: 'failed' }); break;
+      case 'ssf.set_error': this.#ssfSent.inc({ outcome: 'refused' }); break;
+      case 'ssf.sets_dropped': this.#ssfSent.inc({ outcome: 'dropped' }, Number(e.count)); break;
+      case 'ssf.sets_expired': this.#ssfSent.inc({ outcome: 'expired' }, Number(e.count)); break;
       default: break;
     }
   };

@@ -13,6 +13,7 @@ export const openApiInfo = {
         scheme: 'DPoP',
         description: 'RFC 9449: `Authorization: DPoP <access token>` and a `DPoP` proof header (htm, htu, iat, jti, ath; nonce when the server sends DPoP-Nonce), for tokens bound at sign-in. Accepted wherever bearerAuth is. Refusals: 401 `invalid_dpop_proof`, `use_dpop_nonce` or `invalid_token` with `WWW-Authenticate: DPoP`. See docs/dpop.md.',
       },
+      clientBasic: { type: 'http', scheme: 'basic', description: 'A client of TOKENSTILE_CLIENTS: client id and secret.' },
     },
   },
 } as const;

@@ -40,14 +40,21 @@ function mediaType(contentType: string): string {
   return contentType.split(';')[0]!.trim().toLowerCase();
 }
 
+/** The media type of a Security Event Token (RFC 8417 section 2.3), as pushed to a receiver (RFC 8935). */
+export const seceventType = 'application/secevent+jwt';
+
+/** The one media type each body kind takes. */
+const mediaTypes = { json: 'application/json', form: formType, secevent: seceventType } as const;
+
 /** Refuses (415) a body whose media type a route of `kind` does not take (JSON routes: `application/json` only). */
-export function checkMediaType(kind: 'json' | 'form', contentType: string): void {
-  if (mediaType(contentType) !== (kind === 'form' ? formType : 'application/json')) throw new TokenstileError('unsupported_media_type', errorMessages.unsupported_media_type);
+export function checkMediaType(kind: keyof typeof mediaTypes, contentType: string): void {
+  if (mediaType(contentType) !== mediaTypes[kind]) throw new TokenstileError('unsupported_media_type', errorMessages.unsupported_media_type);
 }
 
 /** The parsed body of a route of `kind` (its media type checked already); 400 for one that does not parse. */
-export function parseBody(kind: 'json' | 'form', raw: Buffer): unknown {
+export function parseBody(kind: keyof typeof mediaTypes, raw: Buffer): unknown {
   const text = raw.toString('utf8');
   if (kind === 'form') return parseForm(text);
+  if (kind === 'secevent') return text.trim();
   return text === '' ? undefined : parseJsonBody(text);
 }

@@ -152,7 +152,7 @@ export function createPipeline(options: PipelineOptions): (incoming: IncomingHtt
     if (route.authenticate && !(await authenticateCaller(core, browser, request, reply))) return;
     if (hasBody(method, incoming.headers)) {
       const declared = Number(incoming.headers['content-length']);
-      const kind = route.body === 'form' ? 'form' : 'json';
+      const kind = route.body === 'none' ? 'json' : route.body;
       // The media type is checked before any byte is read, the size before any is parsed.
       checkMediaType(kind, String(incoming.headers['content-type'] ?? ''));
       const raw = declared > bodyLimit ? 'too_large' : await incoming.readBody(bodyLimit);

@@ -5,12 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { browserSkip, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 let browser: Browser;
 let server: LiveServer;

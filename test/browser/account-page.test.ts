@@ -6,12 +6,9 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { accountPageSteps, artifact, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 const desktop = { width: 1280, height: 800 };
 const phone = { width: 390, height: 844 };
@@ -39,34 +36,13 @@ async function device(viewport = desktop): Promise<{ context: BrowserContext; pa
 }
 
 function watch(page: Page): void {
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // A refused request (401, 403) is logged by Chromium as "Failed to load resource": expected.
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
-  });
+  collectPageErrors(page, pageErrors);
 }
 
-async function openAccount(page: Page, base = server.base): Promise<void> {
-  await page.goto(`${base}/account`);
-  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden])');
-}
-
-async function signUp(page: Page, email: string, name = 'Ada Lovelace'): Promise<void> {
-  await openAccount(page);
-  await page.fill('#register-name', name);
-  await page.fill('#register-email', email);
-  await page.fill('#register-password', goodPassword);
-  await page.click('#register-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
-
-async function signIn(page: Page, email: string, password = goodPassword): Promise<void> {
-  await openAccount(page);
-  await page.fill('#login-email', email);
-  await page.fill('#login-password', password);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
+const steps = accountPageSteps(() => server.base);
+const openAccount = (page: Page, base = server.base) => steps.open(page, `${base}/account`);
+const signUp = (page: Page, email: string, name = 'Ada Lovelace') => steps.signUp(page, email, name);
+const signIn = (page: Page, email: string, password?: string) => steps.signIn(page, email, password === undefined ? {} : { password });
 
 async function saveName(page: Page, name: string): Promise<void> {
   await page.fill('#profile-name', name);

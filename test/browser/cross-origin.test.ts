@@ -8,12 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { browserSkip, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -11,12 +11,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ManualClock } from '../../src/core/clock.ts';
 import { totpCode } from '../features/mfa/totp-code.ts';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
-import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { accountPageSteps, artifact, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 let browser: Browser;
 let server: LiveServer;
@@ -27,7 +24,10 @@ before(async () => {
   if (skip) return;
   browser = await launchBrowser();
   // WebAuthn takes a domain as relying-party id, never an IP address: the browser goes to localhost.
-  server = await startServer({ clock }, 'localhost');
+  // The page signs DPoP proofs (the account page's default) with the browser's clock: it is set to
+  // this manual clock's time when that moves (`advance`); the widest proof window (10 minutes)
+  // covers the time that passes meanwhile, while this clock stands still.
+  server = await startServer({ clock, dpop: 'required', dpopProofWindow: '10m' }, 'localhost');
 });
 after(async () => {
   await browser?.close();
@@ -37,11 +37,9 @@ after(async () => {
 /** A browser profile with a virtual platform authenticator (user-verifying, resident keys). */
 async function device(withAuthenticator = false): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ acceptDownloads: true });
+  await context.clock.install({ time: clock.now() });
   const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
-  });
+  collectPageErrors(page, pageErrors);
   if (withAuthenticator) {
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
@@ -52,27 +50,16 @@ async function device(withAuthenticator = false): Promise<{ context: BrowserCont
   return { context, page };
 }
 
-async function open(page: Page): Promise<void> {
-  await page.goto(`${server.base}/account`);
-  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden])');
-}
+const { open, signUp, signIn } = accountPageSteps(() => server.base);
 
-async function signUp(page: Page, email: string): Promise<void> {
-  await open(page);
-  await page.fill('#register-email', email);
-  await page.fill('#register-password', goodPassword);
-  await page.click('#register-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
+/** Moves the server's clock, and the page's with it (the page's DPoP proofs carry its time). */
+async function advance(page: Page, ms: number): Promise<void> {
+  clock.advance(ms);
+  await page.clock.setSystemTime(clock.now());
 }
 
 /** Signs in with the password; answers once the second step is asked for. */
-async function passwordStep(page: Page, email: string): Promise<void> {
-  await open(page);
-  await page.fill('#login-email', email);
-  await page.fill('#login-password', goodPassword);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#mfa-form:not([hidden])');
-}
+const passwordStep = (page: Page, email: string) => signIn(page, email, { until: '#mfa-form' });
 
 async function signOut(page: Page): Promise<void> {
   await page.click('#signout-this');
@@ -124,7 +111,7 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     assert.match((await page.textContent('#totp-state'))!, /9 recovery codes left/);
 
     // An old sign-in: the password change asks to confirm first, then goes through.
-    clock.advance(6 * 60_000);
+    await advance(page, 6 * 60_000);
     await page.fill('#current-password', goodPassword);
     await page.fill('#new-password', 'another horse 43');
     await page.click('#password-form button[type=submit]');
@@ -163,7 +150,7 @@ describe('second factors and passkeys in Chromium', { skip }, () => {
     await page.waitForSelector('#signed-in:not([hidden])');
 
     // An old sign-in: removing the passkey asks to confirm first.
-    clock.advance(6 * 60_000);
+    await advance(page, 6 * 60_000);
     await page.click('#passkeys li button');
     await page.waitForSelector('#reauth-form:not([hidden])');
     await page.screenshot({ path: artifact('mfa-reauthenticate.png'), fullPage: true });

@@ -5,12 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { goodPassword, uniqueEmail } from '../helpers.ts';
 import { linkIn, startSmtpServer, type SmtpTestServer } from '../features/mail/smtp-test-server.ts';
-import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { accountPageSteps, artifact, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 let browser: Browser;
 let server: LiveServer;
@@ -33,33 +30,12 @@ after(async () => {
 async function device(): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
-  });
+  collectPageErrors(page, pageErrors);
   return { context, page };
 }
 
-async function open(page: Page, url = `${server.base}/account`): Promise<void> {
-  await page.goto(url);
-  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden]), #reset-view:not([hidden])');
-}
-
-async function signUp(page: Page, email: string): Promise<void> {
-  await open(page);
-  await page.fill('#register-email', email);
-  await page.fill('#register-password', goodPassword);
-  await page.click('#register-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
-
-async function signIn(page: Page, email: string, password = goodPassword): Promise<void> {
-  await open(page);
-  await page.fill('#login-email', email);
-  await page.fill('#login-password', password);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#signed-in:not([hidden])');
-}
+const { open, signUp, signIn: signInWith } = accountPageSteps(() => server.base);
+const signIn = (page: Page, email: string, password?: string) => signInWith(page, email, password === undefined ? {} : { password });
 
 const focused = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
 const status = async (page: Page) => (await page.textContent('#status')) ?? '';

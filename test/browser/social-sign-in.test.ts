@@ -11,12 +11,9 @@ import { goodPassword, uniqueEmail } from '../helpers.ts';
 import { freePort } from '../scale/harness.ts';
 import { startOidcProvider, type OidcProviderHarness } from '../features/social/oidc-provider-harness.ts';
 import { totpCode } from '../features/mfa/totp-code.ts';
-import { artifact, browserProblem, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
+import { artifact, browserSkip, collectPageErrors, launchBrowser, startServer, type LiveServer } from './browser-harness.ts';
 
-const problem = browserProblem();
-if (problem !== null && process.env.CI === 'true') throw new Error(`browser tests cannot run under CI=true: ${problem}`);
-if (problem !== null) console.log(`# SKIPPED browser tests: ${problem}`);
-const skip = problem ?? false;
+const skip = browserSkip();
 
 let browser: Browser;
 let server: LiveServer;
@@ -41,11 +38,8 @@ after(async () => {
 async function newPage(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // Refused requests are logged as "Failed to load resource"; the provider's page asks for a web font it cannot reach.
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource') && page.url().startsWith(server.base)) pageErrors.push(`console: ${msg.text()}`);
-  });
+  // Only on our pages: the provider's page asks for a web font it cannot reach.
+  collectPageErrors(page, pageErrors, server.base);
   return page;
 }
 

@@ -69,6 +69,16 @@ export function describeFeatureConformance(name: string, open: () => Promise<Sto
       assert.deepEqual(await s.oneTimeTokens.consume('email_verify', other.hash, t0), other, 'other purposes untouched');
     });
 
+    it('of 10 racing replacing inserts for one user and purpose, exactly one token stays live', async (s) => {
+      // Two "forgot password" requests at once must not leave two working links.
+      const user = userRecord('race-replace@example.com');
+      await s.users.create(user);
+      const records = Array.from({ length: 10 }, () => tokenRecord({ userId: user.id }));
+      await Promise.all(records.map((r) => s.oneTimeTokens.insert(r, true)));
+      const live = (await Promise.all(records.map((r) => s.oneTimeTokens.consume('password_reset', r.hash, t0)))).filter((r) => r !== null);
+      assert.equal(live.length, 1);
+    });
+
     it('a user\'s tokens go with the user; the hash is of the whole token text', async (s) => {
       assert.equal(hashOneTimeToken('tso_x'), hashOneTimeToken('tso_x'));
       assert.notEqual(hashOneTimeToken('tso_x'), hashOneTimeToken('tso_y'));

@@ -26,7 +26,15 @@ export interface Social {
   identities(userId: string): Promise<{ identities: IdentityView[]; passwordSet: boolean }>;
   unlink(userId: string, id: string): Promise<Result<void, 'not_found' | 'last_sign_in_method'>>;
   backchannelLogout(providerId: string, logoutToken: unknown, device: DeviceInfo): Promise<Result<{ ended: number }, 'unknown_provider' | 'invalid_logout_token' | 'oauth_provider_error'>>;
+  /** The id of the OpenID Connect provider configured with this issuer (a trailing slash aside), or null: for the Shared Signals receiver. */
+  providerByIssuer(issuer: string): string | null;
+  /** The user linked to the provider account `subject` of provider `providerId`, or null. */
+  linkedUser(providerId: string, subject: string): Promise<string | null>;
+  /** The Tokenstile sessions started by provider session `sid` (and of provider account `subject`, when given). */
+  providerSessions(providerId: string, match: { readonly sid: string; readonly subject: string | null }): Promise<string[]>;
 }
+
+const withoutSlash = (issuer: string) => issuer.replace(/\/+$/, '');
 
 export function createSocial(deps: SocialDeps): Social {
   return {
@@ -37,5 +45,8 @@ export function createSocial(deps: SocialDeps): Social {
     identities: async (userId) => ({ identities: await listIdentities(deps, userId), passwordSet: await deps.hasPassword(userId) }),
     unlink: (userId, id) => unlinkIdentity(deps, userId, id),
     backchannelLogout: backchannelLogout(deps),
+    providerByIssuer: (issuer) => deps.providers.find((p) => p.config.kind === 'oidc' && withoutSlash(p.config.issuer.href) === withoutSlash(issuer))?.config.id ?? null,
+    linkedUser: async (providerId, subject) => (await deps.store.identity(providerId, subject))?.userId ?? null,
+    providerSessions: (providerId, match) => deps.store.sessionsFor(providerId, match),
   };
 }

@@ -37,6 +37,9 @@ export class PostgresOneTimeTokenStore implements OneTimeTokenStore {
       return;
     }
     await this.#db.transaction(async (query) => {
+      // Two replacing inserts at once would each delete what the other had not yet committed and both
+      // stay live (two working reset links). A lock on (user, purpose) until commit puts them in order.
+      await query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`one_time_tokens:${record.userId}:${record.purpose}`]);
       await query('DELETE FROM one_time_tokens WHERE user_id = $1 AND purpose = $2', [record.userId, record.purpose]);
       await insert(query);
     });
