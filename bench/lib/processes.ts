@@ -36,6 +36,43 @@ export async function startProtectedServer(spec: ProtectedServerSpec): Promise<S
   };
 }
 
+/** A bench server process that reports its CPU use (`GET /__bench/cpu`), started by `startCpuServer`. */
+export interface CpuServer {
+  readonly base: string;
+  /** What the process printed when it was listening (its `port`, and what else it says). */
+  readonly info: Record<string, unknown>;
+  /** The process's CPU time so far (µs) and how many requests it answered, the control endpoint aside. */
+  cpu(): Promise<{ micros: number; requests: number }>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node <script> ...args` and waits for its first line, `{port, …}`. */
+export async function startCpuServer(script: URL, args: readonly string[], what: string): Promise<CpuServer> {
+  const child = spawn(process.execPath, [script.pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const line = await Promise.race([
+    new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)),
+    exited.then(() => {
+      throw new Error(`bench server (${what}) exited with ${child.exitCode}`);
+    }),
+  ]);
+  const info = JSON.parse(line) as { port: number } & Record<string, unknown>;
+  const base = `http://127.0.0.1:${info.port}`;
+  return {
+    base,
+    info,
+    async cpu() {
+      const r = (await (await fetch(`${base}/__bench/cpu`)).json()) as { user: number; system: number; requests: number };
+      return { micros: r.user + r.system, requests: r.requests };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
 /** What one load run measured. */
 export interface Load {
   readonly rps: number;

@@ -3,11 +3,10 @@
 // htm/htu/iat/ath checks, the jti replay record). The proofs are signed here, before the measured
 // load, so the client's signing cost is not counted; the server (bench/dpop-server.ts) runs in its
 // own process and reports its CPU before and after the load.
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { startCpuServer } from '../lib/processes.ts';
 import { median } from '../lib/stats.ts';
 
 const issuer = 'http://127.0.0.1';
@@ -24,35 +23,7 @@ export const dpopVariants = [
   { key: 'dpop', label: 'DPoP-bound token, a fresh ES256 proof per request (memory replay store)' },
 ] as const;
 
-interface Server {
-  readonly base: string;
-  cpu(): Promise<{ micros: number; requests: number }>;
-  stop(): Promise<void>;
-}
-
-async function start(): Promise<Server> {
-  const child = spawn(process.execPath, [new URL('../dpop-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const line = await Promise.race([
-    new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)),
-    exited.then(() => {
-      throw new Error(`the DPoP bench server exited with ${child.exitCode}`);
-    }),
-  ]);
-  const base = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-  return {
-    base,
-    async cpu() {
-      const r = (await (await fetch(`${base}/__bench/cpu`)).json()) as { user: number; system: number; requests: number };
-      return { micros: r.user + r.system, requests: r.requests };
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
+const start = () => startCpuServer(new URL('../dpop-server.ts', import.meta.url), [], 'DPoP');
 
 async function post(url: string, body: object, headers: Record<string, string> = {}): Promise<{ accessToken: string; tokenType: string }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });

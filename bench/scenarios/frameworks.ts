@@ -3,10 +3,8 @@
 // Fastify. Each variant runs in its own server process (bench/framework-server.ts); the main
 // figure is the server's CPU time per answered request, read from its control endpoint before and
 // after the measured load, which holds better than requests/s on a machine shared with other work.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { FrameworkServerSpec } from '../framework-server.ts';
-import { load } from '../lib/processes.ts';
+import { load, startCpuServer, type CpuServer } from '../lib/processes.ts';
 import { median } from '../lib/stats.ts';
 
 /** One measured variant: server CPU per request (µs) and throughput, medians over the rounds. */
@@ -32,38 +30,14 @@ export const authAdapters = [
   { key: 'hono', label: 'Hono (fetch handler, tokenstile/fetch)' },
 ] as const;
 
-interface Started {
-  readonly base: string;
+interface Started extends CpuServer {
   readonly token: string;
-  cpu(): Promise<{ micros: number; requests: number }>;
-  stop(): Promise<void>;
 }
 
 /** Starts bench/framework-server.ts with `spec` and waits for its first line. */
 async function start(spec: FrameworkServerSpec): Promise<Started> {
-  const child = spawn(process.execPath, [new URL('../framework-server.ts', import.meta.url).pathname, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const line = await Promise.race([
-    new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)),
-    exited.then(() => {
-      throw new Error(`bench server (${spec.framework} ${spec.mode}) exited with ${child.exitCode}`);
-    }),
-  ]);
-  const info = JSON.parse(line) as { port: number; token: string };
-  const base = `http://127.0.0.1:${info.port}`;
-  return {
-    base,
-    token: info.token,
-    async cpu() {
-      const r = (await (await fetch(`${base}/__bench/cpu`)).json()) as { user: number; system: number; requests: number };
-      return { micros: r.user + r.system, requests: r.requests };
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
+  const server = await startCpuServer(new URL('../framework-server.ts', import.meta.url), [JSON.stringify(spec)], `${spec.framework} ${spec.mode}`);
+  return Object.assign(server, { token: server.info.token as string });
 }
 
 /** Runs `work` between two reads of the server's counters; CPU µs per request answered in between. */

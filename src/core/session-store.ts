@@ -72,8 +72,8 @@ export interface RotatedSession {
   readonly user: UserRecord;
   readonly amr: readonly string[];
   readonly authTime: number;
-  /** The session's DPoP binding (`SessionRecord.dpopJkt`). */
-  readonly dpopJkt: string | null;
+  /** The session's DPoP binding (`SessionRecord.dpopJkt`); absent for a Bearer session. */
+  readonly dpopJkt?: string | null;
 }
 
 /** Which sessions a revocation ends. */

@@ -240,7 +240,7 @@ async function rotateSession(ctx: CoreContext, parts: RefreshTokenParts, hash: s
   const { user, amr, authTime, dpopJkt } = rotated;
   // What was cached for the session under its old token is dropped with it.
   await ctx.dropCache(user.id, parts.sessionId);
-  return tokens(ctx, now, user, { id: parts.sessionId, amr, authTime, dpopJkt }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
+  return tokens(ctx, now, user, { id: parts.sessionId, amr, authTime, dpopJkt: dpopJkt ?? null }, next.token, expiresAt, opaqueHandle(ctx, parts.sessionId, user.id, next.token));
 }
 
 async function spentToken(

@@ -99,7 +99,8 @@ for (const backend of await databaseBackends()) {
       const started = await core.startSession({ userId: user.value.id, amr: ['hwk', 'pin', 'mfa'], device: { userAgent: 'phone', ip: '198.51.100.7' } });
       assert.ok(started.ok);
       const t = started.value;
-      assert.deepEqual(Object.keys(t).sort(), ['accessToken', 'expiresIn', 'refreshExpiresIn', 'refreshToken', 'session', 'user']);
+      assert.deepEqual(Object.keys(t).sort(), ['accessToken', 'expiresIn', 'refreshExpiresIn', 'refreshToken', 'session', 'tokenType', 'user']);
+      assert.equal(t.tokenType, 'Bearer');
       assert.deepEqual(t.user, user.value);
       assert.deepEqual(payload(t.accessToken).amr, ['hwk', 'pin', 'mfa']);
       assert.ok(events.some((e) => e.type === 'session_started' && e.sessionId === t.session.id && e.amr === 'hwk pin mfa' && e.ip === '198.51.100.7'));

@@ -241,6 +241,20 @@ describe('refresh of a bound session', () => {
     assert.equal((res.json() as TokenBody).tokenType, 'DPoP');
   });
 
+  test('a retry with the just-spent token and the same key gets the same bound successor; another key gets nothing', async () => {
+    const key = await proofKey();
+    const s = await boundLogin(key);
+    const first = await refresh(s.refreshToken, key);
+    assert.equal(first.statusCode, 200, first.body);
+    expectProblem(await refresh(s.refreshToken, await proofKey()), 400, 'invalid_dpop_proof');
+    const retry = await refresh(s.refreshToken, key);
+    assert.equal(retry.statusCode, 200, retry.body);
+    const [a, b] = [first.json() as TokenBody, retry.json() as TokenBody];
+    assert.equal(b.refreshToken, a.refreshToken, 'one lineage');
+    assert.equal(b.tokenType, 'DPoP');
+    assert.equal((await me(b.accessToken, key)).statusCode, 200);
+  });
+
   test('a proof on the refresh of a Bearer session does not bind it', async () => {
     const s = await t.signUp();
     const res = await refresh(s.refreshToken, await proofKey());

@@ -30,14 +30,18 @@ describe('sign-ins on the auth routes', () => {
   });
   after(() => t.close());
 
-  test('the second-factor step binds the session it starts (the password step had its own proof)', async () => {
+  /** A user with TOTP whose password step answered mfa_required: the body of the second step. */
+  async function secondStep(): Promise<{ mfaToken: string; method: string; code: string }> {
     const email = uniqueEmail();
-    const s = await t.signUp(email);
-    const { secret } = await enrolTotp(t, s);
+    const { secret } = await enrolTotp(t, await t.signUp(email));
     nextStep(t);
     const { mfaToken } = await mfaRequired(t, email);
+    return { mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) };
+  }
+
+  test('the second-factor step binds the session it starts (the password step had its own proof)', async () => {
     const key = await proofKey();
-    const res = await post(t, '/auth/mfa/verify', { mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) }, undefined, await withProof(key, '/auth/mfa/verify', t));
+    const res = await post(t, '/auth/mfa/verify', await secondStep(), undefined, await withProof(key, '/auth/mfa/verify', t));
     assert.equal(res.statusCode, 200, res.body);
     const tokens = res.json() as TokenBody;
     assert.equal(tokens.tokenType, 'DPoP');
@@ -45,13 +49,8 @@ describe('sign-ins on the auth routes', () => {
   });
 
   test('a bad proof at the second-factor step is refused before the code is tried', async () => {
-    const email = uniqueEmail();
-    const s = await t.signUp(email);
-    const { secret } = await enrolTotp(t, s);
-    nextStep(t);
-    const { mfaToken } = await mfaRequired(t, email);
     const key = await proofKey();
-    const body = { mfaToken, method: 'totp', code: totpCode(secret, t.clock.now()) };
+    const body = await secondStep();
     expectProblem(await post(t, '/auth/mfa/verify', body, undefined, await withProof(key, '/auth/login', t)), 400, 'invalid_dpop_proof');
     // The mfaToken was not spent by the refusal.
     const res = await post(t, '/auth/mfa/verify', body, undefined, await withProof(key, '/auth/mfa/verify', t));

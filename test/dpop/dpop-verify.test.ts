@@ -5,14 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import Fastify from 'fastify';
-import { Hono } from 'hono';
 import { expressAuth } from '../../src/verify/express.ts';
-import { honoAuth, type TokenstileHonoEnv } from '../../src/verify/hono.ts';
-import { tokenstileVerifier } from '../../src/http/verifier-plugin.ts';
 import { DpopNonces, type Verifier } from '../../src/verify/index.ts';
 import { goodPassword, uniqueEmail, type TokenBody } from '../helpers.ts';
-import { listeningApp, outcome, verifierFor, type ListeningApp } from '../verify/verify-helpers.ts';
+import { adapters, listeningApp, outcome, verifierFor, type ListeningApp } from '../verify/verify-helpers.ts';
 import { proof, proofKey, type ProofKey } from './proof-helpers.ts';
 
 const api = 'https://api.example.com';
@@ -183,31 +179,7 @@ describe('opaque handles bound by DPoP, checked by introspection', () => {
   });
 });
 
-/** Each middleware on `GET /whoami`; the verifier's dpop.origin makes every URL `https://api.example.com/whoami`. */
-const adapters: Record<string, (v: Verifier) => Promise<{ get: (headers: Record<string, string>) => Promise<Response>; close: () => Promise<void> }>> = {
-  express: async (v) => {
-    const app = express();
-    app.get('/whoami', expressAuth(v), (req, res) => void res.json({ userId: req.auth!.userId }));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`;
-    return { get: (headers) => fetch(url, { headers }), close: () => new Promise((r) => server.close(() => r())) };
-  },
-  hono: async (v) => {
-    const app = new Hono<TokenstileHonoEnv>();
-    app.use('/whoami', honoAuth(v));
-    app.get('/whoami', (c) => c.json({ userId: c.get('auth').userId }));
-    return { get: (headers) => Promise.resolve(app.request('/whoami', { headers })), close: async () => {} };
-  },
-  fastify: async (v) => {
-    const app = Fastify();
-    await app.register(tokenstileVerifier, { verifier: v });
-    app.get('/whoami', { onRequest: app.authenticate }, async (request) => ({ userId: request.tokenAuth!.userId }));
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    return { get: (headers) => fetch(`${url}/whoami`, { headers }), close: () => app.close() };
-  },
-};
-
+// The middlewares of test/verify/verify-helpers.ts; the verifier's dpop.origin makes every URL `https://api.example.com/whoami`.
 for (const [name, mount] of Object.entries(adapters)) {
   describe(`${name} middleware with DPoP`, () => {
     test('a proof by the bound key passes; refusals carry WWW-Authenticate: DPoP and problem+json', async () => {
@@ -224,7 +196,7 @@ for (const [name, mount] of Object.entries(adapters)) {
 
         const ok = await server.get({ authorization: `DPoP ${s.accessToken}`, dpop: await prove(key) });
         assert.equal(ok.status, 200, await ok.clone().text());
-        assert.deepEqual(await ok.json(), { userId: s.user.id });
+        assert.deepEqual(await ok.json(), { userId: s.user.id, sessionId: s.session.id });
         assert.equal(ok.headers.get('dpop-nonce'), nonce, 'the nonce is offered on success too');
 
         const stolen = await server.get({ authorization: `DPoP ${s.accessToken}`, dpop: await prove(await proofKey()) });

@@ -160,13 +160,17 @@ export function checkResponse(res: LightMyRequestResponse, expect: ResponseExpec
   }
 }
 
-/** A 401 refusal of an access token: problem+json, the given code, and the RFC 6750 challenge. */
+/**
+ * A 401 refusal of an access token: problem+json, the given code, and the RFC 6750 challenge (or,
+ * for a token sent with the DPoP scheme, RFC 9449's DPoP challenge with its error).
+ */
 export function checkRefused(res: LightMyRequestResponse, codes: readonly string[], what = ''): void {
   checkResponse(res, { what });
   assert.equal(res.statusCode, 401, `${what}: expected 401, got ${res.statusCode}: ${res.body}`);
   const body = problemOf(res);
   assert.ok(codes.includes(body.code), `${what}: expected ${codes.join('|')}, got ${body.code}`);
-  assert.match(String(res.headers['www-authenticate'] ?? ''), /^Bearer /, `${what}: no Bearer challenge`);
+  const challenge = String(res.headers['www-authenticate'] ?? '');
+  assert.ok(/^Bearer /.test(challenge) || /^DPoP error="invalid_token", /.test(challenge), `${what}: no Bearer (or DPoP) challenge: ${challenge}`);
 }
 
 /**

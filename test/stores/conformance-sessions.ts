@@ -213,6 +213,24 @@ export function describeSessionConformance(name: string, open: () => Promise<Sto
         assert.equal(await s.sessions.rotate(a!.id, 0, a!.refreshHash, rotation(1, now + 2), now + 2), null, 'user disabled');
         assert.deepEqual(await s.sessions.get(a!.id), a);
       });
+
+      it('a session bound to a DPoP key keeps it, and rotates only with that key (a mismatch spends nothing); an unbound one rotates with any or none', async (s) => {
+        const user = userRecord('dpop@example.com');
+        await s.users.create(user);
+        const jkt = randomHash();
+        const bound = sessionRecord(user.id, t0, { dpopJkt: jkt });
+        const plain = sessionRecord(user.id, t0 + 1);
+        await add(s, user, [bound, plain]);
+        assert.deepEqual(await s.sessions.get(bound.id), bound);
+        const now = t0 + minute;
+        assert.equal(await s.sessions.rotate(bound.id, 0, bound.refreshHash, { ...rotation(1, now), dpopJkt: randomHash() }, now), null, 'another key');
+        assert.equal(await s.sessions.rotate(bound.id, 0, bound.refreshHash, rotation(1, now), now), null, 'no key');
+        assert.deepEqual(await s.sessions.get(bound.id), bound, 'nothing spent');
+        assert.deepEqual(await s.sessions.rotate(bound.id, 0, bound.refreshHash, { ...rotation(1, now), dpopJkt: jkt }, now), { user, amr: ['pwd'], authTime: bound.authTime, dpopJkt: jkt });
+        assert.equal((await s.sessions.get(bound.id))?.dpopJkt, jkt, 'still bound');
+        assert.deepEqual(await s.sessions.rotate(plain.id, 0, plain.refreshHash, { ...rotation(1, now), dpopJkt: randomHash() }, now), { user, amr: ['pwd'], authTime: plain.authTime });
+        assert.equal((await s.sessions.get(plain.id))?.dpopJkt, undefined, 'a proof at refresh does not bind');
+      });
     });
 
     describe('revoke', () => {

@@ -1,3 +1,10 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { expressAuth } from '../../src/verify/express.ts';
+import { honoAuth, type TokenstileHonoEnv } from '../../src/verify/hono.ts';
+import { tokenstileVerifier } from '../../src/http/verifier-plugin.ts';
 import { createVerifier, type Verifier } from '../../src/verify/index.ts';
 import type { VerifierOptions } from '../../src/verify/verify-options.ts';
 import { issuer, testApp, type TestApp } from '../helpers.ts';
@@ -47,3 +54,31 @@ export async function outcome(promise: Promise<unknown>): Promise<string> {
     return (err as { code?: string }).code ?? String(err);
   }
 }
+
+/** Each adapter mounted on `GET /whoami`, answering `{userId, sessionId}`; returns a fetch to it and a closer. */
+export const adapters: Record<string, (v: Verifier) => Promise<{ get: (headers: Record<string, string>) => Promise<Response>; close: () => Promise<void> }>> = {
+  express: async (v) => {
+    const app = express();
+    app.get('/whoami', expressAuth(v), (req, res) => {
+      res.json({ userId: req.auth!.userId, sessionId: req.auth!.sessionId });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`;
+    return { get: (headers) => fetch(url, { headers }), close: () => new Promise((r) => server.close(() => r())) };
+  },
+  hono: async (v) => {
+    const app = new Hono<TokenstileHonoEnv>();
+    app.use('/whoami', honoAuth(v));
+    app.get('/whoami', (c) => c.json({ userId: c.get('auth').userId, sessionId: c.get('auth').sessionId }));
+    return { get: (headers) => Promise.resolve(app.request('/whoami', { headers })), close: async () => {} };
+  },
+  fastify: async (v) => {
+    const app = Fastify();
+    await app.register(tokenstileVerifier, { verifier: v });
+    app.get('/whoami', { onRequest: app.authenticate }, async (request) => ({ userId: request.tokenAuth!.userId, sessionId: request.tokenAuth!.sessionId }));
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { get: (headers) => fetch(`${url}/whoami`, { headers }), close: () => app.close() };
+  },
+};
+

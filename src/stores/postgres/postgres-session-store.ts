@@ -43,7 +43,7 @@ function toSession(r: SessionRow): SessionRecord {
     accessHash: r.access_hash,
     amr: r.amr.split(' '),
     authTime: r.auth_time,
-    dpopJkt: r.dpop_jkt ?? null,
+    ...(typeof r.dpop_jkt === 'string' && { dpopJkt: r.dpop_jkt }),
   };
 }
 
@@ -135,7 +135,7 @@ export class PostgresSessionStore implements SessionStore {
       [id, fromGeneration, n.generation, n.refreshHash, n.previousHash, n.rotatedAt, n.graceBox, n.expiresAt, n.accessExpiresAt, now, n.accessHash, refreshHash, n.dpopJkt ?? null],
     );
     const user = toUser(rows[0]);
-    return user === null ? null : { user, amr: rows[0]!.session_amr.split(' '), authTime: rows[0]!.session_auth_time, dpopJkt: rows[0]!.session_dpop_jkt ?? null };
+    return user === null ? null : { user, amr: rows[0]!.session_amr.split(' '), authTime: rows[0]!.session_auth_time, ...(typeof rows[0]!.session_dpop_jkt === 'string' && { dpopJkt: rows[0]!.session_dpop_jkt }) };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {

@@ -25,7 +25,7 @@ function toSession(r: Row): SessionRecord {
     accessHash: (r.access_hash as string | null) ?? null,
     amr: (r.amr as string).split(' '),
     authTime: r.auth_time as number,
-    dpopJkt: (r.dpop_jkt as string | null) ?? null,
+    ...(typeof r.dpop_jkt === 'string' && { dpopJkt: r.dpop_jkt }),
   };
 }
 
@@ -139,7 +139,7 @@ export class SqliteSessionStore implements SessionStore {
   async rotate(id: string, fromGeneration: number, refreshHash: string, n: Rotation, now: number): Promise<RotatedSession | null> {
     const row = this.#rotate.get({ ...n, dpopJkt: n.dpopJkt ?? null, id, from: fromGeneration, currentHash: refreshHash, now }) as Row | undefined;
     const user = toUser(row);
-    return user === null ? null : { user, amr: (row!.session_amr as string).split(' '), authTime: row!.session_auth_time as number, dpopJkt: (row!.session_dpop_jkt as string | null) ?? null };
+    return user === null ? null : { user, amr: (row!.session_amr as string).split(' '), authTime: row!.session_auth_time as number, ...(typeof row!.session_dpop_jkt === 'string' && { dpopJkt: row!.session_dpop_jkt }) };
   }
 
   async extendAccess(id: string, accessExpiresAt: number): Promise<boolean> {
