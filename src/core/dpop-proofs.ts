@@ -70,14 +70,26 @@ export function accessTokenHash(token: string): string {
 }
 
 /**
+ * RFC 3986 §6.2.2.1-2 on a path: percent-encodings in upper case, and those of unreserved
+ * characters decoded (`%7e` is `~`); reserved ones stay encoded (`%2F` is not a `/`).
+ */
+function normalizePercentEncoding(path: string): string {
+  return path.replace(/%[0-9a-fA-F]{2}/g, (triplet) => {
+    const c = String.fromCharCode(Number.parseInt(triplet.slice(1), 16));
+    return /[A-Za-z0-9._~-]/.test(c) ? c : triplet.toUpperCase();
+  });
+}
+
+/**
  * `url` without query and fragment, normalized as RFC 9449 §4.3 asks (RFC 3986 syntax- and
- * scheme-based: case of scheme and host, default port, dot segments); null when not an http(s) URL.
+ * scheme-based: case of scheme and host, default port, dot segments, percent-encoding); null when
+ * not an http(s) URL.
  */
 export function normalizeHtu(url: string): string | null {
   try {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return null;
-    return `${u.origin}${u.pathname}`;
+    return `${u.origin}${u.pathname.includes('%') ? normalizePercentEncoding(u.pathname) : u.pathname}`;
   } catch {
     return null;
   }
