@@ -58,6 +58,8 @@ const loadJose = (): Promise<Jose> => (jose ??= import('jose'));
 
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const keyCacheLimit = 4096;
+/** base64url length of a 32-bit RSA public exponent. */
+const maxRsaExponentChars = 6;
 
 /** Imported keys by the proof's protected header: one client sends the same header every time. */
 const keys = new Map<string, { readonly key: CryptoKey; readonly jkt: string }>();
@@ -117,6 +119,10 @@ async function keyOf(j: Jose, segment: string, header: Record<string, unknown>):
   const jwk = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'the header must carry the public key as jwk';
   if (privateMembers.some((m) => m in jwk)) return 'jwk must be a public key';
+  // A huge RSA exponent makes each verification cost as much as a private-key operation (tens of
+  // ms), which anyone could ask of a sign-in route; real keys use 65537 (`AQAB`).
+  const e = (jwk as { e?: unknown }).e;
+  if ((jwk as { kty?: unknown }).kty === 'RSA' && (typeof e !== 'string' || e.length > maxRsaExponentChars)) return 'jwk: the RSA public exponent must be at most 32 bits (65537 is usual)';
   let key: CryptoKey;
   let jkt: string;
   try {

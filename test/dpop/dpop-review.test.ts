@@ -46,6 +46,25 @@ describe('checkProof on hostile input', () => {
   });
 });
 
+describe('RSA keys with a huge public exponent', () => {
+  test('are refused before any RSA operation (each would cost as much as a private-key one)', async () => {
+    // A 2048-bit modulus and a 2040-bit exponent: the header alone decides, so the signature is filler.
+    const n = Buffer.alloc(256, 0xc5).toString('base64url');
+    const e = Buffer.alloc(255, 0x8b).toString('base64url');
+    const header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'RS256', jwk: { kty: 'RSA', n, e } })).toString('base64url');
+    const claims = Buffer.from(JSON.stringify({ htm: 'POST', htu: 'https://a.example/x', iat: Math.floor(Date.now() / 1000), jti: 'j1' })).toString('base64url');
+    const r = await checkProof(`${header}.${claims}.${'A'.repeat(342)}`, { method: 'POST', url: 'https://a.example/x' }, { windowMs: 65_000, now: Date.now, replay: new MemoryProofReplayStore() });
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.reason, /exponent/);
+  });
+
+  test('an ordinary RSA key (e = 65537) still proves', async () => {
+    const key = await proofKey('RS256');
+    const r = await checkProof(await proof(key, 'POST', 'https://a.example/x', Date.now()), { method: 'POST', url: 'https://a.example/x' }, { windowMs: 65_000, now: Date.now, replay: new MemoryProofReplayStore() });
+    assert.deepEqual(r, { ok: true, jkt: key.jkt });
+  });
+});
+
 describe('sign-in with hostile DPoP headers', () => {
   let t: TestApp;
   before(async () => {
