@@ -83,3 +83,23 @@ describe('sign-in with hostile DPoP headers', () => {
     }
   });
 });
+
+describe('GET /auth/refresh/status with a bound token', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await testApp();
+  });
+  after(() => t.close());
+
+  test('sent as Bearer (a stolen token, without its proof): not signed in, as every other route says', async () => {
+    const email = uniqueEmail();
+    assert.equal((await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } })).statusCode, 201);
+    const key = await proofKey();
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: goodPassword }, headers: { dpop: await proof(key, 'POST', '/auth/login', t.clock.now()) } });
+    assert.equal(login.statusCode, 200, login.body);
+    const { accessToken } = login.json() as { accessToken: string };
+    const res = await t.app.inject({ method: 'GET', url: '/auth/refresh/status', headers: { authorization: `Bearer ${accessToken}` } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { signedIn: false, refreshable: false, sessionId: null, reason: 'invalid_token' });
+  });
+});
