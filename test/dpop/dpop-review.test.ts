@@ -65,7 +65,7 @@ describe('RSA keys with a huge public exponent', () => {
   });
 });
 
-describe('sign-in with hostile DPoP headers', () => {
+describe('sign-in and status over HTTP', () => {
   let t: TestApp;
   before(async () => {
     t = await testApp();
@@ -82,16 +82,8 @@ describe('sign-in with hostile DPoP headers', () => {
       expectProblem(res, 400, 'invalid_dpop_proof');
     }
   });
-});
 
-describe('GET /auth/refresh/status with a bound token', () => {
-  let t: TestApp;
-  before(async () => {
-    t = await testApp();
-  });
-  after(() => t.close());
-
-  test('sent as Bearer (a stolen token, without its proof): not signed in, as every other route says', async () => {
+  test('GET /auth/refresh/status with a bound token sent as Bearer (a stolen token, without its proof): not signed in, as every other route says', async () => {
     const email = uniqueEmail();
     assert.equal((await t.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: goodPassword } })).statusCode, 201);
     const key = await proofKey();
