@@ -33,7 +33,7 @@ behaviour.push(...['push-delivery', 'poll-delivery', 'provider-subjects'].map((n
 // Where the features meet: one sign-in policy across the sign-in methods.
 behaviour.push('test/features/sign-in-policy.test.ts', 'test/features/social/social-gates.test.ts');
 // DPoP (RFC 9449): binding at sign-in and proofs on protected routes.
-behaviour.push('test/dpop/dpop-routes.test.ts', 'test/dpop/dpop-replay.test.ts', 'test/dpop/dpop-sign-ins.test.ts');
+behaviour.push('test/dpop/dpop-routes.test.ts', 'test/dpop/dpop-replay.test.ts', 'test/dpop/dpop-sign-ins.test.ts', 'test/dpop/dpop-review.test.ts');
 // Behaviour that must be the same whatever adapter serves the routes, beside the list above.
 const sameOnEveryAdapter = ['trust-proxy', 'openapi', 'security-headers'].map((name) => `test/http/${name}.test.ts`);
 // Resource-server suites: JWT access tokens verified outside the auth server (the SDK, jose).

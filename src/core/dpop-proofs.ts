@@ -58,6 +58,8 @@ const loadJose = (): Promise<Jose> => (jose ??= import('jose'));
 
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const keyCacheLimit = 4096;
+/** base64url length of a 32-bit RSA public exponent. */
+const maxRsaExponentChars = 6;
 
 /** Imported keys by the proof's protected header: one client sends the same header every time. */
 const keys = new Map<string, { readonly key: CryptoKey; readonly jkt: string }>();
@@ -70,14 +72,26 @@ export function accessTokenHash(token: string): string {
 }
 
 /**
+ * RFC 3986 §6.2.2.1-2 on a path: percent-encodings in upper case, and those of unreserved
+ * characters decoded (`%7e` is `~`); reserved ones stay encoded (`%2F` is not a `/`).
+ */
+function normalizePercentEncoding(path: string): string {
+  return path.replace(/%[0-9a-fA-F]{2}/g, (triplet) => {
+    const c = String.fromCharCode(Number.parseInt(triplet.slice(1), 16));
+    return /[A-Za-z0-9._~-]/.test(c) ? c : triplet.toUpperCase();
+  });
+}
+
+/**
  * `url` without query and fragment, normalized as RFC 9449 §4.3 asks (RFC 3986 syntax- and
- * scheme-based: case of scheme and host, default port, dot segments); null when not an http(s) URL.
+ * scheme-based: case of scheme and host, default port, dot segments, percent-encoding); null when
+ * not an http(s) URL.
  */
 export function normalizeHtu(url: string): string | null {
   try {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return null;
-    return `${u.origin}${u.pathname}`;
+    return `${u.origin}${u.pathname.includes('%') ? normalizePercentEncoding(u.pathname) : u.pathname}`;
   } catch {
     return null;
   }
@@ -105,6 +119,10 @@ async function keyOf(j: Jose, segment: string, header: Record<string, unknown>):
   const jwk = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'the header must carry the public key as jwk';
   if (privateMembers.some((m) => m in jwk)) return 'jwk must be a public key';
+  // A huge RSA exponent makes each verification cost as much as a private-key operation (tens of
+  // ms), which anyone could ask of a sign-in route; real keys use 65537 (`AQAB`).
+  const e = (jwk as { e?: unknown }).e;
+  if ((jwk as { kty?: unknown }).kty === 'RSA' && (typeof e !== 'string' || e.length > maxRsaExponentChars)) return 'jwk: the RSA public exponent must be at most 32 bits (65537 is usual)';
   let key: CryptoKey;
   let jkt: string;
   try {

@@ -85,6 +85,9 @@ export interface Tokenstile {
    * free of I/O while the revocation feed is healthy (the protected-request hot path); while it is
    * not, a promise that also asks the store, `service_unavailable` if the store cannot answer.
    * In `strict` mode, and for opaque handles, always a promise (the session is looked up).
+   * A DPoP-bound token (`claims.cnf`) passes here without its proof: only the HTTP layer (routes,
+   * `protect`, the adapters' `authenticate(request)`) checks the proof, so a caller of this method
+   * must refuse such a token or check its proof itself (docs/dpop.md), or a stolen one works.
    */
   authenticate(accessToken: string): AuthResult | Promise<AuthResult>;
   /** True while the feed is down or catching up, so that `authenticate` asks the store. */

@@ -52,7 +52,8 @@ export async function authenticateRequest(verifier: Verifier, authorization: str
       if (token === null) return refusal('invalid_token', true, null, 'An access token is required: Authorization: Bearer <token>.');
       claims = await verifier.verify(token);
     } else {
-      if (authorization === undefined) return refusal('invalid_token', true, nonce, 'An access token is required: Authorization: Bearer <token>, or DPoP <token> with a DPoP proof.');
+      // Both schemes are accepted here, so both are named (RFC 9449 §7.1, as the auth server does).
+      if (authorization === undefined) return refusal('invalid_token', true, nonce, 'An access token is required: Authorization: Bearer <token>, or DPoP <token> with a DPoP proof.', `Bearer realm="tokenstile", ${dpopChallenge()}`);
       claims = await verifier.verifyRequest({ ...request!, authorization });
     }
     return { ok: true, auth: { userId: claims.sub, sessionId: claims.sid, claims }, ...(nonce !== null && { headers: { 'dpop-nonce': nonce } }) };
@@ -62,10 +63,10 @@ export async function authenticateRequest(verifier: Verifier, authorization: str
   }
 }
 
-function refusal(code: ErrorCode, tokenMissing: boolean, nonce: string | null, detail?: string): AuthOutcome {
+function refusal(code: ErrorCode, tokenMissing: boolean, nonce: string | null, detail?: string, challenge?: string): AuthOutcome {
   const body = problem(code, detail);
   const headers: Record<string, string> = { 'content-type': problemContentType, 'cache-control': 'no-store' };
-  if (body.status === 401) headers['www-authenticate'] = challengeFor(code, tokenMissing);
+  if (body.status === 401) headers['www-authenticate'] = challenge ?? challengeFor(code, tokenMissing);
   if (code === 'service_unavailable') headers['retry-after'] = '1';
   if (nonce !== null) headers['dpop-nonce'] = nonce;
   return { ok: false, status: body.status, headers, body };

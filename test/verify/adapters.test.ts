@@ -20,7 +20,8 @@ for (const [name, mount] of Object.entries(adapters)) {
 
         const missing = await server.get({});
         assert.equal(missing.status, 401);
-        assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="tokenstile"');
+        // Both schemes are accepted, so both are challenged for (RFC 9449 §7.1), as the auth server does.
+        assert.match(String(missing.headers.get('www-authenticate')), /^Bearer realm="tokenstile", DPoP algs="[^"]*ES256[^"]*"$/);
         assert.match(String(missing.headers.get('content-type')), /^application\/problem\+json/);
         assert.equal(((await missing.json()) as { code: string }).code, 'invalid_token');
 

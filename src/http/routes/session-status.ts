@@ -48,9 +48,12 @@ export function sessionStatusRoutes({ core, browser }: RouteContext): RouteSet {
       if (token !== null) {
         const answer = core.authenticate(token);
         const result = answer instanceof Promise ? await answer : answer;
-        if (result.ok) return { signedIn: true, refreshable: false, sessionId: result.value.sessionId, reason: null };
-        if (result.code === 'service_unavailable') throw new TokenstileError('service_unavailable', 'The session cannot be checked right now.');
-        reason = result.code === 'token_expired' || result.code === 'session_revoked' ? result.code : 'invalid_token';
+        if (result.ok) {
+          // A DPoP-bound token sent as Bearer is refused by every route (it needs its proof): so here
+          // too, or a stolen one would learn here that it is live, and its session id.
+          if (header === undefined || result.value.claims.cnf === undefined) return { signedIn: true, refreshable: false, sessionId: result.value.sessionId, reason: null };
+        } else if (result.code === 'service_unavailable') throw new TokenstileError('service_unavailable', 'The session cannot be checked right now.');
+        else reason = result.code === 'token_expired' || result.code === 'session_revoked' ? result.code : 'invalid_token';
       }
       const refresh = header === undefined && reason !== 'session_revoked' ? refreshCookie(request) : null;
       if (refresh !== null) {
