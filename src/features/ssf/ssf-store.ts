@@ -160,6 +160,13 @@ export class SsfStore {
   async append(sets: readonly NewSet[], now: number, lifetimeMs: number, maxBacklog: number): Promise<Map<string, number>> {
     if (sets.length === 0) return new Map();
     return this.#db.transaction(async (db) => {
+      // A stream deleted since its SETs were made takes none (its rows would break the foreign key,
+      // failing the whole batch, the other streams' SETs and the revocation that made them). The
+      // streams kept are locked against a delete until the batch is in.
+      const ids = [...new Set(sets.map((s) => s.streamId))];
+      const lock = db.dialect === 'postgres' ? ' FOR SHARE' : '';
+      const live = new Set((await rows<{ id: string }>(db, `SELECT id FROM ssf_streams WHERE id IN (${ids.map(() => '?').join(', ')})${lock}`, ids)).map((r) => r.id));
+      sets = sets.filter((s) => live.has(s.streamId));
       for (const s of sets) {
         await run(db, 'INSERT INTO ssf_outbox (jti, stream_id, event_type, claims, created_at, expires_at, next_at, lease_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)', [
           s.jti, s.streamId, s.eventType, s.claims, now, now + lifetimeMs, now,
@@ -194,6 +201,15 @@ export class SsfStore {
       [leaseUntil, pushMethod, now, now, now, ...skip, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Extends the lease of claimed entries still held under lease `heldUntil` to `leaseUntil`;
+   * answers how many were (fewer than asked: the lease ran out and another instance may have them).
+   */
+  async renew(jtis: readonly string[], heldUntil: number, leaseUntil: number): Promise<number> {
+    if (jtis.length === 0) return 0;
+    return run(this.#db, `UPDATE ssf_outbox SET lease_until = ? WHERE lease_until = ? AND jti IN (${jtis.map(() => '?').join(', ')})`, [leaseUntil, heldUntil, ...jtis]);
   }
 
   /** Gives a claimed entry back after a failed push: due again at `nextAt`. */
