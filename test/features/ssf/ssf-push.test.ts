@@ -202,7 +202,7 @@ describe('SSF push delivery: retries, subjects, status', () => {
   });
 
   test('a receiver that does not answer holds up only its own stream', async () => {
-    const slow = await ssfApp({ pushTimeout: '120s' });
+    const slow = await ssfApp({ pushTimeout: '120s', pushLease: '300s' });
     let closing: Promise<void> | null = null;
     const hung: Array<import('node:http').ServerResponse> = [];
     const { createServer } = await import('node:http');
