@@ -58,6 +58,17 @@ describe('SSF poll delivery', () => {
     assert.equal(revokedSessions([...sets.values()], s.session.id).length, 1);
   });
 
+  test('a poll that leaves out returnImmediately is a long poll (RFC 8936 §2.4: the default is false)', async () => {
+    const s = await t.signUp();
+    const { rx } = await pollStream([iss_sub(s.user.id)]);
+    const waiting = rx.poll({ maxEvents: 10 });
+    // Given the time to answer at once (wrongly, with nothing): it must wait for the logout's SET instead.
+    await new Promise((r) => setTimeout(r, 100));
+    await logout(s.accessToken);
+    const { sets } = await waiting;
+    assert.equal(revokedSessions([...sets.values()], s.session.id).length, 1);
+  });
+
   test('a long poll with nothing to send ends empty after longPollTimeout', async () => {
     const quick = await ssfApp({ longPollTimeout: '300ms' });
     try {
