@@ -185,7 +185,12 @@ export class SsfStore {
     });
   }
 
-  /** Leases up to `limit` due entries of enabled push streams but `skip`'s until `leaseUntil`, oldest first. */
+  /**
+   * Leases up to `limit` due entries of enabled push streams but `skip`'s until `leaseUntil`, oldest
+   * first. An entry behind an earlier one of its stream that waits for a retry or is being pushed
+   * (by any instance) is not due: a stream's SETs reach its receiver in order, and a failing
+   * receiver is not sent each new SET before its retry is due.
+   */
   async claimDue(now: number, leaseUntil: number, limit: number, skip: readonly string[] = []): Promise<OutboxEntry[]> {
     const skipping = skip.length === 0 ? '' : `AND o.stream_id NOT IN (${skip.map(() => '?').join(', ')})`;
     const lock = this.#db.dialect === 'postgres' ? 'FOR UPDATE OF o SKIP LOCKED' : '';
@@ -195,10 +200,14 @@ export class SsfStore {
        WHERE seq IN (
          SELECT o.seq FROM ssf_outbox o JOIN ssf_streams s ON s.id = o.stream_id
          WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ? ${skipping}
+           AND NOT EXISTS (
+             SELECT 1 FROM ssf_outbox p
+             WHERE p.stream_id = o.stream_id AND p.seq < o.seq AND p.expires_at > ? AND (p.next_at > ? OR p.lease_until > ?)
+           )
          ORDER BY o.seq LIMIT ? ${lock}
        )
        RETURNING seq, jti, stream_id, claims, attempts, created_at`,
-      [leaseUntil, pushMethod, now, now, now, ...skip, limit],
+      [leaseUntil, pushMethod, now, now, now, ...skip, now, now, now, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
   }
