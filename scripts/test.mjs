@@ -27,7 +27,7 @@ const behaviour = [
 behaviour.push(...['password-reset', 'email-verification', 'email-change', 'magic-link', 'recovery-smtp'].map((name) => `test/features/recovery/${name}.test.ts`));
 behaviour.push('test/features/social/social-sign-in.test.ts', 'test/features/social/social-flow-security.test.ts');
 // The Shared Signals transmitter: stream management, push and poll receivers written with jose.
-behaviour.push(...['ssf-streams', 'ssf-push', 'ssf-poll'].map((name) => `test/features/ssf/${name}.test.ts`));
+behaviour.push(...['ssf-streams', 'ssf-push', 'ssf-poll', 'ssf-store'].map((name) => `test/features/ssf/${name}.test.ts`));
 behaviour.push('test/features/mfa/totp-routes.test.ts', 'test/features/mfa/mfa-limits.test.ts', 'test/features/passkeys/passkey-routes.test.ts');
 behaviour.push(...['push-delivery', 'poll-delivery', 'provider-subjects'].map((name) => `test/features/ssf-receiver/${name}.test.ts`));
 // Where the features meet: one sign-in policy across the sign-in methods.

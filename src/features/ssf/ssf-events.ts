@@ -23,6 +23,7 @@ export function initiatorOf(cause: RevocationCause): InitiatingEntity {
     case 'refresh_reuse':
       return 'policy';
     case 'backchannel_logout':
+    case 'ssf_session_revoked':
       return 'system';
     default:
       return 'user';
@@ -43,6 +44,7 @@ const reasons: Record<string, string> = {
   admin: 'An administrator ended the session.',
   key_revoked: 'A signing key was revoked.',
   backchannel_logout: 'The identity provider signed the user out.',
+  ssf_session_revoked: 'An upstream Shared Signals transmitter reported the session ended.',
   credential_change: 'A sign-in credential changed.',
   email_change: 'The email address changed.',
 };

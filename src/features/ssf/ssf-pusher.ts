@@ -4,6 +4,12 @@ import type { OutboxEntry, SsfStore, StreamRecord } from './ssf-store.ts';
 const maxRetryDelayMs = 5 * 60_000;
 const batch = 50;
 
+/**
+ * How long one push may take: `pushTimeout`, but at most half the lease, so a push started with at
+ * least half the lease left (see `#pushAll`) ends before another instance may take its SET.
+ */
+export const pushTimeoutOf = (settings: SsfSettings): number => Math.min(settings.pushTimeoutMs, Math.floor(settings.pushLeaseMs / 2));
+
 export interface PusherDeps {
   readonly store: SsfStore;
   readonly settings: SsfSettings;
@@ -78,14 +84,15 @@ export class Pusher {
     const { store, settings, now } = this.#deps;
     while (!this.#stopped) {
       const at = now();
-      const claimed = await store.claimDue(at, at + settings.pushLeaseMs, batch, [...this.#busy]);
+      const leaseUntil = at + settings.pushLeaseMs;
+      const claimed = await store.claimDue(at, leaseUntil, batch, [...this.#busy]);
       if (claimed.length === 0) return;
       // In order within a stream; streams side by side, none waiting for another.
       const byStream = new Map<string, OutboxEntry[]>();
       for (const e of claimed) byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), e]);
       for (const [streamId, entries] of byStream) {
         this.#busy.add(streamId);
-        const chain: Promise<void> = this.#pushAll(streamId, entries)
+        const chain: Promise<void> = this.#pushAll(streamId, entries, leaseUntil)
           .catch((err: unknown) => this.#deps.logger?.warn({ err }, 'tokenstile: shared-signals push failed'))
           .finally(() => {
             this.#busy.delete(streamId);
@@ -99,14 +106,29 @@ export class Pusher {
     }
   }
 
-  async #pushAll(streamId: string, entries: readonly OutboxEntry[]): Promise<void> {
+  /**
+   * Pushes a stream's claimed entries in order. The claim's lease covers the whole batch, but a
+   * slow receiver can take longer than the lease for all of them: before each push the lease of
+   * the entries still to push is renewed when less than half of it is left, so no other instance
+   * takes (and pushes again) an entry this one is about to push or is pushing. When the renewal
+   * finds an entry no longer held (the lease ran out meanwhile: a stalled process), the chain ends.
+   */
+  async #pushAll(streamId: string, entries: readonly OutboxEntry[], leaseUntil: number): Promise<void> {
     const stream = await this.#deps.streamOf(streamId);
+    const { store, settings, now } = this.#deps;
+    let held = leaseUntil;
     let holdUntil: number | null = null;
-    for (const entry of entries) {
+    for (const [i, entry] of entries.entries()) {
       if (this.#stopped || holdUntil !== null) {
         // Given back: now for another instance (stopping), or with the failed one before it.
-        await this.#deps.store.release(entry.jti, holdUntil ?? this.#deps.now());
+        await store.release(entry.jti, holdUntil ?? now());
         continue;
+      }
+      if (held - now() < settings.pushLeaseMs / 2) {
+        const rest = entries.slice(i).map((e) => e.jti);
+        const renewed = now() + settings.pushLeaseMs;
+        if ((await store.renew(rest, held, renewed)) !== rest.length) return;
+        held = renewed;
       }
       const failure = stream === null ? 'stream deleted' : typeof stream === 'string' ? stream : await this.#push(stream, entry);
       if (failure === null) {
@@ -132,7 +154,7 @@ export class Pusher {
     const headers: Record<string, string> = { 'content-type': 'application/secevent+jwt', accept: 'application/json' };
     if (sealed !== undefined) headers.authorization = this.#deps.openSecret(sealed);
     try {
-      const res = await fetch(url, { method: 'POST', headers, body: await this.#deps.sign(entry.claims), redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.#deps.settings.pushTimeoutMs), this.#abort.signal]) });
+      const res = await fetch(url, { method: 'POST', headers, body: await this.#deps.sign(entry.claims), redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(pushTimeoutOf(this.#deps.settings)), this.#abort.signal]) });
       if (res.status === 202) {
         await res.body?.cancel();
         return null;

@@ -253,7 +253,7 @@ export function ssfRoutes(context: RouteContext): RouteSet {
         security,
         summary: 'Poll a stream\'s SETs (RFC 8936)',
         description:
-          'Acknowledges `ack` (deleted, never sent again), records `setErrs`, and answers up to `maxEvents` (default 100) pending SETs as `{sets: {jti: SET}, moreAvailable}`. A SET not acknowledged comes again in the next poll. `returnImmediately: false` waits (at most `longPollTimeout`) for a SET.',
+          'Acknowledges `ack` (deleted, never sent again), records `setErrs`, and answers up to `maxEvents` (default 100) pending SETs as `{sets: {jti: SET}, moreAvailable}`. A SET not acknowledged comes again in the next poll. Unless `returnImmediately` is true, a poll with nothing pending waits (at most `longPollTimeout`) for a SET (RFC 8936 §2.4: `returnImmediately` defaults to false).',
         params: s.pollParams,
         body: s.pollBody,
         response: { 200: s.pollResponse, ...errors(400, 401, 404) },
@@ -266,7 +266,7 @@ export function ssfRoutes(context: RouteContext): RouteSet {
         if (own === null) return reply;
         if (own.stream.config.delivery.method !== pollMethod) return sendProblem(reply, 'invalid_request', { field: 'stream_id', detail: 'This stream is delivered by push, not poll.' });
         const body = request.body as { ack?: string[]; setErrs?: Record<string, { err: string; description?: string }>; maxEvents?: number; returnImmediately?: boolean };
-        return ssf.transmitter.poll(own.stream, { ack: body.ack ?? [], setErrs: body.setErrs ?? {}, maxEvents: body.maxEvents ?? 100, returnImmediately: body.returnImmediately ?? true });
+        return ssf.transmitter.poll(own.stream, { ack: body.ack ?? [], setErrs: body.setErrs ?? {}, maxEvents: body.maxEvents ?? 100, returnImmediately: body.returnImmediately ?? false });
       },
     },
   ];

@@ -160,6 +160,13 @@ export class SsfStore {
   async append(sets: readonly NewSet[], now: number, lifetimeMs: number, maxBacklog: number): Promise<Map<string, number>> {
     if (sets.length === 0) return new Map();
     return this.#db.transaction(async (db) => {
+      // A stream deleted since its SETs were made takes none (its rows would break the foreign key,
+      // failing the whole batch, the other streams' SETs and the revocation that made them). The
+      // streams kept are locked against a delete until the batch is in.
+      const ids = [...new Set(sets.map((s) => s.streamId))];
+      const lock = db.dialect === 'postgres' ? ' FOR SHARE' : '';
+      const live = new Set((await rows<{ id: string }>(db, `SELECT id FROM ssf_streams WHERE id IN (${ids.map(() => '?').join(', ')})${lock}`, ids)).map((r) => r.id));
+      sets = sets.filter((s) => live.has(s.streamId));
       for (const s of sets) {
         await run(db, 'INSERT INTO ssf_outbox (jti, stream_id, event_type, claims, created_at, expires_at, next_at, lease_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)', [
           s.jti, s.streamId, s.eventType, s.claims, now, now + lifetimeMs, now,
@@ -178,7 +185,12 @@ export class SsfStore {
     });
   }
 
-  /** Leases up to `limit` due entries of enabled push streams but `skip`'s until `leaseUntil`, oldest first. */
+  /**
+   * Leases up to `limit` due entries of enabled push streams but `skip`'s until `leaseUntil`, oldest
+   * first. An entry behind an earlier one of its stream that waits for a retry or is being pushed
+   * (by any instance) is not due: a stream's SETs reach its receiver in order, and a failing
+   * receiver is not sent each new SET before its retry is due.
+   */
   async claimDue(now: number, leaseUntil: number, limit: number, skip: readonly string[] = []): Promise<OutboxEntry[]> {
     const skipping = skip.length === 0 ? '' : `AND o.stream_id NOT IN (${skip.map(() => '?').join(', ')})`;
     const lock = this.#db.dialect === 'postgres' ? 'FOR UPDATE OF o SKIP LOCKED' : '';
@@ -188,12 +200,25 @@ export class SsfStore {
        WHERE seq IN (
          SELECT o.seq FROM ssf_outbox o JOIN ssf_streams s ON s.id = o.stream_id
          WHERE s.status = 'enabled' AND s.method = ? AND o.next_at <= ? AND o.lease_until <= ? AND o.expires_at > ? ${skipping}
+           AND NOT EXISTS (
+             SELECT 1 FROM ssf_outbox p
+             WHERE p.stream_id = o.stream_id AND p.seq < o.seq AND p.expires_at > ? AND (p.next_at > ? OR p.lease_until > ?)
+           )
          ORDER BY o.seq LIMIT ? ${lock}
        )
        RETURNING seq, jti, stream_id, claims, attempts, created_at`,
-      [leaseUntil, pushMethod, now, now, now, ...skip, limit],
+      [leaseUntil, pushMethod, now, now, now, ...skip, now, now, now, limit],
     );
     return claimed.map(toEntry).sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Extends the lease of claimed entries still held under lease `heldUntil` to `leaseUntil`;
+   * answers how many were (fewer than asked: the lease ran out and another instance may have them).
+   */
+  async renew(jtis: readonly string[], heldUntil: number, leaseUntil: number): Promise<number> {
+    if (jtis.length === 0) return 0;
+    return run(this.#db, `UPDATE ssf_outbox SET lease_until = ? WHERE lease_until = ? AND jti IN (${jtis.map(() => '?').join(', ')})`, [leaseUntil, heldUntil, ...jtis]);
   }
 
   /** Gives a claimed entry back after a failed push: due again at `nextAt`. */

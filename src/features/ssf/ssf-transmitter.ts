@@ -46,6 +46,14 @@ export interface PollRequest {
 const newId = () => randomBytes(16).toString('base64url');
 
 /**
+ * Long polls one stream may have waiting at once; a poll beyond them answers at once (as a short
+ * poll). A long poll whose client went away keeps waiting until `longPollTimeout`, so without a cap
+ * a receiver (or a loop of aborted requests) could hold any number of waits, each reading the
+ * outbox every `outboxPollInterval`.
+ */
+export const maxLongPollsPerStream = 8;
+
+/**
  * The Shared Signals transmitter: turns revocations and credential changes into signed SETs,
  * stores them per stream before the change answers, pushes them (RFC 8935) or hands them to polls
  * (RFC 8936), and deletes each once its receiver acknowledged it.
@@ -55,6 +63,8 @@ export class Transmitter {
   readonly #deps: TransmitterDeps;
   readonly #pusher: Pusher;
   readonly #waiters = new PollWaiters();
+  /** Long polls waiting, by stream. */
+  readonly #longPolls = new Map<string, number>();
   /** Writes started by events (credential changes), awaited by `close`. */
   readonly #writes = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
@@ -185,11 +195,19 @@ export class Transmitter {
     if (errs.length > 0) await store.remove(stream.id, errs.map(([jti]) => jti));
     const take = async () => (request.maxEvents === 0 ? [] : store.pending(stream.id, now(), request.maxEvents + 1));
     let found = await take();
-    if (found.length === 0 && !request.returnImmediately && request.maxEvents > 0 && stream.status === 'enabled') {
-      const until = Date.now() + settings.longPollMs;
-      while (found.length === 0 && !this.#closed && Date.now() < until) {
-        await this.#waiters.wait(stream.id, Math.min(until - Date.now(), settings.outboxPollMs));
-        found = await take();
+    const waiting = this.#longPolls.get(stream.id) ?? 0;
+    if (found.length === 0 && !request.returnImmediately && request.maxEvents > 0 && stream.status === 'enabled' && waiting < maxLongPollsPerStream) {
+      this.#longPolls.set(stream.id, waiting + 1);
+      try {
+        const until = Date.now() + settings.longPollMs;
+        while (found.length === 0 && !this.#closed && Date.now() < until) {
+          await this.#waiters.wait(stream.id, Math.min(until - Date.now(), settings.outboxPollMs));
+          found = await take();
+        }
+      } finally {
+        const left = (this.#longPolls.get(stream.id) ?? 1) - 1;
+        if (left === 0) this.#longPolls.delete(stream.id);
+        else this.#longPolls.set(stream.id, left);
       }
     }
     if (stream.status !== 'enabled') found = [];

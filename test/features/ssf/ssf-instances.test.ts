@@ -12,7 +12,7 @@ const problem = await sharedServicesProblem();
 const skip = problem !== null && process.env.CI !== 'true' ? `needs PostgreSQL and Redis: ${problem}` : false;
 const schema = `ts_ssf_${process.pid}_${randomBytes(4).toString('hex')}`;
 const shared = { databaseUrl: `${postgresUrl}?schema=${schema}`, redisUrl, redisKeyPrefix: `${schema}:`, clients, sharedSignals: { enabled: true, retryDelay: '50ms', outboxPollInterval: '50ms' } };
-const open = () => testApp(shared);
+const open = (sharedSignals: Record<string, unknown> = {}) => testApp({ ...shared, sharedSignals: { ...shared.sharedSignals, ...sharedSignals } });
 const jtiOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).jti as string;
 
 describe('SSF transmitter on several instances (PostgreSQL + Redis)', { skip }, () => {
@@ -48,6 +48,45 @@ describe('SSF transmitter on several instances (PostgreSQL + Redis)', { skip }, 
       const posts = rx.posted.map(jtiOf);
       assert.equal(new Set(posts).size, posts.length, 'no SET was posted twice');
     } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  test('a receiver slower than the push lease still gets each SET once: the lease is renewed while pushing', async () => {
+    // Both instances look at the outbox every 50 ms; a claimed batch takes longer to push than the
+    // 10 s lease it was claimed with (the test clocks run 2.5 times as fast as real time, and each
+    // push takes the receiver 400 ms: 1 s on those clocks). Were the lease not renewed, the other
+    // instance would take the entries not yet pushed and push them again.
+    const a = await open({ pushLease: '10s' });
+    const b = await open({ pushLease: '10s' });
+    let ticking: NodeJS.Timeout | undefined;
+    try {
+      const url = await a.app.listen({ host: '127.0.0.1', port: 0 });
+      rx = await restartWithJwks(rx, url);
+      const streams = (await call(a, 'GET', '/ssf/streams')).json() as Array<{ stream_id: string }>;
+      for (const s of streams) await call(a, 'DELETE', `/ssf/streams?stream_id=${s.stream_id}`);
+      const stream = await createStream(a, { delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: rx.url } });
+      // Held while paused, so one claim takes them all when enabled.
+      assert.equal((await call(a, 'POST', '/ssf/status', { stream_id: stream.stream_id, status: 'paused' })).statusCode, 200);
+      const sessions: string[] = [];
+      for (let i = 0; i < 15; i++) {
+        const s = await a.signUp();
+        await a.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(s.accessToken), payload: {} });
+        sessions.push(s.session.id);
+      }
+      rx.delayMs = 400;
+      ticking = setInterval(() => {
+        a.clock.advance(250);
+        b.clock.set(a.clock.now());
+      }, 100);
+      assert.equal((await call(b, 'POST', '/ssf/status', { stream_id: stream.stream_id, status: 'enabled' })).statusCode, 200);
+      await rx.until((r) => sessions.every((id) => revokedSessions(r, id).length > 0), 60_000, 'every logout');
+      const posts = rx.posted.map(jtiOf);
+      assert.equal(new Set(posts).size, posts.length, 'no SET was posted twice');
+    } finally {
+      clearInterval(ticking);
+      rx.delayMs = 0;
       await b.close();
       await a.close();
     }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bearer, issuer } from '../../helpers.ts';
 import { sharedSignalsOf } from '../../../src/features/ssf/ssf-feature.ts';
+import { maxLongPollsPerStream } from '../../../src/features/ssf/ssf-transmitter.ts';
 import { caep, PollReceiver } from './ssf-receivers.ts';
 import { call, createStream, receiver, revokedSessions, ssfApp, type SsfApp } from './ssf-test-kit.ts';
 
@@ -56,6 +57,45 @@ describe('SSF poll delivery', () => {
     await logout(s.accessToken);
     const { sets } = await waiting;
     assert.equal(revokedSessions([...sets.values()], s.session.id).length, 1);
+  });
+
+  test('a poll that leaves out returnImmediately is a long poll (RFC 8936 §2.4: the default is false)', async () => {
+    const s = await t.signUp();
+    const { rx } = await pollStream([iss_sub(s.user.id)]);
+    const waiting = rx.poll({ maxEvents: 10 });
+    // Given the time to answer at once (wrongly, with nothing): it must wait for the logout's SET instead.
+    await new Promise((r) => setTimeout(r, 100));
+    await logout(s.accessToken);
+    const { sets } = await waiting;
+    assert.equal(revokedSessions([...sets.values()], s.session.id).length, 1);
+  });
+
+  test('a stream has at most maxLongPollsPerStream long polls waiting; one more answers at once', async () => {
+    const patient = await ssfApp({ longPollTimeout: '120s' });
+    try {
+      const s = await createStream(patient, { delivery: { method: poll } });
+      const rx = new PollReceiver(patient.url, `${patient.url}/ssf/poll/${s.stream_id}`, issuer, receiver.id, receiver);
+      const waiting = Array.from({ length: maxLongPollsPerStream }, () => rx.poll({ returnImmediately: false }));
+      let settled = 0;
+      for (const w of waiting) void w.then(() => (settled += 1));
+      // Once the others wait, one more is answered (empty) at once instead of waiting 120 s.
+      let extra: { sets: Map<string, unknown> } | null = null;
+      const deadline = Date.now() + 60_000;
+      while (extra === null) {
+        assert.ok(Date.now() < deadline, 'a poll beyond the cap is answered');
+        const more = rx.poll({ returnImmediately: false });
+        extra = await Promise.race([more, new Promise<null>((r) => setTimeout(r, 2_000, null))]);
+        waiting.push(more.then((p) => p));
+      }
+      assert.equal(extra.sets.size, 0);
+      assert.ok(settled < waiting.length, 'the others still wait');
+      // A SET releases the waiting ones.
+      const u = await patient.signUp();
+      await patient.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(u.accessToken), payload: {} });
+      await Promise.all(waiting);
+    } finally {
+      await patient.close();
+    }
   });
 
   test('a long poll with nothing to send ends empty after longPollTimeout', async () => {

@@ -201,8 +201,27 @@ describe('SSF push delivery: retries, subjects, status', () => {
     assert.match(metrics, /tokenstile_ssf_delivery_seconds_count [1-9]/);
   });
 
+  test('a SET stored while an earlier one waits for its retry waits behind it: the receiver gets them in order', async () => {
+    rx.failures.push(503);
+    const posted = rx.posted.length;
+    const first = await t.signUp();
+    await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(first.accessToken), payload: {} });
+    await rx.until(() => rx.posted.length > posted, 20_000, 'the first (refused) push');
+    // The first SET waits for its retry (due on the server's clock, which stands still here).
+    const second = await t.signUp();
+    await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(second.accessToken), payload: {} });
+    const index = (id: string) => rx.received.findIndex((r) => revokedSessions([r], id).length > 0);
+    const deadline = Date.now() + 20_000;
+    while (index(first.session.id) === -1 || index(second.session.id) === -1) {
+      assert.ok(Date.now() < deadline, 'both delivered');
+      t.clock.advance(1_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(index(first.session.id) < index(second.session.id), 'the first SET reached the receiver first');
+  });
+
   test('a receiver that does not answer holds up only its own stream', async () => {
-    const slow = await ssfApp({ pushTimeout: '120s' });
+    const slow = await ssfApp({ pushTimeout: '120s', pushLease: '300s' });
     let closing: Promise<void> | null = null;
     const hung: Array<import('node:http').ServerResponse> = [];
     const { createServer } = await import('node:http');

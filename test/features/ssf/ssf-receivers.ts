@@ -73,6 +73,8 @@ export class PushReceiver {
   readonly failures: number[] = [];
   /** The `Authorization` header each post carried. */
   readonly authorizations: Array<string | undefined> = [];
+  /** How long it takes to answer each post (a slow receiver). */
+  delayMs = 0;
   #waiters: Array<() => void> = [];
   url = '';
 
@@ -104,6 +106,7 @@ export class PushReceiver {
   async #handle(method: string | undefined, type: string | undefined, authorization: string | undefined, body: string): Promise<[number, object | null]> {
     this.posted.push(body);
     this.authorizations.push(authorization);
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (method !== 'POST') return [405, null];
     if (type !== 'application/secevent+jwt') return [400, { err: 'invalid_request', description: 'media type' }];
     const fail = this.failures.shift();
