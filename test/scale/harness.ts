@@ -62,8 +62,8 @@ export interface Instance {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts one server with `env` (on a free port) and waits until /readyz answers 200. */
-export async function startInstance(env: Record<string, string>, timeoutMs = 20_000): Promise<Instance> {
+/** Starts one server with `env` (on a free port) and waits until /readyz answers 200 (a loaded machine can take tens of seconds to start three at once). */
+export async function startInstance(env: Record<string, string>, timeoutMs = 60_000): Promise<Instance> {
   const port = await freePort();
   const child = spawn(process.execPath, [`${root}bin/tokenstile.js`, 'serve'], {
     cwd: root,
