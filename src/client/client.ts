@@ -1,29 +1,14 @@
 import type { ClientEvents, ClientRequestInit, ClientUser, DeviceSession, TokenstileClientOptions, Transport } from './client-options.ts';
-import { ClientOrigins, globalValue } from './client-origins.ts';
+import { ClientEventListeners, type Listener } from './client-events.ts';
+import { ClientOrigins } from './client-origins.ts';
+import { prepareRequest, type HeaderTokens, type SendAs } from './client-request.ts';
 import { DpopProver } from './dpop.ts';
 import { indexedDbKeyStore, memoryKeyStore } from './dpop-key-store.ts';
 import { problemOf, toProblem, TokenstileProblem } from './problem.ts';
-import { TabSync, type ChannelLike, type KeyValueStorage, type LockManagerLike, type StoredSession, type TabMessage } from './tab-sync.ts';
+import { TabSync, type StoredSession, type TabMessage } from './tab-sync.ts';
 
-type Listener<K extends keyof ClientEvents> = (event: ClientEvents[K]) => void;
-
-const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Answers after which the session cannot go on. */
 const terminal = new Set(['session_revoked', 'refresh_token_reused', 'invalid_refresh_token']);
-
-interface HeaderTokens {
-  accessToken: string;
-  refreshToken: string;
-  /** `DPoP` for a token bound to the client's key, else `Bearer`. */
-  scheme: 'Bearer' | 'DPoP';
-}
-
-/**
- * How `#send` treats a request: `session` carries the session's credentials (and proof when the
- * session is DPoP-bound), `sign-in` starts or refreshes one (cookies, and a proof whenever a key is
- * held, never the access token), `anonymous` goes to a foreign origin with nothing.
- */
-type SendAs = 'session' | 'sign-in' | 'anonymous';
 
 /**
  * A `fetch` wrapper for single-page apps that talk to Tokenstile. It sends the CSRF header (cookie
@@ -47,7 +32,7 @@ export class TokenstileClient {
   readonly #dpop: DpopProver | null;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
-  readonly #listeners: { [K in keyof ClientEvents]: Set<Listener<K>> } = { signedout: new Set(), session: new Set() };
+  readonly #listeners = new ClientEventListeners();
   #session: StoredSession | null;
   #tokens: HeaderTokens | null = null;
   #refreshing: Promise<boolean> | null = null;
@@ -63,15 +48,9 @@ export class TokenstileClient {
     this.#now = options.now ?? Date.now;
     this.#autoRefresh = options.autoRefresh ?? true;
     const key = options.storageKey ?? 'tokenstile';
-    const g = globalThis as { localStorage?: KeyValueStorage; navigator?: { locks?: LockManagerLike } };
     const cookies = this.#transport === 'cookie';
-    this.#sync = new TabSync({
-      key,
-      // Header mode keeps its tokens in this page's memory: nothing is shared or stored.
-      storage: cookies ? (options.storage !== undefined ? options.storage : globalValue(() => g.localStorage)) : null,
-      locks: cookies ? (options.locks !== undefined ? options.locks : globalValue(() => g.navigator?.locks)) : null,
-      channel: cookies ? (options.channel !== undefined ? options.channel : typeof BroadcastChannel === 'function' ? (new BroadcastChannel(key) as unknown as ChannelLike) : null) : null,
-    });
+    // Header mode keeps its tokens in this page's memory: nothing is shared or stored.
+    this.#sync = TabSync.forPage(key, cookies, options);
     const dpop = options.dpop ?? false;
     // Header tokens live in this page's memory only: so does their key.
     this.#dpop = dpop === false ? null : new DpopProver((dpop === true ? undefined : dpop.keyStore) ?? (cookies ? indexedDbKeyStore() : memoryKeyStore()), key, this.#now);
@@ -92,8 +71,7 @@ export class TokenstileClient {
 
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends keyof ClientEvents>(type: K, listener: Listener<K>): () => void {
-    this.#listeners[type].add(listener);
-    return () => this.#listeners[type].delete(listener);
+    return this.#listeners.add(type, listener);
   }
 
   /**
@@ -146,11 +124,8 @@ export class TokenstileClient {
   }
 
   /** Signs in: a new session on this device. */
-  async login(input: { email: string; password: string }): Promise<ClientUser> {
-    await this.#dpop?.rotate();
-    const body = await this.#post<Record<string, unknown>>('/auth/login', input, this.#transport === 'cookie' ? { 'tokenstile-transport': 'cookie' } : {});
-    this.#started(body);
-    return this.#session!.user;
+  login(input: { email: string; password: string }): Promise<ClientUser> {
+    return this.signIn('/auth/login', input);
   }
 
   /**
@@ -278,38 +253,23 @@ export class TokenstileClient {
   }
 
   /**
-   * Sends a request; with `credentials` (only ever for the API's origin or a trusted one) it carries
-   * the session: the Bearer token, or the cookies and, on state changes, the CSRF header.
+   * Sends a request; unless `anonymous` (only ever for the API's origin or a trusted one) it carries
+   * the session: the Bearer token, or the cookies and, on state changes, the CSRF header; and a DPoP
+   * proof when the session is bound (or, signing in, whenever a key is held).
    */
   #send(path: string, init: ClientRequestInit, as: SendAs = 'session'): Promise<Response> {
-    const { json, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    const method = (rest.method ?? 'GET').toUpperCase();
-    if (json !== undefined) headers.set('content-type', 'application/json');
-    const body = json !== undefined ? { body: JSON.stringify(json) } : {};
     const url = this.#origins.urlOf(path);
-    if (as === 'anonymous') return this.#fetch(url, { ...rest, method, headers, ...body });
-    let token: string | undefined;
-    if (as === 'session' && this.#transport === 'header' && this.#tokens && !headers.has('authorization')) {
-      token = this.#tokens.accessToken;
-      headers.set('authorization', `${this.#tokens.scheme} ${token}`);
-    }
-    if (this.#transport === 'cookie' && this.#session && unsafeMethods.has(method) && !headers.has('x-csrf-token')) headers.set('x-csrf-token', this.#session.csrfToken);
-    const request = { credentials: this.#credentialsMode, ...rest, method, headers, ...body };
+    const { request, accessToken } = prepareRequest(init, as, { transport: this.#transport, tokens: this.#tokens, csrfToken: this.#session?.csrfToken ?? null });
+    if (as === 'anonymous') return this.#fetch(url, request);
     const prove = as === 'sign-in' || this.#bound;
-    if (this.#dpop === null || !prove || headers.has('dpop')) return this.#fetch(url, request);
+    if (this.#dpop === null || !prove || request.headers.has('dpop')) return this.#fetch(url, request);
     // `ath` binds the proof to the token it goes with; the cookie transport's token is out of the page's reach.
-    return this.#dpop.send(this.#fetch, url, this.#origins.absoluteUrlOf(path), request, this.#tokens?.scheme === 'DPoP' ? token : undefined);
+    return this.#dpop.send(this.#fetch, url, this.#origins.absoluteUrlOf(path), request, this.#tokens?.scheme === 'DPoP' ? accessToken : undefined);
   }
 
   /** Whether the session's tokens are bound to the DPoP key (each request then needs a proof). */
   get #bound(): boolean {
     return this.#transport === 'header' ? this.#tokens?.scheme === 'DPoP' : this.#session?.jkt !== undefined;
-  }
-
-  /** Cookies go to the API also when it is on another origin (CORS with credentials); never elsewhere. */
-  get #credentialsMode(): RequestInit['credentials'] {
-    return this.#transport === 'cookie' ? 'include' : 'same-origin';
   }
 
   async #refreshOnce(): Promise<boolean> {
@@ -338,10 +298,8 @@ export class TokenstileClient {
         this.#started(body);
         return true;
       }
-      const code = (await problemOf(res))?.code ?? '';
-      if (terminal.has(code) || code === 'csrf_failed') this.#signedOut(code, true);
-      else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', true);
-      return false;
+      // A cookie refresh without its session's CSRF token cannot go on either.
+      return this.#refreshRefused(res, true, (code) => terminal.has(code) || code === 'csrf_failed');
     });
   }
 
@@ -357,19 +315,19 @@ export class TokenstileClient {
       this.#started((await res.json()) as Record<string, unknown>);
       return true;
     }
-    const code = (await problemOf(res))?.code ?? '';
-    if (terminal.has(code)) this.#signedOut(code, false);
-    else if (await this.#keyLost(code)) this.#signedOut('dpop_key_missing', false);
-    return false;
+    return this.#refreshRefused(res, false, (code) => terminal.has(code));
   }
 
   /**
-   * A refresh refused for its proof while this browser holds no key: the session's key is gone
-   * (IndexedDB cleared, or a private window's memory fallback after a reload), so no refresh can
-   * ever succeed from here.
+   * A refused refresh: signs out when the session cannot go on: an `ending` code, or a proof refused
+   * while this browser holds no key (IndexedDB cleared, or a private window's memory fallback after
+   * a reload), so that no refresh can ever succeed from here. Always false.
    */
-  async #keyLost(code: string): Promise<boolean> {
-    return code === 'invalid_dpop_proof' && this.#dpop !== null && !(await this.#dpop.holdsKey());
+  async #refreshRefused(res: Response, tellTabs: boolean, ending: (code: string) => boolean): Promise<false> {
+    const code = (await problemOf(res))?.code ?? '';
+    if (ending(code)) this.#signedOut(code, tellTabs);
+    else if (code === 'invalid_dpop_proof' && this.#dpop !== null && !(await this.#dpop.holdsKey())) this.#signedOut('dpop_key_missing', tellTabs);
+    return false;
   }
 
   /** Takes the answer of a login or refresh. */
@@ -388,14 +346,14 @@ export class TokenstileClient {
       this.#sync.publish(this.#session);
     }
     this.#schedule();
-    this.#emit('session', { user, sessionId: session.id });
+    this.#listeners.emit('session', { user, sessionId: session.id });
   }
 
   #adopt(session: StoredSession): void {
     this.#dpop?.follow(session.jkt);
     this.#session = session;
     this.#schedule();
-    this.#emit('session', { user: session.user, sessionId: session.sessionId });
+    this.#listeners.emit('session', { user: session.user, sessionId: session.sessionId });
   }
 
   #signedOut(reason: string, tellTabs: boolean): void {
@@ -407,7 +365,7 @@ export class TokenstileClient {
     // The ended session's key is deleted by the tab that ends it; the others only let go of it.
     void this.#dpop?.forget(tellTabs || this.#transport === 'header').catch(() => {});
     if (tellTabs) this.#sync.signedOut(reason);
-    if (had) this.#emit('signedout', { reason });
+    if (had) this.#listeners.emit('signedout', { reason });
   }
 
   #onTabMessage(message: TabMessage): void {
@@ -430,16 +388,6 @@ export class TokenstileClient {
       });
     }, Math.max(0, left - margin));
     (this.#timer as { unref?: () => void }).unref?.();
-  }
-
-  #emit<K extends keyof ClientEvents>(type: K, event: ClientEvents[K]): void {
-    for (const listener of this.#listeners[type]) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure must not break the client.
-      }
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { globalValue } from './client-origins.ts';
 /** What the client needs of `localStorage` (the cookie transport keeps its CSRF token there). */
 export interface KeyValueStorage {
   getItem(key: string): string | null;
@@ -53,6 +54,22 @@ export class TabSync {
     this.#locks = options.locks;
     this.#channel = options.channel;
     this.#key = options.key;
+  }
+
+  /**
+   * The sync of this page's tabs under `key`: through what `given` names, else the browser's
+   * `localStorage`, Web Locks and a `BroadcastChannel` where they exist. With `shared` false
+   * (header transport: tokens live in this page's memory) nothing is stored or shared.
+   */
+  static forPage(key: string, shared: boolean, given: { readonly storage?: KeyValueStorage | null; readonly locks?: LockManagerLike | null; readonly channel?: ChannelLike | null }): TabSync {
+    if (!shared) return new TabSync({ key, storage: null, locks: null, channel: null });
+    const g = globalThis as { localStorage?: KeyValueStorage; navigator?: { locks?: LockManagerLike } };
+    return new TabSync({
+      key,
+      storage: given.storage !== undefined ? given.storage : globalValue(() => g.localStorage),
+      locks: given.locks !== undefined ? given.locks : globalValue(() => g.navigator?.locks),
+      channel: given.channel !== undefined ? given.channel : typeof BroadcastChannel === 'function' ? (new BroadcastChannel(key) as unknown as ChannelLike) : null,
+    });
   }
 
   /** The stored session, or null (none, or unreadable). */
